@@ -1,0 +1,79 @@
+import type { Usage } from './messages.js';
+
+/**
+ * A definition was wrong: an agent, a tool or a budget policy. Thrown at definition time, so a
+ * mistake shows when the module loads, not in the middle of a run.
+ */
+export class DefinitionError extends Error {
+  override readonly name = 'DefinitionError';
+  /** The offending field, as a path (`budget.maxSteps`, `tools[1].name`). */
+  readonly field: string;
+
+  constructor(what: string, field: string, problem: string) {
+    super(`${what}: ${field} ${problem}`);
+    this.field = field;
+  }
+}
+
+/** Why a run stopped (`tracebound.stop_reason`), a contract of DESIGN.md. */
+export type StopReason =
+  | 'final'
+  | 'max_steps'
+  | 'max_tool_calls'
+  | 'budget_exceeded'
+  | 'context_overflow'
+  | 'graceful_limit'
+  | 'aborted'
+  | 'timeout'
+  | 'error';
+
+/** What a run had done when it ended: carried by results and by run errors alike. */
+export interface RunProgress {
+  /** Tokens of every model call made so far. */
+  usage: Usage;
+  /** USD spent so far; `undefined` when a call's model has no known price. */
+  costUsd: number | undefined;
+  /** Steps started. */
+  steps: number;
+  /** Tool calls executed. */
+  toolCalls: number;
+  /** The run span's trace id (all zeros when tracing is off). */
+  traceId: string;
+}
+
+/**
+ * A run that ended with `aborted`, `timeout` or `error`. `run()` rejects with it;
+ * the partial usage and cost are kept so nothing spent goes unaccounted.
+ */
+export class RunError extends Error {
+  override readonly name: string = 'RunError';
+  readonly stopReason: 'aborted' | 'timeout' | 'error';
+  readonly progress: RunProgress;
+
+  constructor(stopReason: 'aborted' | 'timeout' | 'error', message: string, progress: RunProgress, cause?: unknown) {
+    super(message, { cause });
+    this.stopReason = stopReason;
+    this.progress = progress;
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class RunAbortedError extends RunError {
+  override readonly name = 'RunAbortedError';
+}
+
+/** The run's `timeoutMs` elapsed. */
+export class RunTimeoutError extends RunError {
+  override readonly name = 'RunTimeoutError';
+}
+
+/** Returns a short stable type for an error, used as the span's `error.type`. */
+export function errorType(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const kind = (error as { kind?: unknown }).kind;
+    if (typeof kind === 'string') return kind;
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return '_OTHER';
+}

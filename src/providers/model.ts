@@ -1,0 +1,83 @@
+import type { Message, ReasoningPart, ToolCall, Usage } from '../messages.js';
+
+/** A tool as the model sees it: name, description and a JSON Schema of its parameters. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  /** JSON Schema (draft 2020-12 subset the providers accept) of the arguments object. */
+  parameters: Record<string, unknown>;
+}
+
+/** One request to a model, provider-neutral. */
+export interface ModelRequest {
+  /** The system prompt (the agent's instructions). */
+  system?: string;
+  /** The conversation so far, without the system prompt. */
+  messages: Message[];
+  /** Tools the model may call; empty for none. */
+  tools: ToolDefinition[];
+  /** Most tokens the model may generate (`gen_ai.request.max_tokens`). */
+  maxOutputTokens?: number;
+  temperature?: number;
+  /** `none` forbids tool calls for this request (a graceful final answer). */
+  toolChoice?: 'auto' | 'none';
+  /** Aborts the HTTP request. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Why the model stopped, normalised to the OpenTelemetry GenAI values of
+ * `gen_ai.response.finish_reasons` (`stop`, `length`, `tool_calls`, `content_filter`, `error`);
+ * another provider value is passed through as is.
+ */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | (string & {});
+
+/** The model's answer to one request. */
+export interface ModelResponse {
+  /** The provider's response id (`gen_ai.response.id`). */
+  id?: string;
+  /** The model that answered, as the provider names it (`gen_ai.response.model`). */
+  model?: string;
+  text: string;
+  toolCalls: ToolCall[];
+  reasoning?: ReasoningPart[];
+  finishReason: FinishReason;
+  /** Usage of this call, in the GenAI conventions' terms (see {@link Usage}). */
+  usage: Usage;
+  /** Cost in USD when the provider itself reports one; tracebound prices the call otherwise. */
+  providerCostUsd?: number;
+}
+
+/**
+ * What a streaming call yields, in order: deltas as they arrive, then exactly one `response`
+ * chunk with the whole answer and its usage.
+ */
+export type ModelStreamChunk =
+  | { type: 'text-delta'; text: string }
+  | { type: 'reasoning-delta'; text: string }
+  | { type: 'tool-call-start'; index: number; id: string; name: string }
+  | { type: 'tool-call-delta'; index: number; argumentsDelta: string }
+  | { type: 'response'; response: ModelResponse };
+
+/**
+ * A model tracebound can run: the OpenAI and Anthropic adapters implement it, and so can any
+ * user's own model.
+ */
+export interface Model {
+  /** `gen_ai.provider.name`: `openai`, `anthropic`, or the user's own name. */
+  readonly provider: string;
+  /** The requested model (`gen_ai.request.model`), also the key for its price. */
+  readonly modelId: string;
+  /** Host and port of the API, for `server.address` / `server.port`. */
+  readonly server?: { address: string; port?: number };
+  /**
+   * Sends one request and resolves with the whole answer.
+   * @throws {ModelCallError} (or a subclass) for any provider or transport failure.
+   */
+  generate(request: ModelRequest): Promise<ModelResponse>;
+  /**
+   * Streams one request; the last chunk is `{ type: 'response' }`.
+   * @throws {ModelCallError} (or a subclass), before or during the stream.
+   */
+  stream(request: ModelRequest): AsyncIterable<ModelStreamChunk>;
+}

@@ -1,0 +1,45 @@
+import { ModelCallError } from '../providers/errors.js';
+
+/** How transient provider errors are retried. Delays in ms. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (0 turns retrying off). */
+  maxRetries: number;
+  /** Delay before the first retry, doubled for each next one (with jitter). */
+  initialDelayMs: number;
+  /** Cap on any delay, the provider's `retry-after` included. */
+  maxDelayMs: number;
+}
+
+/** Two retries, from 500 ms, capped at 20 s: the official SDKs' defaults, give or take. */
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, initialDelayMs: 500, maxDelayMs: 20_000 };
+
+/** Whether a failed attempt (1-based) should be tried again. */
+export function shouldRetry(error: unknown, attempt: number, policy: RetryPolicy): error is ModelCallError {
+  return error instanceof ModelCallError && error.retryable && attempt <= policy.maxRetries;
+}
+
+/**
+ * The delay before retry number `attempt` (1-based), in ms: the provider's `retry-after` when it
+ * gave one, else exponential backoff with jitter in [50%, 100%]; never above `maxDelayMs`.
+ */
+export function retryDelayMs(attempt: number, policy: RetryPolicy, error: ModelCallError, random = Math.random): number {
+  if (error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, policy.maxDelayMs);
+  const base = policy.initialDelayMs * 2 ** (attempt - 1);
+  return Math.min(Math.round(base * (0.5 + random() / 2)), policy.maxDelayMs);
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,75 @@
+import { errorType } from '../errors.js';
+import type { ToolCall } from '../messages.js';
+import type { Tool } from '../tool.js';
+
+/** What a tool call gave: the text sent back to the model, and whether it failed. */
+export interface ToolOutcome {
+  /** The result (strings as is, other values as JSON) or, on failure, what went wrong. */
+  content: string;
+  isError: boolean;
+  /** On failure: `invalid_arguments`, `unknown_tool`, `timeout`, `aborted` or the error's type. */
+  errorType?: string;
+  /** The thrown error, when there was one. */
+  error?: unknown;
+}
+
+class ToolTimeoutError extends Error {
+  override readonly name = 'ToolTimeoutError';
+  readonly kind = 'timeout';
+}
+
+function stringify(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  return JSON.stringify(value);
+}
+
+function failure(type: string, content: string, error?: unknown): ToolOutcome {
+  return { content, isError: true, errorType: type, error };
+}
+
+/**
+ * Runs one tool call: validates the arguments with the tool's zod schema, enforces its
+ * `timeoutMs` (the tool's signal fires, and the call fails), and never throws: every failure
+ * becomes an error result for the model.
+ */
+export async function executeTool(
+  tool: Tool | undefined,
+  call: ToolCall,
+  signal: AbortSignal,
+  available: readonly string[],
+): Promise<ToolOutcome> {
+  if (!tool) {
+    return failure('unknown_tool', `Unknown tool "${call.name}". Available tools: ${available.join(', ') || 'none'}.`);
+  }
+  const parsed = tool.parameters.safeParse(call.arguments);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ');
+    return failure('invalid_arguments', `Invalid arguments for tool "${call.name}": ${problems}. Call it again with valid arguments.`);
+  }
+  const timeout = tool.timeoutMs === undefined ? undefined : new AbortController();
+  const toolSignal = timeout ? AbortSignal.any([signal, timeout.signal]) : signal;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const pending = Promise.resolve(tool.execute(parsed.data, { signal: toolSignal, toolCallId: call.id }));
+    const result = await (timeout
+      ? Promise.race([
+          pending,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              const error = new ToolTimeoutError(`tool "${call.name}" timed out after ${tool.timeoutMs} ms`);
+              // Reject before aborting: a tool that settles on abort must not win the race.
+              reject(error);
+              timeout.abort(error);
+            }, tool.timeoutMs);
+          }),
+        ])
+      : pending);
+    return { content: stringify(result), isError: false };
+  } catch (error) {
+    const type = signal.aborted ? 'aborted' : errorType(error);
+    return failure(type, `Error: ${error instanceof Error ? error.message : String(error)}`, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { DefinitionError } from './errors.js';
+import type { ToolDefinition } from './providers/model.js';
+
+/** What a tool's `execute` receives besides its arguments. */
+export interface ToolContext {
+  /** Fires when the run is aborted or the tool's `timeoutMs` elapses: stop work and return. */
+  signal: AbortSignal;
+  /** The model's id for this call (`gen_ai.tool.call.id`). */
+  toolCallId: string;
+}
+
+/** What `tool()` takes. */
+export interface ToolOptions<P extends z.ZodType, R> {
+  /** Name the model calls it by: 1-64 of `[A-Za-z0-9_-]` (the providers' rule). */
+  name: string;
+  /** What the tool does, for the model. */
+  description: string;
+  /** zod schema of the arguments; must describe an object. */
+  parameters: P;
+  /** Most time one call may take, in ms; the call then fails with a timeout error result. */
+  timeoutMs?: number;
+  /** Runs the tool. Its result goes back to the model (strings as is, anything else as JSON). */
+  execute: (args: z.infer<P>, context: ToolContext) => Promise<R> | R;
+}
+
+/** A defined tool, ready for an agent. */
+export interface Tool<P extends z.ZodType = z.ZodType, R = unknown> extends Readonly<ToolOptions<P, R>> {
+  /** The definition sent to the model, with the JSON Schema of `parameters`. */
+  readonly definition: ToolDefinition;
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Defines a tool. The zod schema validates the model's arguments before `execute` runs; invalid
+ * arguments go back to the model as an error result.
+ * @throws {DefinitionError} on a bad name, a missing description, a non-object schema or a
+ *   non-positive timeout.
+ */
+export function tool<P extends z.ZodType, R>(options: ToolOptions<P, R>): Tool<P, R> {
+  const what = `tool(${JSON.stringify(options.name)})`;
+  if (typeof options.name !== 'string' || !NAME.test(options.name)) {
+    throw new DefinitionError(what, 'name', 'must be 1-64 letters, digits, "_" or "-"');
+  }
+  if (typeof options.description !== 'string' || options.description.trim() === '') {
+    throw new DefinitionError(what, 'description', 'must be a non-empty string: the model reads it to pick the tool');
+  }
+  if (!(options.parameters instanceof z.ZodType)) {
+    throw new DefinitionError(what, 'parameters', 'must be a zod schema, e.g. z.object({ city: z.string() })');
+  }
+  if (typeof options.execute !== 'function') {
+    throw new DefinitionError(what, 'execute', 'must be a function (args, { signal, toolCallId }) => result');
+  }
+  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
+    throw new DefinitionError(what, 'timeoutMs', `must be a positive number of ms, got ${String(options.timeoutMs)}`);
+  }
+  const schema = z.toJSONSchema(options.parameters, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+  if (schema.type !== 'object') {
+    throw new DefinitionError(what, 'parameters', 'must describe an object (providers take arguments as a JSON object)');
+  }
+  delete schema.$schema;
+  return Object.freeze({
+    ...options,
+    definition: { name: options.name, description: options.description, parameters: schema },
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Every span, attribute and event name tracebound writes; nothing else spells them.
+ *
+ * Sources:
+ * - OpenTelemetry GenAI semantic conventions, checked against `@opentelemetry/semantic-conventions`
+ *   1.45 (incubating entry point), where all `gen_ai.*` names below are defined. Most are in
+ *   "development" status; they are copied here rather than imported, as the semconv package
+ *   advises for incubating names.
+ * - Cost: the open semconv proposal `gen_ai.usage.cost.*` (semantic-conventions-genai PR #443).
+ * - Langfuse: its OpenTelemetry attribute mapping (langfuse.com/integrations/native/opentelemetry),
+ *   which reads `langfuse.observation.*` and `langfuse.trace.*`.
+ * - `error.type`, `server.address`, `server.port`: stable OpenTelemetry general attributes.
+ */
+export const ATTR = {
+  operationName: 'gen_ai.operation.name',
+  providerName: 'gen_ai.provider.name',
+  agentName: 'gen_ai.agent.name',
+  agentId: 'gen_ai.agent.id',
+  conversationId: 'gen_ai.conversation.id',
+
+  requestModel: 'gen_ai.request.model',
+  requestMaxTokens: 'gen_ai.request.max_tokens',
+  requestTemperature: 'gen_ai.request.temperature',
+  requestStream: 'gen_ai.request.stream',
+  responseId: 'gen_ai.response.id',
+  responseModel: 'gen_ai.response.model',
+  responseFinishReasons: 'gen_ai.response.finish_reasons',
+  responseTimeToFirstChunk: 'gen_ai.response.time_to_first_chunk',
+
+  usageInputTokens: 'gen_ai.usage.input_tokens',
+  usageOutputTokens: 'gen_ai.usage.output_tokens',
+  usageCacheReadTokens: 'gen_ai.usage.cache_read.input_tokens',
+  usageCacheCreationTokens: 'gen_ai.usage.cache_creation.input_tokens',
+  usageReasoningTokens: 'gen_ai.usage.reasoning.output_tokens',
+
+  costAmount: 'gen_ai.usage.cost.amount',
+  costCurrency: 'gen_ai.usage.cost.currency',
+  costSource: 'gen_ai.usage.cost.source',
+
+  inputMessages: 'gen_ai.input.messages',
+  outputMessages: 'gen_ai.output.messages',
+  systemInstructions: 'gen_ai.system_instructions',
+  toolDefinitions: 'gen_ai.tool.definitions',
+
+  toolName: 'gen_ai.tool.name',
+  toolCallId: 'gen_ai.tool.call.id',
+  toolType: 'gen_ai.tool.type',
+  toolDescription: 'gen_ai.tool.description',
+  toolCallArguments: 'gen_ai.tool.call.arguments',
+  toolCallResult: 'gen_ai.tool.call.result',
+
+  errorType: 'error.type',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+
+  operation: 'tracebound.operation',
+  priceTableVersion: 'tracebound.price_table.version',
+  steps: 'tracebound.steps',
+  toolCalls: 'tracebound.tool_calls',
+  stopReason: 'tracebound.stop_reason',
+  stepIndex: 'tracebound.step.index',
+  stepFinish: 'tracebound.step.finish',
+  contextUtilization: 'tracebound.context.utilization',
+  retryAttempts: 'tracebound.retry.attempts',
+  toolTimeoutMs: 'tracebound.tool.timeout_ms',
+  budgetMaxSteps: 'tracebound.budget.max_steps.limit',
+  budgetMaxToolCalls: 'tracebound.budget.max_tool_calls.limit',
+
+  langfuseTraceName: 'langfuse.trace.name',
+  langfuseTraceInput: 'langfuse.trace.input',
+  langfuseTraceOutput: 'langfuse.trace.output',
+  langfuseSessionId: 'langfuse.session.id',
+  langfuseObservationType: 'langfuse.observation.type',
+  langfuseModelName: 'langfuse.observation.model.name',
+  langfuseUsageDetails: 'langfuse.observation.usage_details',
+  langfuseCostDetails: 'langfuse.observation.cost_details',
+} as const;
+
+/** `gen_ai.operation.name` values (semconv) and tracebound's own `tracebound.operation` values. */
+export const OPERATION = {
+  invokeAgent: 'invoke_agent',
+  chat: 'chat',
+  executeTool: 'execute_tool',
+  step: 'step',
+  compressContext: 'compress_context',
+} as const;
+
+/** Span event names. */
+export const EVENT = {
+  budgetCheck: 'tracebound.budget.check',
+  budgetSettle: 'tracebound.budget.settle',
+  retry: 'tracebound.retry',
+  priceUnknown: 'tracebound.price.unknown',
+} as const;
+
+/** Attribute keys of tracebound's span events. */
+export const EVENT_ATTR = {
+  attempt: 'attempt',
+  delayMs: 'delay_ms',
+  errorType: 'error.type',
+  errorMessage: 'error.message',
+  model: 'model',
+  provider: 'provider',
+} as const;
+
+/** Span names of the span catalogue (DESIGN.md). */
+export const SPAN_NAME = {
+  run: (agentName: string) => `${OPERATION.invokeAgent} ${agentName}`,
+  step: (index: number) => `step ${index}`,
+  chat: (model: string) => `${OPERATION.chat} ${model}`,
+  tool: (toolName: string) => `${OPERATION.executeTool} ${toolName}`,
+  compress: () => OPERATION.compressContext,
+} as const;
+
+/** The `tracebound.*` resource/scope name of tracebound's tracer. */
+export const TRACER_NAME = 'tracebound';

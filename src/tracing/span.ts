@@ -1,0 +1,66 @@
+import {
+  context as otelContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import { errorType } from '../errors.js';
+import { ATTR } from './attributes.js';
+
+/** What a span is: its name, kind, parent and (lazily computed) start attributes. */
+export interface SpanSpec {
+  name: string;
+  kind?: SpanKind;
+  /** The parent context; the active context when absent. */
+  parent?: Context;
+  /** Computed only when the span is recording. */
+  attributes?: () => Attributes;
+}
+
+/** A started span and the context that makes it the parent of what runs inside it. */
+export interface OpenSpan {
+  span: Span;
+  context: Context;
+}
+
+/** Starts a span as a child of `spec.parent` (or the active context). */
+export function openSpan(tracer: Tracer, spec: SpanSpec): OpenSpan {
+  const parent = spec.parent ?? otelContext.active();
+  const span = tracer.startSpan(spec.name, { kind: spec.kind ?? SpanKind.INTERNAL }, parent);
+  if (spec.attributes && span.isRecording()) span.setAttributes(spec.attributes());
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Marks a span failed: status ERROR, `error.type`, and the exception as an event. */
+export function recordError(span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
+  const type = errorType(error);
+  span.setAttribute(ATTR.errorType, type);
+  span.recordException(error instanceof Error ? error : new Error(String(error)));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+/** Sets attributes computed only when the span is recording. */
+export function setAttributes(span: Span, attributes: () => Attributes): void {
+  if (span.isRecording()) span.setAttributes(attributes());
+}
+
+/**
+ * Runs `fn` inside a new span (active for everything `fn` awaits), records a thrown error on it,
+ * and always ends it.
+ */
+export async function withSpan<T>(tracer: Tracer, spec: SpanSpec, fn: (open: OpenSpan) => Promise<T>): Promise<T> {
+  const open = openSpan(tracer, spec);
+  try {
+    return await otelContext.with(open.context, () => fn(open));
+  } catch (error) {
+    recordError(open.span, error);
+    throw error;
+  } finally {
+    open.span.end();
+  }
+}
