@@ -1,0 +1,183 @@
+/**
+ * Responses API (`POST /v1/responses`) wire mapping: requests out, answers and typed stream
+ * events in. Shapes follow the `openai` SDK's types (openai@6, resources/responses).
+ */
+import type OpenAI from 'openai';
+import type {
+  FunctionTool,
+  Response,
+  ResponseCreateParamsNonStreaming,
+  ResponseCreateParamsStreaming,
+  ResponseInputItem,
+  ResponseStreamEvent,
+  ResponseUsage,
+} from 'openai/resources/responses/responses';
+import { emptyUsage, type Message, type ReasoningPart, type ToolCall, type Usage } from '../messages.js';
+import type { FinishReason, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from './model.js';
+import { parseArguments, stringifyArguments } from './openai-common.js';
+import { incompleteStream, reportedError } from './openai-errors.js';
+
+/**
+ * Builds the Responses body: the system prompt as `instructions`, the conversation as input
+ * items (tool calls as `function_call` items, tool results as `function_call_output`), tools as
+ * non-strict `function` tools (strict mode would rewrite optional parameters), and `store:
+ * false`: tracebound sends the whole conversation each turn and keeps no state at OpenAI.
+ */
+export function responsesParams(modelId: string, request: ModelRequest): ResponseCreateParamsNonStreaming {
+  const params: ResponseCreateParamsNonStreaming = {
+    model: modelId,
+    input: request.messages.flatMap(toInputItems),
+    store: false,
+  };
+  if (request.system !== undefined) params.instructions = request.system;
+  if (request.tools.length > 0) {
+    params.tools = request.tools.map(toFunctionTool);
+    if (request.toolChoice === 'none') params.tool_choice = 'none';
+  }
+  if (request.maxOutputTokens !== undefined) params.max_output_tokens = request.maxOutputTokens;
+  if (request.temperature !== undefined) params.temperature = request.temperature;
+  return params;
+}
+
+/** Sends one non-streaming request. SDK errors propagate unmapped; the caller maps them. */
+export async function generateResponses(client: OpenAI, modelId: string, request: ModelRequest): Promise<ModelResponse> {
+  const response = await client.responses.create(responsesParams(modelId, request), { signal: request.signal });
+  return fromResponse(response);
+}
+
+/** Streams one request as {@link ModelStreamChunk}s. SDK errors propagate unmapped. */
+export async function* streamResponses(client: OpenAI, modelId: string, request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
+  const params: ResponseCreateParamsStreaming = { ...responsesParams(modelId, request), stream: true };
+  const events = await client.responses.create(params, { signal: request.signal });
+  yield* assembleResponsesStream(events, request.signal);
+}
+
+/**
+ * Converts a Responses object: text from `message` items' `output_text` parts, tool calls from
+ * `function_call` items (id = `call_id`, which `function_call_output` must answer), one
+ * reasoning part per `reasoning` item (its summary texts joined by blank lines).
+ * @throws {ModelCallError} `stream_error` when the response has `status: failed`.
+ */
+export function fromResponse(response: Response): ModelResponse {
+  if (response.status === 'failed') throw reportedError(response.error?.message ?? 'response failed');
+  const text: string[] = [];
+  const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningPart[] = [];
+  for (const item of response.output) {
+    if (item.type === 'message') {
+      for (const part of item.content) if (part.type === 'output_text') text.push(part.text);
+    } else if (item.type === 'function_call') {
+      toolCalls.push({ id: item.call_id, name: item.name, arguments: parseArguments(item.arguments) });
+    } else if (item.type === 'reasoning') {
+      reasoning.push({ text: item.summary.map((s) => s.text).join('\n\n') });
+    }
+  }
+  return {
+    id: response.id,
+    model: response.model,
+    text: text.join(''),
+    toolCalls,
+    ...(reasoning.length > 0 ? { reasoning } : {}),
+    finishReason: responsesFinishReason(response, toolCalls.length > 0),
+    usage: responsesUsage(response.usage),
+  };
+}
+
+/**
+ * The Responses API has no finish reason; it is derived: `tool_calls` when the model called a
+ * function, `length` / `content_filter` from `incomplete_details.reason`, else `stop`.
+ */
+export function responsesFinishReason(response: Response, calledTools: boolean): FinishReason {
+  if (calledTools) return 'tool_calls';
+  const reason = response.incomplete_details?.reason;
+  if (reason === 'max_output_tokens') return 'length';
+  if (reason === 'content_filter') return 'content_filter';
+  return 'stop';
+}
+
+/**
+ * Maps Responses usage to the GenAI conventions: `input_tokens` includes cached tokens and
+ * `output_tokens` includes reasoning tokens, so neither is added again; no cache writes.
+ */
+export function responsesUsage(usage: ResponseUsage | null | undefined): Usage {
+  if (!usage) return emptyUsage();
+  return {
+    inputTokens: usage.input_tokens,
+    outputTokens: usage.output_tokens,
+    cacheReadTokens: usage.input_tokens_details?.cached_tokens ?? 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: usage.output_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
+/**
+ * Turns the SDK's typed events into deltas and one final `response` chunk built from the
+ * `response.completed` (or `response.incomplete`) event's full response. A function call's
+ * stream index is its position among the response's function calls, so it matches the index of
+ * `response.toolCalls`.
+ * @throws {ModelCallError} `aborted` once `signal` fires; `stream_error` on an `error` or
+ *   `response.failed` event or when the stream ends without a final event.
+ */
+export async function* assembleResponsesStream(
+  events: AsyncIterable<ResponseStreamEvent>,
+  signal?: AbortSignal,
+): AsyncGenerator<ModelStreamChunk> {
+  const callIndex = new Map<number, number>();
+  for await (const event of events) {
+    // The SDK may hold buffered events after an abort; the caller asked to stop, so stop here.
+    if (signal?.aborted) throw incompleteStream(signal);
+    switch (event.type) {
+      case 'response.output_text.delta':
+        yield { type: 'text-delta', text: event.delta };
+        break;
+      case 'response.reasoning_summary_text.delta':
+        yield { type: 'reasoning-delta', text: event.delta };
+        break;
+      case 'response.output_item.added':
+        if (event.item.type === 'function_call') {
+          const index = callIndex.size;
+          callIndex.set(event.output_index, index);
+          yield { type: 'tool-call-start', index, id: event.item.call_id, name: event.item.name };
+        }
+        break;
+      case 'response.function_call_arguments.delta': {
+        const index = callIndex.get(event.output_index);
+        if (index !== undefined) yield { type: 'tool-call-delta', index, argumentsDelta: event.delta };
+        break;
+      }
+      case 'response.completed':
+      case 'response.incomplete':
+        yield { type: 'response', response: fromResponse(event.response) };
+        return;
+      case 'response.failed':
+        throw reportedError(event.response.error?.message ?? 'response failed');
+      case 'error':
+        throw reportedError(event.message);
+    }
+  }
+  throw incompleteStream(signal);
+}
+
+function toInputItems(message: Message): ResponseInputItem[] {
+  switch (message.role) {
+    case 'system':
+    case 'user':
+      return [{ role: message.role, content: message.content }];
+    case 'tool':
+      return [{ type: 'function_call_output', call_id: message.toolCallId, output: message.content }];
+    case 'assistant': {
+      const text: ResponseInputItem[] = message.content === '' ? [] : [{ role: 'assistant', content: message.content }];
+      const calls: ResponseInputItem[] = (message.toolCalls ?? []).map((call) => ({
+        type: 'function_call',
+        call_id: call.id,
+        name: call.name,
+        arguments: stringifyArguments(call.arguments),
+      }));
+      return [...text, ...calls];
+    }
+  }
+}
+
+function toFunctionTool(tool: ToolDefinition): FunctionTool {
+  return { type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters, strict: false };
+}

@@ -1,0 +1,85 @@
+import OpenAI from 'openai';
+import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
+import { generateChat, streamChat } from './openai-chat.js';
+import { clientSetupError, toModelCallError } from './openai-errors.js';
+import { generateResponses, streamResponses } from './openai-responses.js';
+
+/** Options of {@link openai}. */
+export interface OpenAIOptions {
+  /** The API key; defaults to the SDK's own lookup (`OPENAI_API_KEY`). Never logged or traced. */
+  apiKey?: string;
+  /**
+   * The API's base URL including `/v1` (e.g. `http://127.0.0.1:8080/v1`); defaults to the SDK's
+   * own lookup (`OPENAI_BASE_URL`, then `https://api.openai.com/v1`).
+   */
+  baseURL?: string;
+  /** A ready client, used as is (its own retries, timeout and key apply). */
+  client?: OpenAI;
+  /** Which API to call: Chat Completions (default) or Responses. */
+  api?: 'chat' | 'responses';
+  /** The `OpenAI-Organization` to bill; defaults to the SDK's lookup (`OPENAI_ORG_ID`). */
+  organization?: string;
+}
+
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+/**
+ * An OpenAI model over the official `openai` SDK, as a {@link Model} with `provider: 'openai'`.
+ *
+ * Defining one needs no API key: the client is built on the first call, with `maxRetries: 0`,
+ * since tracebound's runtime retries and records each attempt itself. Every failure is thrown as
+ * a {@link ModelCallError} (see `toModelCallError` in openai-errors.ts for the mapping); a
+ * missing API key surfaces on that first call as an `AuthenticationError`.
+ *
+ * @param modelId the model to request, e.g. `gpt-4o-mini`; also the key for its price.
+ * @throws {TypeError} when `baseURL` is not a URL.
+ */
+export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
+  const api = opts.api ?? 'chat';
+  const getClient = lazyClient(opts);
+  const call = { generate: api === 'chat' ? generateChat : generateResponses, stream: api === 'chat' ? streamChat : streamResponses };
+  return {
+    provider: 'openai',
+    modelId,
+    server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL),
+    async generate(request: ModelRequest): Promise<ModelResponse> {
+      try {
+        return await call.generate(getClient(), modelId, request);
+      } catch (err) {
+        throw toModelCallError(err, request.signal, opts.apiKey);
+      }
+    },
+    async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
+      try {
+        yield* call.stream(getClient(), modelId, request);
+      } catch (err) {
+        throw toModelCallError(err, request.signal, opts.apiKey);
+      }
+    },
+  };
+}
+
+/**
+ * Host and port of a base URL, for `server.address` / `server.port`; the port defaults to the
+ * scheme's (443 for https, 80 for http).
+ * @throws {TypeError} when `baseURL` is not a URL.
+ */
+export function serverOf(baseURL: string): { address: string; port: number } {
+  const url = new URL(baseURL);
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+  return { address: url.hostname, port };
+}
+
+/** Builds the client once, on first use; a constructor failure (no API key) is thrown each call. */
+function lazyClient(opts: OpenAIOptions): () => OpenAI {
+  let client = opts.client;
+  return () => {
+    if (client) return client;
+    try {
+      client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, organization: opts.organization, maxRetries: 0 });
+    } catch (err) {
+      throw clientSetupError(err);
+    }
+    return client;
+  };
+}
