@@ -65,7 +65,6 @@ export async function startRecordedServer(): Promise<RecordedServer> {
   const queues = new Map<string, RecordedExchange[]>();
   const requests: ReceivedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
-  let self: RecordedServer | undefined;
 
   const server: Server = createServer((req, res) => {
     void handle(req, res);
@@ -88,7 +87,7 @@ export async function startRecordedServer(): Promise<RecordedServer> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const received: ReceivedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body };
     requests.push(received);
-    const exchange = queues.get(path)?.shift() ?? self?.fallback?.(received);
+    const exchange = queues.get(path)?.shift() ?? self.fallback?.(received);
     if (!exchange) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `recorded server: nothing queued for ${path}` } }));
@@ -115,10 +114,8 @@ export async function startRecordedServer(): Promise<RecordedServer> {
     res.end(payload);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  self = {
-    url: `http://127.0.0.1:${port}`,
+  const self: { -readonly [K in keyof RecordedServer]: RecordedServer[K] } = {
+    url: '',
     requests,
     enqueue(path, ...exchanges) {
       const queue = queues.get(path) ?? [];
@@ -131,5 +128,7 @@ export async function startRecordedServer(): Promise<RecordedServer> {
         server.close(() => resolve());
       }),
   };
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  self.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return self;
 }

@@ -22,3 +22,48 @@ export interface SpanRecord {
   /** Resource attributes of the process that recorded the span (`service.name`, ...). */
   resource: Record<string, AttributeValue>;
 }
+
+const KIND_NAMES = ['INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'] as const;
+const STATUS_NAMES = ['UNSET', 'OK', 'ERROR'] as const;
+
+function nanos([seconds, nanoseconds]: readonly [number, number]): bigint {
+  return BigInt(seconds) * 1_000_000_000n + BigInt(nanoseconds);
+}
+
+function plain(attributes: Readonly<Record<string, unknown>>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) out[key] = value as AttributeValue;
+  return out;
+}
+
+/**
+ * A span ended in this process (the SDK's `ReadableSpan`, structurally) as a {@link SpanRecord},
+ * so the CLI prints live spans and spans read from a file with the same code.
+ */
+export function spanRecordOf(span: {
+  name: string;
+  kind: number;
+  spanContext(): { traceId: string; spanId: string };
+  parentSpanContext?: { spanId: string };
+  startTime: readonly [number, number];
+  endTime: readonly [number, number];
+  attributes: Readonly<Record<string, unknown>>;
+  status: { code: number; message?: string };
+  events: readonly { name: string; time: readonly [number, number]; attributes?: Readonly<Record<string, unknown>> }[];
+  resource: { attributes: Readonly<Record<string, unknown>> };
+}): SpanRecord {
+  const { traceId, spanId } = span.spanContext();
+  return {
+    traceId,
+    spanId,
+    ...(span.parentSpanContext ? { parentSpanId: span.parentSpanContext.spanId } : {}),
+    name: span.name,
+    kind: KIND_NAMES[span.kind] ?? 'INTERNAL',
+    startTimeUnixNano: nanos(span.startTime),
+    endTimeUnixNano: nanos(span.endTime),
+    attributes: plain(span.attributes),
+    status: { code: STATUS_NAMES[span.status.code] ?? 'UNSET', ...(span.status.message ? { message: span.status.message } : {}) },
+    events: span.events.map((e) => ({ name: e.name, timeUnixNano: nanos(e.time), attributes: plain(e.attributes ?? {}) })),
+    resource: plain(span.resource.attributes),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The `tracebound` command. Each subcommand lives in its own file and is added here by its
+ * `register*` function, so `main` stays a list of commands and the exit-code policy.
+ */
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { registerRun } from './run.js';
+import { registerShow } from './show.js';
+
+/** Where the CLI writes; `process.stdout`/`stderr` in production, buffers in tests. */
+export interface CliIo {
+  /** Writes text as is (callers add the newlines). */
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Whether stdout gets ANSI colours (see {@link colorEnabled}). */
+  color: boolean;
+}
+
+/** What a subcommand's action gets: the io, and the exit code it sets for {@link main} to return. */
+export interface CliContext extends CliIo {
+  /** 0 ok, 1 run failed or diverged, 2 bad usage or bad input (DESIGN.md, CLI contract). */
+  exitCode: number;
+}
+
+/**
+ * Whether to colour output: only on a terminal, and never when `NO_COLOR` is set to a non-empty
+ * value (no-color.org).
+ */
+export function colorEnabled(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  return isTTY && !env.NO_COLOR;
+}
+
+function processIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    color: colorEnabled(process.env, process.stdout.isTTY === true),
+  };
+}
+
+/** The package version; package.json is two levels up from both src/cli and dist/cli. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+/**
+ * The commander program with every subcommand registered. Usage errors throw `CommanderError`
+ * (`exitOverride`) instead of exiting the process, so {@link main} decides the exit code.
+ */
+export function createProgram(context: CliContext): Command {
+  // Set before registering: subcommands made with `.command()` inherit these settings.
+  const program = new Command('tracebound')
+    .description('Observability-first runtime for LLM agents.')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => context.stdout(text), writeErr: (text) => context.stderr(text) })
+    .showHelpAfterError('(run `tracebound --help` for usage)');
+  registerRun(program, context);
+  registerShow(program, context);
+  return program;
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param argv the arguments after the executable and script, e.g. `['show', 'traces.jsonl']`
+ * @param io where to write; the process's stdout and stderr by default
+ * @returns the exit code: 0 ok (also `--help`, `--version`), 1 run failed or an unexpected
+ *   error, 2 bad usage (unknown command, missing argument) or bad input
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const context: CliContext = { ...io, exitCode: 0 };
+  try {
+    await createProgram(context).parseAsync(argv, { from: 'user' });
+    return context.exitCode;
+  } catch (error) {
+    // Commander has already printed its message; it exits 1 on usage errors, the contract says 2.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    context.stderr(`tracebound: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && existsSync(entry) && realpathSync(entry) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

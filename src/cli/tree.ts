@@ -1,0 +1,308 @@
+/**
+ * Turns finished spans into the printable span tree of `tracebound show` and `tracebound run`.
+ *
+ * Pure functions over {@link SpanRecord}s: they return lines (no trailing newline) and never
+ * write. A run prints as its header, one block per child (steps), then a footer with the totals;
+ * the footer is always the run's last child, so a step can be printed as soon as it ends without
+ * knowing whether another follows.
+ */
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ATTR, EVENT, OPERATION, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
+import type { AttributeValue, SpanRecord } from '../tracing/span-record.js';
+
+/** How to render. */
+export interface TreeOptions {
+  /** ANSI colours; pass false when `NO_COLOR` is set or the output is not a TTY. */
+  color: boolean;
+}
+
+/** What the run's first line shows; known before the run ends. */
+export interface RunHeader {
+  agentName: string;
+  /** Requested model id, e.g. `gpt-4o-mini`. */
+  model?: string;
+  /** `gen_ai.provider.name`, e.g. `openai`. */
+  provider?: string;
+}
+
+type Style = 'bold' | 'dim' | 'red' | 'yellow';
+const ANSI: Record<Style, string> = { bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', yellow: '\x1b[33m' };
+
+function paint(style: Style, text: string, options: TreeOptions): string {
+  return options.color ? `${ANSI[style]}${text}\x1b[0m` : text;
+}
+
+const BRANCH = '├─ ';
+const LAST = '└─ ';
+const PIPE = '│  ';
+const SPACE = '   ';
+
+function str(span: SpanRecord, key: string): string | undefined {
+  const value = span.attributes[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function num(span: SpanRecord, key: string): number | undefined {
+  const value = span.attributes[key];
+  return typeof value === 'number' ? value : undefined;
+}
+
+/** `gen_ai.operation.name`, or tracebound's own `tracebound.operation` for steps and compression. */
+function operationOf(span: SpanRecord): string | undefined {
+  return str(span, ATTR.operationName) ?? str(span, ATTR.operation);
+}
+
+function isRun(span: SpanRecord): boolean {
+  return operationOf(span) === OPERATION.invokeAgent;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** Milliseconds, one decimal below 10 ms where rounding would hide the difference. */
+function formatDuration(span: SpanRecord): string {
+  const ms = Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6;
+  return `${Math.abs(ms) < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+}
+
+/** USD with six decimals, so a tiny but real cost never prints as `$0.000000`. */
+function formatUsd(amount: number): string {
+  return amount > 0 && amount < 0.0000005 ? '<$0.000001' : `$${amount.toFixed(6)}`;
+}
+
+/** `tokens in/out` plus cache reads and reasoning when non-zero; undefined with no usage at all. */
+function formatTokens(span: SpanRecord): string | undefined {
+  const input = num(span, ATTR.usageInputTokens);
+  const output = num(span, ATTR.usageOutputTokens);
+  if (input === undefined && output === undefined) return undefined;
+  const extras: string[] = [];
+  const cacheRead = num(span, ATTR.usageCacheReadTokens) ?? 0;
+  const reasoning = num(span, ATTR.usageReasoningTokens) ?? 0;
+  if (cacheRead > 0) extras.push(`cache read ${cacheRead}`);
+  if (reasoning > 0) extras.push(`reasoning ${reasoning}`);
+  const tokens = `tokens ${input ?? '?'}/${output ?? '?'}`;
+  return extras.length > 0 ? `${tokens} (${extras.join(', ')})` : tokens;
+}
+
+/**
+ * The recorded cost, or `cost ?` where a cost was expected but is absent (an unpriced model):
+ * printing `$0` there would claim the call was free.
+ */
+function formatCost(span: SpanRecord, expected: boolean, options: TreeOptions): string | undefined {
+  const amount = num(span, ATTR.costAmount);
+  if (amount !== undefined) return formatUsd(amount);
+  return expected ? paint('yellow', 'cost ?', options) : undefined;
+}
+
+/** `ERROR <error.type>: <first line of the status message>`, or undefined unless status is ERROR. */
+function formatError(span: SpanRecord, options: TreeOptions): string | undefined {
+  if (span.status.code !== 'ERROR') return undefined;
+  const type = str(span, ATTR.errorType);
+  const message = span.status.message?.split('\n')[0]?.slice(0, 120);
+  const text = ['ERROR', type].filter(Boolean).join(' ') + (message ? `: ${message}` : '');
+  return paint('red', text, options);
+}
+
+function joinParts(parts: (string | undefined)[]): string {
+  return parts.filter((part): part is string => part !== undefined && part !== '').join('  ');
+}
+
+function formatEventValue(value: AttributeValue): string {
+  if (Array.isArray(value)) return JSON.stringify(value);
+  return typeof value === 'string' && /\s/.test(value) ? JSON.stringify(value) : String(value);
+}
+
+const SHOWN_EVENTS: ReadonlySet<string> = new Set(Object.values(EVENT));
+
+/** tracebound's own events (budget decisions, retries, unknown prices), one line each. */
+function eventLines(span: SpanRecord, prefix: string, options: TreeOptions): string[] {
+  return span.events
+    .filter((event) => SHOWN_EVENTS.has(event.name))
+    .map((event) => {
+      const name = event.name.startsWith(`${TRACER_NAME}.`) ? event.name.slice(TRACER_NAME.length + 1) : event.name;
+      const attributes = Object.entries(event.attributes).map(([key, value]) => `${key}=${formatEventValue(value)}`);
+      return paint('dim', prefix, options) + paint('dim', ['·', name, ...attributes].join(' '), options);
+    });
+}
+
+/** One span's line after its connector: name, call id, duration, tokens, cost, error. */
+function describeSpan(span: SpanRecord, options: TreeOptions): string {
+  const operation = operationOf(span);
+  return joinParts([
+    span.name,
+    operation === OPERATION.executeTool ? str(span, ATTR.toolCallId) : undefined,
+    formatDuration(span),
+    operation === OPERATION.step ? str(span, ATTR.stepFinish) : undefined,
+    formatTokens(span),
+    formatCost(span, operation === OPERATION.chat, options),
+    formatError(span, options),
+  ]);
+}
+
+/**
+ * The header of a run, from its span.
+ *
+ * @param run an `invoke_agent` span
+ */
+export function runHeaderOf(run: SpanRecord): RunHeader {
+  const header: RunHeader = {
+    agentName: str(run, ATTR.agentName) ?? run.name.replace(`${OPERATION.invokeAgent} `, ''),
+  };
+  const model = str(run, ATTR.requestModel);
+  const provider = str(run, ATTR.providerName);
+  if (model !== undefined) header.model = model;
+  if (provider !== undefined) header.provider = provider;
+  return header;
+}
+
+/**
+ * The run's first line, e.g. `invoke_agent weather  openai gpt-4o-mini`. Printable when the run
+ * starts, before any step ends.
+ */
+export function renderRunHeader(header: RunHeader, options: TreeOptions): string {
+  return joinParts([paint('bold', SPAN_NAME.run(header.agentName), options), [header.provider, header.model].filter(Boolean).join(' ')]);
+}
+
+/**
+ * The run's last line, its totals:
+ * `└─ stop final  2 steps  2 tool calls  1234 ms  tokens 300/60  $0.000123`
+ * (stop reason from `tracebound.stop_reason`, `?` when absent; steps and tool calls when recorded;
+ * duration in ms; total tokens in/out; USD cost or `cost ?`; `ERROR <error.type>` on failure).
+ *
+ * @param run the ended `invoke_agent` span
+ * @param prefix tree prefix of the run's children; `''` for a run at the top of its trace
+ */
+export function renderRunFooter(run: SpanRecord, options: TreeOptions, prefix = ''): string {
+  const steps = num(run, ATTR.steps);
+  const toolCalls = num(run, ATTR.toolCalls);
+  const text = joinParts([
+    `stop ${str(run, ATTR.stopReason) ?? '?'}`,
+    steps === undefined ? undefined : plural(steps, 'step'),
+    toolCalls === undefined ? undefined : plural(toolCalls, 'tool call'),
+    formatDuration(run),
+    formatTokens(run),
+    formatCost(run, true, options),
+    formatError(run, options),
+  ]);
+  return paint('dim', prefix + LAST, options) + text;
+}
+
+/** Children of each span, by parent id, in start-time order. */
+type ChildIndex = Map<string, SpanRecord[]>;
+
+function byStart(a: SpanRecord, b: SpanRecord): number {
+  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
+  if (a.endTimeUnixNano !== b.endTimeUnixNano) return a.endTimeUnixNano < b.endTimeUnixNano ? -1 : 1;
+  return 0;
+}
+
+function indexChildren(spans: readonly SpanRecord[]): ChildIndex {
+  const index: ChildIndex = new Map();
+  for (const span of spans) {
+    if (span.parentSpanId === undefined) continue;
+    const siblings = index.get(span.parentSpanId) ?? [];
+    siblings.push(span);
+    index.set(span.parentSpanId, siblings);
+  }
+  for (const siblings of index.values()) siblings.sort(byStart);
+  return index;
+}
+
+/** Shared state of one tree walk: the index, and the spans already printed (guards against id cycles). */
+interface Walk {
+  children: ChildIndex;
+  printed: Set<SpanRecord>;
+  options: TreeOptions;
+}
+
+/**
+ * A span and everything under it.
+ *
+ * @param lead what precedes the span's own line (indent and connector)
+ * @param prefix what precedes the lines under it (its events and children)
+ */
+function renderSubtree(span: SpanRecord, lead: string, prefix: string, walk: Walk): string[] {
+  walk.printed.add(span);
+  const { options } = walk;
+  const children = (walk.children.get(span.spanId) ?? []).filter((child) => !walk.printed.has(child));
+  const run = isRun(span);
+  const line = run ? renderRunHeader(runHeaderOf(span), options) : describeSpan(span, options);
+  // A run's footer always follows its children, so a run always has something below it.
+  const hasBelow = run || children.length > 0;
+  const lines = [paint('dim', lead, options) + line, ...eventLines(span, prefix + (hasBelow ? '│ ' : '  '), options)];
+  children.forEach((child, i) => {
+    const last = !run && i === children.length - 1;
+    lines.push(...renderSubtree(child, prefix + (last ? LAST : BRANCH), prefix + (last ? SPACE : PIPE), walk));
+  });
+  if (run) lines.push(renderRunFooter(span, options, prefix));
+  return lines;
+}
+
+/**
+ * One step of a run and the spans under it (model calls, tool calls, compression), as printed
+ * under the run header: `├─ step 1  812 ms  tool_calls`, then its children. Lets `tracebound run`
+ * print each step as it ends.
+ *
+ * @param step the ended `step N` span
+ * @param descendants spans that may lie under the step (others are ignored), in any order
+ */
+export function renderStep(step: SpanRecord, descendants: readonly SpanRecord[], options: TreeOptions): string[] {
+  return renderSubtree(step, BRANCH, PIPE, { children: indexChildren(descendants), printed: new Set(), options });
+}
+
+/**
+ * A whole run: header, each child (steps) as a tree, footer.
+ *
+ * @param run the `invoke_agent` span
+ * @param descendants spans that may lie under the run, in any order
+ */
+export function renderRun(run: SpanRecord, descendants: readonly SpanRecord[], options: TreeOptions): string[] {
+  return renderSubtree(run, '', '', { children: indexChildren(descendants), printed: new Set(), options });
+}
+
+/** Spans grouped by trace id, traces in order of their first span's start. */
+function groupByTrace(spans: readonly SpanRecord[]): SpanRecord[][] {
+  const traces = new Map<string, SpanRecord[]>();
+  for (const span of spans) {
+    const trace = traces.get(span.traceId) ?? [];
+    trace.push(span);
+    traces.set(span.traceId, trace);
+  }
+  return [...traces.values()]
+    .map((trace) => [...trace].sort(byStart))
+    .sort((a, b) => byStart(a[0] as SpanRecord, b[0] as SpanRecord));
+}
+
+function renderTrace(trace: readonly SpanRecord[], options: TreeOptions): string[] {
+  const first = trace[0] as SpanRecord;
+  const service = first.resource[ATTR_SERVICE_NAME];
+  const lines = [paint('dim', joinParts([`trace ${first.traceId}`, service === undefined ? undefined : `service ${String(service)}`]), options)];
+  const walk: Walk = { children: indexChildren(trace), printed: new Set(), options };
+  const ids = new Set(trace.map((span) => span.spanId));
+  const top = (span: SpanRecord): boolean => span.parentSpanId === undefined || !ids.has(span.parentSpanId);
+  // Spans left after the walk from the tops have parent ids that loop; print them rather than drop them.
+  for (const span of [...trace.filter(top), ...trace.filter((span) => !top(span))]) {
+    if (walk.printed.has(span)) continue;
+    const subtree = renderSubtree(span, '', '', walk);
+    if (span.parentSpanId !== undefined) {
+      const why = ids.has(span.parentSpanId) ? 'is in a cycle' : 'is not in the file';
+      subtree[0] += paint('dim', `  (parent ${span.parentSpanId} ${why})`, options);
+    }
+    lines.push(...subtree);
+  }
+  return lines;
+}
+
+/**
+ * Every span of a trace file as trees: for each trace (in start order) a `trace <id>` line, then
+ * each top-level span (a run, or a span whose parent is not in the file, marked so) with its
+ * subtree; children in start-time order; a blank line between traces. No span is left out.
+ *
+ * Lines show: name, tool call id, duration (ms), tokens in/out (with cache reads and reasoning
+ * when > 0), cost in USD (`cost ?` on a model call without one), `ERROR <error.type>`, and the
+ * budget, retry and price events as `· ` sub-lines.
+ */
+export function renderTraces(spans: readonly SpanRecord[], options: TreeOptions): string[] {
+  return groupByTrace(spans).flatMap((trace, i) => [...(i > 0 ? [''] : []), ...renderTrace(trace, options)]);
+}
