@@ -34,6 +34,26 @@ function isAgent(value: unknown): value is Agent {
 }
 
 /**
+ * Imports a TypeScript module through tsx's loader hooks. tracebound's own API is imported natively
+ * first, so the module's `import ... from 'tracebound'` is a cache hit instead of a second,
+ * hooked load of every dependency (seconds of cold start).
+ */
+async function importTypeScript(file: string): Promise<Record<string, unknown>> {
+  await import('tracebound').catch(() => undefined);
+  const esm = await import('tsx/esm/api');
+  const cjs = await import('tsx/cjs/api');
+  // Both hooks: a .ts file outside a `"type": "module"` package loads as CommonJS.
+  const unregisterEsm = esm.register();
+  const unregisterCjs = cjs.register();
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } finally {
+    unregisterCjs();
+    await unregisterEsm();
+  }
+}
+
+/**
  * Imports an agent module; `.ts` modules go through tsx.
  * @throws {UsageError} when the file is missing, fails to load, or has no default-exported agent.
  */
@@ -42,12 +62,7 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   if (!existsSync(file)) throw new UsageError(`agent module not found: ${path}`);
   let exports: Record<string, unknown>;
   try {
-    if (/\.[mc]?ts$/.test(file)) {
-      const { tsImport } = await import('tsx/esm/api');
-      exports = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
-    } else {
-      exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    }
+    exports = /\.[mc]?ts$/.test(file) ? await importTypeScript(file) : ((await import(pathToFileURL(file).href)) as Record<string, unknown>);
   } catch (error) {
     throw new UsageError(`could not load ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -1,0 +1,448 @@
+/**
+ * What tracebound's runtime and tracing cost per step, against a hand-written traced loop doing
+ * the same work. The model answers at once, so the figures are pure runtime overhead.
+ *
+ * Run with `npm run bench` (node --expose-gc, needed for the heap figures). Prints a table, then a
+ * `BENCH_JSON` line followed by the figures as one JSON line.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { z } from 'zod';
+import { agent } from '../src/agent.js';
+import type { Message } from '../src/messages.js';
+import type { ModelResponse } from '../src/providers/model.js';
+import { createRuntime } from '../src/runtime/runtime.js';
+import { scriptedModel, type ScriptedModel, type ScriptedResponse } from '../src/testing/scripted-model.js';
+import { tool } from '../src/tool.js';
+import { ATTR } from '../src/tracing/attributes.js';
+import { tracedRuntime } from '../src/tracing/traced-runtime.js';
+
+const STEPS_PER_RUN = 3;
+/** Per run: 1 run + 3 step + 3 chat + 3 tool spans (2 parallel tools in step 1, 1 in step 2). */
+const EXPECTED_SPANS = { run: 1, step: 3, chat: 3, tool: 3 } as const;
+const SPANS_PER_RUN = Object.values(EXPECTED_SPANS).reduce((a, b) => a + b, 0);
+const WARMUP_ROUNDS = 3;
+const ROUNDS = 12;
+const SEQUENTIAL_RUNS = 300;
+const CONCURRENCY = 100;
+const CONCURRENT_REPEATS = 5;
+const HEAP_IN_FLIGHT = 1000;
+const TARGET = { tracedOverBare: 1.5, untracedUsPerStep: 10, spansLost: 0 } as const;
+/**
+ * The batch settings tracebound's own `createTracerProvider` uses, for bare and traced alike: a
+ * queue that holds a burst of concurrent runs, so "spans lost" measures the runtime, not the queue.
+ */
+const BATCH = { maxQueueSize: 16_384, maxExportBatchSize: 1_024, scheduledDelayMillis: 500 } as const;
+
+let contextManager: AsyncLocalStorageContextManager | undefined;
+
+/**
+ * A traced Node app has an AsyncLocalStorage context manager (NodeSDK or provider.register()
+ * install it), and every promise then pays for it; a process with no OpenTelemetry SDK has none.
+ * Each variant runs in the setting it stands for.
+ */
+function useContextManager(on: boolean): void {
+  if (on === (contextManager !== undefined)) return;
+  if (on) {
+    contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+  } else {
+    context.disable();
+    contextManager = undefined;
+  }
+}
+
+/** While set, every tool call waits on it: the heap measurement parks runs in step 1. */
+let gate: Promise<void> | undefined;
+let parked = 0;
+
+const add = tool({
+  name: 'add',
+  description: 'Adds two numbers.',
+  parameters: z.object({ a: z.number(), b: z.number() }),
+  execute: async ({ a, b }) => {
+    if (gate) {
+      parked++;
+      await gate;
+    }
+    return a + b;
+  },
+});
+const TOOLS = [add];
+
+const usage = { inputTokens: 100, outputTokens: 20 };
+const STEP_1: ScriptedResponse = {
+  toolCalls: [
+    { id: 'call_1', name: 'add', arguments: { a: 1, b: 2 } },
+    { id: 'call_2', name: 'add', arguments: { a: 3, b: 4 } },
+  ],
+  usage,
+};
+const STEP_2: ScriptedResponse = { toolCalls: [{ id: 'call_3', name: 'add', arguments: { a: 3, b: 7 } }], usage };
+const STEP_3: ScriptedResponse = { text: 'The total is 10.', usage };
+
+function makeModel(): ScriptedModel {
+  return scriptedModel({
+    provider: 'openai',
+    modelId: 'gpt-4o-mini',
+    respond: (request) => {
+      const results = request.messages.filter((m) => m.role === 'tool').length;
+      return results === 0 ? STEP_1 : results === 2 ? STEP_2 : STEP_3;
+    },
+  });
+}
+
+const INPUT = 'Add 1+2 and 3+4, then add the results.';
+const AGENT_NAME = 'calc';
+const INSTRUCTIONS = 'Use the tools.';
+
+/**
+ * The baseline: what a careful hand-written loop does. It records run, step, chat and
+ * execute_tool spans (active, so a tool's own spans would nest) with the operation, agent, model,
+ * tool name/id and token usage attributes; it does no pricing, hooks, events, retries, abort or
+ * timeout handling, and no budget checks beyond a step cap.
+ */
+const NEVER_ABORTED = new AbortController().signal;
+
+function bareLoop(tracer: Tracer, model: ScriptedModel): () => Promise<string> {
+  const byName = new Map(TOOLS.map((t) => [t.name, t]));
+  const definitions = TOOLS.map((t) => t.definition);
+
+  const runTool = (call: { id: string; name: string; arguments: unknown }) =>
+    tracer.startActiveSpan(
+      `execute_tool ${call.name}`,
+      { attributes: { [ATTR.operationName]: 'execute_tool', [ATTR.toolName]: call.name, [ATTR.toolCallId]: call.id } },
+      async (span) => {
+        try {
+          const t = byName.get(call.name);
+          if (!t) return { content: `Unknown tool "${call.name}"`, isError: true };
+          const parsed = t.parameters.safeParse(call.arguments);
+          if (!parsed.success) return { content: parsed.error.message, isError: true };
+          const result = await t.execute(parsed.data, { signal: NEVER_ABORTED, toolCallId: call.id });
+          return { content: typeof result === 'string' ? result : JSON.stringify(result), isError: false };
+        } finally {
+          span.end();
+        }
+      },
+    );
+
+  const step = async (messages: Message[], totals: { input: number; output: number }): Promise<string | undefined> => {
+    const response: ModelResponse = await tracer.startActiveSpan(
+      `chat ${model.modelId}`,
+      { kind: SpanKind.CLIENT, attributes: { [ATTR.operationName]: 'chat', [ATTR.requestModel]: model.modelId } },
+      async (span) => {
+        try {
+          const r = await model.generate({ system: INSTRUCTIONS, messages: [...messages], tools: definitions });
+          span.setAttributes({ [ATTR.usageInputTokens]: r.usage.inputTokens, [ATTR.usageOutputTokens]: r.usage.outputTokens });
+          return r;
+        } finally {
+          span.end();
+        }
+      },
+    );
+    totals.input += response.usage.inputTokens;
+    totals.output += response.usage.outputTokens;
+    messages.push({ role: 'assistant', content: response.text, ...(response.toolCalls.length ? { toolCalls: response.toolCalls } : {}) });
+    if (response.toolCalls.length === 0) return response.text;
+    const outcomes = await Promise.all(response.toolCalls.map(runTool));
+    response.toolCalls.forEach((call, i) => {
+      const outcome = outcomes[i]!;
+      messages.push({ role: 'tool', toolCallId: call.id, toolName: call.name, content: outcome.content, ...(outcome.isError ? { isError: true } : {}) });
+    });
+    return undefined;
+  };
+
+  return () =>
+    tracer.startActiveSpan(
+      `invoke_agent ${AGENT_NAME}`,
+      { attributes: { [ATTR.operationName]: 'invoke_agent', [ATTR.agentName]: AGENT_NAME } },
+      async (runSpan) => {
+        const messages: Message[] = [{ role: 'user', content: INPUT }];
+        const totals = { input: 0, output: 0 };
+        try {
+          for (let index = 1; index <= 10; index++) {
+            const output = await tracer.startActiveSpan(`step ${index}`, async (stepSpan) => {
+              try {
+                return await step(messages, totals);
+              } finally {
+                stepSpan.end();
+              }
+            });
+            if (output !== undefined) {
+              runSpan.setAttributes({ [ATTR.usageInputTokens]: totals.input, [ATTR.usageOutputTokens]: totals.output, [ATTR.steps]: index });
+              return output;
+            }
+          }
+          throw new Error('max steps');
+        } catch (error) {
+          runSpan.recordException(error as Error);
+          runSpan.setStatus({ code: SpanStatusCode.ERROR });
+          throw error;
+        } finally {
+          runSpan.end();
+        }
+      },
+    );
+}
+
+interface SpanTally {
+  run: number;
+  step: number;
+  chat: number;
+  tool: number;
+  other: number;
+}
+
+interface Variant {
+  key: string;
+  label: string;
+  run: () => Promise<unknown>;
+  model: ScriptedModel;
+  /** Exports every ended span (part of the timed work: the export is tracing's cost too). */
+  flush: () => Promise<void>;
+  /** Counts and forgets the exported spans; outside the timed window. */
+  drain: () => SpanTally;
+  traced: boolean;
+  contextManager: boolean;
+  runsStarted: number;
+  exported: SpanTally;
+}
+
+function emptyTally(): SpanTally {
+  return { run: 0, step: 0, chat: 0, tool: 0, other: 0 };
+}
+
+function kindOf(name: string): keyof SpanTally {
+  if (name.startsWith('invoke_agent ')) return 'run';
+  if (name.startsWith('step ')) return 'step';
+  if (name.startsWith('chat ')) return 'chat';
+  if (name.startsWith('execute_tool ')) return 'tool';
+  return 'other';
+}
+
+function sdkPipeline() {
+  const exporter = new InMemorySpanExporter();
+  const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter, BATCH)] });
+  return {
+    provider,
+    flush: () => provider.forceFlush(),
+    drain: (): SpanTally => {
+      const tally = emptyTally();
+      for (const span of exporter.getFinishedSpans()) tally[kindOf(span.name)]++;
+      exporter.reset();
+      return tally;
+    },
+  };
+}
+
+type Setting = Pick<Variant, 'key' | 'label' | 'traced' | 'contextManager'>;
+
+function variant(setting: Setting, make: (model: ScriptedModel) => Pick<Variant, 'run' | 'flush' | 'drain'>): Variant {
+  const model = makeModel();
+  return { ...setting, model, runsStarted: 0, exported: emptyTally(), ...make(model) };
+}
+
+function tracedVariant(key: string, label: string, captureContent: boolean): Variant {
+  return variant({ key, label, traced: true, contextManager: true }, (model) => {
+    const sdk = sdkPipeline();
+    const runtime = tracedRuntime({ tracerProvider: sdk.provider, captureContent });
+    const a = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model, tools: TOOLS, budget: { maxSteps: 10, maxToolCalls: 20 } });
+    return { run: () => runtime.run(a, INPUT), flush: sdk.flush, drain: sdk.drain };
+  });
+}
+
+function untracedVariant(key: string, label: string, contextManager: boolean): Variant {
+  return variant({ key, label, traced: false, contextManager }, (model) => {
+    const runtime = createRuntime();
+    const a = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model, tools: TOOLS, budget: { maxSteps: 10, maxToolCalls: 20 } });
+    return { run: () => runtime.run(a, INPUT), flush: async () => {}, drain: emptyTally };
+  });
+}
+
+const variants: Variant[] = [
+  variant({ key: 'bare', label: 'bare loop + OTel SDK', traced: true, contextManager: true }, (model) => {
+    const sdk = sdkPipeline();
+    return { run: bareLoop(sdk.provider.getTracer('bench-bare'), model), flush: sdk.flush, drain: sdk.drain };
+  }),
+  tracedVariant('traced', 'tracebound traced', false),
+  tracedVariant('tracedContent', 'tracebound traced, content', true),
+  untracedVariant('untraced', 'tracebound untraced', false),
+  untracedVariant('untracedCm', 'tracebound untraced, ALS ctx', true),
+];
+
+/** Ends a block: tallies the spans and drops the requests the scripted model keeps (else they pile up). */
+function settle(v: Variant): void {
+  const tally = v.drain();
+  for (const k of Object.keys(tally) as (keyof SpanTally)[]) v.exported[k] += tally[k];
+  v.model.requests.length = 0;
+}
+
+async function sequential(v: Variant): Promise<number> {
+  useContextManager(v.contextManager);
+  const started = performance.now();
+  for (let i = 0; i < SEQUENTIAL_RUNS; i++) await v.run();
+  await v.flush();
+  const elapsed = performance.now() - started;
+  v.runsStarted += SEQUENTIAL_RUNS;
+  settle(v);
+  return (elapsed * 1000) / (SEQUENTIAL_RUNS * STEPS_PER_RUN);
+}
+
+async function concurrent(v: Variant): Promise<number> {
+  useContextManager(v.contextManager);
+  const started = performance.now();
+  for (let r = 0; r < CONCURRENT_REPEATS; r++) {
+    await Promise.all(Array.from({ length: CONCURRENCY }, () => v.run()));
+  }
+  await v.flush();
+  const elapsed = performance.now() - started;
+  v.runsStarted += CONCURRENCY * CONCURRENT_REPEATS;
+  settle(v);
+  return (elapsed * 1000) / (CONCURRENCY * CONCURRENT_REPEATS * STEPS_PER_RUN);
+}
+
+function heapUsed(): number {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Bytes of heap one run holds while parked in its step-1 tool calls, ended spans already exported. */
+async function heapPerRun(v: Variant): Promise<number | undefined> {
+  if (!globalThis.gc) return undefined;
+  useContextManager(v.contextManager);
+  await v.flush();
+  settle(v);
+  const idle = heapUsed();
+  let release = () => {};
+  gate = new Promise<void>((resolve) => (release = resolve));
+  parked = 0;
+  const runs = Array.from({ length: HEAP_IN_FLIGHT }, () => v.run());
+  while (parked < HEAP_IN_FLIGHT * 2) await new Promise((resolve) => setImmediate(resolve));
+  await v.flush();
+  settle(v);
+  const busy = heapUsed();
+  gate = undefined;
+  release();
+  await Promise.all(runs);
+  await v.flush();
+  v.runsStarted += HEAP_IN_FLIGHT;
+  settle(v);
+  return (busy - idle) / HEAP_IN_FLIGHT;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function rotate<T>(list: readonly T[], by: number): T[] {
+  const k = by % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+async function main(): Promise<void> {
+  const seq = new Map<string, number[]>(variants.map((v) => [v.key, []]));
+  const conc = new Map<string, number[]>(variants.map((v) => [v.key, []]));
+  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+    // A different variant goes first each round, so drift (JIT, GC, CPU clock) hits all alike.
+    for (const v of rotate(variants, round)) {
+      const s = await sequential(v);
+      const c = await concurrent(v);
+      if (round >= WARMUP_ROUNDS) {
+        seq.get(v.key)!.push(s);
+        conc.get(v.key)!.push(c);
+      }
+    }
+  }
+  const heap = new Map<string, number | undefined>();
+  for (const v of variants) heap.set(v.key, await heapPerRun(v));
+
+  const figures = variants.map((v) => {
+    const expected = v.traced ? v.runsStarted * SPANS_PER_RUN : 0;
+    const exported = v.exported.run + v.exported.step + v.exported.chat + v.exported.tool + v.exported.other;
+    const shapeOk =
+      !v.traced ||
+      (Object.keys(EXPECTED_SPANS) as (keyof typeof EXPECTED_SPANS)[]).every((k) => v.exported[k] === v.runsStarted * EXPECTED_SPANS[k]);
+    return {
+      variant: v.key,
+      label: v.label,
+      sequentialUsPerStep: median(seq.get(v.key)!),
+      sequentialUsPerStepMin: Math.min(...seq.get(v.key)!),
+      concurrentUsPerStep: median(conc.get(v.key)!),
+      concurrentUsPerStepMin: Math.min(...conc.get(v.key)!),
+      heapBytesPerInFlightRun: heap.get(v.key),
+      runs: v.runsStarted,
+      spansExpected: expected,
+      spansExported: exported,
+      spansLost: expected - exported,
+      spanShapeOk: shapeOk,
+      spansByKind: v.exported,
+    };
+  });
+  const get = (key: string) => figures.find((f) => f.variant === key)!;
+  const ratio = (key: string) => ({
+    sequential: get(key).sequentialUsPerStep / get('bare').sequentialUsPerStep,
+    concurrent: get(key).concurrentUsPerStep / get('bare').concurrentUsPerStep,
+  });
+  const ratios = { traced: ratio('traced'), tracedContent: ratio('tracedContent') };
+  const untraced = get('untraced');
+  const untracedCm = get('untracedCm');
+  const lost = figures.reduce((sum, f) => sum + f.spansLost, 0);
+  const verdict = {
+    tracedOverBare: Math.max(ratios.traced.sequential, ratios.traced.concurrent) <= TARGET.tracedOverBare,
+    untracedUsPerStep: Math.max(untraced.sequentialUsPerStep, untraced.concurrentUsPerStep) <= TARGET.untracedUsPerStep,
+    spansLost: lost === TARGET.spansLost && figures.every((f) => f.spanShapeOk),
+  };
+
+  const env = {
+    node: process.version,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.cpus().length,
+    exposeGc: Boolean(globalThis.gc),
+    rounds: ROUNDS,
+    warmupRounds: WARMUP_ROUNDS,
+    sequentialRunsPerRound: SEQUENTIAL_RUNS,
+    concurrency: CONCURRENCY,
+    concurrentRepeatsPerRound: CONCURRENT_REPEATS,
+    heapInFlightRuns: HEAP_IN_FLIGHT,
+    stepsPerRun: STEPS_PER_RUN,
+    spansPerRun: SPANS_PER_RUN,
+    batchSpanProcessor: BATCH,
+  };
+
+  const us = (n: number) => n.toFixed(2).padStart(8);
+  const kb = (n: number | undefined) => (n === undefined ? '     n/a' : (n / 1024).toFixed(2).padStart(8));
+  const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  console.log(`tracebound overhead: ${env.node}, ${env.cpu} x${env.cpus}`);
+  console.log(
+    `scenario: 3 steps (2 parallel tool calls, 1 tool call, final answer), ${SPANS_PER_RUN} spans/run; ` +
+      `${ROUNDS} rounds (+${WARMUP_ROUNDS} warm-up), order rotated each round; medians (min)`,
+  );
+  console.log(`sequential: ${SEQUENTIAL_RUNS} runs one after another; concurrent: ${CONCURRENT_REPEATS} x Promise.all of ${CONCURRENCY} runs; span export (forceFlush) included in the time`);
+  console.log('bare loop records run, step, chat and execute_tool spans with a few attributes; no pricing, hooks, events, retries or abort handling');
+  console.log('an AsyncLocalStorage context manager is registered for bare, traced and "ALS ctx" runs; none for "untraced" (a process without the OTel SDK)\n');
+  console.log('variant                         seq µs/step (min)      conc µs/step (min)   heap KiB/run   spans lost');
+  for (const f of figures) {
+    console.log(
+      `${f.label.padEnd(30)} ${us(f.sequentialUsPerStep)} (${us(f.sequentialUsPerStepMin)})  ${us(f.concurrentUsPerStep)} (${us(f.concurrentUsPerStepMin)})  ${kb(f.heapBytesPerInFlightRun)}   ${String(f.spansLost).padStart(6)} of ${f.spansExpected}${f.spanShapeOk ? '' : ' (wrong span shape)'}`,
+    );
+  }
+  console.log('');
+  console.log(`traced / bare, per step:           seq ${ratios.traced.sequential.toFixed(2)}x, conc ${ratios.traced.concurrent.toFixed(2)}x   target <= ${TARGET.tracedOverBare}x   ${mark(verdict.tracedOverBare)}`);
+  console.log(`traced+content / bare, per step:   seq ${ratios.tracedContent.sequential.toFixed(2)}x, conc ${ratios.tracedContent.concurrent.toFixed(2)}x   (no target)`);
+  console.log(`untraced, per step:                seq ${untraced.sequentialUsPerStep.toFixed(2)} µs, conc ${untraced.concurrentUsPerStep.toFixed(2)} µs   target <= ${TARGET.untracedUsPerStep} µs   ${mark(verdict.untracedUsPerStep)}`);
+  console.log(`untraced with ALS ctx, per step:   seq ${untracedCm.sequentialUsPerStep.toFixed(2)} µs, conc ${untracedCm.concurrentUsPerStep.toFixed(2)} µs   (no target)`);
+  console.log(`spans lost (all variants):         ${lost}   target ${TARGET.spansLost}   ${mark(verdict.spansLost)}`);
+  if (!env.exposeGc) console.log('heap per run: n/a (run node with --expose-gc, as `npm run bench` does)');
+  else console.log(`heap per run: heapUsed with ${HEAP_IN_FLIGHT} runs parked in step 1 minus idle, after gc, / ${HEAP_IN_FLIGHT}`);
+  console.log('BENCH_JSON');
+  console.log(JSON.stringify({ benchmark: 'overhead', env, targets: TARGET, figures, ratios, verdict }));
+}
+
+await main();

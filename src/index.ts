@@ -1,0 +1,49 @@
+/** tracebound's public API. */
+export { agent, type Agent, type AgentOptions } from './agent.js';
+export { tool, type Tool, type ToolContext, type ToolOptions } from './tool.js';
+export {
+  addUsage,
+  emptyUsage,
+  type AssistantMessage,
+  type Message,
+  type ReasoningPart,
+  type SystemMessage,
+  type ToolCall,
+  type ToolMessage,
+  type Usage,
+  type UserMessage,
+} from './messages.js';
+export {
+  DefinitionError,
+  RunAbortedError,
+  RunError,
+  RunTimeoutError,
+  type RunProgress,
+  type StopReason,
+} from './errors.js';
+export type { BudgetPolicy } from './budget/policy.js';
+export type {
+  FinishReason,
+  Model,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamChunk,
+  ToolDefinition,
+} from './providers/model.js';
+export {
+  AuthenticationError,
+  ContextLengthExceededError,
+  ModelCallError,
+  type ModelErrorKind,
+} from './providers/errors.js';
+export { openai } from './providers/openai.js';
+export { anthropic } from './providers/anthropic.js';
+export { priceCall, type CallCost, type ModelPrice, type PriceOverrides } from './pricing/price.js';
+export { createRuntime, type Runtime, type RunOptions, type RuntimeOptions } from './runtime/runtime.js';
+export type { RunEvent, RunResult, StepFinish } from './runtime/events.js';
+export type { HookContext, Hooks } from './runtime/hooks.js';
+export type { ToolOutcome } from './runtime/tools.js';
+export type { RetryPolicy } from './runtime/retry.js';
+export { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from './tracing/traced-runtime.js';
+export { DEFAULT_TRACE_FILE, type ExporterName } from './tracing/setup.js';
+export { ATTR, EVENT, SPAN_NAME } from './tracing/attributes.js';

@@ -1,0 +1,100 @@
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+  AnthropicError,
+} from '@anthropic-ai/sdk';
+import {
+  AuthenticationError,
+  ContextLengthExceededError,
+  ModelCallError,
+  kindForStatus,
+  retryAfterMs,
+  type ModelErrorKind,
+} from './errors.js';
+
+const PROVIDER = 'anthropic';
+
+/**
+ * Error `type`s the API sends in an SSE `error` event (docs.anthropic.com/en/api/errors), which
+ * carries no HTTP status of its own: the stream already answered 200.
+ */
+const STREAM_ERROR_KINDS: Readonly<Record<string, ModelErrorKind>> = {
+  overloaded_error: 'overloaded',
+  rate_limit_error: 'rate_limit',
+  api_error: 'server_error',
+};
+
+/** The API's wording for a prompt over the context window, e.g. "prompt is too long: N tokens > M maximum". */
+const PROMPT_TOO_LONG = /prompt is too long/i;
+
+/**
+ * Maps anything an Anthropic SDK call throws to a {@link ModelCallError}; the original error is
+ * kept as `cause`. An error that already is a `ModelCallError` is returned as is.
+ *
+ * - `APIUserAbortError`, or any failure once `signal` is aborted → `aborted`
+ * - `APIConnectionTimeoutError` → `timeout`; other `APIConnectionError` → `connection`
+ * - `APIError` with a status → `kindForStatus(status)` (429 `rate_limit`, 529 `overloaded`,
+ *   5xx `server_error`, ...), with `retryAfterMs` from `retry-after-ms` / `retry-after` and the
+ *   `request-id` header; 400 `invalid_request_error` saying the prompt is too long →
+ *   {@link ContextLengthExceededError}; 401 → {@link AuthenticationError}
+ * - `APIError` without a status (an SSE `error` event) → by its `error.type`
+ *   (`overloaded_error` → `overloaded`, `rate_limit_error` → `rate_limit`, `api_error` →
+ *   `server_error`, else `stream_error`)
+ * - a malformed event (`SyntaxError`) or another SDK error → `stream_error`; anything else (the
+ *   socket closed midway, DNS, ...) → `connection`
+ *
+ * `secret` (the API key, when tracebound knows it) is scrubbed from the message.
+ */
+export function toModelCallError(err: unknown, signal?: AbortSignal, secret?: string): ModelCallError {
+  if (err instanceof ModelCallError) return err;
+  if (err instanceof APIUserAbortError || signal?.aborted === true) {
+    return new ModelCallError(describe('aborted', undefined, 'request aborted', secret), {
+      kind: 'aborted',
+      provider: PROVIDER,
+      cause: err,
+    });
+  }
+  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err, secret);
+  if (err instanceof APIConnectionError) return simple('connection', err, secret);
+  if (err instanceof APIError) return fromApiError(err, secret);
+  if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err, secret);
+  return simple('connection', err, secret);
+}
+
+function fromApiError(err: APIError, secret: string | undefined): ModelCallError {
+  const status = err.status;
+  const kind = status === undefined ? streamErrorKind(err.type) : kindForStatus(status);
+  const detail = err.apiMessage ?? err.message;
+  const opts = {
+    kind,
+    provider: PROVIDER,
+    status,
+    requestId: err.requestID ?? undefined,
+    retryAfterMs: retryAfterMs(err.headers),
+    cause: err,
+  };
+  if (status === 400 && err.type === 'invalid_request_error' && PROMPT_TOO_LONG.test(detail)) {
+    return new ContextLengthExceededError(describe('context_length_exceeded', status, detail, secret), {
+      ...opts,
+      kind: 'context_length_exceeded',
+    });
+  }
+  if (kind === 'authentication') return new AuthenticationError(describe(kind, status, detail, secret), opts);
+  return new ModelCallError(describe(kind, status, detail, secret), opts);
+}
+
+function streamErrorKind(type: string | null): ModelErrorKind {
+  return (type !== null ? STREAM_ERROR_KINDS[type] : undefined) ?? 'stream_error';
+}
+
+function simple(kind: ModelErrorKind, err: unknown, secret: string | undefined): ModelCallError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ModelCallError(describe(kind, undefined, detail, secret), { kind, provider: PROVIDER, cause: err });
+}
+
+function describe(kind: ModelErrorKind, status: number | undefined, detail: string, secret: string | undefined): string {
+  const text = `anthropic ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
+  return secret ? text.split(secret).join('[redacted]') : text;
+}

@@ -1,0 +1,140 @@
+import Anthropic, { type ClientOptions } from '@anthropic-ai/sdk';
+import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
+import { ModelCallError } from './errors.js';
+import { toAnthropicParams } from './anthropic-request.js';
+import { fromAnthropicMessage } from './anthropic-response.js';
+import { AnthropicStreamAssembler } from './anthropic-stream.js';
+import { toModelCallError } from './anthropic-errors.js';
+
+/** Options of {@link anthropic}. */
+export interface AnthropicModelOptions {
+  /** API key; defaults to the SDK's own lookup (`ANTHROPIC_API_KEY`, then its other sources). */
+  apiKey?: string;
+  /** API base URL; defaults to the SDK's own lookup (`ANTHROPIC_BASE_URL`, then `https://api.anthropic.com`). */
+  baseURL?: string;
+  /**
+   * A client to use as is (its own retries, timeouts and telemetry settings apply). When it emits
+   * OpenTelemetry spans, they nest under tracebound's `chat` span.
+   */
+  client?: Anthropic;
+  /** `max_tokens` when a request sets no `maxOutputTokens`; 4096 when unset. */
+  maxTokens?: number;
+}
+
+const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+/**
+ * A {@link Model} over Anthropic's Messages API (`POST /v1/messages`) through `@anthropic-ai/sdk`.
+ *
+ * - The SDK client is built on the first call, so defining an agent needs no API key.
+ * - A client built here has `maxRetries: 0`, because tracebound's runtime retries and records each
+ *   attempt itself, and `openTelemetry: false`, because this SDK emits its own span per API call
+ *   and injects `traceparent` when a tracer provider is registered, while tracebound already makes
+ *   a `chat` CLIENT span per call: without it every call would be traced twice. A `client` passed
+ *   in is used as is; its spans, if any, nest under tracebound's `chat` span.
+ * - `server` (for `server.address` / `server.port`) comes from the base URL; api.anthropic.com:443
+ *   by default.
+ * - `usage` follows the GenAI conventions: `inputTokens` = `input_tokens` +
+ *   `cache_read_input_tokens` + `cache_creation_input_tokens` (Anthropic reports them apart);
+ *   `reasoningTokens` is `output_tokens_details.thinking_tokens` where the API reports it, else 0.
+ *
+ * `generate` and `stream` throw only {@link ModelCallError} (or a subclass); see
+ * `toModelCallError` in anthropic-errors.ts for the mapping.
+ *
+ * @param modelId the model to request, e.g. `claude-sonnet-4-5` (`gen_ai.request.model`)
+ */
+export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Model {
+  let client: Anthropic | undefined = opts.client;
+  const getClient = (): Anthropic => (client ??= new Anthropic(clientOptions(opts)));
+  const secret = opts.apiKey;
+
+  async function generate(request: ModelRequest): Promise<ModelResponse> {
+    try {
+      const params = toAnthropicParams(modelId, request, opts.maxTokens);
+      const message = await getClient().messages.create({ ...params, stream: false }, { signal: request.signal });
+      return fromAnthropicMessage(message);
+    } catch (err) {
+      throw toModelCallError(err, request.signal, secret);
+    }
+  }
+
+  async function* stream(request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
+    const assembler = new AnthropicStreamAssembler();
+    try {
+      const params = toAnthropicParams(modelId, request, opts.maxTokens);
+      const events = await getClient().messages.create({ ...params, stream: true }, { signal: request.signal });
+      for await (const event of untilAborted(events, request.signal)) yield* assembler.apply(event);
+    } catch (err) {
+      throw toModelCallError(err, request.signal, secret);
+    }
+    // The SDK ends its event iterator quietly when the request is aborted, and a body that ends
+    // without `message_stop` was cut short: neither is a whole answer.
+    if (request.signal?.aborted === true) throw toModelCallError(request.signal.reason, request.signal, secret);
+    if (!assembler.completed) {
+      throw new ModelCallError('anthropic connection: the stream ended before message_stop', {
+        kind: 'connection',
+        provider: 'anthropic',
+      });
+    }
+    yield { type: 'response', response: assembler.response() };
+  }
+
+  return {
+    provider: 'anthropic',
+    modelId,
+    server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['ANTHROPIC_BASE_URL'] ?? DEFAULT_BASE_URL),
+    generate,
+    stream,
+  };
+}
+
+/**
+ * Iterates `source` until `signal` aborts, then throws the signal's reason. Needed because the
+ * SDK's event iterator does not always notice an abort: with the rest of the body already
+ * buffered it goes on yielding events, and it can then wait forever for a next one.
+ */
+async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  if (signal === undefined) {
+    yield* source;
+    return;
+  }
+  const iterator = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    while (true) {
+      signal.throwIfAborted();
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done === true) return;
+      yield next.value;
+    }
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    // Stops the SDK's request when the caller stops early or the signal aborted.
+    iterator.return?.()?.catch(() => undefined);
+  }
+}
+
+function clientOptions(opts: AnthropicModelOptions): ClientOptions {
+  const options: ClientOptions = { maxRetries: 0, openTelemetry: false };
+  // Only set what was given: an explicit `apiKey` or `baseURL` would switch off the SDK's own
+  // environment lookup.
+  if (opts.apiKey !== undefined) options.apiKey = opts.apiKey;
+  if (opts.baseURL !== undefined) options.baseURL = opts.baseURL;
+  return options;
+}
+
+/** Host and port of a base URL; the port defaults by scheme (443 for https, 80 for http). */
+function serverOf(baseURL: string): { address: string; port?: number } {
+  try {
+    const url = new URL(baseURL);
+    const port = url.port !== '' ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+    return { address: url.hostname, port };
+  } catch {
+    return { address: baseURL };
+  }
+}

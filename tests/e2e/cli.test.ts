@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { readTraceFile } from '../../src/tracing/trace-file.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'tracebound.js');
+const example = join(root, 'examples', 'release-notes', 'agent.ts');
+
+/** Runs the real launcher as a user would, without any provider key in its environment. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.OPENAI_API_KEY;
+  delete env.ANTHROPIC_API_KEY;
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { cwd: root, env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('tracebound CLI (e2e)', () => {
+  it('runs the example offline, prints the span tree and writes the trace that show prints', async () => {
+    const traceFile = join(await mkdtemp(join(tmpdir(), 'tracebound-e2e-')), 'traces.jsonl');
+    const run = await cli(['run', example, '--offline', '--trace-file', traceFile]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n');
+    expect(lines).toContain('invoke_agent release-notes  openai gpt-4o-mini');
+    // Tokens and cost of the recorded responses (259/78 then 377/85 tokens, gpt-4o-mini prices).
+    expect(run.stdout).toMatch(/├─ step 1 .* tool_calls\n│ {2}├─ chat gpt-4o-mini .* tokens 259\/78 {2}\$0\.000086/);
+    expect(run.stdout).toMatch(/├─ step 2 .* final\n│ {2}└─ chat gpt-4o-mini .* tokens 377\/85 {2}\$0\.000108/);
+    expect(run.stdout.match(/execute_tool parallel_local_search_(one|two|three)/g)).toHaveLength(3);
+    expect(run.stdout).toMatch(/└─ stop final {2}2 steps {2}3 tool calls {2}.* tokens 636\/163 {2}\$0\.000193/);
+    expect(run.stdout).toContain('The latest release notes for OpenAI, Anthropic, and Gemini models');
+
+    const spans = await readTraceFile(traceFile);
+    expect(spans.map((s) => s.name).sort()).toEqual([
+      'chat gpt-4o-mini', 'chat gpt-4o-mini',
+      'execute_tool parallel_local_search_one', 'execute_tool parallel_local_search_three', 'execute_tool parallel_local_search_two',
+      'invoke_agent release-notes', 'step 1', 'step 2',
+    ]);
+
+    const show = await cli(['show', traceFile]);
+    expect(show.code).toBe(0);
+    const tree = run.stdout.slice(run.stdout.indexOf('invoke_agent'), run.stdout.indexOf('└─ stop'));
+    expect(show.stdout).toContain(tree);
+  });
+
+  it('exits 2 with a message saying what to fix on bad usage or input', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tracebound-e2e-'));
+    const missing = await cli(['run', join(dir, 'nope.ts')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/agent module not found/);
+
+    const noAgent = join(dir, 'no-agent.ts');
+    await writeFile(noAgent, 'export const x: number = 1;\n');
+    const bad = await cli(['run', noAgent, 'hi']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no default-exported agent: add `export default agent/);
+
+    const exporter = await cli(['run', example, '--offline', '--exporter', 'jaeger']);
+    expect(exporter.code).toBe(2);
+    expect(exporter.stderr).toMatch(/unknown exporter "jaeger"/);
+
+    const usage = await cli(['run']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/missing required argument/);
+  });
+});
