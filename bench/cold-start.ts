@@ -1,5 +1,5 @@
 /**
- * Wall time of `tracebound run` on the offline weather example, from a fresh process each time:
+ * Wall time of `tracebound run` on the offline release-notes example, from a fresh process each time:
  * what a user waits for before the first span tree (module loading, tsx, SDK setup included).
  *
  * Run with `npm run bench:cold`. Prints a table, then a `BENCH_JSON` line followed by the figures
@@ -17,7 +17,7 @@ const TARGET_MS = 2_000;
 const root = fileURLToPath(new URL('..', import.meta.url));
 // Its own trace file, so the bench neither needs nor touches the project's .tracebound/.
 const traceDir = mkdtempSync(join(tmpdir(), 'tracebound-cold-'));
-const args = ['bin/tracebound.js', 'run', 'examples/weather/agent.ts', '--offline', '--trace-file', join(traceDir, 'traces.jsonl')];
+const args = ['bin/tracebound.js', 'run', 'examples/release-notes/agent.ts', '--offline', '--trace-file', join(traceDir, 'traces.jsonl')];
 
 interface Attempt {
   ms: number;

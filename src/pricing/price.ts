@@ -47,7 +47,7 @@ export function priceTableVersion(): string {
   return bundledVersion;
 }
 
-function fromOverride(price: ModelPrice, usage: Usage): CallCost {
+function fromOverride(price: ModelPrice, usage: Usage): Omit<CallCost, 'priceTableVersion'> {
   const uncached = usage.inputTokens - usage.cacheReadTokens - usage.cacheWriteTokens;
   const inputUsd =
     (uncached * price.inputPerMTok +
@@ -55,39 +55,104 @@ function fromOverride(price: ModelPrice, usage: Usage): CallCost {
       usage.cacheWriteTokens * (price.cacheWritePerMTok ?? price.inputPerMTok)) /
     1e6;
   const outputUsd = (usage.outputTokens * price.outputPerMTok) / 1e6;
-  return { usd: inputUsd + outputUsd, inputUsd, outputUsd, source: 'local', priceTableVersion: 'override' };
+  return { usd: inputUsd + outputUsd, inputUsd, outputUsd, source: 'local' };
+}
+
+/** What the bundled table says of one model: flat rates, a price that varies (tiers, dates), or none. */
+type Lookup = { kind: 'flat'; price: ModelPrice; version: string } | { kind: 'varies' } | { kind: 'unknown' };
+
+const lookups = new Map<string, Lookup>();
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number';
 }
 
 /**
- * Prices one call from its usage. Looks up an override first, then the bundled
- * `@pydantic/genai-prices` data (offline; its `input_tokens` includes cached tokens, as
- * tracebound's {@link Usage} does, and cache reads/writes are priced at their own rates).
- * @returns the cost, or `undefined` when the model has no known price: never a made-up $0.
+ * Looks a model up once: matching a model against genai-prices' table costs ~14 µs a call (see
+ * bench/overhead.ts), so flat rates are kept and priced like an override; tiered or dated prices
+ * go through `calcPrice` every time.
  */
-export function priceCall(
-  provider: string,
-  modelId: string,
-  usage: Usage,
-  overrides: PriceOverrides = {},
-): CallCost | undefined {
-  const override = overrides[`${provider}:${modelId}`] ?? overrides[modelId];
-  if (override) return fromOverride(override, usage);
-  const result = calcPrice(
-    {
-      input_tokens: usage.inputTokens,
-      output_tokens: usage.outputTokens,
-      cache_read_tokens: usage.cacheReadTokens,
-      cache_write_tokens: usage.cacheWriteTokens,
-    },
-    modelId,
-    { providerId: provider },
-  );
-  if (!result) return undefined;
-  return {
-    usd: result.total_price,
-    inputUsd: result.input_price,
-    outputUsd: result.output_price,
-    source: 'local',
-    priceTableVersion: priceTableVersion(),
+function lookup(provider: string, modelId: string): Lookup {
+  const key = `${provider}:${modelId}`;
+  let found = lookups.get(key);
+  if (found) return found;
+  const probe = calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: provider });
+  if (!probe) {
+    found = { kind: 'unknown' };
+  } else {
+    const p = probe.model_price;
+    const flat =
+      !Array.isArray(probe.model.prices) &&
+      isNumber(p.input_mtok ?? 0) &&
+      isNumber(p.output_mtok ?? 0) &&
+      isNumber(p.cache_read_mtok ?? 0) &&
+      isNumber(p.cache_write_mtok ?? 0);
+    found = flat
+      ? {
+          kind: 'flat',
+          version: priceTableVersion(),
+          price: {
+            inputPerMTok: (p.input_mtok as number | undefined) ?? 0,
+            outputPerMTok: (p.output_mtok as number | undefined) ?? 0,
+            cacheReadPerMTok: p.cache_read_mtok as number | undefined,
+            cacheWritePerMTok: p.cache_write_mtok as number | undefined,
+          },
+        }
+      : { kind: 'varies' };
+  }
+  lookups.set(key, found);
+  return found;
+}
+
+/** Prices one call of a given model from its usage; `undefined` when the model has no known price. */
+export type Pricer = (usage: Usage) => CallCost | undefined;
+
+function flatPricer(price: ModelPrice, version: string): Pricer {
+  return (usage) => {
+    const cost = fromOverride(price, usage) as CallCost;
+    cost.priceTableVersion = version;
+    return cost;
   };
+}
+
+/**
+ * The pricer of one model, looked up once: an override first (by `provider:model`, then by model
+ * id), then the bundled `@pydantic/genai-prices` data (offline; its `input_tokens` includes cached
+ * tokens, as tracebound's {@link Usage} does, and cache reads/writes are priced at their own rates).
+ * An unknown model's pricer returns `undefined`: never a made-up $0.
+ */
+export function pricerFor(provider: string, modelId: string, overrides: PriceOverrides = {}): Pricer {
+  const override = overrides[`${provider}:${modelId}`] ?? overrides[modelId];
+  if (override) return flatPricer(override, 'override');
+  const found = lookup(provider, modelId);
+  if (found.kind === 'unknown') return () => undefined;
+  if (found.kind === 'flat') return flatPricer(found.price, found.version);
+  return (usage) => {
+    const result = calcPrice(
+      {
+        input_tokens: usage.inputTokens,
+        output_tokens: usage.outputTokens,
+        cache_read_tokens: usage.cacheReadTokens,
+        cache_write_tokens: usage.cacheWriteTokens,
+      },
+      modelId,
+      { providerId: provider },
+    );
+    if (!result) return undefined;
+    return {
+      usd: result.total_price,
+      inputUsd: result.input_price,
+      outputUsd: result.output_price,
+      source: 'local',
+      priceTableVersion: priceTableVersion(),
+    };
+  };
+}
+
+/**
+ * Prices one call from its usage (see {@link pricerFor}).
+ * @returns the cost in USD, or `undefined` when the model has no known price.
+ */
+export function priceCall(provider: string, modelId: string, usage: Usage, overrides: PriceOverrides = {}): CallCost | undefined {
+  return pricerFor(provider, modelId, overrides)(usage);
 }

@@ -3,7 +3,7 @@ import type { Agent } from '../agent.js';
 import { DEFAULT_MAX_STEPS } from '../budget/policy.js';
 import { RunAbortedError, RunError, RunTimeoutError, type RunProgress, type StopReason } from '../errors.js';
 import { addUsage, emptyUsage, type Message, type ToolCall, type Usage } from '../messages.js';
-import { priceCall, type CallCost, type PriceOverrides } from '../pricing/price.js';
+import { pricerFor, type CallCost, type Pricer, type PriceOverrides } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
 import type { Tool } from '../tool.js';
@@ -18,7 +18,7 @@ import {
   toolResultAttributes,
   type ContentCapture,
 } from '../tracing/instrumentation.js';
-import { openSpan, recordError, setAttributes, withSpan, type OpenSpan } from '../tracing/span.js';
+import { isTraced, openSpan, recordError, setAttributes, withSpan, type OpenSpan } from '../tracing/span.js';
 import type { RunEvent, RunResult, StepFinish } from './events.js';
 import type { Hooks } from './hooks.js';
 import { retryDelayMs, shouldRetry, sleep, type RetryPolicy } from './retry.js';
@@ -43,6 +43,9 @@ export interface LoopContext {
   conversationId?: string;
 }
 
+/** What the steps of one run share: the loop context, the run's signal, the model's pricer. */
+type RunScope = LoopContext & { signal: AbortSignal; price: Pricer };
+
 /** Running totals of one run. */
 interface Totals {
   usage: Usage;
@@ -54,6 +57,8 @@ interface Totals {
   steps: number;
   toolCalls: number;
 }
+
+const NEVER_ABORTED = new AbortController().signal;
 
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
@@ -87,13 +92,15 @@ function assistantMessage(response: ModelResponse): Message {
  *   partial usage and cost.
  */
 export async function runLoop(agent: Agent, input: string | Message[], ctx: LoopContext): Promise<RunResult> {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(ctx.signal?.reason);
+  // A run nobody can abort shares one never-aborted signal: no controller per run.
+  const controller = ctx.signal || ctx.timeoutMs !== undefined ? new AbortController() : undefined;
+  const signal = controller?.signal ?? NEVER_ABORTED;
+  const onAbort = () => controller?.abort(ctx.signal?.reason);
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
     ctx.timeoutMs === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new RunTimeout(`run timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
+      : setTimeout(() => controller?.abort(new RunTimeout(`run timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
   const messages: Message[] = typeof input === 'string' ? [{ role: 'user', content: input }] : [...input];
   const inputText = typeof input === 'string' ? input : JSON.stringify(input);
   const totals: Totals = {
@@ -135,9 +142,9 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
 
   try {
     ctx.emit({ type: 'run-start', agent: agent.name, traceId });
-    const { stopReason, output } = await otelContext.with(run.context, () =>
-      steps(agent, messages, totals, maxSteps, run, { ...ctx, signal: controller.signal }),
-    );
+    const scope: RunScope = { ...ctx, signal, price: pricerFor(agent.model.provider, agent.model.modelId, ctx.prices) };
+    const loop = () => steps(agent, messages, totals, maxSteps, run, scope);
+    const { stopReason, output } = await (isTraced(run.span) ? otelContext.with(run.context, loop) : loop());
     endRun(stopReason, output);
     const result: RunResult = {
       output,
@@ -152,7 +159,7 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
     ctx.emit({ type: 'run-end', result });
     return result;
   } catch (error) {
-    const failure = toRunError(error, controller.signal, ctx.signal, progress(totals, traceId));
+    const failure = toRunError(error, signal, ctx.signal, progress(totals, traceId));
     endRun(failure.stopReason);
     recordError(run.span, failure.cause ?? failure);
     throw failure;
@@ -179,10 +186,11 @@ async function steps(
   totals: Totals,
   maxSteps: number,
   run: OpenSpan,
-  ctx: LoopContext & { signal: AbortSignal },
+  ctx: RunScope,
 ): Promise<{ stopReason: StopReason; output: string }> {
   const byName = new Map(agent.tools.map((t) => [t.name, t]));
   const definitions = agent.tools.map((t) => t.definition);
+  const names = [...byName.keys()];
   let output = '';
   for (;;) {
     if (totals.steps >= maxSteps) return { stopReason: 'max_steps', output };
@@ -217,7 +225,6 @@ async function steps(
       if (max !== undefined && totals.toolCalls + response.toolCalls.length > max) {
         return { stopReason: 'max_tool_calls', output };
       }
-      const names = [...byName.keys()];
       const outcomes = await Promise.all(
         response.toolCalls.map((call) => runTool(agent, call, byName.get(call.name), index, step, names, ctx)),
       );
@@ -245,7 +252,7 @@ async function chat(
   stepIndex: number,
   step: OpenSpan,
   totals: Totals,
-  ctx: LoopContext & { signal: AbortSignal },
+  ctx: RunScope,
 ): Promise<ModelResponse> {
   const model = agent.model;
   return withSpan(
@@ -271,12 +278,12 @@ async function chat(
             : await model.generate(request);
           const cost = response.providerCostUsd !== undefined
             ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider' as const, priceTableVersion: 'provider' }
-            : priceCall(model.provider, model.modelId, response.usage, ctx.prices);
+            : ctx.price(response.usage);
           settle(totals, response.usage, cost);
           if (!cost && span.isRecording()) {
             span.addEvent(EVENT.priceUnknown, { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId });
           }
-          setAttributes(span, () => ({ ...chatResponseAttributes(response, cost, ctx.capture), [ATTR.retryAttempts]: attempt - 1 }));
+          setAttributes(span, () => chatResponseAttributes(response, cost, attempt - 1, ctx.capture));
           ctx.emit({ type: 'usage', step: stepIndex, usage: response.usage, costUsd: cost?.usd });
           return response;
         } catch (error) {
@@ -336,7 +343,7 @@ async function runTool(
   stepIndex: number,
   step: OpenSpan,
   available: readonly string[],
-  ctx: LoopContext & { signal: AbortSignal },
+  ctx: RunScope,
 ): Promise<ToolOutcome> {
   return withSpan(
     ctx.tracer,

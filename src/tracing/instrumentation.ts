@@ -18,10 +18,12 @@ export interface ContentCapture {
   redact?: (value: string, attribute: string) => string;
 }
 
-function content(capture: ContentCapture, attribute: string, value: unknown): Attributes {
-  if (!capture.enabled) return {};
-  const json = typeof value === 'string' ? value : JSON.stringify(value);
-  return { [attribute]: capture.redact ? capture.redact(json, attribute) : json };
+/** Adds a content attribute (JSON), redacted, only when content capture is on. */
+function putContent(attrs: Attributes, capture: ContentCapture, attribute: string, value: () => unknown): void {
+  if (!capture.enabled) return;
+  const raw = value();
+  const json = typeof raw === 'string' ? raw : JSON.stringify(raw);
+  attrs[attribute] = capture.redact ? capture.redact(json, attribute) : json;
 }
 
 /** A tool call as a semconv message part. */
@@ -53,26 +55,27 @@ export function semconvMessages(messages: readonly Message[]): unknown[] {
   });
 }
 
-/** The `gen_ai.usage.*` token attributes. */
-export function usageAttributes(usage: Usage): Attributes {
-  return {
-    [ATTR.usageInputTokens]: usage.inputTokens,
-    [ATTR.usageOutputTokens]: usage.outputTokens,
-    [ATTR.usageCacheReadTokens]: usage.cacheReadTokens,
-    [ATTR.usageCacheCreationTokens]: usage.cacheWriteTokens,
-    [ATTR.usageReasoningTokens]: usage.reasoningTokens,
-  };
+// Attributes are built by assignment, not object spread: spreads of computed keys cost
+// microseconds each on Node 20, and these run for every span (see bench/overhead.ts).
+
+/** Adds the `gen_ai.usage.*` token attributes. */
+export function putUsage(attrs: Attributes, usage: Usage): Attributes {
+  attrs[ATTR.usageInputTokens] = usage.inputTokens;
+  attrs[ATTR.usageOutputTokens] = usage.outputTokens;
+  attrs[ATTR.usageCacheReadTokens] = usage.cacheReadTokens;
+  attrs[ATTR.usageCacheCreationTokens] = usage.cacheWriteTokens;
+  attrs[ATTR.usageReasoningTokens] = usage.reasoningTokens;
+  return attrs;
 }
 
-/** Cost attributes (`gen_ai.usage.cost.*`, proposal PR #443); none at all when the price is unknown. */
-export function costAttributes(cost: Pick<CallCost, 'usd' | 'source' | 'priceTableVersion'> | undefined): Attributes {
-  if (!cost) return {};
-  return {
-    [ATTR.costAmount]: cost.usd,
-    [ATTR.costCurrency]: 'USD',
-    [ATTR.costSource]: cost.source,
-    [ATTR.priceTableVersion]: cost.priceTableVersion,
-  };
+/** Adds the cost attributes (`gen_ai.usage.cost.*`, proposal PR #443); none when the price is unknown. */
+export function putCost(attrs: Attributes, cost: Pick<CallCost, 'usd' | 'source' | 'priceTableVersion'> | undefined): Attributes {
+  if (!cost) return attrs;
+  attrs[ATTR.costAmount] = cost.usd;
+  attrs[ATTR.costCurrency] = 'USD';
+  attrs[ATTR.costSource] = cost.source;
+  attrs[ATTR.priceTableVersion] = cost.priceTableVersion;
+  return attrs;
 }
 
 /**
@@ -80,20 +83,13 @@ export function costAttributes(cost: Pick<CallCost, 'usd' | 'source' | 'priceTab
  * and cache write (Langfuse sums the keys, so each token is counted once), and `total` is given
  * so Langfuse does not infer it.
  */
-function langfuseUsage(usage: Usage, cost: CallCost | undefined): Attributes {
-  const usageDetails = {
-    input: usage.inputTokens - usage.cacheReadTokens - usage.cacheWriteTokens,
-    input_cache_read: usage.cacheReadTokens,
-    input_cache_creation: usage.cacheWriteTokens,
-    output: usage.outputTokens,
-    total: usage.inputTokens + usage.outputTokens,
-  };
-  return {
-    [ATTR.langfuseUsageDetails]: JSON.stringify(usageDetails),
-    ...(cost
-      ? { [ATTR.langfuseCostDetails]: JSON.stringify({ input: cost.inputUsd, output: cost.outputUsd, total: cost.usd }) }
-      : {}),
-  };
+function putLangfuseUsage(attrs: Attributes, usage: Usage, cost: CallCost | undefined): void {
+  // Written by hand: JSON.stringify of these small objects costs more than the rest of the span.
+  const uncached = usage.inputTokens - usage.cacheReadTokens - usage.cacheWriteTokens;
+  attrs[ATTR.langfuseUsageDetails] =
+    `{"input":${uncached},"input_cache_read":${usage.cacheReadTokens},"input_cache_creation":${usage.cacheWriteTokens},` +
+    `"output":${usage.outputTokens},"total":${usage.inputTokens + usage.outputTokens}}`;
+  if (cost) attrs[ATTR.langfuseCostDetails] = `{"input":${cost.inputUsd},"output":${cost.outputUsd},"total":${cost.usd}}`;
 }
 
 /** Start attributes of the run span `invoke_agent {agent}`. */
@@ -101,19 +97,20 @@ export function runAttributes(
   run: { agentName: string; agentId?: string; model: Model; conversationId?: string; input: string },
   capture: ContentCapture,
 ): Attributes {
-  return {
-    [ATTR.operationName]: OPERATION.invokeAgent,
-    [ATTR.agentName]: run.agentName,
-    ...(run.agentId ? { [ATTR.agentId]: run.agentId } : {}),
-    ...(run.conversationId
-      ? { [ATTR.conversationId]: run.conversationId, [ATTR.langfuseSessionId]: run.conversationId }
-      : {}),
-    [ATTR.providerName]: run.model.provider,
-    [ATTR.requestModel]: run.model.modelId,
-    [ATTR.langfuseTraceName]: run.agentName,
-    [ATTR.langfuseObservationType]: 'agent',
-    ...content(capture, ATTR.langfuseTraceInput, run.input),
-  };
+  const attrs: Attributes = {};
+  attrs[ATTR.operationName] = OPERATION.invokeAgent;
+  attrs[ATTR.agentName] = run.agentName;
+  if (run.agentId) attrs[ATTR.agentId] = run.agentId;
+  if (run.conversationId) {
+    attrs[ATTR.conversationId] = run.conversationId;
+    attrs[ATTR.langfuseSessionId] = run.conversationId;
+  }
+  attrs[ATTR.providerName] = run.model.provider;
+  attrs[ATTR.requestModel] = run.model.modelId;
+  attrs[ATTR.langfuseTraceName] = run.agentName;
+  attrs[ATTR.langfuseObservationType] = 'agent';
+  putContent(attrs, capture, ATTR.langfuseTraceInput, () => run.input);
+  return attrs;
 }
 
 /** End attributes of the run span: totals, cost, counts, stop reason and the step/tool limits. */
@@ -130,21 +127,23 @@ export function runEndAttributes(
   },
   capture: ContentCapture,
 ): Attributes {
-  return {
-    ...usageAttributes(end.usage),
-    ...costAttributes(end.cost),
-    [ATTR.steps]: end.steps,
-    [ATTR.toolCalls]: end.toolCalls,
-    [ATTR.stopReason]: end.stopReason,
-    [ATTR.budgetMaxSteps]: end.maxSteps,
-    ...(end.maxToolCalls !== undefined ? { [ATTR.budgetMaxToolCalls]: end.maxToolCalls } : {}),
-    ...(end.output !== undefined ? content(capture, ATTR.langfuseTraceOutput, end.output) : {}),
-  };
+  const attrs = putCost(putUsage({}, end.usage), end.cost);
+  attrs[ATTR.steps] = end.steps;
+  attrs[ATTR.toolCalls] = end.toolCalls;
+  attrs[ATTR.stopReason] = end.stopReason;
+  attrs[ATTR.budgetMaxSteps] = end.maxSteps;
+  if (end.maxToolCalls !== undefined) attrs[ATTR.budgetMaxToolCalls] = end.maxToolCalls;
+  if (end.output !== undefined) putContent(attrs, capture, ATTR.langfuseTraceOutput, () => end.output);
+  return attrs;
 }
 
 /** Attributes of a `step {n}` span. */
 export function stepAttributes(index: number, agentName: string): Attributes {
-  return { [ATTR.operation]: OPERATION.step, [ATTR.stepIndex]: index, [ATTR.agentName]: agentName };
+  const attrs: Attributes = {};
+  attrs[ATTR.operation] = OPERATION.step;
+  attrs[ATTR.stepIndex] = index;
+  attrs[ATTR.agentName] = agentName;
+  return attrs;
 }
 
 /** Request attributes of a `chat {model}` span. */
@@ -155,54 +154,52 @@ export function chatRequestAttributes(
   streaming: boolean,
   capture: ContentCapture,
 ): Attributes {
-  return {
-    [ATTR.operationName]: OPERATION.chat,
-    [ATTR.agentName]: agentName,
-    [ATTR.providerName]: model.provider,
-    [ATTR.requestModel]: model.modelId,
-    [ATTR.requestStream]: streaming,
-    ...(request.maxOutputTokens !== undefined ? { [ATTR.requestMaxTokens]: request.maxOutputTokens } : {}),
-    ...(request.temperature !== undefined ? { [ATTR.requestTemperature]: request.temperature } : {}),
-    ...(model.server ? { [ATTR.serverAddress]: model.server.address } : {}),
-    ...(model.server?.port !== undefined ? { [ATTR.serverPort]: model.server.port } : {}),
-    [ATTR.langfuseObservationType]: 'generation',
-    [ATTR.langfuseModelName]: model.modelId,
-    ...(request.system
-      ? content(capture, ATTR.systemInstructions, [{ type: 'text', content: request.system }])
-      : {}),
-    ...content(capture, ATTR.inputMessages, semconvMessages(request.messages)),
-    ...(request.tools.length ? content(capture, ATTR.toolDefinitions, toolDefinitions(request.tools)) : {}),
-  };
+  const attrs: Attributes = {};
+  attrs[ATTR.operationName] = OPERATION.chat;
+  attrs[ATTR.agentName] = agentName;
+  attrs[ATTR.providerName] = model.provider;
+  attrs[ATTR.requestModel] = model.modelId;
+  attrs[ATTR.requestStream] = streaming;
+  if (request.maxOutputTokens !== undefined) attrs[ATTR.requestMaxTokens] = request.maxOutputTokens;
+  if (request.temperature !== undefined) attrs[ATTR.requestTemperature] = request.temperature;
+  if (model.server) {
+    attrs[ATTR.serverAddress] = model.server.address;
+    if (model.server.port !== undefined) attrs[ATTR.serverPort] = model.server.port;
+  }
+  attrs[ATTR.langfuseObservationType] = 'generation';
+  attrs[ATTR.langfuseModelName] = model.modelId;
+  if (request.system) putContent(attrs, capture, ATTR.systemInstructions, () => [{ type: 'text', content: request.system }]);
+  putContent(attrs, capture, ATTR.inputMessages, () => semconvMessages(request.messages));
+  if (request.tools.length) putContent(attrs, capture, ATTR.toolDefinitions, () => toolDefinitions(request.tools));
+  return attrs;
 }
 
 function toolDefinitions(tools: readonly ToolDefinition[]): unknown[] {
   return tools.map((t) => ({ type: 'function', name: t.name, description: t.description, parameters: t.parameters }));
 }
 
-/** Response attributes of a `chat {model}` span: id, model, finish reason, usage, cost. */
+/** Response attributes of a `chat {model}` span: id, model, finish reason, usage, cost, retries. */
 export function chatResponseAttributes(
   response: ModelResponse,
   cost: CallCost | undefined,
+  retries: number,
   capture: ContentCapture,
 ): Attributes {
-  return {
-    ...(response.id ? { [ATTR.responseId]: response.id } : {}),
-    ...(response.model ? { [ATTR.responseModel]: response.model } : {}),
-    [ATTR.responseFinishReasons]: [response.finishReason],
-    ...usageAttributes(response.usage),
-    ...costAttributes(cost),
-    ...langfuseUsage(response.usage, cost),
-    ...content(capture, ATTR.outputMessages, [
-      {
-        role: 'assistant',
-        parts: [
-          ...(response.text ? [{ type: 'text', content: response.text }] : []),
-          ...response.toolCalls.map(toolCallPart),
-        ],
-        finish_reason: response.finishReason,
-      },
-    ]),
-  };
+  const attrs: Attributes = {};
+  if (response.id) attrs[ATTR.responseId] = response.id;
+  if (response.model) attrs[ATTR.responseModel] = response.model;
+  attrs[ATTR.responseFinishReasons] = [response.finishReason];
+  putCost(putUsage(attrs, response.usage), cost);
+  putLangfuseUsage(attrs, response.usage, cost);
+  attrs[ATTR.retryAttempts] = retries;
+  putContent(attrs, capture, ATTR.outputMessages, () => [
+    {
+      role: 'assistant',
+      parts: [...(response.text ? [{ type: 'text', content: response.text }] : []), ...response.toolCalls.map(toolCallPart)],
+      finish_reason: response.finishReason,
+    },
+  ]);
+  return attrs;
 }
 
 /** Start attributes of an `execute_tool {tool}` span. */
@@ -212,20 +209,22 @@ export function toolAttributes(
   agentName: string,
   capture: ContentCapture,
 ): Attributes {
-  return {
-    [ATTR.operationName]: OPERATION.executeTool,
-    [ATTR.agentName]: agentName,
-    [ATTR.toolName]: call.name,
-    [ATTR.toolCallId]: call.id,
-    [ATTR.toolType]: 'function',
-    ...(tool ? { [ATTR.toolDescription]: tool.description } : {}),
-    ...(tool?.timeoutMs !== undefined ? { [ATTR.toolTimeoutMs]: tool.timeoutMs } : {}),
-    [ATTR.langfuseObservationType]: 'tool',
-    ...content(capture, ATTR.toolCallArguments, call.arguments),
-  };
+  const attrs: Attributes = {};
+  attrs[ATTR.operationName] = OPERATION.executeTool;
+  attrs[ATTR.agentName] = agentName;
+  attrs[ATTR.toolName] = call.name;
+  attrs[ATTR.toolCallId] = call.id;
+  attrs[ATTR.toolType] = 'function';
+  if (tool) attrs[ATTR.toolDescription] = tool.description;
+  if (tool?.timeoutMs !== undefined) attrs[ATTR.toolTimeoutMs] = tool.timeoutMs;
+  attrs[ATTR.langfuseObservationType] = 'tool';
+  putContent(attrs, capture, ATTR.toolCallArguments, () => call.arguments);
+  return attrs;
 }
 
 /** The tool result attribute (content capture only). */
 export function toolResultAttributes(result: string, capture: ContentCapture): Attributes {
-  return content(capture, ATTR.toolCallResult, result);
+  const attrs: Attributes = {};
+  putContent(attrs, capture, ATTR.toolCallResult, () => result);
+  return attrs;
 }

@@ -1,5 +1,6 @@
 import {
   context as otelContext,
+  INVALID_TRACEID,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -25,6 +26,14 @@ export interface SpanSpec {
 export interface OpenSpan {
   span: Span;
   context: Context;
+}
+
+/**
+ * Whether a span takes part in a trace (recording, or sampled out but with a real trace id that
+ * children must share). A no-op tracer's spans do not, so their context need not be made active.
+ */
+export function isTraced(span: Span): boolean {
+  return span.isRecording() || span.spanContext().traceId !== INVALID_TRACEID;
 }
 
 /** Starts a span as a child of `spec.parent` (or the active context). */
@@ -56,7 +65,7 @@ export function setAttributes(span: Span, attributes: () => Attributes): void {
 export async function withSpan<T>(tracer: Tracer, spec: SpanSpec, fn: (open: OpenSpan) => Promise<T>): Promise<T> {
   const open = openSpan(tracer, spec);
   try {
-    return await otelContext.with(open.context, () => fn(open));
+    return await (isTraced(open.span) ? otelContext.with(open.context, () => fn(open)) : fn(open));
   } catch (error) {
     recordError(open.span, error);
     throw error;
