@@ -32,8 +32,17 @@ export function colorEnabled(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
 }
 
 function processIo(): CliIo {
+  // A reader that goes away (`tracebound run ... | head`) must not crash the run before its
+  // spans are flushed: output stops, the run and the trace file go on.
+  let stdoutClosed = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    stdoutClosed = true;
+  });
   return {
-    stdout: (text) => process.stdout.write(text),
+    stdout: (text) => {
+      if (!stdoutClosed) process.stdout.write(text);
+    },
     stderr: (text) => process.stderr.write(text),
     color: colorEnabled(process.env, process.stdout.isTTY === true),
   };

@@ -39,7 +39,10 @@ export function isTraced(span: Span): boolean {
 /** Starts a span as a child of `spec.parent` (or the active context). */
 export function openSpan(tracer: Tracer, spec: SpanSpec): OpenSpan {
   const parent = spec.parent ?? otelContext.active();
-  const span = tracer.startSpan(spec.name, { kind: spec.kind ?? SpanKind.INTERNAL }, parent);
+  // The SDK's default start time has millisecond precision, which leaves parallel tool calls
+  // unordered in a trace; the performance clock gives sub-millisecond starts.
+  const startTime = performance.timeOrigin + performance.now();
+  const span = tracer.startSpan(spec.name, { kind: spec.kind ?? SpanKind.INTERNAL, startTime }, parent);
   if (spec.attributes && span.isRecording()) span.setAttributes(spec.attributes());
   return { span, context: trace.setSpan(parent, span) };
 }
