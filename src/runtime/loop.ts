@@ -17,6 +17,7 @@ import {
   toolAttributes,
   toolResultAttributes,
   type ContentCapture,
+  type SpanOwner,
 } from '../tracing/instrumentation.js';
 import { isTraced, openSpan, recordError, setAttributes, withSpan, type OpenSpan } from '../tracing/span.js';
 import type { RunEvent, RunResult, StepFinish } from './events.js';
@@ -44,7 +45,7 @@ export interface LoopContext {
 }
 
 /** What the steps of one run share: the loop context, the run's signal, the model's pricer. */
-type RunScope = LoopContext & { signal: AbortSignal; price: Pricer };
+type RunScope = LoopContext & { signal: AbortSignal; price: Pricer; owner: SpanOwner };
 
 /** Running totals of one run. */
 interface Totals {
@@ -142,7 +143,12 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
 
   try {
     ctx.emit({ type: 'run-start', agent: agent.name, traceId });
-    const scope: RunScope = { ...ctx, signal, price: pricerFor(agent.model.provider, agent.model.modelId, ctx.prices) };
+    const scope: RunScope = {
+      ...ctx,
+      signal,
+      price: pricerFor(agent.model.provider, agent.model.modelId, ctx.prices),
+      owner: { agentName: agent.name, conversationId: ctx.conversationId },
+    };
     const loop = () => steps(agent, messages, totals, maxSteps, run, scope);
     const { stopReason, output } = await (isTraced(run.span) ? otelContext.with(run.context, loop) : loop());
     endRun(stopReason, output);
@@ -199,7 +205,7 @@ async function steps(
     const step = openSpan(ctx.tracer, {
       name: SPAN_NAME.step(index),
       parent: run.context,
-      attributes: () => stepAttributes(index, agent.name),
+      attributes: () => stepAttributes(index, ctx.owner),
     });
     ctx.emit({ type: 'step-start', step: index });
     let finish: StepFinish = 'stopped';
@@ -261,7 +267,7 @@ async function chat(
       name: SPAN_NAME.chat(model.modelId),
       kind: SpanKind.CLIENT,
       parent: step.context,
-      attributes: () => chatRequestAttributes(model, request, agent.name, ctx.streaming, ctx.capture),
+      attributes: () => chatRequestAttributes(model, request, ctx.owner, ctx.streaming, ctx.capture),
     },
     async ({ span }) => {
       const started = performance.now();
@@ -350,7 +356,7 @@ async function runTool(
     {
       name: SPAN_NAME.tool(call.name),
       parent: step.context,
-      attributes: () => toolAttributes(call, tool, agent.name, ctx.capture),
+      attributes: () => toolAttributes(call, tool, ctx.owner, ctx.capture),
     },
     async ({ span }) => {
       ctx.emit({ type: 'tool-call-start', step: stepIndex, toolCall: call });

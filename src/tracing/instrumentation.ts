@@ -92,19 +92,27 @@ function putLangfuseUsage(attrs: Attributes, usage: Usage, cost: CallCost | unde
   if (cost) attrs[ATTR.langfuseCostDetails] = `{"input":${cost.inputUsd},"output":${cost.outputUsd},"total":${cost.usd}}`;
 }
 
+/** Who a span belongs to: set on every span (`gen_ai.agent.name`, `gen_ai.conversation.id`). */
+export interface SpanOwner {
+  agentName: string;
+  conversationId?: string;
+}
+
+function putOwner(attrs: Attributes, owner: SpanOwner): void {
+  attrs[ATTR.agentName] = owner.agentName;
+  if (owner.conversationId) attrs[ATTR.conversationId] = owner.conversationId;
+}
+
 /** Start attributes of the run span `invoke_agent {agent}`. */
 export function runAttributes(
-  run: { agentName: string; agentId?: string; model: Model; conversationId?: string; input: string },
+  run: SpanOwner & { agentId?: string; model: Model; input: string },
   capture: ContentCapture,
 ): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operationName] = OPERATION.invokeAgent;
-  attrs[ATTR.agentName] = run.agentName;
+  putOwner(attrs, run);
   if (run.agentId) attrs[ATTR.agentId] = run.agentId;
-  if (run.conversationId) {
-    attrs[ATTR.conversationId] = run.conversationId;
-    attrs[ATTR.langfuseSessionId] = run.conversationId;
-  }
+  if (run.conversationId) attrs[ATTR.langfuseSessionId] = run.conversationId;
   attrs[ATTR.providerName] = run.model.provider;
   attrs[ATTR.requestModel] = run.model.modelId;
   attrs[ATTR.langfuseTraceName] = run.agentName;
@@ -138,11 +146,11 @@ export function runEndAttributes(
 }
 
 /** Attributes of a `step {n}` span. */
-export function stepAttributes(index: number, agentName: string): Attributes {
+export function stepAttributes(index: number, owner: SpanOwner): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operation] = OPERATION.step;
   attrs[ATTR.stepIndex] = index;
-  attrs[ATTR.agentName] = agentName;
+  putOwner(attrs, owner);
   return attrs;
 }
 
@@ -150,13 +158,13 @@ export function stepAttributes(index: number, agentName: string): Attributes {
 export function chatRequestAttributes(
   model: Model,
   request: ModelRequest,
-  agentName: string,
+  owner: SpanOwner,
   streaming: boolean,
   capture: ContentCapture,
 ): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operationName] = OPERATION.chat;
-  attrs[ATTR.agentName] = agentName;
+  putOwner(attrs, owner);
   attrs[ATTR.providerName] = model.provider;
   attrs[ATTR.requestModel] = model.modelId;
   attrs[ATTR.requestStream] = streaming;
@@ -206,12 +214,12 @@ export function chatResponseAttributes(
 export function toolAttributes(
   call: ToolCall,
   tool: { description: string; timeoutMs?: number } | undefined,
-  agentName: string,
+  owner: SpanOwner,
   capture: ContentCapture,
 ): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operationName] = OPERATION.executeTool;
-  attrs[ATTR.agentName] = agentName;
+  putOwner(attrs, owner);
   attrs[ATTR.toolName] = call.name;
   attrs[ATTR.toolCallId] = call.id;
   attrs[ATTR.toolType] = 'function';

@@ -243,4 +243,15 @@ describe('the loop', () => {
     const again = await priced.run(agent({ name: 'x', instructions: '', model: scriptedModel({ provider: 'openai', modelId: 'my-finetune-xyz', respond: [{ text: 'hi', usage }] }) }), 'hi');
     expect(again.costUsd).toBeCloseTo((100 * 1 + 20 * 2) / 1e6, 12);
   });
+
+  it('puts the agent name and the conversation id on every span', async () => {
+    const { spans, runtime, agent: a } = setup([callAdd('c1'), { text: 'ok', usage }]);
+    await runtime.run(a, 'go', { conversationId: 'conv-42' });
+    const all = spans.spans();
+    expect(all).toHaveLength(6);
+    for (const span of all) {
+      expect(span.attributes[ATTR.agentName]).toBe('calc');
+      expect(span.attributes[ATTR.conversationId]).toBe('conv-42');
+    }
+  });
 });

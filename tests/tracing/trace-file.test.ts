@@ -83,3 +83,31 @@ describe('the trace file (embedded default exporter)', () => {
     expect(await readTraceFile(traceFile)).toHaveLength(6);
   });
 });
+
+describe('other exporters', () => {
+  it('console prints each span through the SDK console exporter; none exports nothing', async () => {
+    const printed: unknown[] = [];
+    const original = console.dir;
+    console.dir = (value: unknown) => void printed.push(value);
+    try {
+      const model = scriptedModel({ respond: () => ({ text: 'ok' }) });
+      const consoleRuntime = tracedRuntime({ exporter: 'console' });
+      await consoleRuntime.run(agent({ name: 'c', instructions: '', model }), 'hi');
+      await consoleRuntime.shutdown();
+      expect(printed.map((p) => (p as { name: string }).name).sort()).toEqual(['chat scripted-model', 'invoke_agent c', 'step 1']);
+
+      printed.length = 0;
+      const none = tracedRuntime({ exporter: 'none' });
+      const result = await none.run(agent({ name: 'n', instructions: '', model }), 'hi');
+      await none.shutdown();
+      expect(printed).toEqual([]);
+      expect(result.traceId).toMatch(/^[0-9a-f]{32}$/);
+    } finally {
+      console.dir = original;
+    }
+  });
+
+  it('rejects an unknown exporter name with what to use instead', () => {
+    expect(() => tracedRuntime({ exporter: 'jaeger' as never })).toThrow(/unknown exporter "jaeger": use one of file, otlp, console, none/);
+  });
+});
