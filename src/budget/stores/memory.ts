@@ -1,0 +1,180 @@
+/**
+ * The in-memory spend store: the default, for one process, and the reference the Redis store's
+ * scripts follow step for step (same integer arithmetic, same cut-offs).
+ */
+import type { ReserveRequest, ReserveResult, SettleRequest, SpendStore, WindowState } from '../store.js';
+
+/**
+ * Nano-dollars per USD. Amounts are held as integers so that sums never drift and Redis (whose Lua
+ * numbers are doubles) computes exactly what this store computes: exact up to 2^53 nano-dollars,
+ * about $9M per window.
+ * @internal
+ */
+export const NANOS_PER_USD = 1e9;
+
+/** USD to whole nano-dollars. @internal */
+export function toNanos(usd: number): number {
+  return Math.round(usd * NANOS_PER_USD);
+}
+
+/** Whole nano-dollars to USD. @internal */
+export function toUsd(nanos: number): number {
+  return nanos / NANOS_PER_USD;
+}
+
+/** A reserve request in the integer units both stores compute in. @internal */
+export interface ReserveArgs {
+  maxNanos: number;
+  /** At least 1, so a grant is never an empty reservation. */
+  minNanos: number;
+  limitNanos: number;
+  windowMs: number;
+  ttlMs: number;
+}
+
+/**
+ * Checks a reserve request and converts it to integers.
+ * @throws {RangeError} when an amount is negative or not finite, `minUsd > maxUsd`, or a duration
+ * is not positive: a caller's bug, not a budget decision.
+ * @internal
+ */
+export function reserveArgs(request: ReserveRequest): ReserveArgs {
+  const { maxUsd, minUsd, limitUsd } = request;
+  for (const [name, value] of [['maxUsd', maxUsd], ['minUsd', minUsd], ['limitUsd', limitUsd]] as const) {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite amount >= 0, got ${value}`);
+  }
+  if (minUsd > maxUsd) throw new RangeError(`minUsd (${minUsd}) must not exceed maxUsd (${maxUsd})`);
+  return {
+    maxNanos: toNanos(maxUsd),
+    minNanos: Math.max(1, toNanos(minUsd)),
+    limitNanos: toNanos(limitUsd),
+    windowMs: durationMs('windowMs', request.windowMs),
+    ttlMs: durationMs('ttlMs', request.ttlMs),
+  };
+}
+
+/**
+ * A duration as whole ms (rounded up, so a window never shrinks).
+ * @throws {RangeError} when it is not a positive finite number.
+ * @internal
+ */
+export function durationMs(name: string, ms: number): number {
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`${name} must be a positive number of ms, got ${ms}`);
+  return Math.ceil(ms);
+}
+
+/**
+ * The actual cost of a settle in nano-dollars.
+ * @throws {RangeError} when it is negative or not finite.
+ * @internal
+ */
+export function actualNanos(actualUsd: number): number {
+  if (!Number.isFinite(actualUsd) || actualUsd < 0) {
+    throw new RangeError(`actualUsd must be a finite amount >= 0, got ${actualUsd}`);
+  }
+  return toNanos(actualUsd);
+}
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** The clock, in ms since the epoch; injectable so tests can roll the window without waiting. */
+  now?: () => number;
+}
+
+interface Window {
+  /** Settled spends by id, in the order they were recorded (so oldest first). */
+  spends: Map<string, { at: number; nanos: number }>;
+  spentNanos: number;
+  reservations: Map<string, { expiresAt: number; nanos: number }>;
+  heldNanos: number;
+}
+
+/**
+ * A spend store in this process's memory: windows are shared by every run in the process, not
+ * across processes (use `redisStore` for a fleet). An idle window is forgotten once its
+ * spends have left it and its reservations have expired.
+ *
+ * Settling is idempotent per id while the first settle's spend is inside the window. Reserving an
+ * id that already holds an open reservation returns that reservation instead of holding twice.
+ * Reserve and settle reject with `RangeError` on malformed amounts or durations, never with
+ * `BudgetStoreError`.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): SpendStore {
+  const now = options.now ?? Date.now;
+  const windows = new Map<string, Window>();
+
+  function current(key: string, windowMs: number, at: number): Window {
+    let w = windows.get(key);
+    if (!w) {
+      w = { spends: new Map(), spentNanos: 0, reservations: new Map(), heldNanos: 0 };
+      windows.set(key, w);
+    }
+    const cutoff = at - windowMs;
+    for (const [id, spend] of w.spends) {
+      if (spend.at >= cutoff) break;
+      w.spends.delete(id);
+      w.spentNanos -= spend.nanos;
+    }
+    for (const [id, r] of w.reservations) {
+      if (r.expiresAt > at) continue;
+      w.reservations.delete(id);
+      w.heldNanos -= r.nanos;
+    }
+    return w;
+  }
+
+  function forgetIfIdle(key: string, w: Window): void {
+    if (w.spends.size === 0 && w.reservations.size === 0) windows.delete(key);
+  }
+
+  return {
+    async reserve(request) {
+      const args = reserveArgs(request);
+      const at = now();
+      const w = current(request.key, args.windowMs, at);
+      let granted = w.reservations.get(request.id)?.nanos;
+      if (granted === undefined) {
+        const room = args.limitNanos - w.spentNanos - w.heldNanos;
+        granted = room >= args.minNanos ? Math.min(args.maxNanos, room) : 0;
+        if (granted > 0) {
+          w.reservations.set(request.id, { expiresAt: at + args.ttlMs, nanos: granted });
+          w.heldNanos += granted;
+        }
+      }
+      const result: ReserveResult = {
+        grantedUsd: toUsd(granted),
+        spentUsd: toUsd(w.spentNanos),
+        reservedUsd: toUsd(w.heldNanos),
+        remainingUsd: toUsd(Math.max(0, args.limitNanos - w.spentNanos - w.heldNanos)),
+      };
+      forgetIfIdle(request.key, w);
+      return result;
+    },
+
+    async settle(request: SettleRequest) {
+      const nanos = actualNanos(request.actualUsd);
+      const at = now();
+      const w = current(request.key, durationMs('windowMs', request.windowMs), at);
+      if (!w.spends.has(request.id)) {
+        const held = w.reservations.get(request.id);
+        if (held) {
+          w.reservations.delete(request.id);
+          w.heldNanos -= held.nanos;
+        }
+        w.spends.set(request.id, { at, nanos });
+        w.spentNanos += nanos;
+      }
+    },
+
+    async window(key, windowMs): Promise<WindowState> {
+      const w = current(key, durationMs('windowMs', windowMs), now());
+      const state = { spentUsd: toUsd(w.spentNanos), reservedUsd: toUsd(w.heldNanos) };
+      forgetIfIdle(key, w);
+      return state;
+    },
+
+    async close() {
+      windows.clear();
+    },
+  };
+}

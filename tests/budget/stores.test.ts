@@ -1,0 +1,348 @@
+/**
+ * The spend stores against their contract (src/budget/store.ts): one behavioural suite run on the
+ * in-memory store and on the Redis store over a real redis-server, then what only a fleet has:
+ * several Node processes sharing a window, a process killed mid-call, Redis going away.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BudgetStoreError, spendKey, type ReserveRequest, type SpendStore } from '../../src/budget/store.js';
+import { memoryStore } from '../../src/budget/stores/memory.js';
+import { redisStore } from '../../src/budget/stores/redis.js';
+import { freePort, startRedis, type RedisServer } from '../support/redis.js';
+import type { FleetReport, WorkerConfig } from './fleet-worker.js';
+
+let redis: RedisServer;
+let inspect: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  inspect = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  await inspect?.quit();
+  await redis?.stop();
+});
+
+/** A fresh agent key per test, so tests never see each other's windows. */
+function freshKey(): string {
+  return spendKey(`agent-${randomUUID()}`, 'tbtest');
+}
+
+function request(key: string, overrides: Partial<ReserveRequest> = {}): ReserveRequest {
+  return { key, id: randomUUID(), maxUsd: 0.4, minUsd: 0.1, limitUsd: 1, windowMs: 60_000, ttlMs: 60_000, ...overrides };
+}
+
+const stores: [string, () => SpendStore][] = [
+  ['memory', () => memoryStore()],
+  ['redis', () => redisStore({ url: redis.url })],
+];
+
+describe.each(stores)('%s store', (_name, make) => {
+  let store: SpendStore;
+  let key: string;
+
+  beforeEach(() => {
+    store = make();
+    key = freshKey();
+  });
+
+  afterEach(() => store.close());
+
+  it('grants the whole worst case when it fits and reports the window after it', async () => {
+    expect(await store.reserve(request(key))).toEqual({ grantedUsd: 0.4, spentUsd: 0, reservedUsd: 0.4, remainingUsd: 0.6 });
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0, reservedUsd: 0.4 });
+  });
+
+  it('grants what is left when the room is between min and max, then refuses below min', async () => {
+    await store.reserve(request(key, { maxUsd: 0.75, minUsd: 0.75 }));
+    expect(await store.reserve(request(key))).toEqual({ grantedUsd: 0.25, spentUsd: 0, reservedUsd: 1, remainingUsd: 0 });
+    expect(await store.reserve(request(key, { minUsd: 0.000001 }))).toEqual({
+      grantedUsd: 0,
+      spentUsd: 0,
+      reservedUsd: 1,
+      remainingUsd: 0,
+    });
+  });
+
+  it('settles a reservation to its actual cost, freeing the rest', async () => {
+    const first = request(key);
+    await store.reserve(first);
+    await store.settle({ key, id: first.id, actualUsd: 0.15, windowMs: 60_000 });
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0.15, reservedUsd: 0 });
+    expect(await store.reserve(request(key, { maxUsd: 1 }))).toEqual({
+      grantedUsd: 0.85,
+      spentUsd: 0.15,
+      reservedUsd: 0.85,
+      remainingUsd: 0,
+    });
+  });
+
+  it('settles idempotently per id, and records a settle of an unknown id', async () => {
+    const first = request(key);
+    await store.reserve(first);
+    await store.settle({ key, id: first.id, actualUsd: 0.3, windowMs: 60_000 });
+    await store.settle({ key, id: first.id, actualUsd: 0.3, windowMs: 60_000 });
+    await store.settle({ key, id: 'never-reserved', actualUsd: 0.2, windowMs: 60_000 });
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0.5, reservedUsd: 0 });
+  });
+
+  it('holds once when the same id is reserved twice', async () => {
+    const first = request(key);
+    await store.reserve(first);
+    expect((await store.reserve(first)).grantedUsd).toBe(0.4);
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0, reservedUsd: 0.4 });
+  });
+
+  it('rolls the window: spend older than windowMs stops counting', async () => {
+    const windowMs = 250;
+    const first = request(key, { maxUsd: 1, minUsd: 1, windowMs });
+    expect((await store.reserve(first)).grantedUsd).toBe(1);
+    await store.settle({ key, id: first.id, actualUsd: 1, windowMs });
+    expect((await store.reserve(request(key, { windowMs }))).grantedUsd).toBe(0);
+    await sleep(windowMs + 50);
+    expect(await store.window(key, windowMs)).toEqual({ spentUsd: 0, reservedUsd: 0 });
+    expect((await store.reserve(request(key, { windowMs }))).grantedUsd).toBe(0.4);
+  });
+
+  it('frees an unsettled reservation after its TTL (a crashed process), yet still counts a late settle', async () => {
+    const ttlMs = 200;
+    const crashed = request(key, { maxUsd: 1, minUsd: 1, ttlMs });
+    expect((await store.reserve(crashed)).grantedUsd).toBe(1);
+    expect((await store.reserve(request(key, { ttlMs }))).grantedUsd).toBe(0);
+    await sleep(ttlMs + 50);
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0, reservedUsd: 0 });
+    const next = await store.reserve(request(key, { ttlMs }));
+    expect(next.grantedUsd).toBe(0.4);
+    // The "crashed" call did finish after all: money spent is spent.
+    await store.settle({ key, id: crashed.id, actualUsd: 0.5, windowMs: 60_000 });
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0.5, reservedUsd: 0.4 });
+  });
+
+  it('never lets 1,000 concurrent reserve+settle pass the limit', async () => {
+    const limitUsd = 1;
+    let settled = 0;
+    let refused = 0;
+    await Promise.all(
+      Array.from({ length: 1_000 }, async () => {
+        const r = request(key, { limitUsd, maxUsd: 0.01, minUsd: 0.004 });
+        const { grantedUsd } = await store.reserve(r);
+        if (grantedUsd === 0) {
+          refused++;
+          return;
+        }
+        await store.settle({ key, id: r.id, actualUsd: grantedUsd, windowMs: r.windowMs });
+        settled += Math.round(grantedUsd * 1e9);
+      }),
+    );
+    const state = await store.window(key, 60_000);
+    expect(state.reservedUsd).toBe(0);
+    expect(Math.round(state.spentUsd * 1e9)).toBe(settled);
+    expect(settled).toBeLessThanOrEqual(limitUsd * 1e9);
+    expect(state.spentUsd).toBeGreaterThan(limitUsd - 0.004);
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('keeps exact totals for many small amounts and for large limits', async () => {
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) => store.settle({ key, id: `small-${i}`, actualUsd: 0.001, windowMs: 60_000 })),
+    );
+    expect(await store.window(key, 60_000)).toEqual({ spentUsd: 1, reservedUsd: 0 });
+    const big = freshKey();
+    const result = await store.reserve(request(big, { limitUsd: 5_000_000, maxUsd: 1_234_567.123456789, minUsd: 1 }));
+    expect(result).toEqual({ grantedUsd: 1_234_567.123456789, spentUsd: 0, reservedUsd: 1_234_567.123456789, remainingUsd: 3_765_432.876543211 });
+  });
+
+  it('rejects malformed requests with RangeError, not a budget decision', async () => {
+    await expect(store.reserve(request(key, { minUsd: 0.5, maxUsd: 0.2 }))).rejects.toBeInstanceOf(RangeError);
+    await expect(store.reserve(request(key, { maxUsd: Number.NaN }))).rejects.toBeInstanceOf(RangeError);
+    await expect(store.reserve(request(key, { ttlMs: 0 }))).rejects.toBeInstanceOf(RangeError);
+    await expect(store.settle({ key, id: 'x', actualUsd: -1, windowMs: 1_000 })).rejects.toBeInstanceOf(RangeError);
+  });
+});
+
+describe('memory store', () => {
+  it('rolls the window on an injected clock, and forgets idle windows', async () => {
+    let now = 1_000_000;
+    const store = memoryStore({ now: () => now });
+    const key = freshKey();
+    const first = request(key, { maxUsd: 1, minUsd: 1, windowMs: 3_600_000 });
+    await store.reserve(first);
+    await store.settle({ key, id: first.id, actualUsd: 1, windowMs: 3_600_000 });
+    now += 3_599_999;
+    expect((await store.reserve(request(key, { windowMs: 3_600_000 }))).grantedUsd).toBe(0);
+    now += 1;
+    expect(await store.window(key, 3_600_000)).toEqual({ spentUsd: 1, reservedUsd: 0 });
+    now += 1;
+    expect(await store.window(key, 3_600_000)).toEqual({ spentUsd: 0, reservedUsd: 0 });
+  });
+});
+
+describe('redis store', () => {
+  const worker = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
+
+  function startWorker(config: WorkerConfig) {
+    const child = spawn(process.execPath, ['--import', 'tsx', worker, JSON.stringify(config)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const lines = createInterface({ input: child.stdout });
+    const queue: string[] = [];
+    const waiting: ((line: string) => void)[] = [];
+    lines.on('line', (line) => {
+      const next = waiting.shift();
+      if (next) next(line);
+      else queue.push(line);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const nextLine = (): Promise<string> =>
+      Promise.race([
+        queue.length > 0 ? Promise.resolve(queue.shift() as string) : new Promise<string>((resolve) => waiting.push(resolve)),
+        exited.then((code) => Promise.reject(new Error(`fleet worker exited (${code}) before printing a line`))),
+      ]);
+    return { child, nextLine, exited };
+  }
+
+  it('keeps 100 concurrent runs in 4 processes within one shared window, refusing some', async () => {
+    const key = freshKey();
+    const limitUsd = 3;
+    const config: WorkerConfig = {
+      mode: 'fleet', url: redis.url, key, limitUsd, maxUsd: 0.05, minUsd: 0.01,
+      windowMs: 60_000, ttlMs: 30_000, runs: 25, cycles: 4,
+    };
+    const workers = Array.from({ length: 4 }, () => startWorker(config));
+    for (const w of workers) expect(await w.nextLine()).toBe('ready');
+    for (const w of workers) w.child.stdin?.end('go\n');
+    const reports = await Promise.all(workers.map(async (w) => JSON.parse(await w.nextLine()) as FleetReport));
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0, 0]);
+
+    const store = redisStore({ url: redis.url });
+    const state = await store.window(key, 60_000);
+    await store.close();
+    const settledNanos = reports.reduce((sum, r) => sum + r.settledNanos, 0);
+    expect(state.reservedUsd).toBe(0);
+    expect(Math.round(state.spentUsd * 1e9)).toBe(settledNanos);
+    expect(settledNanos).toBeLessThanOrEqual(limitUsd * 1e9);
+    expect(reports.reduce((sum, r) => sum + r.refusals, 0)).toBeGreaterThan(0);
+    expect(reports.every((r) => r.maxGrantedUsd <= 0.05)).toBe(true);
+    // The window was shared, not won by whichever process came first.
+    expect(reports.filter((r) => r.grants > 0).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("holds a SIGKILLed process's reservation until its TTL, then frees it", async () => {
+    const key = freshKey();
+    const ttlMs = 800;
+    const base = { url: redis.url, key, limitUsd: 1, maxUsd: 0.8, minUsd: 0.5, windowMs: 60_000, ttlMs };
+    const holder = startWorker({ mode: 'hold', ...base });
+    expect(JSON.parse(await holder.nextLine())).toMatchObject({ grantedUsd: 0.8 });
+    const reservedAt = Date.now();
+    holder.child.kill('SIGKILL');
+    await holder.exited;
+
+    const store = redisStore({ url: redis.url });
+    try {
+      expect(await store.reserve(request(key, { maxUsd: 0.8, minUsd: 0.5, ttlMs }))).toMatchObject({
+        grantedUsd: 0,
+        reservedUsd: 0.8,
+      });
+      await sleep(reservedAt + ttlMs + 50 - Date.now());
+      expect(await store.reserve(request(key, { maxUsd: 0.8, minUsd: 0.5, ttlMs }))).toMatchObject({
+        grantedUsd: 0.8,
+        reservedUsd: 0.8,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('namespaces keys under the agent key and lets idle keys expire with the window', async () => {
+    const key = freshKey();
+    const store = redisStore({ url: redis.url, prefix: 'env1:' });
+    try {
+      const r = request(key, { windowMs: 200, ttlMs: 5_000 });
+      await store.reserve(r);
+      expect((await inspect.keys(`env1:${key}*`)).sort()).toEqual([`env1:${key}`, `env1:${key}:held`]);
+      expect(await inspect.pttl(`env1:${key}`)).toBeGreaterThan(4_000);
+      await store.settle({ key, id: r.id, actualUsd: 0.1, windowMs: 200 });
+      expect((await inspect.keys(`env1:${key}*`)).sort()).toEqual([`env1:${key}`, `env1:${key}:spent`]);
+      expect(await inspect.pttl(`env1:${key}`)).toBeLessThanOrEqual(200);
+      await sleep(250);
+      expect(await inspect.keys(`env1:${key}*`)).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reloads its scripts after the server lost them', async () => {
+    const store = redisStore({ url: redis.url });
+    try {
+      const key = freshKey();
+      await store.reserve(request(key));
+      await inspect.script('FLUSH');
+      expect((await store.reserve(request(key))).grantedUsd).toBe(0.4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('uses a caller-supplied client and leaves it open', async () => {
+    const client = new Redis(redis.url);
+    const store = redisStore({ client });
+    const key = freshKey();
+    expect((await store.reserve(request(key))).grantedUsd).toBe(0.4);
+    await store.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+  });
+});
+
+describe('redis store outages', () => {
+  async function expectFastFailure(store: SpendStore, key = freshKey()): Promise<void> {
+    const started = performance.now();
+    const error = await store.reserve(request(key)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetStoreError);
+    expect((error as BudgetStoreError).kind).toBe('budget_store_unavailable');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  }
+
+  it('rejects with BudgetStoreError within 1 s when nothing listens', async () => {
+    const store = redisStore({ url: `redis://127.0.0.1:${await freePort()}` });
+    await expectFastFailure(store);
+    await store.close();
+  });
+
+  it('recovers when Redis comes up, without replaying the calls that failed', async () => {
+    const port = await freePort();
+    const store = redisStore({ url: `redis://127.0.0.1:${port}` });
+    const key = freshKey();
+    await expectFastFailure(store, key);
+    const server = await startRedis(port);
+    try {
+      let granted = 0;
+      for (let attempt = 0; attempt < 50 && granted === 0; attempt++) {
+        granted = await store.reserve(request(key)).then((r) => r.grantedUsd, () => 0);
+        if (granted === 0) await sleep(50);
+      }
+      expect(granted).toBe(0.4);
+      expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0, reservedUsd: 0.4 });
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+
+  it('rejects with BudgetStoreError within 1 s once the server is gone, and after close()', async () => {
+    const server = await startRedis();
+    const store = redisStore({ url: server.url });
+    expect((await store.reserve(request(freshKey()))).grantedUsd).toBe(0.4);
+    await server.stop();
+    await expectFastFailure(store);
+    await expectFastFailure(store);
+    await store.close();
+    await expect(store.window(freshKey(), 1_000)).rejects.toBeInstanceOf(BudgetStoreError);
+  });
+});
