@@ -1,17 +1,41 @@
 import { z } from 'zod';
+import type { CompressionStrategy } from '../runtime/compress.js';
 
 /** Rolling-window durations such as `30s`, `15m`, `1h`, `1d`. */
 const WINDOW = /^(\d+)(s|m|h|d)$/;
 
+/** Built-in context compression strategies; `refuse` stops the run with `context_overflow` instead. */
+export const CONTEXT_STRATEGIES = ['drop_tool_results', 'trim', 'summarize', 'refuse'] as const;
+
 /**
  * A budget policy (DESIGN.md, Budget semantics). Every limit is optional. Units: tokens for
- * `contextTokens`, USD for `runCostUsd` and `spend.usd`, counts for `maxSteps` and
- * `maxToolCalls`.
+ * `contextTokens` and `minOutputTokens`, USD for `runCostUsd` and `spend.usd`, counts for
+ * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs`.
  */
 export const budgetPolicySchema = z
   .object({
+    /** Most prompt tokens one model call may send (system + messages + tool schemas). */
     contextTokens: z.number().int().positive().optional(),
+    /**
+     * What to do when a prompt is over `contextTokens`: strategies tried in order until it fits
+     * (default `['drop_tool_results', 'trim']`), built-in names or your own `{ name, compress }`;
+     * `refuse` stops the run with `context_overflow`.
+     */
+    contextStrategy: z
+      .array(
+        z.union([
+          z.enum(CONTEXT_STRATEGIES),
+          z.custom<CompressionStrategy>(
+            (v) => typeof v === 'object' && v !== null && typeof (v as CompressionStrategy).name === 'string' && typeof (v as CompressionStrategy).compress === 'function',
+            `must be one of ${CONTEXT_STRATEGIES.join(', ')} or a strategy { name, compress }`,
+          ),
+        ]),
+      )
+      .nonempty()
+      .optional(),
+    /** Most USD one run may spend. */
     runCostUsd: z.number().positive().optional(),
+    /** Most USD one agent may spend in a rolling window, shared through the budget store. */
     spend: z
       .object({
         usd: z.number().positive(),
@@ -21,6 +45,17 @@ export const budgetPolicySchema = z
       .optional(),
     maxSteps: z.number().int().positive().optional(),
     maxToolCalls: z.number().int().nonnegative().optional(),
+    /**
+     * At a limit: `stop` ends the run there; `finish` lets the model answer once more without tools
+     * (stop reason `graceful_limit`).
+     */
+    onLimit: z.enum(['stop', 'finish']).optional(),
+    /** Fewest output tokens worth a call; when less fits the budget, the run stops. Default 256. */
+    minOutputTokens: z.number().int().positive().optional(),
+    /** When the budget store is down: `closed` (default) fails the run, `open` runs unguarded by the window. */
+    onStoreError: z.enum(['closed', 'open']).optional(),
+    /** An unsettled reservation (a crashed process) stops counting after this long. Default 10 minutes. */
+    reservationTtlMs: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -30,3 +65,13 @@ export type BudgetPolicy = z.infer<typeof budgetPolicySchema>;
 /** Steps a run may take when the policy sets no `maxSteps`, so a confused model cannot loop forever. */
 export const DEFAULT_MAX_STEPS = 10;
 
+/** Output tokens reserved for a call when the agent sets no `maxOutputTokens` and a USD limit applies. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+
+/** Parses a window such as `1h` into ms. */
+export function windowMs(window: string): number {
+  const match = WINDOW.exec(window);
+  if (!match) throw new RangeError(`not a window duration: "${window}" (use e.g. "30s", "15m", "1h", "1d")`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}

@@ -10,7 +10,7 @@ export interface HookContext {
 }
 
 /**
- * Hooks around model and tool calls. Each may be async; the run waits for it. A hook that throws
+ * Hooks around model calls, tool calls and context compression. Each may be async; the run waits for it. A hook that throws
  * fails the call it wraps: the model call (and so the run) or the tool call (whose error goes
  * back to the model as an error result).
  */
@@ -23,4 +23,8 @@ export interface Hooks {
   beforeToolCall?(ctx: HookContext & { toolCall: ToolCall }): void | Promise<void>;
   /** After each tool call, with what goes back to the model. */
   afterToolCall?(ctx: HookContext & { toolCall: ToolCall; outcome: ToolOutcome }): void | Promise<void>;
+  /** Before a compression strategy runs on a prompt over the context limit (tokens). */
+  beforeCompress?(ctx: HookContext & { strategy: string; tokens: number; limit: number }): void | Promise<void>;
+  /** After a compression strategy ran, with the prompt's tokens before and after. */
+  afterCompress?(ctx: HookContext & { strategy: string; tokensBefore: number; tokensAfter: number; limit: number }): void | Promise<void>;
 }

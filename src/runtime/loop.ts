@@ -1,87 +1,53 @@
-import { context as otelContext, SpanKind, type Context, type Tracer } from '@opentelemetry/api';
+import { context as otelContext, type Attributes } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
+import { BudgetGuard, hasUsdLimit, type GuardState, type Rates } from '../budget/guard.js';
 import { DEFAULT_MAX_STEPS } from '../budget/policy.js';
+import { contextWindow, tokenCounterFor } from '../budget/tokens.js';
 import { RunAbortedError, RunError, RunTimeoutError, type RunProgress, type StopReason } from '../errors.js';
-import { addUsage, emptyUsage, type Message, type ToolCall, type Usage } from '../messages.js';
-import { pricerFor, type CallCost, type Pricer, type PriceOverrides } from '../pricing/price.js';
-import { ModelCallError } from '../providers/errors.js';
-import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
-import type { Tool } from '../tool.js';
-import { ATTR, EVENT, EVENT_ATTR, SPAN_NAME } from '../tracing/attributes.js';
-import {
-  chatRequestAttributes,
-  chatResponseAttributes,
-  runAttributes,
-  runEndAttributes,
-  stepAttributes,
-  toolAttributes,
-  toolResultAttributes,
-  type ContentCapture,
-  type SpanOwner,
-} from '../tracing/instrumentation.js';
-import { isTraced, openSpan, recordError, setAttributes, withSpan, type OpenSpan } from '../tracing/span.js';
-import type { RunEvent, RunResult, StepFinish } from './events.js';
-import type { Hooks } from './hooks.js';
-import { retryDelayMs, shouldRetry, sleep, type RetryPolicy } from './retry.js';
-import { executeTool, type ToolOutcome } from './tools.js';
+import { emptyUsage, type Message } from '../messages.js';
+import { pricerFor, type Pricer } from '../pricing/price.js';
+import type { ModelRequest, ModelResponse } from '../providers/model.js';
+import { ATTR, SPAN_NAME } from '../tracing/attributes.js';
+import { runAttributes, runEndAttributes, stepAttributes } from '../tracing/instrumentation.js';
+import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from '../tracing/span.js';
+import type { RunResult, StepFinish } from './events.js';
+import { fitContext, SummaryRefused } from './fit-context.js';
+import { guardedCall } from './model-call.js';
+import { newTotals, progress, type LoopContext, type RunScope, type Totals } from './scope.js';
+import { runTool } from './tool-call.js';
+import type { ToolOutcome } from './tools.js';
 
-/** Everything one run needs besides the agent and its input. */
-export interface LoopContext {
-  tracer: Tracer;
-  capture: ContentCapture;
-  hooks: Hooks;
-  retry: RetryPolicy;
-  prices: PriceOverrides;
-  /** Use `model.stream()` (and emit deltas) instead of `model.generate()`. */
-  streaming: boolean;
-  emit: (event: RunEvent) => void;
-  /** The caller's signal. */
-  signal?: AbortSignal;
-  /** Most wall time for the whole run, in ms. */
-  timeoutMs?: number;
-  /** Parent of the run span; the active context when absent. */
-  parent?: Context;
-  conversationId?: string;
-}
-
-/** What the steps of one run share: the loop context, the run's signal, the model's pricer. */
-type RunScope = LoopContext & { signal: AbortSignal; price: Pricer; owner: SpanOwner };
-
-/** Running totals of one run. */
-interface Totals {
-  usage: Usage;
-  usd: number;
-  /** False once a call had no known price: the total is then unknown, not a lower bound. */
-  priced: boolean;
-  source: CallCost['source'];
-  priceTableVersion: string;
-  steps: number;
-  toolCalls: number;
-}
-
-const NEVER_ABORTED = new AbortController().signal;
+export type { LoopContext } from './scope.js';
 
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
 }
 
-function progress(totals: Totals, traceId: string): RunProgress {
-  return {
-    usage: totals.usage,
-    costUsd: totals.priced ? totals.usd : undefined,
-    steps: totals.steps,
-    toolCalls: totals.toolCalls,
-    traceId,
-  };
+/** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
+function ratesOf(price: Pricer): Rates | undefined {
+  const input = price({ ...emptyUsage(), inputTokens: 1_000_000 });
+  const output = price({ ...emptyUsage(), outputTokens: 1_000_000 });
+  return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
 }
 
-function assistantMessage(response: ModelResponse): Message {
-  return {
-    role: 'assistant',
-    content: response.text,
-    ...(response.toolCalls.length ? { toolCalls: response.toolCalls } : {}),
-    ...(response.reasoning?.length ? { reasoning: response.reasoning } : {}),
-  };
+function budgetAttributes(state: GuardState, agent: Agent, totals: Totals): Attributes {
+  const attrs: Attributes = {};
+  if (state.run) {
+    attrs[ATTR.budgetRunCostLimit] = state.run.limit;
+    attrs[ATTR.budgetRunCostSpent] = state.run.spent;
+    attrs[ATTR.budgetRunCostRemaining] = state.run.remaining;
+  }
+  if (state.spend) {
+    attrs[ATTR.budgetSpendLimit] = state.spend.limit;
+    attrs[ATTR.budgetSpendSpent] = state.spend.spent;
+    attrs[ATTR.budgetSpendRemaining] = state.spend.remaining;
+    attrs[ATTR.budgetSpendWindow] = state.spend.window;
+  }
+  if (agent.budget.contextTokens !== undefined) {
+    attrs[ATTR.budgetContextLimit] = agent.budget.contextTokens;
+    attrs[ATTR.budgetContextPeak] = totals.peakPromptTokens;
+  }
+  return attrs;
 }
 
 /**
@@ -93,26 +59,19 @@ function assistantMessage(response: ModelResponse): Message {
  *   partial usage and cost.
  */
 export async function runLoop(agent: Agent, input: string | Message[], ctx: LoopContext): Promise<RunResult> {
-  // A run nobody can abort shares one never-aborted signal: no controller per run.
-  const controller = ctx.signal || ctx.timeoutMs !== undefined ? new AbortController() : undefined;
-  const signal = controller?.signal ?? NEVER_ABORTED;
-  const onAbort = () => controller?.abort(ctx.signal?.reason);
+  // One controller per run, even when nothing can abort it: the SDKs and tools add abort
+  // listeners to the signal they get, and a signal shared across runs would keep them all alive.
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const onAbort = () => controller.abort(ctx.signal?.reason);
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
     ctx.timeoutMs === undefined
       ? undefined
-      : setTimeout(() => controller?.abort(new RunTimeout(`run timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
+      : setTimeout(() => controller.abort(new RunTimeout(`run timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
   const messages: Message[] = typeof input === 'string' ? [{ role: 'user', content: input }] : [...input];
   const inputText = typeof input === 'string' ? input : JSON.stringify(input);
-  const totals: Totals = {
-    usage: emptyUsage(),
-    usd: 0,
-    priced: true,
-    source: 'local',
-    priceTableVersion: '',
-    steps: 0,
-    toolCalls: 0,
-  };
+  const totals = newTotals();
   const run = openSpan(ctx.tracer, {
     name: SPAN_NAME.run(agent.name),
     parent: ctx.parent,
@@ -124,9 +83,10 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
   });
   const traceId = run.span.spanContext().traceId;
   const maxSteps = agent.budget.maxSteps ?? DEFAULT_MAX_STEPS;
+  let guard: BudgetGuard | undefined;
   const endRun = (stopReason: StopReason, output?: string) =>
-    setAttributes(run.span, () =>
-      runEndAttributes(
+    setAttributes(run.span, () => {
+      const attrs = runEndAttributes(
         {
           usage: totals.usage,
           cost: totals.priced && totals.steps > 0 ? { usd: totals.usd, source: totals.source, priceTableVersion: totals.priceTableVersion } : undefined,
@@ -138,18 +98,27 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
           maxToolCalls: agent.budget.maxToolCalls,
         },
         ctx.capture,
-      ),
-    );
+      );
+      return guard ? Object.assign(attrs, budgetAttributes(guard.state(), agent, totals)) : attrs;
+    });
 
   try {
     ctx.emit({ type: 'run-start', agent: agent.name, traceId });
+    const model = agent.model;
+    const price = pricerFor(model.provider, model.modelId, ctx.prices);
+    const usd = hasUsdLimit(agent.budget);
+    guard = new BudgetGuard(agent.budget, agent.name, ctx.store, usd ? ratesOf(price) : undefined);
+    const count = usd || agent.budget.contextTokens !== undefined || run.span.isRecording();
     const scope: RunScope = {
       ...ctx,
       signal,
-      price: pricerFor(agent.model.provider, agent.model.modelId, ctx.prices),
+      price,
       owner: { agentName: agent.name, conversationId: ctx.conversationId },
+      guard,
+      totals,
+      ...(count ? { counter: tokenCounterFor(model), contextWindow: contextWindow(model.provider, model.modelId, ctx.contextWindows) } : {}),
     };
-    const loop = () => steps(agent, messages, totals, maxSteps, run, scope);
+    const loop = () => steps(agent, messages, maxSteps, run, scope);
     const { stopReason, output } = await (isTraced(run.span) ? otelContext.with(run.context, loop) : loop());
     endRun(stopReason, output);
     const result: RunResult = {
@@ -186,28 +155,43 @@ function toRunError(error: unknown, signal: AbortSignal, callerSignal: AbortSign
   return new RunError('error', `run failed: ${message}`, partial, error);
 }
 
+/** Why the next call is the last one, when it is made without tools (`onLimit: 'finish'`). */
+type Finishing = 'max_steps' | 'max_tool_calls' | 'budget' | undefined;
+
+function assistantMessage(response: ModelResponse): Message {
+  return {
+    role: 'assistant',
+    content: response.text,
+    ...(response.toolCalls.length ? { toolCalls: response.toolCalls } : {}),
+    ...(response.reasoning?.length ? { reasoning: response.reasoning } : {}),
+  };
+}
+
 async function steps(
   agent: Agent,
   messages: Message[],
-  totals: Totals,
   maxSteps: number,
   run: OpenSpan,
-  ctx: RunScope,
+  scope: RunScope,
 ): Promise<{ stopReason: StopReason; output: string }> {
+  const totals = scope.totals;
   const byName = new Map(agent.tools.map((t) => [t.name, t]));
   const definitions = agent.tools.map((t) => t.definition);
   const names = [...byName.keys()];
+  const finishGracefully = agent.budget.onLimit === 'finish';
+  let finishing: Finishing;
   let output = '';
   for (;;) {
     if (totals.steps >= maxSteps) return { stopReason: 'max_steps', output };
-    ctx.signal.throwIfAborted();
+    scope.signal.throwIfAborted();
     const index = ++totals.steps;
-    const step = openSpan(ctx.tracer, {
+    if (finishGracefully && index === maxSteps && !finishing) finishing = 'max_steps';
+    const step = openSpan(scope.tracer, {
       name: SPAN_NAME.step(index),
       parent: run.context,
-      attributes: () => stepAttributes(index, ctx.owner),
+      attributes: () => stepAttributes(index, scope.owner),
     });
-    ctx.emit({ type: 'step-start', step: index });
+    scope.emit({ type: 'step-start', step: index });
     let finish: StepFinish = 'stopped';
     try {
       let request: ModelRequest = {
@@ -216,174 +200,56 @@ async function steps(
         tools: definitions,
         maxOutputTokens: agent.maxOutputTokens,
         temperature: agent.temperature,
-        signal: ctx.signal,
+        signal: scope.signal,
+        ...(finishing ? { toolChoice: 'none' as const } : {}),
       };
-      request = (await ctx.hooks.beforeModelCall?.({ agent, step: index, request })) ?? request;
-      const response = await chat(agent, request, index, step, totals, ctx);
+      request = (await scope.hooks.beforeModelCall?.({ agent, step: index, request })) ?? request;
+      const fit = await fitContext(agent, request, index, step, scope);
+      if (!fit.fits) return { stopReason: 'context_overflow', output };
+      if (fit.messages !== request.messages) {
+        messages.splice(0, messages.length, ...fit.messages);
+        request = { ...request, messages: [...fit.messages] };
+      }
+      const call = await guardedCall(agent.model, request, index, step, scope, finishGracefully);
+      if (call.refused) return { stopReason: 'budget_exceeded', output };
+      if (call.finished) finishing = 'budget';
+      const response = call.response;
       messages.push(assistantMessage(response));
       output = response.text;
-      await ctx.hooks.afterModelCall?.({ agent, step: index, request, response });
-      if (response.toolCalls.length === 0) {
+      await scope.hooks.afterModelCall?.({ agent, step: index, request, response });
+      if (response.toolCalls.length === 0 || finishing) {
         finish = 'final';
-        return { stopReason: 'final', output };
+        return { stopReason: finishing ? 'graceful_limit' : 'final', output };
       }
       const max = agent.budget.maxToolCalls;
       if (max !== undefined && totals.toolCalls + response.toolCalls.length > max) {
-        return { stopReason: 'max_tool_calls', output };
+        if (!finishGracefully) return { stopReason: 'max_tool_calls', output };
+        // The calls stay answered (providers reject unanswered calls); the next step must answer.
+        for (const call of response.toolCalls) {
+          messages.push({ role: 'tool', toolCallId: call.id, toolName: call.name, content: 'Tool call limit reached: answer with what you have.', isError: true });
+        }
+        finishing = 'max_tool_calls';
+        finish = 'tool_calls';
+        continue;
       }
       const outcomes = await Promise.all(
-        response.toolCalls.map((call) => runTool(agent, call, byName.get(call.name), index, step, names, ctx)),
+        response.toolCalls.map((call) => runTool(agent, call, byName.get(call.name), index, step.context, names, scope)),
       );
       totals.toolCalls += outcomes.length;
       response.toolCalls.forEach((call, i) => {
         const outcome = outcomes[i] as ToolOutcome;
         messages.push({ role: 'tool', toolCallId: call.id, toolName: call.name, content: outcome.content, ...(outcome.isError ? { isError: true } : {}) });
       });
-      ctx.signal.throwIfAborted();
+      scope.signal.throwIfAborted();
       finish = 'tool_calls';
     } catch (error) {
+      if (error instanceof SummaryRefused) return { stopReason: 'budget_exceeded', output };
       recordError(step.span, error);
       throw error;
     } finally {
       setAttributes(step.span, () => ({ [ATTR.stepFinish]: finish }));
       step.span.end();
-      ctx.emit({ type: 'step-end', step: index, finish });
+      scope.emit({ type: 'step-end', step: index, finish });
     }
   }
 }
-
-async function chat(
-  agent: Agent,
-  request: ModelRequest,
-  stepIndex: number,
-  step: OpenSpan,
-  totals: Totals,
-  ctx: RunScope,
-): Promise<ModelResponse> {
-  const model = agent.model;
-  return withSpan(
-    ctx.tracer,
-    {
-      name: SPAN_NAME.chat(model.modelId),
-      kind: SpanKind.CLIENT,
-      parent: step.context,
-      attributes: () => chatRequestAttributes(model, request, ctx.owner, ctx.streaming, ctx.capture),
-    },
-    async ({ span }) => {
-      const started = performance.now();
-      for (let attempt = 1; ; attempt++) {
-        let delivered = false;
-        try {
-          const response = ctx.streaming
-            ? await consumeStream(model, request, stepIndex, ctx, () => {
-                if (!delivered && span.isRecording()) {
-                  span.setAttribute(ATTR.responseTimeToFirstChunk, (performance.now() - started) / 1000);
-                }
-                delivered = true;
-              })
-            : await model.generate(request);
-          const cost = response.providerCostUsd !== undefined
-            ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider' as const, priceTableVersion: 'provider' }
-            : ctx.price(response.usage);
-          settle(totals, response.usage, cost);
-          if (!cost && span.isRecording()) {
-            span.addEvent(EVENT.priceUnknown, { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId });
-          }
-          setAttributes(span, () => chatResponseAttributes(response, cost, attempt - 1, ctx.capture));
-          ctx.emit({ type: 'usage', step: stepIndex, usage: response.usage, costUsd: cost?.usd });
-          return response;
-        } catch (error) {
-          if (delivered || ctx.signal.aborted || !shouldRetry(error, attempt, ctx.retry)) {
-            if (span.isRecording()) span.setAttribute(ATTR.retryAttempts, attempt - 1);
-            throw error;
-          }
-          const delayMs = retryDelayMs(attempt, ctx.retry, error);
-          if (span.isRecording()) {
-            span.addEvent(EVENT.retry, {
-              [EVENT_ATTR.attempt]: attempt,
-              [EVENT_ATTR.errorType]: error.kind,
-              [EVENT_ATTR.errorMessage]: error.message,
-              [EVENT_ATTR.delayMs]: delayMs,
-            });
-          }
-          ctx.emit({ type: 'retry', step: stepIndex, attempt, delayMs, error });
-          await sleep(delayMs, ctx.signal);
-        }
-      }
-    },
-  );
-}
-
-function settle(totals: Totals, usage: Usage, cost: CallCost | undefined): void {
-  totals.usage = addUsage(totals.usage, usage);
-  if (!cost) {
-    totals.priced = false;
-    return;
-  }
-  totals.usd += cost.usd;
-  totals.source = cost.source;
-  totals.priceTableVersion = cost.priceTableVersion;
-}
-
-async function consumeStream(
-  model: Model,
-  request: ModelRequest,
-  stepIndex: number,
-  ctx: LoopContext,
-  onChunk: () => void,
-): Promise<ModelResponse> {
-  for await (const chunk of model.stream(request)) {
-    onChunk();
-    if (chunk.type === 'response') return chunk.response;
-    if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') {
-      ctx.emit({ type: chunk.type, step: stepIndex, text: chunk.text });
-    }
-  }
-  throw new ModelCallError('the stream ended without a final response', { kind: 'stream_error', provider: model.provider });
-}
-
-async function runTool(
-  agent: Agent,
-  call: ToolCall,
-  tool: Tool | undefined,
-  stepIndex: number,
-  step: OpenSpan,
-  available: readonly string[],
-  ctx: RunScope,
-): Promise<ToolOutcome> {
-  return withSpan(
-    ctx.tracer,
-    {
-      name: SPAN_NAME.tool(call.name),
-      parent: step.context,
-      attributes: () => toolAttributes(call, tool, ctx.owner, ctx.capture),
-    },
-    async ({ span }) => {
-      ctx.emit({ type: 'tool-call-start', step: stepIndex, toolCall: call });
-      const started = performance.now();
-      let outcome: ToolOutcome;
-      try {
-        await ctx.hooks.beforeToolCall?.({ agent, step: stepIndex, toolCall: call });
-        outcome = await executeTool(tool, call, ctx.signal, available);
-      } catch (error) {
-        outcome = { content: `Error: ${error instanceof Error ? error.message : String(error)}`, isError: true, errorType: 'hook', error };
-      }
-      await ctx.hooks.afterToolCall?.({ agent, step: stepIndex, toolCall: call, outcome });
-      setAttributes(span, () => toolResultAttributes(outcome.content, ctx.capture));
-      if (outcome.isError) {
-        recordError(span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }));
-        if (outcome.errorType) span.setAttribute(ATTR.errorType, outcome.errorType);
-      }
-      ctx.emit({
-        type: 'tool-call-end',
-        step: stepIndex,
-        toolCall: call,
-        result: outcome.content,
-        isError: outcome.isError,
-        durationMs: performance.now() - started,
-      });
-      return outcome;
-    },
-  );
-}
-

@@ -1,6 +1,8 @@
 import { trace, type Context, type Tracer } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
+import type { SpendStore } from '../budget/store.js';
+import { memoryStore } from '../budget/stores/memory.js';
 import type { PriceOverrides } from '../pricing/price.js';
 import type { RunEvent, RunResult } from './events.js';
 import type { Hooks } from './hooks.js';
@@ -22,6 +24,13 @@ export interface RuntimeOptions {
   prices?: PriceOverrides;
   /** Default wall-time limit of each run, in ms. */
   timeoutMs?: number;
+  /**
+   * Where per-agent spend windows (`budget.spend`) live: in memory by default (this runtime's
+   * runs), `redisStore()` for a fleet of processes.
+   */
+  budgetStore?: SpendStore;
+  /** Context windows in tokens that win over the bundled model data, by model id or `provider:model`. */
+  contextWindows?: Readonly<Record<string, number>>;
 }
 
 /** Options of one run. */
@@ -57,12 +66,15 @@ const ignore = () => {};
 
 /** Makes a runtime. `tracedRuntime()` is the one most users want: it also sets up exporters. */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  const store = options.budgetStore ?? memoryStore();
   const base = (streaming: boolean, run: RunOptions, emit: (event: RunEvent) => void): LoopContext => ({
     tracer: options.tracer ?? trace.getTracer('tracebound-noop'),
     capture: { enabled: options.captureContent ?? false, redact: options.redact },
     hooks: options.hooks ?? {},
     retry: { ...DEFAULT_RETRY, ...options.retry },
     prices: options.prices ?? {},
+    contextWindows: options.contextWindows ?? {},
+    store,
     streaming,
     emit,
     signal: run.signal,

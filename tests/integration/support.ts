@@ -3,6 +3,7 @@
  * server, a traced runtime over an in-memory span collector, the span tree, and expected values
  * read from the recorded fixtures (tests/fixtures/{openai,anthropic}, see SOURCES.md there).
  */
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SpanKind, SpanStatusCode, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
@@ -10,6 +11,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import { addUsage, emptyUsage, type Usage } from '../../src/messages.js';
 import { priceCall } from '../../src/pricing/price.js';
+import type { Model } from '../../src/providers/model.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import { collectSpans, type SpanCollector } from '../../src/testing/collect-spans.js';
 import { loadFixture, startRecordedServer, type RecordedExchange, type RecordedServer } from '../../src/testing/recorded-server.js';
@@ -349,4 +351,26 @@ export function afterEvents(sse: string, n: number): number {
 /** The spans of one trace (one run), from everything collected. */
 export function traceSpans(h: Harness, traceId: string): ReadableSpan[] {
   return h.collector.spans().filter((s) => s.spanContext().traceId === traceId);
+}
+
+/** Wraps a model so the test sees the abort signal each of its calls was given. */
+export function recordingSignals(model: Model, signals: AbortSignal[]): Model {
+  return {
+    provider: model.provider,
+    modelId: model.modelId,
+    server: model.server,
+    generate(request) {
+      if (request.signal) signals.push(request.signal);
+      return model.generate(request);
+    },
+    stream(request) {
+      if (request.signal) signals.push(request.signal);
+      return model.stream(request);
+    },
+  };
+}
+
+/** The most `abort` listeners any one of these signals still holds. */
+export function mostAbortListeners(signals: AbortSignal[]): number {
+  return Math.max(0, ...[...new Set(signals)].map((s) => getEventListeners(s, 'abort').length));
 }

@@ -1,0 +1,224 @@
+/**
+ * The budget guard: before each model call it reserves the call's worst-case cost in every USD
+ * scope (the run, the agent's rolling window); if the whole worst case does not fit, it lowers the
+ * call's max output tokens to what fits, or refuses. After the call, the reservation settles to
+ * the actual cost. Every decision is returned as plain data for the trace.
+ */
+import type { BudgetPolicy } from './policy.js';
+import { DEFAULT_MAX_OUTPUT_TOKENS, windowMs } from './policy.js';
+import { BudgetStoreError, spendKey, type SpendStore } from './store.js';
+
+/** USD per token of uncached input and of output: what the worst case is priced at. */
+export interface Rates {
+  inputUsdPerToken: number;
+  outputUsdPerToken: number;
+}
+
+/** One scope's decision (`tracebound.budget.check`). Amounts in USD. */
+export interface BudgetCheck {
+  scope: 'run' | 'spend';
+  limit: number;
+  /** Settled spend in the scope before this call. */
+  spent: number;
+  /** Held by open reservations (this call's included when granted). */
+  reserved: number;
+  remaining: number;
+  /** `allow` the whole worst case, `lower` max output tokens, `refuse` the call. */
+  decision: 'allow' | 'lower' | 'refuse';
+  requestedUsd: number;
+  grantedUsd: number;
+}
+
+/** One scope's settlement (`tracebound.budget.settle`). Amounts in USD. */
+export interface BudgetSettle {
+  scope: 'run' | 'spend';
+  reserved: number;
+  actual: number;
+}
+
+/** What the guard decided for one call. */
+export interface GuardDecision {
+  decision: 'allow' | 'lower' | 'refuse';
+  /** Max output tokens to send (lowered when the budget holds less than the worst case). */
+  maxOutputTokens: number;
+  checks: BudgetCheck[];
+  /** What to settle after the call; absent when refused or when no USD limit applies. */
+  hold?: { runUsd: number; spend?: { id: string; usd: number } };
+  /** Set when the store was down and the policy runs open: the window was not checked. */
+  storeError?: BudgetStoreError;
+}
+
+/** The state of each USD scope, for the run span's attributes. */
+export interface GuardState {
+  run?: { limit: number; spent: number; remaining: number };
+  spend?: { limit: number; spent: number; remaining: number; window: string };
+}
+
+/** A USD limit is set but the model has no known price, so no limit could be enforced. */
+export class BudgetConfigError extends Error {
+  override readonly name = 'BudgetConfigError';
+}
+
+const DEFAULT_MIN_OUTPUT_TOKENS = 256;
+const DEFAULT_TTL_MS = 10 * 60_000;
+let reservations = 0;
+
+/** Whether a policy has a USD limit (and so needs prices and a store). */
+export function hasUsdLimit(policy: BudgetPolicy): boolean {
+  return policy.runCostUsd !== undefined || policy.spend !== undefined;
+}
+
+/** Guards one run. Create one per run: the run scope's totals live here. */
+export class BudgetGuard {
+  private runSpent = 0;
+  private runReserved = 0;
+  private lastSpend: { spent: number; reserved: number } | undefined;
+  private readonly key: string;
+  private readonly window: number | undefined;
+
+  /**
+   * @throws {BudgetConfigError} when a USD limit is set and `rates` is undefined (unknown price).
+   */
+  constructor(
+    private readonly policy: BudgetPolicy,
+    agentName: string,
+    private readonly store: SpendStore,
+    private readonly rates: Rates | undefined,
+  ) {
+    this.key = spendKey(agentName);
+    this.window = policy.spend ? windowMs(policy.spend.window) : undefined;
+    if (hasUsdLimit(policy) && !rates) {
+      throw new BudgetConfigError(
+        `agent "${agentName}" has a USD budget but its model has no known price, so the limit cannot be enforced: ` +
+          'give the runtime a price (tracedRuntime({ prices: { "<model>": { inputPerMTok, outputPerMTok } } }))',
+      );
+    }
+  }
+
+  /** The max output tokens a call is guarded with: the agent's, else a default when a USD limit applies. */
+  maxOutputTokens(requested: number | undefined): number | undefined {
+    return requested ?? (hasUsdLimit(this.policy) ? DEFAULT_MAX_OUTPUT_TOKENS : undefined);
+  }
+
+  /**
+   * Reserves a call's worst case in every USD scope.
+   * @param promptTokens the counted prompt tokens
+   * @param maxOutputTokens the call's max output tokens before any lowering
+   * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   */
+  async reserve(promptTokens: number, maxOutputTokens: number): Promise<GuardDecision> {
+    const rates = this.rates;
+    if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
+    const promptUsd = promptTokens * rates.inputUsdPerToken;
+    const worstUsd = promptUsd + maxOutputTokens * rates.outputUsdPerToken;
+    const minUsd = promptUsd + Math.min(this.policy.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, maxOutputTokens) * rates.outputUsdPerToken;
+    const checks: BudgetCheck[] = [];
+    let granted = worstUsd;
+
+    if (this.policy.runCostUsd !== undefined) {
+      const limit = this.policy.runCostUsd;
+      const room = Math.max(0, limit - this.runSpent - this.runReserved);
+      granted = room >= minUsd ? Math.min(worstUsd, room) : 0;
+      checks.push(check('run', limit, this.runSpent, this.runReserved + granted, worstUsd, granted));
+      if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
+    }
+
+    let spendHold: { id: string; usd: number } | undefined;
+    let storeError: BudgetStoreError | undefined;
+    if (this.policy.spend && this.window !== undefined) {
+      const id = `${process.pid}-${Date.now()}-${++reservations}`;
+      try {
+        const result = await this.store.reserve({
+          key: this.key,
+          id,
+          maxUsd: granted,
+          minUsd: Math.min(minUsd, granted),
+          limitUsd: this.policy.spend.usd,
+          windowMs: this.window,
+          ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS,
+        });
+        this.lastSpend = { spent: result.spentUsd, reserved: result.reservedUsd };
+        checks.push(check('spend', this.policy.spend.usd, result.spentUsd, result.reservedUsd, granted, result.grantedUsd));
+        if (result.grantedUsd === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
+        granted = Math.min(granted, result.grantedUsd);
+        spendHold = { id, usd: result.grantedUsd };
+      } catch (error) {
+        if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
+        storeError = error;
+      }
+    }
+
+    this.runReserved += granted;
+    const fits = Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
+    const lowered = Math.min(maxOutputTokens, fits);
+    const decision = lowered < maxOutputTokens ? 'lower' : 'allow';
+    for (const c of checks) if (c.decision !== 'refuse') c.decision = decision;
+    return {
+      decision,
+      maxOutputTokens: lowered,
+      checks,
+      hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}) },
+      ...(storeError ? { storeError } : {}),
+    };
+  }
+
+  /**
+   * Settles a call's hold to its actual cost (0 for a failed call that reported nothing).
+   * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   */
+  async settle(hold: GuardDecision['hold'], actualUsd: number): Promise<BudgetSettle[]> {
+    if (!hold) return [];
+    this.runReserved = Math.max(0, this.runReserved - hold.runUsd);
+    this.runSpent += actualUsd;
+    const settles: BudgetSettle[] = [];
+    if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
+    if (hold.spend && this.window !== undefined) {
+      try {
+        await this.store.settle({ key: this.key, id: hold.spend.id, actualUsd, windowMs: this.window });
+      } catch (error) {
+        if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
+      }
+      if (this.lastSpend) {
+        this.lastSpend.spent += actualUsd;
+        this.lastSpend.reserved = Math.max(0, this.lastSpend.reserved - hold.spend.usd);
+      }
+      settles.push({ scope: 'spend', reserved: hold.spend.usd, actual: actualUsd });
+    }
+    return settles;
+  }
+
+  /** Limit, spent and remaining of each USD scope, as last known. */
+  state(): GuardState {
+    const state: GuardState = {};
+    if (this.policy.runCostUsd !== undefined) {
+      const limit = this.policy.runCostUsd;
+      state.run = { limit, spent: this.runSpent, remaining: Math.max(0, limit - this.runSpent) };
+    }
+    if (this.policy.spend && this.lastSpend) {
+      const limit = this.policy.spend.usd;
+      const used = this.lastSpend.spent + this.lastSpend.reserved;
+      state.spend = { limit, spent: this.lastSpend.spent, remaining: Math.max(0, limit - used), window: this.policy.spend.window };
+    }
+    return state;
+  }
+}
+
+function check(
+  scope: BudgetCheck['scope'],
+  limit: number,
+  spent: number,
+  reserved: number,
+  requestedUsd: number,
+  grantedUsd: number,
+): BudgetCheck {
+  return {
+    scope,
+    limit,
+    spent,
+    reserved,
+    remaining: Math.max(0, limit - spent - reserved),
+    decision: grantedUsd === 0 ? 'refuse' : 'allow',
+    requestedUsd,
+    grantedUsd,
+  };
+}

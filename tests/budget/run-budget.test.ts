@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { agent } from '../../src/agent.js';
+import { BudgetConfigError } from '../../src/budget/guard.js';
+import { memoryStore } from '../../src/budget/stores/memory.js';
+import { RunError } from '../../src/errors.js';
+import { priceCall } from '../../src/pricing/price.js';
+import { collectSpans } from '../../src/testing/collect-spans.js';
+import { scriptedModel, type ScriptedModelOptions } from '../../src/testing/scripted-model.js';
+import { tool } from '../../src/tool.js';
+import { ATTR, EVENT } from '../../src/tracing/attributes.js';
+import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import type { BudgetPolicy } from '../../src/budget/policy.js';
+
+const lookup = tool({ name: 'lookup', description: 'Looks up.', parameters: z.object({ q: z.string() }), execute: ({ q }) => `found ${q}` });
+const usage = { inputTokens: 1_000, outputTokens: 500 };
+const callCost = priceCall('openai', 'gpt-4o-mini', { ...usage, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 })!.usd;
+
+/** A model that always asks for one more lookup, unless told not to call tools. */
+const looping: ScriptedModelOptions['respond'] = (request, call) =>
+  request.toolChoice === 'none'
+    ? { text: `final answer after ${call} calls`, usage }
+    : { toolCalls: [{ id: `call_${call}`, name: 'lookup', arguments: { q: String(call) } }], usage };
+
+function setup(budget: BudgetPolicy, store = memoryStore()) {
+  const spans = collectSpans();
+  const model = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: looping });
+  const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider, budgetStore: store });
+  const a = agent({ name: 'researcher', instructions: 'Research.', model, tools: [lookup], maxOutputTokens: 1_000, budget });
+  return { spans, model, runtime, agent: a };
+}
+
+describe('budget: USD per run', () => {
+  it('reserves the worst case before each call, lowers max tokens near the limit, then stops before overspending', async () => {
+    const limit = callCost * 3;
+    const { spans, model, runtime, agent: a } = setup({ runCostUsd: limit, maxSteps: 20 });
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('budget_exceeded');
+    expect(result.costUsd).toBeLessThanOrEqual(limit);
+    expect(result.costUsd).toBeCloseTo(callCost * 3, 12);
+    // Three calls fit; the third only with lowered max output tokens; the fourth was never sent.
+    expect(model.requests).toHaveLength(3);
+    expect(model.requests[0]!.maxOutputTokens).toBe(1_000);
+    expect(model.requests[2]!.maxOutputTokens).toBeLessThan(1_000);
+    expect(model.requests[2]!.maxOutputTokens).toBeGreaterThanOrEqual(256);
+
+    const checks = spans.spans().filter((s) => s.name.startsWith('step ')).sort((x, y) => x.name.localeCompare(y.name))
+      .flatMap((s) => s.events.filter((e) => e.name === EVENT.budgetCheck).map((e) => e.attributes));
+    expect(checks.map((c) => c!.decision)).toEqual(['allow', 'allow', 'lower', 'refuse']);
+    expect(checks.every((c) => c!.scope === 'run' && c!.limit === limit)).toBe(true);
+    const settles = spans.spans().flatMap((s) => s.events.filter((e) => e.name === EVENT.budgetSettle));
+    expect(settles).toHaveLength(3);
+    for (const s of settles) expect(s.attributes!.actual).toBeCloseTo(callCost, 12);
+
+    const run = spans.spans().find((s) => s.name === 'invoke_agent researcher')!;
+    expect(run.attributes[ATTR.stopReason]).toBe('budget_exceeded');
+    expect(run.attributes[ATTR.budgetRunCostLimit]).toBe(limit);
+    expect(run.attributes[ATTR.budgetRunCostSpent]).toBeCloseTo(callCost * 3, 12);
+    expect(run.attributes[ATTR.budgetRunCostRemaining]).toBeCloseTo(limit - callCost * 3, 12);
+  });
+
+  it('finishes gracefully near the limit: the lowered call goes without tools and its answer is the output', async () => {
+    const { model, runtime, agent: a, spans } = setup({ runCostUsd: callCost * 3, maxSteps: 20, onLimit: 'finish' });
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('graceful_limit');
+    expect(result.output).toBe('final answer after 3 calls');
+    expect(model.requests[2]!.toolChoice).toBe('none');
+    const run = spans.spans().find((s) => s.name === 'invoke_agent researcher')!;
+    expect(run.attributes[ATTR.stopReason]).toBe('graceful_limit');
+  });
+
+  it('fails with a typed error, never a silent $0, when a USD limit meets a model with no price', async () => {
+    const spans = collectSpans();
+    const model = scriptedModel({ provider: 'openai', modelId: 'my-private-finetune', respond: looping });
+    const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider });
+    const a = agent({ name: 'x', instructions: '', model, tools: [lookup], budget: { runCostUsd: 1 } });
+    const error = await runtime.run(a, 'go').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RunError);
+    expect((error as RunError).cause).toBeInstanceOf(BudgetConfigError);
+    expect((error as Error).message).toMatch(/no known price.*prices/);
+    expect(model.requests).toHaveLength(0);
+  });
+});
+
+describe('budget: steps and tool calls with onLimit finish', () => {
+  it('makes the last allowed step without tools (graceful_limit)', async () => {
+    const { model, runtime, agent: a } = setup({ maxSteps: 3, onLimit: 'finish' });
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('graceful_limit');
+    expect(result.steps).toBe(3);
+    expect(model.requests.map((r) => r.toolChoice)).toEqual([undefined, undefined, 'none']);
+    expect(result.output).toBe('final answer after 3 calls');
+  });
+
+  it('answers over-limit tool calls with an error result, then asks for the final answer', async () => {
+    const { model, runtime, agent: a } = setup({ maxToolCalls: 2, maxSteps: 10, onLimit: 'finish' });
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('graceful_limit');
+    expect(result.toolCalls).toBe(2);
+    const last = model.requests.at(-1)!;
+    expect(last.toolChoice).toBe('none');
+    expect(last.messages.at(-1)).toMatchObject({ role: 'tool', toolCallId: 'call_3', isError: true });
+  });
+});
+
+describe('budget: USD per agent over a window (memory store)', () => {
+  it('never lets concurrent runs together pass the window limit', async () => {
+    const store = memoryStore();
+    const limit = callCost * 10;
+    const { runtime, agent: a } = setup({ spend: { usd: limit, window: '1h' }, maxSteps: 3 }, store);
+    const results = await Promise.all(Array.from({ length: 20 }, () => runtime.run(a, 'go')));
+    const total = results.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
+    expect(total).toBeLessThanOrEqual(limit + 1e-12);
+    expect(results.some((r) => r.stopReason === 'budget_exceeded')).toBe(true);
+    const window = await store.window('tracebound:spend:researcher', 3_600_000);
+    expect(window.spentUsd).toBeCloseTo(total, 9);
+    expect(window.reservedUsd).toBe(0);
+  });
+});
