@@ -22,6 +22,26 @@ export {
   type StopReason,
 } from './errors.js';
 export type { BudgetPolicy } from './budget/policy.js';
+export { BudgetConfigError, type BudgetCheck, type BudgetSettle } from './budget/guard.js';
+export {
+  BudgetStoreError,
+  spendKey,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleRequest,
+  type SpendStore,
+  type WindowState,
+} from './budget/store.js';
+export { memoryStore, type MemoryStoreOptions } from './budget/stores/memory.js';
+export { redisStore, type RedisStoreOptions } from './budget/stores/redis.js';
+export { contextWindow, tokenCounterFor, type TokenCounter } from './budget/tokens.js';
+export {
+  dropToolResults,
+  summarize,
+  trim,
+  type CompressionInput,
+  type CompressionStrategy,
+} from './runtime/compress.js';
 export type {
   FinishReason,
   Model,

@@ -38,7 +38,10 @@ function releaseNotesAgent(model: Model) {
     instructions,
     model,
     tools,
-    budget: { maxSteps: 4, maxToolCalls: 6 },
+    maxOutputTokens: 300,
+    // A quarter of a cent per run: the second call no longer fits whole, so the guard lowers its
+    // max output tokens and, with onLimit 'finish', the model answers without more tool calls.
+    budget: { runCostUsd: 0.00025, maxSteps: 4, maxToolCalls: 6, onLimit: 'finish', minOutputTokens: 64 },
   });
 }
 

@@ -60,6 +60,12 @@ export class BudgetConfigError extends Error {
 }
 
 const DEFAULT_MIN_OUTPUT_TOKENS = 256;
+/**
+ * Headroom on the counted prompt: counts are estimates (OpenAI's within ~2%, Anthropic's first
+ * call within ~30% until the run's first correction; see budget/tokens.ts), and a reservation must
+ * be an upper bound for the limit to hold.
+ */
+const PROMPT_MARGIN = 1.1;
 const DEFAULT_TTL_MS = 10 * 60_000;
 let reservations = 0;
 
@@ -109,7 +115,7 @@ export class BudgetGuard {
   async reserve(promptTokens: number, maxOutputTokens: number): Promise<GuardDecision> {
     const rates = this.rates;
     if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
-    const promptUsd = promptTokens * rates.inputUsdPerToken;
+    const promptUsd = Math.ceil(promptTokens * PROMPT_MARGIN) * rates.inputUsdPerToken;
     const worstUsd = promptUsd + maxOutputTokens * rates.outputUsdPerToken;
     const minUsd = promptUsd + Math.min(this.policy.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, maxOutputTokens) * rates.outputUsdPerToken;
     const checks: BudgetCheck[] = [];

@@ -7,7 +7,7 @@
  * knowing whether another follows.
  */
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { ATTR, EVENT, OPERATION, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
+import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
 import type { AttributeValue, SpanRecord } from '../tracing/span-record.js';
 
 /** How to render. */
@@ -115,14 +115,33 @@ function formatEventValue(value: AttributeValue): string {
 
 const SHOWN_EVENTS: ReadonlySet<string> = new Set(Object.values(EVENT));
 
+/** A budget event in words: `budget run: lower, $0.000164 of $0.000244 held, $0.000086 spent of $0.000250, max tokens 166`. */
+function describeBudgetEvent(name: string, a: Record<string, AttributeValue>): string | undefined {
+  const usd = (key: string) => (typeof a[key] === 'number' ? formatUsd(a[key] as number) : '?');
+  if (name === EVENT.budgetCheck) {
+    return joinParts([
+      `budget ${String(a[EVENT_ATTR.scope])}: ${String(a[EVENT_ATTR.decision])},`,
+      `${usd(EVENT_ATTR.grantedUsd)} of ${usd(EVENT_ATTR.requestedUsd)} held,`,
+      `${usd(EVENT_ATTR.spent)} spent of ${usd(EVENT_ATTR.limit)},`,
+      `max tokens ${String(a[EVENT_ATTR.maxOutputTokens])}`,
+    ]).replaceAll('  ', ' ');
+  }
+  if (name === EVENT.budgetSettle) {
+    return `budget ${String(a[EVENT_ATTR.scope])}: settled ${usd(EVENT_ATTR.actual)} (held ${usd(EVENT_ATTR.reserved)})`;
+  }
+  return undefined;
+}
+
 /** tracebound's own events (budget decisions, retries, unknown prices), one line each. */
 function eventLines(span: SpanRecord, prefix: string, options: TreeOptions): string[] {
   return span.events
     .filter((event) => SHOWN_EVENTS.has(event.name))
     .map((event) => {
       const name = event.name.startsWith(`${TRACER_NAME}.`) ? event.name.slice(TRACER_NAME.length + 1) : event.name;
-      const attributes = Object.entries(event.attributes).map(([key, value]) => `${key}=${formatEventValue(value)}`);
-      return paint('dim', prefix, options) + paint('dim', ['·', name, ...attributes].join(' '), options);
+      const text =
+        describeBudgetEvent(event.name, event.attributes) ??
+        [name, ...Object.entries(event.attributes).map(([key, value]) => `${key}=${formatEventValue(value)}`)].join(' ');
+      return paint('dim', prefix, options) + paint('dim', `· ${text}`, options);
     });
 }
 

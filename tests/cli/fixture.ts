@@ -112,10 +112,10 @@ export async function recordWeatherRun(): Promise<Recording> {
   );
   chat1.addEvent(
     EVENT.budgetCheck,
-    { scope: 'run_cost_usd', limit: 0.05, spent: 0, reserved: 0.0001, remaining: 0.0499, decision: 'allow' },
+    { scope: 'run', limit: 0.05, spent: 0, reserved: 0.0001, remaining: 0.0499, decision: 'allow', requested_usd: 0.0001, granted_usd: 0.0001, max_output_tokens: 1024 },
     at(2),
   );
-  chat1.addEvent(EVENT.budgetSettle, { scope: 'run_cost_usd', reserved: 0.0001, actual: 0.000027 }, at(505));
+  chat1.addEvent(EVENT.budgetSettle, { scope: 'run', reserved: 0.0001, actual: 0.000027 }, at(505));
   chat1.end(at(505));
   const tool1 = start(SPAN_NAME.tool('get_weather'), 510, toolAttributes('call_1'), step1);
   const tool2 = start(SPAN_NAME.tool('get_weather'), 511, toolAttributes('call_2'), step1);

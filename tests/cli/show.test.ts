@@ -28,7 +28,7 @@ describe('tracebound show', () => {
     expect(lines[0]).toMatch(/^trace [0-9a-f]{32} {2}service weather-service$/);
     expect(lines[1]).toBe('invoke_agent weather  openai gpt-4o-mini');
     expect(result.stdout).toContain('│  ├─ chat gpt-4o-mini  503 ms  tokens 100/20  $0.000027\n');
-    expect(result.stdout).toContain('· budget.check scope=run_cost_usd');
+    expect(result.stdout).toContain('· budget run: allow, $0.000100 of $0.000100 held');
     expect(result.stdout).toMatch(/└─ stop final {2}2 steps {2}2 tool calls .* \$0\.000123\n$/);
     expect(result.stdout).not.toContain('\x1b');
   });
