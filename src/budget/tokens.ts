@@ -259,7 +259,22 @@ function parallelCallsText(calls: ToolCall[]): string {
   });
 }
 
+/**
+ * The uncorrected count of one OpenAI model, built once per model id: its caches (per message,
+ * per tools array, last system prompt) then serve every run, and only the correction is per run.
+ */
+const openaiRawCounts = new Map<string, (request: CountedRequest) => number>();
+
 function openaiCounter(modelId: string): TokenCounter {
+  let raw = openaiRawCounts.get(modelId);
+  if (!raw) {
+    raw = openaiRaw(modelId);
+    openaiRawCounts.set(modelId, raw);
+  }
+  return correctedCounter(raw, offsetCorrection());
+}
+
+function openaiRaw(modelId: string): (request: CountedRequest) => number {
   const countText = encoder(openaiEncoding(modelId));
   const reasoning = /^(o\d|gpt-5)/.test(modelId);
   const gpt5 = modelId.startsWith('gpt-5');
@@ -319,7 +334,7 @@ function openaiCounter(modelId: string): TokenCounter {
     }
     return total;
   };
-  return correctedCounter(raw, offsetCorrection());
+  return raw;
 }
 
 // ---------------------------------------------------------------------------------------------

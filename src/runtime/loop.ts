@@ -6,7 +6,7 @@ import { contextWindow, tokenCounterFor } from '../budget/tokens.js';
 import { RunAbortedError, RunError, RunTimeoutError, type RunProgress, type StopReason } from '../errors.js';
 import { emptyUsage, type Message } from '../messages.js';
 import { pricerFor, type Pricer } from '../pricing/price.js';
-import type { ModelRequest, ModelResponse } from '../providers/model.js';
+import type { ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import { ATTR, SPAN_NAME } from '../tracing/attributes.js';
 import { runAttributes, runEndAttributes, stepAttributes } from '../tracing/instrumentation.js';
 import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from '../tracing/span.js';
@@ -108,7 +108,9 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
     const price = pricerFor(model.provider, model.modelId, ctx.prices);
     const usd = hasUsdLimit(agent.budget);
     guard = new BudgetGuard(agent.budget, agent.name, ctx.store, usd ? ratesOf(price) : undefined);
-    const count = usd || agent.budget.contextTokens !== undefined || run.span.isRecording();
+    // Prompts are counted before a call only when a limit needs it; a traced call without one
+    // takes its context utilization from the tokens the provider reports.
+    const count = usd || agent.budget.contextTokens !== undefined;
     const scope: RunScope = {
       ...ctx,
       signal,
@@ -116,7 +118,8 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
       owner: { agentName: agent.name, conversationId: ctx.conversationId },
       guard,
       totals,
-      ...(count ? { counter: tokenCounterFor(model), contextWindow: contextWindow(model.provider, model.modelId, ctx.contextWindows) } : {}),
+      ...(count ? { counter: tokenCounterFor(model) } : {}),
+      ...(count || run.span.isRecording() ? { contextWindow: contextWindow(model.provider, model.modelId, ctx.contextWindows) } : {}),
     };
     const loop = () => steps(agent, messages, maxSteps, run, scope);
     const { stopReason, output } = await (isTraced(run.span) ? otelContext.with(run.context, loop) : loop());
@@ -155,6 +158,18 @@ function toRunError(error: unknown, signal: AbortSignal, callerSignal: AbortSign
   return new RunError('error', `run failed: ${message}`, partial, error);
 }
 
+const definitionCache = new WeakMap<Agent, ToolDefinition[]>();
+
+/** The agent's tool definitions, one array per agent: token counts are cached per array. */
+function definitionsOf(agent: Agent): ToolDefinition[] {
+  let definitions = definitionCache.get(agent);
+  if (!definitions) {
+    definitions = agent.tools.map((t) => t.definition);
+    definitionCache.set(agent, definitions);
+  }
+  return definitions;
+}
+
 /** Why the next call is the last one, when it is made without tools (`onLimit: 'finish'`). */
 type Finishing = 'max_steps' | 'max_tool_calls' | 'budget' | undefined;
 
@@ -176,7 +191,7 @@ async function steps(
 ): Promise<{ stopReason: StopReason; output: string }> {
   const totals = scope.totals;
   const byName = new Map(agent.tools.map((t) => [t.name, t]));
-  const definitions = agent.tools.map((t) => t.definition);
+  const definitions = definitionsOf(agent);
   const names = [...byName.keys()];
   const finishGracefully = agent.budget.onLimit === 'finish';
   let finishing: Finishing;

@@ -141,7 +141,13 @@ export async function callModel(
           if (!cost && span.isRecording()) {
             span.addEvent(EVENT.priceUnknown, { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId });
           }
-          setAttributes(span, () => chatResponseAttributes(response, cost, attempt - 1, scope.capture));
+          setAttributes(span, () => {
+            const attrs = chatResponseAttributes(response, cost, attempt - 1, scope.capture);
+            if (promptTokens === undefined && scope.contextWindow) {
+              attrs[ATTR.contextUtilization] = response.usage.inputTokens / scope.contextWindow;
+            }
+            return attrs;
+          });
           scope.emit({ type: 'usage', step: stepIndex, usage: response.usage, costUsd: cost?.usd });
           return { response, cost };
         } catch (error) {

@@ -70,6 +70,9 @@ describe('the loop', () => {
     const chats = byName('chat gpt-4o-mini');
     expect(chats).toHaveLength(2);
     for (const c of chats) expect(c.kind).toBe(SpanKind.CLIENT);
+    // No limit needs a count before the call: utilization comes from the reported input tokens
+    // over gpt-4o-mini's 128,000-token window (genai-prices data).
+    expect(chats.map((c) => c.attributes[ATTR.contextUtilization]).sort()).toEqual([100 / 128_000, 150 / 128_000]);
     const tools = byName('execute_tool add');
     expect(tools).toHaveLength(2);
     const step1 = steps.find((s) => s.name === 'step 1')!;
