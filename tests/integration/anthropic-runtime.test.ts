@@ -456,8 +456,8 @@ describe('anthropic: resources of finished runs', () => {
     const a = agent({ name: 'geo', instructions: '', model: recordingSignals(claude('claude-3-opus-latest'), signals) });
     for (let i = 0; i < runs; i++) await h.runtime.run(a, 'What is the capital of France?');
     expect(h.server.requests).toHaveLength(runs);
-    // @anthropic-ai/sdk adds an 'abort' listener to the signal of every request and never removes
-    // it; a signal shared by every run therefore grows by one listener per model call, forever.
+    // @anthropic-ai/sdk removes its per-request 'abort' listener (the openai SDK does not); this
+    // guards the runtime's side: every run gets a signal of its own, shared by nothing.
     expect(mostAbortListeners(signals)).toBeLessThanOrEqual(1);
   });
 });
