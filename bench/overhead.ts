@@ -16,7 +16,8 @@ import { agent } from '../src/agent.js';
 import type { Message } from '../src/messages.js';
 import type { ModelResponse } from '../src/providers/model.js';
 import { createRuntime } from '../src/runtime/runtime.js';
-import { scriptedModel, type ScriptedModel, type ScriptedResponse } from '../src/testing/scripted-model.js';
+import type { ScriptedModel } from '../src/testing/scripted-model.js';
+import { AGENT_NAME, INPUT, INSTRUCTIONS, makeModel } from './scenario.js';
 import { tool } from '../src/tool.js';
 import { ATTR } from '../src/tracing/attributes.js';
 import { tracedRuntime } from '../src/tracing/traced-runtime.js';
@@ -74,31 +75,6 @@ const add = tool({
 });
 const TOOLS = [add];
 
-const usage = { inputTokens: 100, outputTokens: 20 };
-const STEP_1: ScriptedResponse = {
-  toolCalls: [
-    { id: 'call_1', name: 'add', arguments: { a: 1, b: 2 } },
-    { id: 'call_2', name: 'add', arguments: { a: 3, b: 4 } },
-  ],
-  usage,
-};
-const STEP_2: ScriptedResponse = { toolCalls: [{ id: 'call_3', name: 'add', arguments: { a: 3, b: 7 } }], usage };
-const STEP_3: ScriptedResponse = { text: 'The total is 10.', usage };
-
-function makeModel(): ScriptedModel {
-  return scriptedModel({
-    provider: 'openai',
-    modelId: 'gpt-4o-mini',
-    respond: (request) => {
-      const results = request.messages.filter((m) => m.role === 'tool').length;
-      return results === 0 ? STEP_1 : results === 2 ? STEP_2 : STEP_3;
-    },
-  });
-}
-
-const INPUT = 'Add 1+2 and 3+4, then add the results.';
-const AGENT_NAME = 'calc';
-const INSTRUCTIONS = 'Use the tools.';
 
 /**
  * The baseline: what a careful hand-written loop does. It records run, step, chat and
