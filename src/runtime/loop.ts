@@ -76,9 +76,12 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
     name: SPAN_NAME.run(agent.name),
     parent: ctx.parent,
     attributes: () =>
-      runAttributes(
-        { agentName: agent.name, agentId: agent.id, model: agent.model, conversationId: ctx.conversationId, input: inputText },
-        ctx.capture,
+      Object.assign(
+        runAttributes(
+          { agentName: agent.name, agentId: agent.id, model: agent.model, conversationId: ctx.conversationId, input: inputText },
+          ctx.capture,
+        ),
+        ctx.runAttributes,
       ),
   });
   const traceId = run.span.spanContext().traceId;

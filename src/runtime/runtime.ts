@@ -1,4 +1,4 @@
-import { trace, type Context, type Tracer } from '@opentelemetry/api';
+import { trace, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import type { SpendStore } from '../budget/store.js';
@@ -43,6 +43,8 @@ export interface RunOptions {
   conversationId?: string;
   /** Parent context of the run span; the active context when absent. */
   context?: Context;
+  /** More attributes for the run span (e.g. `tracebound.replay.source` on a replayed run). */
+  attributes?: Attributes;
 }
 
 /** Runs agents. */
@@ -81,6 +83,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     timeoutMs: run.timeoutMs ?? options.timeoutMs,
     parent: run.context,
     conversationId: run.conversationId,
+    runAttributes: run.attributes,
   });
 
   return {

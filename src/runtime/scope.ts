@@ -1,4 +1,4 @@
-import type { Context, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Tracer } from '@opentelemetry/api';
 import type { BudgetGuard } from '../budget/guard.js';
 import type { TokenCounter } from '../budget/tokens.js';
 import type { RunProgress } from '../errors.js';
@@ -31,6 +31,8 @@ export interface LoopContext {
   /** Parent of the run span; the active context when absent. */
   parent?: Context;
   conversationId?: string;
+  /** More attributes for the run span. */
+  runAttributes?: Attributes;
 }
 
 /** Running totals of one run. */

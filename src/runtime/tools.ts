@@ -13,6 +13,17 @@ export interface ToolOutcome {
   error?: unknown;
 }
 
+/**
+ * Throw from a tool's `execute` to send exactly `content` back to the model as the error result
+ * (other errors are sent as `Error: <message>`).
+ */
+export class ToolError extends Error {
+  override readonly name = 'ToolError';
+  constructor(readonly content: string) {
+    super(content);
+  }
+}
+
 class ToolTimeoutError extends Error {
   override readonly name = 'ToolTimeoutError';
   readonly kind = 'timeout';
@@ -68,7 +79,8 @@ export async function executeTool(
     return { content: stringify(result), isError: false };
   } catch (error) {
     const type = signal.aborted ? 'aborted' : errorType(error);
-    return failure(type, `Error: ${error instanceof Error ? error.message : String(error)}`, error);
+    const content = error instanceof ToolError ? error.content : `Error: ${error instanceof Error ? error.message : String(error)}`;
+    return failure(type, content, error);
   } finally {
     clearTimeout(timer);
   }

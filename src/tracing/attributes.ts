@@ -81,6 +81,9 @@ export const ATTR = {
   contextMessagesBefore: 'tracebound.context.messages_before',
   contextMessagesAfter: 'tracebound.context.messages_after',
   contextPromptTokens: 'tracebound.context.prompt_tokens',
+  replaySource: 'tracebound.replay.source',
+  replayMode: 'tracebound.replay.mode',
+  replayDifferences: 'tracebound.replay.differences',
 
   langfuseTraceName: 'langfuse.trace.name',
   langfuseTraceInput: 'langfuse.trace.input',

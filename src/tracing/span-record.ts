@@ -21,6 +21,11 @@ export interface SpanRecord {
   events: { name: string; timeUnixNano: bigint; attributes: Record<string, AttributeValue> }[];
   /** Resource attributes of the process that recorded the span (`service.name`, ...). */
   resource: Record<string, AttributeValue>;
+  /**
+   * Where the span was read from (1-based line of its `ExportTraceServiceRequest`), when the
+   * reader was asked for it, so replay errors can name the line.
+   */
+  source?: { file: string; line: number };
 }
 
 const KIND_NAMES = ['INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'] as const;

@@ -278,6 +278,17 @@ function decodeRequest(document: unknown, place: Place): SpanRecord[] {
   return spans;
 }
 
+/** What {@link parseTraceLines} and {@link readTraceFile} take besides the text. */
+export interface ReadOptions {
+  /** Record each span's file and line in {@link SpanRecord.source}. */
+  withSource?: boolean;
+}
+
+function located(spans: SpanRecord[], place: Place, options: ReadOptions): SpanRecord[] {
+  if (options.withSource) for (const span of spans) span.source = { file: place.source, line: place.line };
+  return spans;
+}
+
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
@@ -296,11 +307,14 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; er
  * copies each resource's attributes onto its spans. An empty text gives `[]`.
  *
  * @param text the file's content
- * @param source the file's path, used only in error messages
+ * @param source the file's path, used in error messages (and in each span's `source`)
+ * @param options `withSource`: set each span's {@link SpanRecord.source} to the file and line it
+ *   came from (replay names them in its errors); off by default, so spans read from different
+ *   places compare equal
  * @throws {TraceFileError} on the first line that is not JSON or not a valid request, naming the
  *   line and the JSON path of the offending field
  */
-export function parseTraceLines(text: string, source: string): SpanRecord[] {
+export function parseTraceLines(text: string, source: string, options: ReadOptions = {}): SpanRecord[] {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const spans: SpanRecord[] = [];
   let first = true;
@@ -312,7 +326,7 @@ export function parseTraceLines(text: string, source: string): SpanRecord[] {
       if (first) {
         // Not JSON on its own, but maybe the first line of one pretty-printed document.
         const whole = parseJson(lines.slice(index).join('\n'));
-        if (whole.ok) return decodeRequest(whole.value, place);
+        if (whole.ok) return located(decodeRequest(whole.value, place), place, options);
       }
       throw new TraceFileError(
         source,
@@ -322,7 +336,7 @@ export function parseTraceLines(text: string, source: string): SpanRecord[] {
       );
     }
     first = false;
-    spans.push(...decodeRequest(parsed.value, place));
+    spans.push(...located(decodeRequest(parsed.value, place), place, options));
   }
   return spans;
 }
@@ -331,10 +345,11 @@ export function parseTraceLines(text: string, source: string): SpanRecord[] {
  * Reads and parses a trace file (see {@link parseTraceLines}).
  *
  * @param path the file's path
+ * @param options as for {@link parseTraceLines}
  * @throws {TraceFileError} with `line` 0 when the file cannot be read (missing, a directory, no
  *   permission), or as {@link parseTraceLines} does when its content is malformed
  */
-export async function readTraceFile(path: string): Promise<SpanRecord[]> {
+export async function readTraceFile(path: string, options: ReadOptions = {}): Promise<SpanRecord[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -348,5 +363,5 @@ export async function readTraceFile(path: string): Promise<SpanRecord[]> {
           : `cannot be read (${(error as Error).message}): check its permissions`;
     throw new TraceFileError(path, 0, '', detail);
   }
-  return parseTraceLines(text, path);
+  return parseTraceLines(text, path, options);
 }

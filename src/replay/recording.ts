@@ -1,0 +1,102 @@
+/**
+ * A recorded run, rebuilt from its spans: what replay feeds today's agent and compares it with.
+ * Plain data, provider-neutral (the same shapes the runtime uses).
+ */
+import type { StopReason } from '../errors.js';
+import type { Message, ToolCall, Usage } from '../messages.js';
+import type { FinishReason, ToolDefinition } from '../providers/model.js';
+
+/** Where in a trace file a piece of a recording came from, for error messages and reports. */
+export interface RecordedSource {
+  /** The trace file (or other source name). */
+  file: string;
+  /** 1-based line of the `ExportTraceServiceRequest` that held the span. */
+  line: number;
+  spanId: string;
+}
+
+/** One recorded model call: the request sent and the response received. */
+export interface RecordedModelCall {
+  /** `step`: the step's own call; `summary`: a summarising call made while compressing context. */
+  purpose: 'step' | 'summary';
+  request: {
+    system?: string;
+    messages: Message[];
+    tools: ToolDefinition[];
+    maxOutputTokens?: number;
+    temperature?: number;
+  };
+  /** Absent when the call failed (its error is then set). */
+  response?: {
+    id?: string;
+    model?: string;
+    text: string;
+    toolCalls: ToolCall[];
+    finishReason: FinishReason;
+    usage: Usage;
+  };
+  /** `error.type` of a failed call. */
+  error?: string;
+  /** USD cost recorded on the span (`gen_ai.usage.cost.amount`), when priced. */
+  costUsd?: number;
+  source: RecordedSource;
+}
+
+/** One recorded tool call and its outcome. */
+export interface RecordedToolCall {
+  id: string;
+  name: string;
+  arguments: unknown;
+  /** The result text sent back to the model (`gen_ai.tool.call.result`). */
+  result: string;
+  isError: boolean;
+  /** `error.type` when the call failed. */
+  errorType?: string;
+  source: RecordedSource;
+}
+
+/** A recorded context compression. */
+export interface RecordedCompression {
+  strategy: string;
+  tokensBefore: number;
+  tokensAfter?: number;
+  limit: number;
+}
+
+/** A recorded budget event (`tracebound.budget.check` / `.settle`) with its attributes. */
+export interface RecordedBudgetEvent {
+  name: string;
+  attributes: Record<string, unknown>;
+}
+
+/** One recorded step. */
+export interface RecordedStep {
+  /** 1-based (`tracebound.step.index`). */
+  index: number;
+  finish?: string;
+  /** Model calls in the order they were made (summaries first, then the step's call). */
+  modelCalls: RecordedModelCall[];
+  /** Tool calls, in the order the model asked for them. */
+  toolCalls: RecordedToolCall[];
+  compression?: RecordedCompression;
+  budgetEvents: RecordedBudgetEvent[];
+}
+
+/** One recorded run (`invoke_agent {agent}` span and everything under it). */
+export interface RecordedRun {
+  traceId: string;
+  /** The run span's id. */
+  spanId: string;
+  agentName: string;
+  /** `gen_ai.provider.name` and `gen_ai.request.model` of the run. */
+  provider: string;
+  model: string;
+  /** The run's input (`langfuse.trace.input`): the user's message, or a JSON conversation. */
+  input: string | Message[];
+  output?: string;
+  stopReason?: StopReason;
+  usage: Usage;
+  costUsd?: number;
+  steps: RecordedStep[];
+  source: RecordedSource;
+}

@@ -1,0 +1,260 @@
+/**
+ * Replay: runs today's agent against a recorded run. A replay model serves the recorded model
+ * responses in order and replayed tools return the recorded results, so the run is offline and
+ * deterministic, with the recorded tokens and cost. Each request today's agent sends is compared
+ * with the recorded one; strict mode stops at the first difference, lenient mode lists them all.
+ */
+import { agent as defineAgent, type Agent } from '../agent.js';
+import { RunError } from '../errors.js';
+import type { Message } from '../messages.js';
+import { ModelCallError } from '../providers/errors.js';
+import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from '../providers/model.js';
+import type { RunResult } from '../runtime/events.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { ToolError } from '../runtime/tools.js';
+import { tool as defineTool, type Tool } from '../tool.js';
+import { ATTR } from '../tracing/attributes.js';
+import { semconvMessages } from '../tracing/instrumentation.js';
+import { diffValues, show, type ValueDifference } from './diff.js';
+import { readRecording } from './read.js';
+import type { RecordedModelCall, RecordedRun, RecordedToolCall } from './recording.js';
+
+/** What was compared when a difference was found. */
+export type DifferenceKind =
+  | 'request.system'
+  | 'request.messages'
+  | 'request.tools'
+  | 'tool.missing'
+  | 'tool.outcome'
+  | 'steps';
+
+/** One place where today's run differs from the recording. */
+export interface Difference {
+  kind: DifferenceKind;
+  /** The 1-based step of the recorded run where it was found. */
+  step: number;
+  /** What differs, each with its path and the recorded and actual values. */
+  values: ValueDifference[];
+  /** A one-line summary. */
+  summary: string;
+}
+
+/** How to replay. */
+export interface ReplayOptions {
+  /** `strict` (default) stops at the first difference; `lenient` goes on and lists them all. */
+  mode?: 'strict' | 'lenient';
+  /** Which run of the file: a trace id or run span id. Default: the first run of the agent's name. */
+  runId?: string;
+  /** Tools to run live instead of returning their recorded results; `true` for all. */
+  liveTools?: boolean | readonly string[];
+  /** The runtime to run with (e.g. a `tracedRuntime()` to trace the replay). Default: untraced. */
+  runtime?: Runtime;
+}
+
+/** A replayed run. */
+export interface ReplayResult {
+  /** Today's run, on recorded responses. */
+  result: RunResult;
+  /** Every difference found (empty when it matched). */
+  differences: Difference[];
+  matched: boolean;
+  recorded: RecordedRun;
+  /** A readable report of the differences (or of the match). */
+  report: string;
+}
+
+/** Today's agent departed from the recording (strict mode, or a run that outgrew it). */
+export class ReplayDivergenceError extends Error {
+  override readonly name = 'ReplayDivergenceError';
+
+  constructor(
+    readonly differences: Difference[],
+    readonly recorded: RecordedRun,
+    readonly report: string,
+  ) {
+    super(report);
+  }
+}
+
+/** The recorded run's label for reports: `<file>:<line> run <trace id> (agent <name>)`. */
+function label(run: RecordedRun): string {
+  return `${run.source.file}:${run.source.line} run ${run.traceId} (agent ${run.agentName})`;
+}
+
+/** A readable report: where the run diverged and how, value by value. */
+export function formatReport(run: RecordedRun, differences: readonly Difference[]): string {
+  if (differences.length === 0) return `replay matched ${label(run)}: ${run.steps.length} steps`;
+  const lines = [`replay diverged from ${label(run)}: ${differences.length} difference${differences.length === 1 ? '' : 's'}`];
+  for (const d of differences) {
+    lines.push(`  step ${d.step}: ${d.summary}`);
+    for (const v of d.values) {
+      lines.push(`    ${v.path}`, `      recorded: ${show(v.recorded)}`, `      actual:   ${show(v.actual)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Messages as compared: the semconv shape the recording holds (no reasoning, no error flags). */
+function comparable(messages: readonly Message[]): unknown[] {
+  return JSON.parse(JSON.stringify(semconvMessages(messages))) as unknown[];
+}
+
+/** The differences between the request today's agent sent and the recorded one. */
+export function compareRequest(step: number, recorded: RecordedModelCall['request'], actual: ModelRequest): Difference[] {
+  const out: Difference[] = [];
+  const add = (kind: DifferenceKind, summary: string, values: ValueDifference[]) => {
+    if (values.length) out.push({ kind, step, summary, values });
+  };
+  // An empty system prompt is not recorded (instrumentation skips it), so '' and absent are one.
+  add('request.system', 'the system prompt differs', diffValues(recorded.system || undefined, actual.system || undefined, 'system'));
+  add('request.messages', 'the messages sent to the model differ', diffValues(comparable(recorded.messages), comparable(actual.messages), 'messages'));
+  const tools = (list: readonly { name: string; description: string; parameters: unknown }[]) =>
+    list.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  add('request.tools', 'the tool definitions differ', diffValues(tools(recorded.tools), tools(actual.tools), 'tools'));
+  return out;
+}
+
+/** A model that serves a recorded run's responses in order, comparing each request. */
+class ReplayModel implements Model {
+  readonly provider: string;
+  readonly modelId: string;
+  private next = 0;
+  private readonly calls: { step: number; call: RecordedModelCall }[];
+
+  constructor(
+    private readonly run: RecordedRun,
+    private readonly strict: boolean,
+    private readonly differences: Difference[],
+  ) {
+    this.provider = run.provider;
+    this.modelId = run.model;
+    this.calls = run.steps.flatMap((s) => s.modelCalls.map((call) => ({ step: s.index, call })));
+  }
+
+  /** Recorded model calls today's run did not make. */
+  unused(): number {
+    return this.calls.length - this.next;
+  }
+
+  private diverge(found: Difference[]): void {
+    this.differences.push(...found);
+    if (this.strict && found.length) throw new ReplayDivergenceError(this.differences, this.run, formatReport(this.run, this.differences));
+  }
+
+  async generate(request: ModelRequest): Promise<ModelResponse> {
+    const entry = this.calls[this.next++];
+    if (!entry) {
+      const step = (this.calls.at(-1)?.step ?? 0) + 1;
+      const summary = `today's agent makes model call ${this.next}, the recording has ${this.calls.length}`;
+      this.differences.push({ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] });
+      throw new ReplayDivergenceError(this.differences, this.run, formatReport(this.run, this.differences));
+    }
+    this.diverge(compareRequest(entry.step, entry.call.request, request));
+    const recorded = entry.call.response;
+    if (!recorded) {
+      throw new ModelCallError(`recorded call failed (${entry.call.error ?? 'error'})`, { kind: 'invalid_request', provider: this.provider });
+    }
+    return { ...recorded, toolCalls: recorded.toolCalls.map((c) => ({ ...c })) };
+  }
+
+  async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
+    const response = await this.generate(request);
+    if (response.text) yield { type: 'text-delta', text: response.text };
+    yield { type: 'response', response };
+  }
+}
+
+/** The agent's tools, those not run live answering with their recorded results by call id. */
+function replayedTools(agent: Agent, run: RecordedRun, live: ReplayOptions['liveTools']): Tool[] {
+  const recorded = new Map<string, RecordedToolCall>(run.steps.flatMap((s) => s.toolCalls.map((c) => [c.id, c] as const)));
+  return agent.tools.map((t) => {
+    if (live === true || (Array.isArray(live) && live.includes(t.name))) return t;
+    return defineTool({
+      name: t.name,
+      description: t.description,
+      parameters: t.parameters,
+      ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
+      execute: (_args, { toolCallId }) => {
+        const call = recorded.get(toolCallId);
+        if (!call) throw new ToolError(`replay: no recorded result for tool call ${toolCallId}`);
+        if (call.isError) throw new ToolError(call.result);
+        return call.result;
+      },
+    });
+  });
+}
+
+/** Tools the recording called that today's agent no longer has. */
+function missingTools(agent: Agent, run: RecordedRun): Difference[] {
+  const names = new Set(agent.tools.map((t) => t.name));
+  return run.steps.flatMap((s) =>
+    s.toolCalls
+      .filter((c) => !names.has(c.name))
+      .map((c) => ({
+        kind: 'tool.missing' as const,
+        step: s.index,
+        summary: `the recording calls tool "${c.name}", which today's agent does not have`,
+        values: [{ path: `tools.${c.name}`, recorded: c.name, actual: undefined }],
+      })),
+  );
+}
+
+/**
+ * Replays one recorded run with today's agent.
+ * @throws {ReplayDivergenceError} in strict mode at the first difference (and in any mode when
+ *   today's agent makes more model calls than were recorded).
+ * @throws {RunError} when the replayed run fails for another reason.
+ */
+export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayOptions = {}): Promise<ReplayResult> {
+  const strict = (options.mode ?? 'strict') === 'strict';
+  const differences: Difference[] = [...missingTools(agent, run)];
+  if (strict && differences.length) throw new ReplayDivergenceError(differences, run, formatReport(run, differences));
+  const model = new ReplayModel(run, strict, differences);
+  const replayed = defineAgent({ ...agent, model, tools: replayedTools(agent, run, options.liveTools) });
+  const runtime = options.runtime ?? createRuntime();
+  const input = run.input;
+  let result: RunResult;
+  try {
+    result = await runtime.run(replayed, input, {
+      attributes: { [ATTR.replaySource]: `${run.source.file}:${run.source.line}#${run.traceId}`, [ATTR.replayMode]: strict ? 'strict' : 'lenient' },
+    });
+  } catch (error) {
+    if (error instanceof RunError && error.cause instanceof ReplayDivergenceError) throw error.cause;
+    throw error;
+  }
+  if (model.unused() > 0) {
+    const step = run.steps.at(-1)?.index ?? 0;
+    differences.push({
+      kind: 'steps',
+      step,
+      summary: `today's run stopped (${result.stopReason}) after ${result.steps} steps; the recording has ${run.steps.length}`,
+      values: [{ path: 'steps', recorded: run.steps.length, actual: result.steps }],
+    });
+    if (strict) throw new ReplayDivergenceError(differences, run, formatReport(run, differences));
+  }
+  return { result, differences, matched: differences.length === 0, recorded: run, report: formatReport(run, differences) };
+}
+
+/** Picks the run to replay: by trace or span id, else the first run of the agent's name. */
+export function selectRun(runs: readonly RecordedRun[], agentName: string, runId?: string): RecordedRun {
+  const run = runId
+    ? runs.find((r) => r.traceId === runId || r.spanId === runId)
+    : runs.find((r) => r.agentName === agentName);
+  if (!run) {
+    const known = runs.map((r) => `${r.traceId} (${r.agentName})`).join(', ') || 'none';
+    throw new RangeError(
+      runId ? `no run ${runId} in the recording; runs: ${known}` : `no run of agent "${agentName}" in the recording; runs: ${known}`,
+    );
+  }
+  return run;
+}
+
+/**
+ * Reads a trace file and replays one of its runs (see {@link ReplayOptions.runId}) with today's
+ * agent.
+ * @throws {ReplayFileError} for a malformed or foreign file; {@link ReplayDivergenceError} as
+ *   {@link replayRun}; {@link RangeError} when the file has no such run.
+ */
+export async function replayTrace(file: string, agent: Agent, options: ReplayOptions = {}): Promise<ReplayResult> {
+  return replayRun(selectRun(await readRecording(file), agent.name, options.runId), agent, options);
+}
