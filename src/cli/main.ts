@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerShow } from './show.js';
 
@@ -68,6 +69,7 @@ export function createProgram(context: CliContext): Command {
     .showHelpAfterError('(run `tracebound --help` for usage)');
   registerRun(program, context);
   registerShow(program, context);
+  registerReplay(program, context);
   return program;
 }
 

@@ -8,7 +8,7 @@ import { agent as defineAgent, type Agent } from '../agent.js';
 import { RunError } from '../errors.js';
 import type { Message } from '../messages.js';
 import { ModelCallError } from '../providers/errors.js';
-import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from '../providers/model.js';
+import type { Model, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from '../providers/model.js';
 import type { RunResult } from '../runtime/events.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { ToolError } from '../runtime/tools.js';
@@ -94,23 +94,69 @@ export function formatReport(run: RecordedRun, differences: readonly Difference[
   return lines.join('\n');
 }
 
-/** Messages as compared: the semconv shape the recording holds (no reasoning, no error flags). */
-function comparable(messages: readonly Message[]): unknown[] {
-  return JSON.parse(JSON.stringify(semconvMessages(messages))) as unknown[];
+/**
+ * A message as compared: its semconv JSON, the shape the recording holds (no reasoning, no error
+ * flags). Kept per message object: a run resends the same messages at every step, and comparing
+ * whole conversations afresh each time made replay quadratic in steps (bench/replay.ts).
+ */
+const messageKeys = new WeakMap<Message, string>();
+
+function messageKey(message: Message): string {
+  let key = messageKeys.get(message);
+  if (key === undefined) {
+    key = JSON.stringify(semconvMessages([message])[0]);
+    messageKeys.set(message, key);
+  }
+  return key;
 }
 
-/** The differences between the request today's agent sent and the recorded one. */
-export function compareRequest(step: number, recorded: RecordedModelCall['request'], actual: ModelRequest): Difference[] {
+/**
+ * The differences between two conversations, message by message from index `from` (the messages
+ * before it were compared at an earlier call); equal messages cost a string compare.
+ */
+function compareMessages(recorded: readonly Message[], actual: readonly Message[], from = 0): ValueDifference[] {
+  const out: ValueDifference[] = [];
+  for (let i = from; i < Math.max(recorded.length, actual.length); i++) {
+    const r = recorded[i];
+    const a = actual[i];
+    const rk = r && messageKey(r);
+    const ak = a && messageKey(a);
+    if (rk === ak) continue;
+    const parse = (key: string | undefined) => (key === undefined ? undefined : (JSON.parse(key) as unknown));
+    out.push(...diffValues(parse(rk), parse(ak), `messages[${i}]`));
+  }
+  return out;
+}
+
+/** Tool definitions as compared (name, description, parameters), as one JSON text per list. */
+const toolKeys = new WeakMap<readonly ToolDefinition[], string>();
+
+function toolsKey(tools: readonly ToolDefinition[]): string {
+  let key = toolKeys.get(tools);
+  if (key === undefined) {
+    key = JSON.stringify(tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })));
+    toolKeys.set(tools, key);
+  }
+  return key;
+}
+
+/**
+ * The differences between the request today's agent sent and the recorded one.
+ * @param from the first message to compare: those before it were compared at an earlier call.
+ */
+export function compareRequest(step: number, recorded: RecordedModelCall['request'], actual: ModelRequest, from = 0): Difference[] {
   const out: Difference[] = [];
   const add = (kind: DifferenceKind, summary: string, values: ValueDifference[]) => {
     if (values.length) out.push({ kind, step, summary, values });
   };
   // An empty system prompt is not recorded (instrumentation skips it), so '' and absent are one.
   add('request.system', 'the system prompt differs', diffValues(recorded.system || undefined, actual.system || undefined, 'system'));
-  add('request.messages', 'the messages sent to the model differ', diffValues(comparable(recorded.messages), comparable(actual.messages), 'messages'));
-  const tools = (list: readonly { name: string; description: string; parameters: unknown }[]) =>
-    list.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
-  add('request.tools', 'the tool definitions differ', diffValues(tools(recorded.tools), tools(actual.tools), 'tools'));
+  add('request.messages', 'the messages sent to the model differ', compareMessages(recorded.messages, actual.messages, from));
+  const recordedTools = toolsKey(recorded.tools);
+  const actualTools = toolsKey(actual.tools);
+  if (recordedTools !== actualTools) {
+    add('request.tools', 'the tool definitions differ', diffValues(JSON.parse(recordedTools), JSON.parse(actualTools), 'tools'));
+  }
   return out;
 }
 
@@ -119,7 +165,9 @@ class ReplayModel implements Model {
   readonly provider: string;
   readonly modelId: string;
   private next = 0;
-  private readonly calls: { step: number; call: RecordedModelCall }[];
+  private readonly calls: { step: number; call: RecordedModelCall; compressed: boolean }[];
+  /** The messages of the previous request: a run resends them, so only new ones need comparing. */
+  private previous: readonly Message[] = [];
 
   constructor(
     private readonly run: RecordedRun,
@@ -128,7 +176,7 @@ class ReplayModel implements Model {
   ) {
     this.provider = run.provider;
     this.modelId = run.model;
-    this.calls = run.steps.flatMap((s) => s.modelCalls.map((call) => ({ step: s.index, call })));
+    this.calls = run.steps.flatMap((s) => s.modelCalls.map((call) => ({ step: s.index, call, compressed: s.compression !== undefined })));
   }
 
   /** Recorded model calls today's run did not make. */
@@ -149,7 +197,14 @@ class ReplayModel implements Model {
       this.differences.push({ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] });
       throw new ReplayDivergenceError(this.differences, this.run, formatReport(this.run, this.differences));
     }
-    this.diverge(compareRequest(entry.step, entry.call.request, request));
+    // Recorded conversations only change before their end through compression, and today's
+    // through new message objects: past either, compare from the start again.
+    let from = 0;
+    if (!entry.compressed && entry.call.purpose === 'step') {
+      while (from < this.previous.length && request.messages[from] === this.previous[from]) from++;
+    }
+    this.previous = entry.call.purpose === 'step' ? request.messages : this.previous;
+    this.diverge(compareRequest(entry.step, entry.call.request, request, from));
     const recorded = entry.call.response;
     if (!recorded) {
       throw new ModelCallError(`recorded call failed (${entry.call.error ?? 'error'})`, { kind: 'invalid_request', provider: this.provider });

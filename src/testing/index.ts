@@ -8,3 +8,33 @@ export {
   type RecordedServer,
 } from './recorded-server.js';
 export { collectSpans, type SpanCollector } from './collect-spans.js';
+export { recordRun, type RecordedRunResult, type RecordRunOptions } from './record.js';
+export {
+  traceboundMatchers,
+  type MatchRecordingOptions,
+  type MatcherContext,
+  type MatcherResult,
+  type TraceboundMatchers,
+} from './matchers.js';
+export {
+  formatReport,
+  replayRun,
+  replayTrace,
+  ReplayDivergenceError,
+  selectRun,
+  type Difference,
+  type DifferenceKind,
+  type ReplayOptions,
+  type ReplayResult,
+} from '../replay/replay.js';
+export { readRecording, recordedRuns, ReplayFileError } from '../replay/read.js';
+export type {
+  RecordedBudgetEvent,
+  RecordedCompression,
+  RecordedModelCall,
+  RecordedRun,
+  RecordedSource,
+  RecordedStep,
+  RecordedToolCall,
+} from '../replay/recording.js';
+export type { ValueDifference } from '../replay/diff.js';

@@ -84,6 +84,14 @@ export const ATTR = {
   replaySource: 'tracebound.replay.source',
   replayMode: 'tracebound.replay.mode',
   replayDifferences: 'tracebound.replay.differences',
+  serveSource: 'tracebound.serve.source',
+  serveMessageId: 'tracebound.serve.message_id',
+  serveInvalidField: 'tracebound.serve.invalid_field',
+  deliveryOutput: 'tracebound.delivery.output',
+  deliveryAttempt: 'tracebound.delivery.attempt',
+  httpRequestMethod: 'http.request.method',
+  httpResponseStatusCode: 'http.response.status_code',
+  urlFull: 'url.full',
 
   langfuseTraceName: 'langfuse.trace.name',
   langfuseTraceInput: 'langfuse.trace.input',
@@ -139,6 +147,10 @@ export const SPAN_NAME = {
   chat: (model: string) => `${OPERATION.chat} ${model}`,
   tool: (toolName: string) => `${OPERATION.executeTool} ${toolName}`,
   compress: () => OPERATION.compressContext,
+  /** One delivery attempt of an outcome to an output (`deliver webhook`). */
+  deliver: (output: string) => `deliver ${output}`,
+  /** A message `serve` rejected before running it (`invalid_input http`). */
+  invalidInput: (source: string) => `invalid_input ${source}`,
 } as const;
 
 /** The `tracebound.*` resource/scope name of tracebound's tracer. */

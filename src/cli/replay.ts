@@ -1,0 +1,100 @@
+/** `tracebound replay <trace-file> --agent <module>`: replays recorded runs with today's agent. */
+import type { Command } from 'commander';
+import { RunError } from '../errors.js';
+import { readRecording, ReplayFileError } from '../replay/read.js';
+import type { RecordedRun } from '../replay/recording.js';
+import { replayRun, ReplayDivergenceError, selectRun } from '../replay/replay.js';
+import { TraceFileError } from '../tracing/trace-file.js';
+import { loadAgentModule, UsageError } from './agent-module.js';
+import type { CliContext, CliIo } from './main.js';
+
+/** Flags of `replay`. */
+export interface ReplayFlags {
+  agent: string;
+  lenient?: boolean;
+  /** A trace id or run span id of the file. */
+  run?: string;
+}
+
+/** The runs to replay: the one `--run` names, else every run of the agent's name. */
+function runsToReplay(runs: readonly RecordedRun[], agentName: string, file: string, runId: string | undefined): RecordedRun[] {
+  if (runId !== undefined) {
+    try {
+      return [selectRun(runs, agentName, runId)];
+    } catch (error) {
+      throw new UsageError(`${file}: ${(error as Error).message}`);
+    }
+  }
+  const mine = runs.filter((r) => r.agentName === agentName);
+  if (mine.length === 0) {
+    const known = runs.map((r) => `${r.traceId} (${r.agentName})`).join(', ') || 'none';
+    throw new UsageError(`${file} has no run of agent "${agentName}"; runs: ${known}. Pick one with --run <trace-id>`);
+  }
+  return mine;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** One line naming a recorded run, for the match line and the failure line. */
+function runLabel(run: RecordedRun): string {
+  return `run ${run.traceId} (agent ${run.agentName}, ${run.source.file}:${run.source.line})`;
+}
+
+/**
+ * Replays one recorded run, printing `✓ matched ...` or the divergence report.
+ * @returns whether it matched
+ */
+async function replayOne(run: RecordedRun, flags: ReplayFlags, agent: Parameters<typeof replayRun>[1], io: CliIo): Promise<boolean> {
+  try {
+    const replay = await replayRun(run, agent, { mode: flags.lenient ? 'lenient' : 'strict' });
+    if (replay.matched) {
+      const { steps, toolCalls } = replay.result;
+      io.stdout(`✓ matched ${runLabel(run)}: ${plural(steps, 'step')}, ${plural(toolCalls, 'tool call')}\n`);
+      return true;
+    }
+    io.stdout(`✗ ${replay.report}\n`);
+  } catch (error) {
+    if (error instanceof ReplayDivergenceError) io.stdout(`✗ ${error.report}\n`);
+    else if (error instanceof RunError) io.stdout(`✗ ${runLabel(run)}: the replayed run failed (${error.stopReason}): ${error.message}\n`);
+    else throw error;
+  }
+  return false;
+}
+
+/**
+ * Replays the recorded runs of a trace file with a module's agent, offline.
+ * @returns 0 when every run matched, 1 when one diverged or its replay failed, 2 on bad input
+ *   (missing or malformed file, no such run, a module without an agent)
+ */
+export async function replayCommand(file: string, flags: ReplayFlags, io: CliIo): Promise<number> {
+  let runs: RecordedRun[];
+  let agent;
+  try {
+    agent = (await loadAgentModule(flags.agent)).agent;
+    runs = runsToReplay(await readRecording(file), agent.name, file, flags.run);
+  } catch (error) {
+    if (!(error instanceof UsageError || error instanceof ReplayFileError || error instanceof TraceFileError)) throw error;
+    io.stderr(`tracebound replay: ${error.message}\n`);
+    return 2;
+  }
+  let matched = true;
+  // One after the other: each replay is offline and fast, and the reports stay in file order.
+  for (const run of runs) matched = (await replayOne(run, flags, agent, io)) && matched;
+  return matched ? 0 : 1;
+}
+
+/** Adds `replay <trace-file> --agent <module>` to the program; its action sets `context.exitCode`. */
+export function registerReplay(program: Command, context: CliContext): void {
+  program
+    .command('replay')
+    .description("replay recorded runs with today's agent, offline; exit 1 with a report where it diverges")
+    .argument('<trace-file>', 'OTLP/JSON lines trace file holding the recorded runs')
+    .requiredOption('--agent <agent-module>', 'a .ts or .js module whose default export is the agent to replay')
+    .option('--lenient', 'go on past differences and list them all (default: stop at the first)')
+    .option('--run <id>', 'replay only this run (trace id or run span id); default: every run of the agent')
+    .action(async (file: string, flags: ReplayFlags) => {
+      context.exitCode = await replayCommand(file, flags, context);
+    });
+}

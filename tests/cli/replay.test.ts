@@ -1,0 +1,120 @@
+/** `tracebound replay <trace-file> --agent <module> [--lenient] [--run <id>]`, in process. */
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { main, type CliIo } from '../../src/cli/main.js';
+import { recordRun } from '../../src/testing/record.js';
+import { tempDir } from './fixture.js';
+import { greeter, weather } from './replay-agents.js';
+
+const AGENTS = fileURLToPath(new URL('./replay-agents.ts', import.meta.url));
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), color: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** A recording with two weather runs and a greeter run between them, and agent modules. */
+async function setup() {
+  const dir = await tempDir();
+  const file = join(dir, 'traces.jsonl');
+  const paris = await recordRun(weather(), 'Paris', { traceFile: file });
+  const hello = await recordRun(greeter(), 'Hi', { traceFile: file });
+  const oslo = await recordRun(weather(), 'Oslo', { traceFile: file });
+  const module = async (name: string, factory: 'greeter' | 'weather', args = '') => {
+    const path = join(dir, name);
+    await writeFile(path, `import { ${factory} } from ${JSON.stringify(AGENTS)};\nexport default ${factory}(${args});\n`);
+    return path;
+  };
+  return {
+    dir,
+    file,
+    traces: { paris: paris.result.traceId, hello: hello.result.traceId, oslo: oslo.result.traceId },
+    same: await module('same.ts', 'weather'),
+    changed: await module('changed.ts', 'weather', "'Answer in French.'"),
+    greeting: await module('greeting.ts', 'greeter'),
+  };
+}
+
+describe('tracebound replay', () => {
+  it('exits 0 and prints a match line for every run of the agent', async () => {
+    const s = await setup();
+    const result = await cli(['replay', s.file, '--agent', s.same]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n')).toEqual([
+      `✓ matched run ${s.traces.paris} (agent weather, ${s.file}:1): 2 steps, 1 tool call`,
+      expect.stringMatching(new RegExp(`^✓ matched run ${s.traces.oslo} \\(agent weather, ${s.file}:\\d+\\): 2 steps, 1 tool call$`)),
+      '',
+    ]);
+    const greeting = await cli(['replay', s.file, '--agent', s.greeting]);
+    expect(greeting.code).toBe(0);
+    expect(greeting.stdout).toContain(`✓ matched run ${s.traces.hello} (agent greeter`);
+  });
+
+  it('replays only the run --run names', async () => {
+    const s = await setup();
+    const result = await cli(['replay', s.file, '--agent', s.same, '--run', s.traces.oslo]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^✓ matched run ${s.traces.oslo} .*\n$`));
+  });
+
+  it('exits 1 with the report on divergence; strict stops at the first difference, lenient lists them all', async () => {
+    const s = await setup();
+    const strict = await cli(['replay', s.file, '--agent', s.changed, '--run', s.traces.paris]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toBe('');
+    expect(strict.stdout).toBe(
+      [
+        `✗ replay diverged from ${s.file}:1 run ${s.traces.paris} (agent weather): 1 difference`,
+        '  step 1: the system prompt differs',
+        '    system',
+        '      recorded: "Answer with the weather."',
+        '      actual:   "Answer in French."',
+        '',
+      ].join('\n'),
+    );
+    const lenient = await cli(['replay', s.file, '--agent', s.changed, '--lenient']);
+    expect(lenient.code).toBe(1);
+    expect(lenient.stdout.match(/^✗ replay diverged from .*: 2 differences$/gm)).toHaveLength(2);
+    expect(lenient.stdout.match(/step 2: the system prompt differs/g)).toHaveLength(2);
+  });
+
+  it('exits 2 on bad input, saying what is wrong', async () => {
+    const s = await setup();
+    const missing = await cli(['replay', join(s.dir, 'nope.jsonl'), '--agent', s.same]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^tracebound replay: .*nope\.jsonl: no such file/);
+
+    const malformed = join(s.dir, 'malformed.jsonl');
+    await writeFile(malformed, '');
+    await appendFile(malformed, '{"resourceSpans": [}\n');
+    const bad = await cli(['replay', malformed, '--agent', s.same]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/malformed\.jsonl: line 1: .*not JSON/);
+
+    const noRun = await cli(['replay', s.file, '--agent', s.same, '--run', 'abc']);
+    expect(noRun.code).toBe(2);
+    expect(noRun.stderr).toContain('no run abc in the recording');
+
+    const stranger = join(s.dir, 'stranger.ts');
+    await writeFile(stranger, `import { agent } from ${JSON.stringify(fileURLToPath(new URL('../../src/agent.ts', import.meta.url)))};\nimport { scriptedModel } from ${JSON.stringify(fileURLToPath(new URL('../../src/testing/scripted-model.ts', import.meta.url)))};\nexport default agent({ name: 'stranger', instructions: '', model: scriptedModel({ respond: [] }) });\n`);
+    const noAgentRun = await cli(['replay', s.file, '--agent', stranger]);
+    expect(noAgentRun.code).toBe(2);
+    expect(noAgentRun.stderr).toMatch(/has no run of agent "stranger"; runs: .*\(weather\), .*\(greeter\), .*\(weather\)\. Pick one with --run/);
+
+    const noAgent = join(s.dir, 'no-agent.ts');
+    await writeFile(noAgent, 'export const x = 1;\n');
+    const notAgent = await cli(['replay', s.file, '--agent', noAgent]);
+    expect(notAgent.code).toBe(2);
+    expect(notAgent.stderr).toMatch(/no default-exported agent/);
+
+    const usage = await cli(['replay', s.file]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/required option '--agent <agent-module>' not specified/);
+  });
+});
