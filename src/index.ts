@@ -65,5 +65,7 @@ export type { HookContext, Hooks } from './runtime/hooks.js';
 export type { ToolOutcome } from './runtime/tools.js';
 export type { RetryPolicy } from './runtime/retry.js';
 export { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from './tracing/traced-runtime.js';
-export { DEFAULT_TRACE_FILE, type ExporterName } from './tracing/setup.js';
+export { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from './tracing/setup.js';
+export type { ExportStats } from './tracing/export-guard.js';
+export { flushOnExit } from './tracing/exit.js';
 export { ATTR, EVENT, SPAN_NAME } from './tracing/attributes.js';

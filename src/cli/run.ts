@@ -4,7 +4,8 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import type { Command } from 'commander';
 import { RunError } from '../errors.js';
 import { ATTR, OPERATION } from '../tracing/attributes.js';
-import { exporterNames, DEFAULT_TRACE_FILE, type ExporterName } from '../tracing/setup.js';
+import { flushOnExit } from '../tracing/exit.js';
+import { exporterNames, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../tracing/setup.js';
 import { spanRecordOf, type SpanRecord } from '../tracing/span-record.js';
 import { tracedRuntime } from '../tracing/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule } from './agent-module.js';
@@ -97,27 +98,39 @@ export async function runCommand(modulePath: string, input: string | undefined, 
     io.stderr(`tracebound run: no input: pass one (tracebound run ${modulePath} "your question") or export \`input\` from the module\n`);
     return 2;
   }
-  const setup = await resolveAgent(module, flags, io);
-  const runtime = tracedRuntime({ exporter: exporters, traceFile: flags.traceFile, spanProcessors: [new ProgressPrinter(io)] });
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const a = setup.agent;
-  io.stdout(`${renderRunHeader({ agentName: a.name, model: a.model.modelId, provider: a.model.provider }, { color: io.color })}\n`);
+  let runtime: ReturnType<typeof tracedRuntime>;
   try {
-    const result = await runtime.run(a, text, { signal: controller.signal });
-    io.stdout(`\n${result.output}\n`);
-    return 0;
+    runtime = tracedRuntime({ exporter: exporters, traceFile: flags.traceFile, spanProcessors: [new ProgressPrinter(io)] });
   } catch (error) {
-    if (!(error instanceof RunError)) throw error;
-    io.stderr(`\nrun ${error.stopReason}: ${error.message}\n`);
-    return 1;
+    if (!(error instanceof TracingConfigError)) throw error;
+    io.stderr(`tracebound run: --exporter ${error.exporter}: ${error.message}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  // Installed until the runtime has shut down: a signal during the final flush must not kill
+  // the process before the spans are out (a second signal exits at once).
+  const removeExitHandlers = flushOnExit({
+    shutdown: () => runtime.shutdown(),
+    onSignal: (signal) => controller.abort(new Error(`interrupted (${signal})`)),
+  });
+  try {
+    const setup = await resolveAgent(module, flags, io);
+    try {
+      const a = setup.agent;
+      io.stdout(`${renderRunHeader({ agentName: a.name, model: a.model.modelId, provider: a.model.provider }, { color: io.color })}\n`);
+      const result = await runtime.run(a, text, { signal: controller.signal });
+      io.stdout(`\n${result.output}\n`);
+      return 0;
+    } catch (error) {
+      if (!(error instanceof RunError)) throw error;
+      io.stderr(`\nrun ${error.stopReason}: ${error.message}\n`);
+      return 1;
+    } finally {
+      await setup.close();
+    }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await runtime.shutdown();
-    await setup.close();
+    removeExitHandlers();
     if (exporters.includes('file')) io.stdout(`\ntrace written to ${flags.traceFile} (tracebound show ${flags.traceFile})\n`);
   }
 }
@@ -130,7 +143,7 @@ export function registerRun(program: Command, context: CliContext): void {
     .argument('<agent-module>', 'a .ts or .js module whose default export is an agent')
     .argument('[input]', "the user's message (default: the module's exported `input`)")
     .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
-    .option('--exporter <name...>', 'file, otlp, console or none (several allowed)', ['file'])
+    .option('--exporter <name...>', 'file, otlp, otlp-proto, langfuse, console or none (several allowed)', ['file'])
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
     .action(async (modulePath: string, input: string | undefined, flags: RunFlags) => {
       context.exitCode = await runCommand(modulePath, input, flags, context);

@@ -2,6 +2,7 @@ import type { TracerProvider } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
 import { TRACER_NAME } from './attributes.js';
+import { ExportGuard, type ExportStats } from './export-guard.js';
 import {
   createTracerProvider,
   DEFAULT_TRACE_FILE,
@@ -12,7 +13,12 @@ import {
 
 /** What `tracedRuntime()` takes (DESIGN.md, Public API). */
 export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
-  /** Where spans go: `file` (default), `otlp`, `console`, `none`, or several. */
+  /**
+   * Where spans go: `file` (default), `otlp` (OTLP/HTTP, `OTEL_EXPORTER_OTLP_*`), `otlp-proto`,
+   * `langfuse` (`LANGFUSE_PUBLIC_KEY`, `LANGFUSE_SECRET_KEY`, `LANGFUSE_BASE_URL`), `console`,
+   * `none`, or several. Message content is captured by default only when all are local (`file`,
+   * `console`, `none`).
+   */
   exporter?: ExporterName | readonly ExporterName[];
   /** The trace file of the `file` exporter. Default `.tracebound/traces.jsonl`. */
   traceFile?: string;
@@ -31,31 +37,48 @@ export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
 export interface TracedRuntime extends Runtime {
   /** Exports every ended span now, without closing anything. */
   forceFlush(): Promise<void>;
-  /** Flushes every exporter and closes them; call it before the process exits. */
+  /** Flushes every exporter and closes them; call it before the process exits. Idempotent. */
   shutdown(): Promise<void>;
+  /**
+   * Spans lost so far (`tracebound.export.dropped`), in total and per exporter: dropped because
+   * an exporter's queue was full, or in exports that failed after the exporter's retries. Each
+   * loss is also reported as a warning line on stderr. All zeros with the caller's own provider,
+   * whose exporters tracebound does not see.
+   */
+  exportStats(): ExportStats;
 }
 
 /**
  * Makes a runtime whose every run, step, model call and tool call is an OpenTelemetry span,
  * exported to the local trace file by default. Message content is captured by default only when
  * every exporter is local (the trace file needs it for replay); set `captureContent` to choose.
+ * Exporters never block or fail a run: a backend that is down costs the spans it misses, each
+ * counted in {@link TracedRuntime.exportStats} and reported on stderr.
  * @throws {TypeError} on an unknown exporter name.
+ * @throws {TracingConfigError} when an exporter's environment is incomplete, e.g. `langfuse`
+ *   without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` (the error names the variables).
  */
 export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime {
   if (options.tracerProvider) {
+    const none = new ExportGuard();
     return {
       ...createRuntime({ ...options, tracer: options.tracerProvider.getTracer(TRACER_NAME) }),
       forceFlush: async () => {},
       shutdown: async () => {},
+      exportStats: () => none.stats(),
     };
   }
   const names = exporterNames(options.exporter);
+  const guard = new ExportGuard();
   const provider = createTracerProvider({
     exporter: names,
     traceFile: options.traceFile ?? DEFAULT_TRACE_FILE,
     spanProcessors: options.spanProcessors,
     serviceName: options.serviceName,
+    guard,
   });
+  // Shut down once: the CLI calls it in its finally and again from `beforeExit`/signal handlers.
+  let closing: Promise<void> | undefined;
   return {
     ...createRuntime({
       ...options,
@@ -63,6 +86,7 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
       tracer: provider.getTracer(TRACER_NAME),
     }),
     forceFlush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    shutdown: () => (closing ??= provider.shutdown()),
+    exportStats: () => guard.stats(),
   };
 }

@@ -108,6 +108,6 @@ describe('other exporters', () => {
   });
 
   it('rejects an unknown exporter name with what to use instead', () => {
-    expect(() => tracedRuntime({ exporter: 'jaeger' as never })).toThrow(/unknown exporter "jaeger": use one of file, otlp, console, none/);
+    expect(() => tracedRuntime({ exporter: 'jaeger' as never })).toThrow(/unknown exporter "jaeger": use one of file, otlp, otlp-proto, langfuse, console, none/);
   });
 });
