@@ -349,7 +349,7 @@ function report(variants: Variant[], countUs: number, redisWhere: string, redisI
   console.log(
     `prompt counting (openai tokenizer, fresh counter per run, count + observe): ${countUs.toFixed(2)} µs/call` +
       (counting.shareOfRunOverhead === undefined ? '' : `, ${(counting.shareOfRunOverhead * 100).toFixed(0)}% of the untraced runCostUsd overhead`) +
-      '; traced runs count the prompt with or without a budget (for the span), so there the guard adds no counting',
+      '; runs without a USD or context limit do not count (traced ones take utilization from the reported tokens)',
   );
   console.log('BENCH_JSON');
   console.log(JSON.stringify({ benchmark: 'guard', env, targets: TARGET, figures: rows, counting, roundTripsPerCall: roundTrips, verdict }));
