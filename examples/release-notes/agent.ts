@@ -48,17 +48,25 @@ function releaseNotesAgent(model: Model) {
 export default releaseNotesAgent(openai('gpt-4o-mini'));
 
 const recordings = join(import.meta.dirname, '..', '..', 'tests', 'fixtures', 'openai');
+const NO_STREAM =
+  'offline demo: this conversation was recorded unstreamed, so it cannot be replayed as a stream; ' +
+  'ask without streaming, or set OPENAI_API_KEY to run live';
 
 /** `--offline`: the same agent, its SDK pointed at recorded traffic; skipped when a key is set. */
 export const offline = {
   liveWhen: 'OPENAI_API_KEY',
   async start() {
     const server = await startRecordedServer();
-    server.enqueue(
-      '/v1/chat/completions',
-      await loadFixture(join(recordings, 'chat-parallel-tool-calls.json')),
-      await loadFixture(join(recordings, 'chat-parallel-answer.json')),
-    );
+    const calls = await loadFixture(join(recordings, 'chat-parallel-tool-calls.json'));
+    const answer = await loadFixture(join(recordings, 'chat-parallel-answer.json'));
+    // Answer by the conversation's state, as the recording did, so every run (`tracebound serve
+    // --offline` takes many) gets the recorded tool calls first and the recorded answer after.
+    server.fallback = ({ body }) => {
+      const request = body as { stream?: boolean; messages?: { role: string }[] };
+      // The recording is not streamed: say so (this server's own error, not recorded traffic).
+      if (request.stream) return { status: 400, json: { error: { message: NO_STREAM, type: 'invalid_request_error' } } };
+      return request.messages?.some((m) => m.role === 'tool') ? answer : calls;
+    };
     return {
       agent: releaseNotesAgent(openai('gpt-4o-mini', { baseURL: `${server.url}/v1`, apiKey: 'offline-replay' })),
       close: () => server.close(),

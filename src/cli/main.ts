@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 import { registerShow } from './show.js';
 
 /** Where the CLI writes; `process.stdout`/`stderr` in production, buffers in tests. */
@@ -70,6 +71,7 @@ export function createProgram(context: CliContext): Command {
   registerRun(program, context);
   registerShow(program, context);
   registerReplay(program, context);
+  registerServe(program, context);
   return program;
 }
 

@@ -1,0 +1,133 @@
+/**
+ * `tracebound serve <agent-module> --port N`: long-running mode over HTTP. SIGTERM/SIGINT drain
+ * in-flight runs (up to `--drain-timeout`), flush spans and exit 0; a second signal exits at once.
+ */
+import type { Command } from 'commander';
+import { httpInput } from '../serve/inputs/http.js';
+import { serve } from '../serve/serve.js';
+import { TRACER_NAME } from '../tracing/attributes.js';
+import { createTracerProvider, DEFAULT_TRACE_FILE, exporterNames, exportsLocallyOnly, type ExporterName } from '../tracing/setup.js';
+import { tracedRuntime } from '../tracing/traced-runtime.js';
+import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
+import type { CliContext } from './main.js';
+
+/** Flags of `serve`. */
+export interface ServeFlags {
+  port: string;
+  host: string;
+  traceFile: string;
+  exporter: string[];
+  offline?: boolean;
+  concurrency: string;
+  backlog: string;
+  drainTimeout: string;
+}
+
+/** Exit code when a second signal cuts the drain short. */
+const EXIT_INTERRUPTED = 1;
+
+/** A flag's value as an integer of at least `min`. @throws {UsageError} naming the flag. */
+function integer(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+function parseExporters(values: string[]): ExporterName[] {
+  try {
+    return exporterNames(values.flatMap((v) => v.split(',')) as ExporterName[]);
+  } catch (error) {
+    throw new UsageError(`--exporter: ${(error as Error).message}`);
+  }
+}
+
+async function resolveAgent(module: AgentModule, offline: boolean | undefined, io: CliContext): Promise<OfflineSetup> {
+  const live = { agent: module.agent, close: async () => {} };
+  if (!offline) return live;
+  if (!module.offline) throw new UsageError(`${module.path} does not support --offline: it exports no \`offline\` setup; run it without --offline`);
+  const envName = module.offline.liveWhen;
+  if (envName && process.env[envName]) {
+    io.stdout(`${envName} is set: running live (unset it to replay recorded traffic offline)\n`);
+    return live;
+  }
+  io.stdout('offline: the provider SDK talks to a local server replaying recorded traffic\n');
+  return module.offline.start();
+}
+
+/** Resolves on the first SIGTERM/SIGINT; a second one exits the process at once. */
+function firstSignal(io: CliContext): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      process.once('SIGTERM', () => process.exit(EXIT_INTERRUPTED)).once('SIGINT', () => process.exit(EXIT_INTERRUPTED));
+      io.stderr(`${signal}: draining in-flight runs (a second signal exits at once)\n`);
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  });
+}
+
+/**
+ * Serves the module's agent over HTTP until SIGTERM/SIGINT, then drains and flushes.
+ * @returns 0 after a clean drain, 2 on bad usage or a bad module (the message says what to fix).
+ */
+export async function serveCommand(modulePath: string, flags: ServeFlags, io: CliContext): Promise<number> {
+  let module: AgentModule;
+  let exporters: ExporterName[];
+  let numbers: { port: number; concurrency: number; backlog: number; drainTimeoutMs: number };
+  try {
+    exporters = parseExporters(flags.exporter);
+    numbers = {
+      port: integer('port', flags.port, 0),
+      concurrency: integer('concurrency', flags.concurrency, 1),
+      backlog: integer('backlog', flags.backlog, 0),
+      drainTimeoutMs: integer('drain-timeout', flags.drainTimeout, 0),
+    };
+    module = await loadAgentModule(modulePath);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`tracebound serve: ${error.message}\n`);
+    return 2;
+  }
+  const setup = await resolveAgent(module, flags.offline, io);
+  // The CLI owns the provider, so rejected-message spans and run spans go to the same exporters.
+  const provider = createTracerProvider({ exporter: exporters, traceFile: flags.traceFile });
+  const runtime = tracedRuntime({ tracerProvider: provider, captureContent: exportsLocallyOnly(exporters) });
+  const http = httpInput({ port: numbers.port, host: flags.host });
+  const { concurrency, backlog, drainTimeoutMs } = numbers;
+  const server = serve({ agent: setup.agent, runtime, tracer: provider.getTracer(TRACER_NAME), inputs: [http], concurrency, backlog, drainTimeoutMs });
+  try {
+    await server.start();
+  } catch (error) {
+    await Promise.all([provider.shutdown(), setup.close()]);
+    io.stderr(`tracebound serve: cannot listen on ${flags.host}:${numbers.port}: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const signal = firstSignal(io);
+  io.stdout(`serving ${setup.agent.name} on ${http.url} (POST /v1/runs, GET /healthz, GET /readyz)\n`);
+  await signal;
+  await server.stop();
+  await provider.shutdown();
+  await setup.close();
+  io.stderr('drained: every run finished and its spans are flushed\n');
+  return 0;
+}
+
+/** Adds `serve <agent-module>` to the program; its action sets `context.exitCode`. */
+export function registerServe(program: Command, context: CliContext): void {
+  program
+    .command('serve')
+    .description("serve an agent module's default-exported agent over HTTP (POST /v1/runs, JSON or SSE)")
+    .argument('<agent-module>', 'a .ts or .js module whose default export is an agent')
+    .option('--port <n>', 'TCP port (0 picks a free one)', '8787')
+    .option('--host <address>', 'interface to listen on', '127.0.0.1')
+    .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
+    .option('--exporter <name...>', 'file, otlp, console or none (several allowed)', ['file'])
+    .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
+    .option('--concurrency <n>', 'most runs at once', '16')
+    .option('--backlog <n>', 'most requests waiting for a slot before 429', '256')
+    .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight runs may finish before they are aborted', '30000')
+    .action(async (modulePath: string, flags: ServeFlags) => {
+      context.exitCode = await serveCommand(modulePath, flags, context);
+    });
+}

@@ -1,0 +1,18 @@
+/** Long-running mode: `serve()` and its inputs and outputs. */
+export {
+  defaultInputSchema,
+  outcomeJson,
+  resultJson,
+  serve,
+  type Server,
+  type ServeInput,
+  type ServeOptions,
+  type ServeRuntime,
+} from './serve.js';
+export { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type Output, type RunOutcome } from './types.js';
+export { httpInput, type HttpInput, type HttpInputOptions } from './inputs/http.js';
+export { scheduleInput, type ScheduleInputOptions } from './inputs/schedule.js';
+export { stdoutOutput, type StdoutOutputOptions } from './outputs/stdout.js';
+export { webhookOutput, webhookSignature, type WebhookOutputOptions } from './outputs/webhook.js';
+export { enqueue, redisQueueInput, type DeadLetterEntry, type RedisQueueInputOptions } from './inputs/redis-queue.js';
+export { redisStreamOutput, type RedisStreamOutputOptions } from './outputs/redis-stream.js';

@@ -1,0 +1,57 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ATTR } from '../../src/tracing/attributes.js';
+import { readTraceFile } from '../../src/tracing/trace-file.js';
+import { startServeChild } from './cli-support.js';
+import { postRun } from './http-support.js';
+
+const slowAgent = join(import.meta.dirname, 'slow-agent.ts');
+
+async function traceFile(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), 'tracebound-serve-cli-')), 'traces.jsonl');
+}
+
+describe('tracebound serve (CLI)', () => {
+  it('on SIGTERM with 20 runs in flight: finishes all 20, flushes their spans, exits 0', async () => {
+    const file = await traceFile();
+    const serve = await startServeChild([slowAgent, '--port', '0', '--trace-file', file, '--concurrency', '32'], { SLOW_TOOL_MS: '1500' });
+    const started = Date.now();
+    const requests = Array.from({ length: 20 }, (_, i) => postRun(serve.url, { input: `run ${i}` }, { 'x-request-id': `r${i}` }));
+    // Every run is inside its 1.5 s tool call by now.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    serve.child.kill('SIGTERM');
+    const responses = await Promise.all(requests);
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { output: string; stopReason: string }[];
+    expect(bodies.every((b) => b.output === 'Finished.' && b.stopReason === 'final')).toBe(true);
+    expect(await serve.exited).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(serve.stderr()).toContain('SIGTERM: draining');
+
+    const spans = await readTraceFile(file);
+    const runs = spans.filter((s) => s.name === 'invoke_agent slow');
+    expect(runs.map((s) => s.attributes[ATTR.serveMessageId]).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`).sort());
+    expect(runs.every((s) => s.attributes[ATTR.stopReason] === 'final')).toBe(true);
+    // run, 2 steps, 2 chats, 1 tool call: 6 spans each.
+    expect(spans).toHaveLength(120);
+  });
+
+  it('exits at once on a second signal, without waiting for the drain', async () => {
+    const serve = await startServeChild([slowAgent, '--port', '0', '--trace-file', await traceFile()], { SLOW_TOOL_MS: '20000' });
+    const request = postRun(serve.url, { input: 'never mind' }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    serve.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await request).toBeInstanceOf(Error);
+  });
+
+  it('exits 2 on bad usage, naming the flag', async () => {
+    await expect(startServeChild([slowAgent, '--port', 'eighty'])).rejects.toThrow(/exited with 2: tracebound serve: --port must be an integer >= 0, got "eighty"/);
+  });
+});
