@@ -13,8 +13,6 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { Redis } from 'ioredis';
@@ -28,10 +26,11 @@ import { tokenCounterFor } from '../src/budget/tokens.js';
 import type { ModelRequest } from '../src/providers/model.js';
 import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
 import type { ScriptedModel } from '../src/testing/scripted-model.js';
-import { AGENT_NAME, INPUT, INSTRUCTIONS, makeModel, usage } from './scenario.js';
+import { AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, usage, useContextManager } from './scenario.js';
 import { tool } from '../src/tool.js';
 import { tracedRuntime } from '../src/tracing/traced-runtime.js';
 import { startRedis } from '../tests/support/redis.js';
+import { median, rotate } from './stats.js';
 
 const CALLS_PER_RUN = 3;
 /** 1 run + 3 step + 3 chat + 3 tool spans. */
@@ -44,22 +43,7 @@ const COUNT_RUNS = 2_000;
 /** Far above what the bench spends, so every call is allowed whole and no run stops early. */
 const LARGE_USD = 1_000_000;
 const TARGET = { roundTripsPerCall: 2, redisCallsPerSec: 5_000 } as const;
-/** The batch settings of bench/overhead.ts (tracebound's own provider's): no span is dropped. */
-const BATCH = { maxQueueSize: 16_384, maxExportBatchSize: 1_024, scheduledDelayMillis: 500 } as const;
 
-let contextManager: AsyncLocalStorageContextManager | undefined;
-
-/** Traced variants run with the context manager a traced app has; untraced ones without, as in bench/overhead.ts. */
-function useContextManager(on: boolean): void {
-  if (on === (contextManager !== undefined)) return;
-  if (on) {
-    contextManager = new AsyncLocalStorageContextManager().enable();
-    context.setGlobalContextManager(contextManager);
-  } else {
-    context.disable();
-    contextManager = undefined;
-  }
-}
 
 const add = tool({
   name: 'add',
@@ -208,16 +192,7 @@ function countingUsPerCall(requests: readonly ModelRequest[]): number {
   return median(samples);
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
-function rotate<T>(list: readonly T[], by: number): T[] {
-  const k = by % list.length;
-  return [...list.slice(k), ...list.slice(0, k)];
-}
 
 function countedClient(url: string): Redis {
   // The options the store documents for a caller's client, so the bench measures what users run.

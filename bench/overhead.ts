@@ -7,8 +7,7 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
@@ -17,10 +16,11 @@ import type { Message } from '../src/messages.js';
 import type { ModelResponse } from '../src/providers/model.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import type { ScriptedModel } from '../src/testing/scripted-model.js';
-import { AGENT_NAME, INPUT, INSTRUCTIONS, makeModel } from './scenario.js';
+import { AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, useContextManager } from './scenario.js';
 import { tool } from '../src/tool.js';
 import { ATTR } from '../src/tracing/attributes.js';
 import { tracedRuntime } from '../src/tracing/traced-runtime.js';
+import { median, rotate } from './stats.js';
 
 const STEPS_PER_RUN = 3;
 /** Per run: 1 run + 3 step + 3 chat + 3 tool spans (2 parallel tools in step 1, 1 in step 2). */
@@ -33,29 +33,7 @@ const CONCURRENCY = 100;
 const CONCURRENT_REPEATS = 5;
 const HEAP_IN_FLIGHT = 1000;
 const TARGET = { tracedOverBare: 1.5, untracedUsPerStep: 10, spansLost: 0 } as const;
-/**
- * The batch settings tracebound's own `createTracerProvider` uses, for bare and traced alike: a
- * queue that holds a burst of concurrent runs, so "spans lost" measures the runtime, not the queue.
- */
-const BATCH = { maxQueueSize: 16_384, maxExportBatchSize: 1_024, scheduledDelayMillis: 500 } as const;
 
-let contextManager: AsyncLocalStorageContextManager | undefined;
-
-/**
- * A traced Node app has an AsyncLocalStorage context manager (NodeSDK or provider.register()
- * install it), and every promise then pays for it; a process with no OpenTelemetry SDK has none.
- * Each variant runs in the setting it stands for.
- */
-function useContextManager(on: boolean): void {
-  if (on === (contextManager !== undefined)) return;
-  if (on) {
-    contextManager = new AsyncLocalStorageContextManager().enable();
-    context.setGlobalContextManager(contextManager);
-  } else {
-    context.disable();
-    contextManager = undefined;
-  }
-}
 
 /** While set, every tool call waits on it: the heap measurement parks runs in step 1. */
 let gate: Promise<void> | undefined;
@@ -311,16 +289,7 @@ async function heapPerRun(v: Variant): Promise<number | undefined> {
   return (busy - idle) / HEAP_IN_FLIGHT;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
-function rotate<T>(list: readonly T[], by: number): T[] {
-  const k = by % list.length;
-  return [...list.slice(k), ...list.slice(0, k)];
-}
 
 async function main(): Promise<void> {
   const seq = new Map<string, number[]>(variants.map((v) => [v.key, []]));

@@ -21,6 +21,7 @@ import { createRuntime } from '../src/runtime/runtime.js';
 import { recordRun } from '../src/testing/record.js';
 import { scriptedModel } from '../src/testing/scripted-model.js';
 import { tool } from '../src/tool.js';
+import { median } from './stats.js';
 
 const STEPS = 100;
 const WARMUP_ROUNDS = 5;
@@ -50,11 +51,6 @@ const model = scriptedModel({
 const counter = agent({ name: 'counter', instructions: 'Count with the add tool.', model, tools: [add], budget: { maxSteps: STEPS, maxToolCalls: STEPS } });
 const INPUT = 'Count to 99.';
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

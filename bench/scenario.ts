@@ -3,6 +3,8 @@
  * calls, one more tool call, then the answer), from a scripted model priced as gpt-4o-mini that
  * answers at once with fixed usage, so the figures are pure runtime overhead.
  */
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { scriptedModel, type ScriptedModel, type ScriptedResponse } from '../src/testing/scripted-model.js';
 
 export const usage = { inputTokens: 100, outputTokens: 20 };
@@ -30,3 +32,27 @@ export function makeModel(): ScriptedModel {
 export const INPUT = 'Add 1+2 and 3+4, then add the results.';
 export const AGENT_NAME = 'calc';
 export const INSTRUCTIONS = 'Use the tools.';
+
+/**
+ * The batch settings tracebound's own `createTracerProvider` uses, for bare and traced alike: a
+ * queue that holds a burst of concurrent runs, so "spans lost" measures the runtime, not the queue.
+ */
+export const BATCH = { maxQueueSize: 16_384, maxExportBatchSize: 1_024, scheduledDelayMillis: 500 } as const;
+
+let contextManager: AsyncLocalStorageContextManager | undefined;
+
+/**
+ * A traced Node app has an AsyncLocalStorage context manager (NodeSDK or provider.register()
+ * install it), and every promise then pays for it; a process with no OpenTelemetry SDK has none.
+ * Each variant runs in the setting it stands for.
+ */
+export function useContextManager(on: boolean): void {
+  if (on === (contextManager !== undefined)) return;
+  if (on) {
+    contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+  } else {
+    context.disable();
+    contextManager = undefined;
+  }
+}
