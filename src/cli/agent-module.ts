@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ZodType } from 'zod';
 import type { Agent } from '../agent.js';
+import type { ServeInput } from '../serve/serve.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -17,15 +19,20 @@ export interface OfflineSetup {
 }
 
 /**
- * What an agent module exports: the agent (default export), optionally a default `input`, and
- * optionally an `offline` setup for `--offline`, skipped when the `liveWhen` variable (an API
- * key) is set.
+ * What an agent module exports: the agent (default export), optionally a default `input`, an
+ * `offline` setup for `--offline` (skipped when the `liveWhen` variable, an API key, is set), and
+ * an `inputSchema` for `tracebound serve`.
  */
 export interface AgentModule {
   path: string;
   agent: Agent;
   input?: string;
   offline?: { liveWhen?: string; start(): Promise<OfflineSetup> };
+  /**
+   * A zod schema of the messages `tracebound serve` accepts (default `{ input, conversationId? }`);
+   * it must parse to `{ input, conversationId? }`.
+   */
+  inputSchema?: ZodType<ServeInput>;
 }
 
 function isAgent(value: unknown): value is Agent {
@@ -73,9 +80,14 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   if (offline !== undefined && typeof offline?.start !== 'function') {
     throw new UsageError(`${path} exports \`offline\` without a start() function`);
   }
+  const inputSchema = exports.inputSchema;
+  if (inputSchema !== undefined && !(inputSchema instanceof ZodType)) {
+    throw new UsageError(`${path} exports \`inputSchema\` that is not a zod schema`);
+  }
   return {
     path,
     agent: exports.default,
+    ...(inputSchema ? { inputSchema: inputSchema as ZodType<ServeInput> } : {}),
     ...(typeof exports.input === 'string' ? { input: exports.input } : {}),
     ...(offline ? { offline } : {}),
   };

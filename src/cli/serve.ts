@@ -95,7 +95,16 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
   const runtime = tracedRuntime({ tracerProvider: provider, captureContent: exportsLocallyOnly(exporters) });
   const http = httpInput({ port: numbers.port, host: flags.host });
   const { concurrency, backlog, drainTimeoutMs } = numbers;
-  const server = serve({ agent: setup.agent, runtime, tracer: provider.getTracer(TRACER_NAME), inputs: [http], concurrency, backlog, drainTimeoutMs });
+  const server = serve({
+    agent: setup.agent,
+    runtime,
+    tracer: provider.getTracer(TRACER_NAME),
+    inputs: [http],
+    concurrency,
+    backlog,
+    drainTimeoutMs,
+    ...(module.inputSchema ? { inputSchema: module.inputSchema } : {}),
+  });
   try {
     await server.start();
   } catch (error) {

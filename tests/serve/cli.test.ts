@@ -54,4 +54,19 @@ describe('tracebound serve (CLI)', () => {
   it('exits 2 on bad usage, naming the flag', async () => {
     await expect(startServeChild([slowAgent, '--port', 'eighty'])).rejects.toThrow(/exited with 2: tracebound serve: --port must be an integer >= 0, got "eighty"/);
   });
+
+  it("uses the agent module's exported input schema: its fields are validated and it shapes the run's input", async () => {
+    const served = await startServeChild([join(import.meta.dirname, 'schema-agent.ts'), '--port', '0', '--exporter', 'none']);
+    try {
+      const ok = await postRun(served.url, { city: 'Oslo' });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { output: string }).output).toBe('Asked: Weather in Oslo?');
+      const bad = await postRun(served.url, { input: 'Weather?' });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('city');
+    } finally {
+      served.child.kill('SIGTERM');
+      await served.exited;
+    }
+  });
 });
