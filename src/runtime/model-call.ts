@@ -78,9 +78,11 @@ export async function guardedCall(
   if (decision?.decision === 'refuse') return { refused: true, checks: decision.checks };
   // Near the budget's end the model answers instead of asking for tool calls it cannot afford.
   const finished = finishOnLower && decision?.decision === 'lower' && request.toolChoice !== 'none';
-  const sent = decision
-    ? { ...request, maxOutputTokens: decision.maxOutputTokens, ...(finished ? { toolChoice: 'none' as const } : {}) }
-    : request;
+  let sent = request;
+  if (decision) {
+    sent = { ...request, maxOutputTokens: decision.maxOutputTokens };
+    if (finished) sent.toolChoice = 'none';
+  }
   let actualUsd = 0;
   try {
     const { response, cost } = await callModel(model, sent, stepIndex, current.context, scope, promptTokens);

@@ -44,7 +44,8 @@ export function openSpan(tracer: Tracer, spec: SpanSpec): OpenSpan {
   const startTime = performance.timeOrigin + performance.now();
   const span = tracer.startSpan(spec.name, { kind: spec.kind ?? SpanKind.INTERNAL, startTime }, parent);
   if (spec.attributes && span.isRecording()) span.setAttributes(spec.attributes());
-  return { span, context: trace.setSpan(parent, span) };
+  // A no-op tracer's span carries nothing children need: skip making a context for it.
+  return { span, context: isTraced(span) ? trace.setSpan(parent, span) : parent };
 }
 
 /** Marks a span failed: status ERROR, `error.type`, and the exception as an event. */
