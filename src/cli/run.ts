@@ -17,6 +17,8 @@ export interface RunFlags {
   traceFile: string;
   exporter: string[];
   offline?: boolean;
+  /** Record message content even with a remote exporter (replay needs it). */
+  captureContent?: boolean;
 }
 
 /**
@@ -100,7 +102,12 @@ export async function runCommand(modulePath: string, input: string | undefined, 
   }
   let runtime: ReturnType<typeof tracedRuntime>;
   try {
-    runtime = tracedRuntime({ exporter: exporters, traceFile: flags.traceFile, spanProcessors: [new ProgressPrinter(io)] });
+    runtime = tracedRuntime({
+      exporter: exporters,
+      traceFile: flags.traceFile,
+      spanProcessors: [new ProgressPrinter(io)],
+      ...(flags.captureContent ? { captureContent: true } : {}),
+    });
   } catch (error) {
     if (!(error instanceof TracingConfigError)) throw error;
     io.stderr(`tracebound run: --exporter ${error.exporter}: ${error.message}\n`);
@@ -145,6 +152,7 @@ export function registerRun(program: Command, context: CliContext): void {
     .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
     .option('--exporter <name...>', 'file, otlp, otlp-proto, langfuse, console or none (several allowed)', ['file'])
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
+    .option('--capture-content', 'record prompts, answers and tool results with remote exporters too (on by default for file/console)')
     .action(async (modulePath: string, input: string | undefined, flags: RunFlags) => {
       context.exitCode = await runCommand(modulePath, input, flags, context);
     });

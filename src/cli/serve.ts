@@ -18,6 +18,8 @@ export interface ServeFlags {
   traceFile: string;
   exporter: string[];
   offline?: boolean;
+  /** Record message content even with a remote exporter (replay needs it). */
+  captureContent?: boolean;
   concurrency: string;
   backlog: string;
   drainTimeout: string;
@@ -92,7 +94,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
   const setup = await resolveAgent(module, flags.offline, io);
   // The CLI owns the provider, so rejected-message spans and run spans go to the same exporters.
   const provider = createTracerProvider({ exporter: exporters, traceFile: flags.traceFile });
-  const runtime = tracedRuntime({ tracerProvider: provider, captureContent: exportsLocallyOnly(exporters) });
+  const runtime = tracedRuntime({ tracerProvider: provider, captureContent: flags.captureContent ?? exportsLocallyOnly(exporters) });
   const http = httpInput({ port: numbers.port, host: flags.host });
   const { concurrency, backlog, drainTimeoutMs } = numbers;
   const server = serve({
@@ -131,8 +133,9 @@ export function registerServe(program: Command, context: CliContext): void {
     .option('--port <n>', 'TCP port (0 picks a free one)', '8787')
     .option('--host <address>', 'interface to listen on', '127.0.0.1')
     .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
-    .option('--exporter <name...>', 'file, otlp, console or none (several allowed)', ['file'])
+    .option('--exporter <name...>', 'file, otlp, otlp-proto, langfuse, console or none (several allowed)', ['file'])
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
+    .option('--capture-content', 'record prompts, answers and tool results with remote exporters too (on by default for file/console)')
     .option('--concurrency <n>', 'most runs at once', '16')
     .option('--backlog <n>', 'most requests waiting for a slot before 429', '256')
     .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight runs may finish before they are aborted', '30000')

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { ATTR } from '../../src/tracing/attributes.js';
 import { readTraceFile } from '../../src/tracing/trace-file.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -11,8 +12,8 @@ const bin = join(root, 'bin', 'tracebound.js');
 const example = join(root, 'examples', 'release-notes', 'agent.ts');
 
 /** Runs the real launcher as a user would, without any provider key in its environment. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+async function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
   delete env.OPENAI_API_KEY;
   delete env.ANTHROPIC_API_KEY;
   try {
@@ -75,5 +76,21 @@ describe('tracebound CLI (e2e)', () => {
     const usage = await cli(['run']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/missing required argument/);
+  });
+
+  it('keeps content out of the trace when a remote exporter is on, unless --capture-content', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tracebound-e2e-'));
+    // An OTLP endpoint nobody listens on: its spans are dropped (and reported), the file keeps its own.
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_TIMEOUT: '500' };
+    const contentOf = async (file: string) =>
+      (await readTraceFile(file)).filter((s) => s.attributes[ATTR.inputMessages] !== undefined).length;
+
+    const plain = join(dir, 'plain.jsonl');
+    expect((await cli(['run', example, '--offline', '--trace-file', plain, '--exporter', 'file', '--exporter', 'otlp'], env)).code).toBe(0);
+    expect(await contentOf(plain)).toBe(0);
+
+    const captured = join(dir, 'captured.jsonl');
+    expect((await cli(['run', example, '--offline', '--trace-file', captured, '--exporter', 'file', '--exporter', 'otlp', '--capture-content'], env)).code).toBe(0);
+    expect(await contentOf(captured)).toBe(2);
   });
 });
