@@ -15,38 +15,11 @@ import { openai } from '../../src/providers/openai.js';
 import { loadFixture, startRecordedServer } from '../../src/testing/recorded-server.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { TracingConfigError } from '../../src/tracing/setup.js';
-import { tracedRuntime, type TracedRuntimeOptions } from '../../src/tracing/traced-runtime.js';
-import { setEnv, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { runtimeWith, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const PUBLIC_KEY = 'pk-lf-0b3c5d7e-public';
 const SECRET_KEY = 'sk-lf-9f8e7d6c-SECRET-do-not-leak';
 const BASIC = `Basic ${Buffer.from(`${PUBLIC_KEY}:${SECRET_KEY}`).toString('base64')}`;
-
-const CLEAN = {
-  LANGFUSE_PUBLIC_KEY: undefined,
-  LANGFUSE_SECRET_KEY: undefined,
-  LANGFUSE_BASE_URL: undefined,
-  LANGFUSE_BASEURL: undefined,
-  LANGFUSE_HOST: undefined,
-  LANGFUSE_TIMEOUT: undefined,
-  OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
-  OTEL_EXPORTER_OTLP_HEADERS: undefined,
-  OTEL_EXPORTER_OTLP_TRACES_HEADERS: undefined,
-  OTEL_EXPORTER_OTLP_PROTOCOL: undefined,
-  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: undefined,
-  OTEL_SERVICE_NAME: undefined,
-  OTEL_RESOURCE_ATTRIBUTES: undefined,
-};
-
-function runtimeWith(env: Record<string, string | undefined>, options: TracedRuntimeOptions) {
-  const restore = setEnv({ ...CLEAN, ...env });
-  try {
-    return tracedRuntime(options);
-  } finally {
-    restore();
-  }
-}
 
 /** A Langfuse-shaped receiver: only its OTLP path, only with the project's Basic auth. */
 function langfuseReceiver(): Promise<OtlpReceiver> {

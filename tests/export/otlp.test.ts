@@ -19,8 +19,8 @@ import { CountingExporter, ExportGuard, GuardedSpanProcessor } from '../../src/t
 import type { SpanRecord } from '../../src/tracing/span-record.js';
 import { TracingConfigError } from '../../src/tracing/setup.js';
 import { readTraceFile } from '../../src/tracing/trace-file.js';
-import { tracedRuntime, type TracedRuntimeOptions } from '../../src/tracing/traced-runtime.js';
-import { setEnv, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import type { TracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { runtimeWith, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const DEMO_SPANS = [
   'chat gpt-4o-mini', 'chat gpt-4o-mini',
@@ -28,32 +28,8 @@ const DEMO_SPANS = [
   'invoke_agent release-notes', 'step 1', 'step 2',
 ];
 
-/** Every OTEL_* variable these tests touch, unset unless a test sets it. */
-const CLEAN_OTEL = {
-  OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
-  OTEL_EXPORTER_OTLP_HEADERS: undefined,
-  OTEL_EXPORTER_OTLP_TRACES_HEADERS: undefined,
-  OTEL_EXPORTER_OTLP_PROTOCOL: undefined,
-  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: undefined,
-  OTEL_EXPORTER_OTLP_TIMEOUT: undefined,
-  OTEL_EXPORTER_OTLP_COMPRESSION: undefined,
-  OTEL_SERVICE_NAME: undefined,
-  OTEL_RESOURCE_ATTRIBUTES: undefined,
-};
-
-/** A runtime built with `env` set (the exporters read it when constructed), then the env restored. */
-function runtimeWith(env: Record<string, string | undefined>, options: TracedRuntimeOptions) {
-  const restore = setEnv({ ...CLEAN_OTEL, ...env });
-  try {
-    return tracedRuntime(options);
-  } finally {
-    restore();
-  }
-}
-
 /** Runs the demo agent once on its recorded traffic. */
-async function runDemo(runtime: ReturnType<typeof tracedRuntime>) {
+async function runDemo(runtime: TracedRuntime) {
   const setup = await offline.start();
   try {
     return await runtime.run(setup.agent, demoInput);

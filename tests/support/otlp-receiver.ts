@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { SpanRecord } from '../../src/tracing/span-record.js';
 import { parseTraceLines } from '../../src/tracing/trace-file.js';
+import { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from '../../src/tracing/traced-runtime.js';
 
 /** One request the receiver got. */
 export interface ReceivedExport {
@@ -287,3 +288,34 @@ export function setEnv(vars: Record<string, string | undefined>): () => void {
   apply(vars);
   return () => apply(before);
 }
+
+/** Every exporter variable the export tests touch: unset unless a test sets it. */
+const EXPORTER_ENV = {
+  LANGFUSE_PUBLIC_KEY: undefined,
+  LANGFUSE_SECRET_KEY: undefined,
+  LANGFUSE_BASE_URL: undefined,
+  LANGFUSE_BASEURL: undefined,
+  LANGFUSE_HOST: undefined,
+  LANGFUSE_TIMEOUT: undefined,
+  OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
+  OTEL_EXPORTER_OTLP_HEADERS: undefined,
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: undefined,
+  OTEL_EXPORTER_OTLP_PROTOCOL: undefined,
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: undefined,
+  OTEL_EXPORTER_OTLP_TIMEOUT: undefined,
+  OTEL_EXPORTER_OTLP_COMPRESSION: undefined,
+  OTEL_SERVICE_NAME: undefined,
+  OTEL_RESOURCE_ATTRIBUTES: undefined,
+};
+
+/** A runtime built with only `env` among the exporter variables (read at construction), then the env restored. */
+export function runtimeWith(env: Record<string, string | undefined>, options: TracedRuntimeOptions): TracedRuntime {
+  const restore = setEnv({ ...EXPORTER_ENV, ...env });
+  try {
+    return tracedRuntime(options);
+  } finally {
+    restore();
+  }
+}
+
