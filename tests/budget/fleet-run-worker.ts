@@ -15,6 +15,8 @@ import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
 /** What the parent passes as argv[2] (JSON). */
 export interface FleetRunConfig {
   redisUrl: string;
+  /** The store's reply deadline (ms): generous, so a loaded machine does not fail runs closed. */
+  storeTimeoutMs: number;
   traceFile: string;
   runs: number;
   limitUsd: number;
@@ -46,7 +48,7 @@ const model = scriptedModel({
       : { toolCalls: [{ id: `call_${process.pid}_${call}`, name: 'lookup', arguments: { q: String(call) } }], usage };
   },
 });
-const store = redisStore({ url: config.redisUrl });
+const store = redisStore({ url: config.redisUrl, timeoutMs: config.storeTimeoutMs });
 const runtime = tracedRuntime({ traceFile: config.traceFile, budgetStore: store });
 const fleetAgent = agent({
   name: 'fleet',

@@ -15,7 +15,7 @@ import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
 import { readTraceFile } from '../../src/tracing/trace-file.js';
 import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
-import { freePort, startRedis, type RedisServer } from '../support/redis.js';
+import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import type { FleetRunConfig, FleetRunReport } from './fleet-run-worker.js';
 
 let redis: RedisServer;
@@ -38,11 +38,12 @@ function worker(config: FleetRunConfig) {
 }
 
 describe('budget: one agent window shared by a fleet (real redis-server)', () => {
-  it('100 concurrent runs in 4 processes never spend more than the window, as their traces show', async () => {
+  // Four worker processes start tsx and make 100 runs: slow on a loaded 2-core machine.
+  it('100 concurrent runs in 4 processes never spend more than the window, as their traces show', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tracebound-fleet-'));
     const limitUsd = 0.02;
     const workers = Array.from({ length: 4 }, (_, i) =>
-      worker({ redisUrl: redis.url, traceFile: join(dir, `worker-${i}.jsonl`), runs: 25, limitUsd }),
+      worker({ redisUrl: redis.url, storeTimeoutMs: LOADED_REPLY_TIMEOUT_MS, traceFile: join(dir, `worker-${i}.jsonl`), runs: 25, limitUsd }),
     );
     await Promise.all(workers.map((w) => w.ready));
     const reports = workers.map((w) => w.report());
@@ -68,7 +69,7 @@ describe('budget: one agent window shared by a fleet (real redis-server)', () =>
     // The window was used up, not merely respected: less than one full call's cost is left.
     expect(limitUsd - settled).toBeLessThan(1_000 * 0.15e-6 + 500 * 0.6e-6);
 
-    const store = redisStore({ url: redis.url });
+    const store = redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS });
     try {
       const window = await store.window('tracebound:spend:fleet', 3_600_000);
       expect(window.spentUsd).toBeCloseTo(settled, 9);

@@ -38,7 +38,7 @@ export interface FleetReport {
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
-const store = redisStore({ url: config.url, timeoutMs: 5_000 });
+const store = redisStore({ url: config.url, timeoutMs: 10_000 });
 const request = {
   key: config.key,
   maxUsd: config.maxUsd,

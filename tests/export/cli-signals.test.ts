@@ -71,8 +71,9 @@ describe('tracebound run: signals and the export queue', () => {
     receiver.fallback = { status: 200, hang: true };
     const traceFile = join(await mkdtemp(join(tmpdir(), 'tracebound-signal-')), 'traces.jsonl');
     const result = await runAndSignal(receiver.url, traceFile, ['SIGTERM', 'SIGINT']);
-    // SIGINT is the second signal: 128 + 2. The exporter's own timeout (10 s) was not waited for.
+    // SIGINT is the second signal: 128 + 2. The exporter's own timeout (10 s) was not waited for
+    // (the bound leaves a loaded machine its margin).
     expect(result.code).toBe(130);
-    expect(result.exitMs).toBeLessThan(3_000);
+    expect(result.exitMs).toBeLessThan(8_000);
   });
 });

@@ -47,7 +47,8 @@ describe('tracebound serve (CLI)', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     serve.child.kill('SIGINT');
     expect(await serve.exited).toBe(1);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Far below the 20 s tool it would otherwise drain (the margin is for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(await request).toBeInstanceOf(Error);
   });
 

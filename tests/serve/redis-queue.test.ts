@@ -219,7 +219,8 @@ describe('serve: redis queue input (real redis-server)', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const started = Date.now();
     await input.stop();
-    expect(Date.now() - started).toBeLessThan(300);
+    // Well under the 10 s block: stop() cut the blocking read short (the margin is for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(await pendingCount(stream, 'workers')).toBe(1);
     finish?.();
     await until('the in-flight entry acked after stop', async () => ((await pendingCount(stream, 'workers')) === 0 ? true : undefined), 2_000);
@@ -243,7 +244,8 @@ describe('serve: redis queue input (real redis-server)', () => {
     await until('every entry acked', async () => ((await pendingCount(stream, 'workers')) === 0 ? true : undefined));
     const started = Date.now();
     await server.stop();
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Under the 5 s block it would otherwise wait out (the margin is for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(4_000);
 
     const outcomes = (await entries('serve:out')).map((e) => JSON.parse(e.outcome as string) as { ok: boolean; id: string; result?: { output: string } });
     expect(outcomes.filter((o) => o.ok).map((o) => o.result?.output).sort()).toEqual(Array.from({ length: 20 }, (_, n) => `echo m${n}`).sort());

@@ -20,6 +20,14 @@ export interface RedisServer {
 const START_TIMEOUT_MS = 5_000;
 
 /**
+ * The reply deadline (ms) tests give a Redis-backed store that is expected to answer. The
+ * production default (500 ms) suits an idle server; a 2-core machine running the whole suite
+ * (several redis-servers, worker processes, tsx) can pause a healthy server for longer, and a
+ * test must not fail closed for that. Outage tests keep short deadlines: nothing listens there.
+ */
+export const LOADED_REPLY_TIMEOUT_MS = 10_000;
+
+/**
  * Starts `redis-server` on `port` (default: a free one) and resolves once it answers PING.
  * @throws {Error} when `redis-server` is not installed, or it does not answer within 5 s (the
  * message then carries its output).
