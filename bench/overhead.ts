@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import type { Message } from '../src/messages.js';
 import type { ModelResponse } from '../src/providers/model.js';
-import { createRuntime } from '../src/runtime/runtime.js';
+import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
 import type { ScriptedModel } from '../src/testing/scripted-model.js';
 import { AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, useContextManager } from './scenario.js';
 import { tool } from '../src/tool.js';
@@ -32,7 +32,13 @@ const SEQUENTIAL_RUNS = 300;
 const CONCURRENCY = 100;
 const CONCURRENT_REPEATS = 5;
 const HEAP_IN_FLIGHT = 1000;
-const TARGET = { tracedOverBare: 1.5, untracedUsPerStep: 10, spansLost: 0 } as const;
+const TARGET = { tracedOverBare: 1.5, untracedUsPerStep: 10, heapOverBare: 1.5, spansLost: 0 } as const;
+/**
+ * Every tracebound variant runs with budget checks on, as the goal states: a run cost limit makes
+ * the guard count, reserve and settle around every model call (far above what a run spends, so
+ * no call is lowered and the span shape stays the same).
+ */
+const BUDGET = { maxSteps: 10, maxToolCalls: 20, runCostUsd: 1 } as const;
 
 
 /** While set, every tool call waits on it: the heap measurement parks runs in step 1. */
@@ -204,15 +210,15 @@ function tracedVariant(key: string, label: string, captureContent: boolean): Var
   return variant({ key, label, traced: true, contextManager: true }, (model) => {
     const sdk = sdkPipeline();
     const runtime = tracedRuntime({ tracerProvider: sdk.provider, captureContent });
-    const a = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model, tools: TOOLS, budget: { maxSteps: 10, maxToolCalls: 20 } });
+    const a = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model, tools: TOOLS, budget: BUDGET });
     return { run: () => runtime.run(a, INPUT), flush: sdk.flush, drain: sdk.drain };
   });
 }
 
-function untracedVariant(key: string, label: string, contextManager: boolean): Variant {
+function untracedVariant(key: string, label: string, contextManager: boolean, make: () => Runtime = createRuntime): Variant {
   return variant({ key, label, traced: false, contextManager }, (model) => {
-    const runtime = createRuntime();
-    const a = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model, tools: TOOLS, budget: { maxSteps: 10, maxToolCalls: 20 } });
+    const runtime = make();
+    const a = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model, tools: TOOLS, budget: BUDGET });
     return { run: () => runtime.run(a, INPUT), flush: async () => {}, drain: emptyTally };
   });
 }
@@ -224,7 +230,7 @@ const variants: Variant[] = [
   }),
   tracedVariant('traced', 'tracebound traced', false),
   tracedVariant('tracedContent', 'tracebound traced, content', true),
-  untracedVariant('untraced', 'tracebound untraced', false),
+  untracedVariant('untraced', "tracebound exporter 'none'", false, () => tracedRuntime({ exporter: 'none' })),
   untracedVariant('untracedCm', 'tracebound untraced, ALS ctx', true),
 ];
 
@@ -339,7 +345,9 @@ async function main(): Promise<void> {
   const untraced = get('untraced');
   const untracedCm = get('untracedCm');
   const lost = figures.reduce((sum, f) => sum + f.spansLost, 0);
+  const heapRatio = (get('traced').heapBytesPerInFlightRun ?? NaN) / (get('bare').heapBytesPerInFlightRun ?? NaN);
   const verdict = {
+    heapOverBare: heapRatio <= TARGET.heapOverBare,
     tracedOverBare: Math.max(ratios.traced.sequential, ratios.traced.concurrent) <= TARGET.tracedOverBare,
     untracedUsPerStep: Math.max(untraced.sequentialUsPerStep, untraced.concurrentUsPerStep) <= TARGET.untracedUsPerStep,
     spansLost: lost === TARGET.spansLost && figures.every((f) => f.spanShapeOk),
@@ -371,7 +379,8 @@ async function main(): Promise<void> {
   );
   console.log(`sequential: ${SEQUENTIAL_RUNS} runs one after another; concurrent: ${CONCURRENT_REPEATS} x Promise.all of ${CONCURRENCY} runs; span export (forceFlush) included in the time`);
   console.log('bare loop records run, step, chat and execute_tool spans with a few attributes; no pricing, hooks, events, retries or abort handling');
-  console.log('an AsyncLocalStorage context manager is registered for bare, traced and "ALS ctx" runs; none for "untraced" (a process without the OTel SDK)\n');
+  console.log('every tracebound variant has budget checks on (runCostUsd, maxSteps, maxToolCalls)');
+  console.log(`an AsyncLocalStorage context manager is registered for bare, traced and "ALS ctx" runs; none for exporter 'none' (a process without the OTel SDK)\n`);
   console.log('variant                         seq µs/step (min)      conc µs/step (min)   heap KiB/run   spans lost');
   for (const f of figures) {
     console.log(
@@ -381,13 +390,14 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`traced / bare, per step:           seq ${ratios.traced.sequential.toFixed(2)}x, conc ${ratios.traced.concurrent.toFixed(2)}x   target <= ${TARGET.tracedOverBare}x   ${mark(verdict.tracedOverBare)}`);
   console.log(`traced+content / bare, per step:   seq ${ratios.tracedContent.sequential.toFixed(2)}x, conc ${ratios.tracedContent.concurrent.toFixed(2)}x   (no target)`);
-  console.log(`untraced, per step:                seq ${untraced.sequentialUsPerStep.toFixed(2)} µs, conc ${untraced.concurrentUsPerStep.toFixed(2)} µs   target <= ${TARGET.untracedUsPerStep} µs   ${mark(verdict.untracedUsPerStep)}`);
+  console.log(`exporter 'none', per step:         seq ${untraced.sequentialUsPerStep.toFixed(2)} µs, conc ${untraced.concurrentUsPerStep.toFixed(2)} µs   target <= ${TARGET.untracedUsPerStep} µs   ${mark(verdict.untracedUsPerStep)}`);
   console.log(`untraced with ALS ctx, per step:   seq ${untracedCm.sequentialUsPerStep.toFixed(2)} µs, conc ${untracedCm.concurrentUsPerStep.toFixed(2)} µs   (no target)`);
+  console.log(`heap per in-flight run, traced / bare: ${heapRatio.toFixed(2)}x   target <= ${TARGET.heapOverBare}x   ${mark(verdict.heapOverBare)}`);
   console.log(`spans lost (all variants):         ${lost}   target ${TARGET.spansLost}   ${mark(verdict.spansLost)}`);
   if (!env.exposeGc) console.log('heap per run: n/a (run node with --expose-gc, as `npm run bench` does)');
   else console.log(`heap per run: heapUsed with ${HEAP_IN_FLIGHT} runs parked in step 1 minus idle, after gc, / ${HEAP_IN_FLIGHT}`);
   console.log('BENCH_JSON');
-  console.log(JSON.stringify({ benchmark: 'overhead', env, targets: TARGET, figures, ratios, verdict }));
+  console.log(JSON.stringify({ benchmark: 'overhead', env, targets: TARGET, figures, ratios, heapRatio, verdict }));
 }
 
 await main();
