@@ -28,7 +28,7 @@ import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
 import type { ScriptedModel } from '../src/testing/scripted-model.js';
 import { AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, usage, useContextManager } from './scenario.js';
 import { tool } from '../src/tool.js';
-import { tracedRuntime } from '../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../src/telemetry/traced-runtime.js';
 import { startRedis } from '../tests/support/redis.js';
 import { median, rotate } from './stats.js';
 

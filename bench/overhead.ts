@@ -19,7 +19,7 @@ import type { ScriptedModel } from '../src/testing/scripted-model.js';
 import { AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, useContextManager } from './scenario.js';
 import { tool } from '../src/tool.js';
 import { ATTR } from '../src/tracing/attributes.js';
-import { tracedRuntime } from '../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../src/telemetry/traced-runtime.js';
 import { median, rotate } from './stats.js';
 
 const STEPS_PER_RUN = 3;

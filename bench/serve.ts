@@ -26,7 +26,7 @@ import { httpInput } from '../src/serve/inputs/http.js';
 import { serve } from '../src/serve/serve.js';
 import { tool } from '../src/tool.js';
 import { ATTR } from '../src/tracing/attributes.js';
-import { tracedRuntime } from '../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../src/telemetry/traced-runtime.js';
 
 const REQUESTS = 6_000;
 const WARMUP = 1_000;

@@ -41,7 +41,7 @@ export {
   trim,
   type CompressionInput,
   type CompressionStrategy,
-} from './runtime/compress.js';
+} from './budget/compress.js';
 export type {
   FinishReason,
   Model,
@@ -64,8 +64,8 @@ export type { RunEvent, RunResult, StepFinish } from './runtime/events.js';
 export type { HookContext, Hooks } from './runtime/hooks.js';
 export type { ToolOutcome } from './runtime/tools.js';
 export type { RetryPolicy } from './runtime/retry.js';
-export { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from './tracing/traced-runtime.js';
-export { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from './tracing/setup.js';
-export type { ExportStats } from './tracing/export-guard.js';
-export { flushOnExit } from './tracing/exit.js';
+export { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from './telemetry/traced-runtime.js';
+export { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from './telemetry/setup.js';
+export type { ExportStats } from './telemetry/export-guard.js';
+export { flushOnExit } from './cli/exit.js';
 export { ATTR, EVENT, SPAN_NAME } from './tracing/attributes.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CompressionStrategy } from '../runtime/compress.js';
+import type { CompressionStrategy } from './compress.js';
 
 /** Rolling-window durations such as `30s`, `15m`, `1h`, `1d`. */
 const WINDOW = /^(\d+)(s|m|h|d)$/;

@@ -4,9 +4,9 @@ import { RunError } from '../errors.js';
 import { readRecording, ReplayFileError } from '../replay/read.js';
 import type { RecordedRun } from '../replay/recording.js';
 import { replayRun, ReplayDivergenceError, selectRun } from '../replay/replay.js';
-import { TraceFileError } from '../tracing/trace-file.js';
+import { TraceFileError } from '../traces/trace-file.js';
 import { loadAgentModule, UsageError } from './agent-module.js';
-import type { CliContext, CliIo } from './main.js';
+import type { CliContext, CliIo } from './io.js';
 
 /** Flags of `replay`. */
 export interface ReplayFlags {

@@ -4,12 +4,12 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import type { Command } from 'commander';
 import { RunError } from '../errors.js';
 import { ATTR, OPERATION } from '../tracing/attributes.js';
-import { flushOnExit } from '../tracing/exit.js';
-import { exporterNames, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../tracing/setup.js';
-import { spanRecordOf, type SpanRecord } from '../tracing/span-record.js';
-import { tracedRuntime } from '../tracing/traced-runtime.js';
+import { flushOnExit } from './exit.js';
+import { exporterNames, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
+import { spanRecordOf, type SpanRecord } from '../traces/span-record.js';
+import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule } from './agent-module.js';
-import type { CliContext } from './main.js';
+import type { CliContext } from './io.js';
 import { renderRunFooter, renderRunHeader, renderStep } from './tree.js';
 
 /** Flags of `run`. */

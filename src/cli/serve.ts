@@ -6,10 +6,10 @@ import type { Command } from 'commander';
 import { httpInput } from '../serve/inputs/http.js';
 import { serve } from '../serve/serve.js';
 import { TRACER_NAME } from '../tracing/attributes.js';
-import { createTracerProvider, DEFAULT_TRACE_FILE, exporterNames, exportsLocallyOnly, type ExporterName } from '../tracing/setup.js';
-import { tracedRuntime } from '../tracing/traced-runtime.js';
+import { createTracerProvider, DEFAULT_TRACE_FILE, exporterNames, exportsLocallyOnly, type ExporterName } from '../telemetry/setup.js';
+import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
-import type { CliContext } from './main.js';
+import type { CliContext } from './io.js';
 
 /** Flags of `serve`. */
 export interface ServeFlags {

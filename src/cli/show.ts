@@ -1,7 +1,7 @@
 /** `tracebound show <trace-file>`: the span tree of each run in a recorded trace file. */
 import type { Command } from 'commander';
-import { readTraceFile, TraceFileError } from '../tracing/trace-file.js';
-import type { CliContext, CliIo } from './main.js';
+import { readTraceFile, TraceFileError } from '../traces/trace-file.js';
+import type { CliContext, CliIo } from './io.js';
 import { renderTraces } from './tree.js';
 
 /**

@@ -8,7 +8,7 @@
  */
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
-import type { AttributeValue, SpanRecord } from '../tracing/span-record.js';
+import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
 
 /** How to render. */
 export interface TreeOptions {

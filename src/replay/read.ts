@@ -11,8 +11,8 @@ import type { StopReason } from '../errors.js';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { FinishReason, ToolDefinition } from '../providers/model.js';
 import { ATTR, EVENT, OPERATION } from '../tracing/attributes.js';
-import type { AttributeValue, SpanRecord } from '../tracing/span-record.js';
-import { readTraceFile, TraceFileError } from '../tracing/trace-file.js';
+import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
+import { readTraceFile, TraceFileError } from '../traces/trace-file.js';
 import type {
   RecordedBudgetEvent,
   RecordedCompression,

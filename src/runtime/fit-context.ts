@@ -5,7 +5,7 @@ import type { Message } from '../messages.js';
 import type { ModelRequest } from '../providers/model.js';
 import { ATTR, OPERATION, SPAN_NAME } from '../tracing/attributes.js';
 import { openSpan, recordError, setAttributes, type OpenSpan } from '../tracing/span.js';
-import { BUILT_IN_STRATEGIES, DEFAULT_STRATEGIES, transcript, type CompressionStrategy } from './compress.js';
+import { BUILT_IN_STRATEGIES, DEFAULT_STRATEGIES, transcript, type CompressionStrategy } from '../budget/compress.js';
 import { guardedCall } from './model-call.js';
 import type { RunScope } from './scope.js';
 

@@ -12,8 +12,8 @@ import type { Message } from '../messages.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
 import type { Runtime, RunOptions } from '../runtime/runtime.js';
 import { ATTR, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
-import { createTracerProvider } from '../tracing/setup.js';
-import { tracedRuntime } from '../tracing/traced-runtime.js';
+import { createTracerProvider } from '../telemetry/setup.js';
+import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type Output, type RunOutcome } from './types.js';
 
 /** A validated message payload: what one run takes. */

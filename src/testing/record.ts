@@ -3,7 +3,7 @@ import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import type { RunResult } from '../runtime/events.js';
 import type { RunOptions } from '../runtime/runtime.js';
-import { tracedRuntime, type TracedRuntimeOptions } from '../tracing/traced-runtime.js';
+import { tracedRuntime, type TracedRuntimeOptions } from '../telemetry/traced-runtime.js';
 
 /** What `recordRun()` takes: where to write, and the runtime's other options (prices, retry, hooks...). */
 export interface RecordRunOptions

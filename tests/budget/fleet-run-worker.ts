@@ -10,7 +10,7 @@ import { redisStore } from '../../src/budget/stores/redis.js';
 import { tokenCounterFor } from '../../src/budget/tokens.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 
 /** What the parent passes as argv[2] (JSON). */
 export interface FleetRunConfig {

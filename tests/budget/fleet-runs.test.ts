@@ -13,8 +13,8 @@ import { RunError } from '../../src/errors.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import type { FleetRunConfig, FleetRunReport } from './fleet-run-worker.js';
 

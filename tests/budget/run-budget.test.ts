@@ -9,7 +9,7 @@ import { collectSpans } from '../../src/testing/collect-spans.js';
 import { scriptedModel, type ScriptedModelOptions } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import type { BudgetPolicy } from '../../src/budget/policy.js';
 
 const lookup = tool({ name: 'lookup', description: 'Looks up.', parameters: z.object({ q: z.string() }), execute: ({ q }) => `found ${q}` });

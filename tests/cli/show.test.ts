@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { colorEnabled, main, type CliIo } from '../../src/cli/main.js';
+import { colorEnabled, type CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
 import { recordWeatherRun, tempDir, writeTemp } from './fixture.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { ATTR, EVENT, OPERATION } from '../../src/tracing/attributes.js';
-import { spanRecordOf } from '../../src/tracing/span-record.js';
-import { parseTraceLines, readTraceFile, TraceFileError } from '../../src/tracing/trace-file.js';
+import { spanRecordOf } from '../../src/traces/span-record.js';
+import { parseTraceLines, readTraceFile, TraceFileError } from '../../src/traces/trace-file.js';
 import { at, hrToNanos, recordWeatherRun, tempDir, writeTemp } from './fixture.js';
 
 const KIND_NAME: Record<SpanKind, string> = {

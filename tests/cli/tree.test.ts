@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderRun, renderRunFooter, renderRunHeader, renderStep, renderTraces, runHeaderOf } from '../../src/cli/tree.js';
 import { ATTR, OPERATION, SPAN_NAME } from '../../src/tracing/attributes.js';
-import type { SpanRecord } from '../../src/tracing/span-record.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
+import type { SpanRecord } from '../../src/traces/span-record.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
 import { recordWeatherRun } from './fixture.js';
 
 const plain = { color: false };

@@ -15,8 +15,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { showCommand } from '../../src/cli/show.js';
 import { readRecording, ReplayFileError } from '../../src/replay/read.js';
-import { createTracerProvider } from '../../src/tracing/setup.js';
-import { readTraceFile, TraceFileError } from '../../src/tracing/trace-file.js';
+import { createTracerProvider } from '../../src/telemetry/setup.js';
+import { readTraceFile, TraceFileError } from '../../src/traces/trace-file.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = join(ROOT, 'tests/fixtures/traces/collector-file-exporter.jsonl');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'tracebound.js');

@@ -11,7 +11,7 @@ import { readRecording } from '../../src/replay/read.js';
 import { replayTrace } from '../../src/replay/replay.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectedShape, expectSameRun, forbidConnections, offline, recordedShape } from '../replay/support.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');

@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -14,7 +14,7 @@ import { agent } from '../../src/agent.js';
 import { openai } from '../../src/providers/openai.js';
 import { loadFixture, startRecordedServer } from '../../src/testing/recorded-server.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { TracingConfigError } from '../../src/tracing/setup.js';
+import { TracingConfigError } from '../../src/telemetry/setup.js';
 import { runtimeWith, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const PUBLIC_KEY = 'pk-lf-0b3c5d7e-public';

@@ -15,11 +15,11 @@ import { agent } from '../../src/agent.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { CountingExporter, ExportGuard, GuardedSpanProcessor } from '../../src/tracing/export-guard.js';
-import type { SpanRecord } from '../../src/tracing/span-record.js';
-import { TracingConfigError } from '../../src/tracing/setup.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
-import type { TracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { CountingExporter, ExportGuard, GuardedSpanProcessor } from '../../src/telemetry/export-guard.js';
+import type { SpanRecord } from '../../src/traces/span-record.js';
+import { TracingConfigError } from '../../src/telemetry/setup.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import type { TracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { runtimeWith, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const DEMO_SPANS = [

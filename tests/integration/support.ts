@@ -16,7 +16,7 @@ import type { RunEvent } from '../../src/runtime/events.js';
 import { collectSpans, type SpanCollector } from '../../src/testing/collect-spans.js';
 import { loadFixture, startRecordedServer, type RecordedExchange, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
-import { tracedRuntime, type TracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime, type TracedRuntime } from '../../src/telemetry/traced-runtime.js';
 
 /** Recorded JSON, read loosely: the tests take expected values out of it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

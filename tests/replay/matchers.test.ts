@@ -12,7 +12,7 @@ import { recordRun } from '../../src/testing/record.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import '../../src/testing/vitest.js';
 import { tool } from '../../src/tool.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 
 function adder(instructions = 'Add with the tool.', provider = 'openai') {
   const add = tool({

@@ -18,8 +18,8 @@ import type { RunResult } from '../../src/runtime/events.js';
 import { scriptedModel, type ScriptedModel, type ScriptedResponse } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT, OPERATION } from '../../src/tracing/attributes.js';
-import { parseTraceLines, TraceFileError } from '../../src/tracing/trace-file.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { parseTraceLines, TraceFileError } from '../../src/traces/trace-file.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 
 // ---- OTLP/JSON as the file exporter writes it ----
 

@@ -22,7 +22,7 @@ import { loadFixture, startRecordedServer, type RecordedServer } from '../../src
 import { scriptedModel, type ScriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectedShape, expectSameRun, offline, recordedShape } from './support.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));

@@ -10,8 +10,8 @@ import type { RecordedRun } from '../../src/replay/recording.js';
 import type { RunResult } from '../../src/runtime/events.js';
 import type { SpanCollector } from '../../src/testing/collect-spans.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { spanRecordOf, type AttributeValue, type SpanRecord } from '../../src/tracing/span-record.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
+import { spanRecordOf, type AttributeValue, type SpanRecord } from '../../src/traces/span-record.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
 
 /** Connection attempts seen while the guard was on; each one also failed. */
 export interface ConnectionGuard {

@@ -8,7 +8,7 @@ import { collectSpans } from '../../src/testing/collect-spans.js';
 import { scriptedModel, type ScriptedModelOptions, type ScriptedResponse } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 
 const add = tool({

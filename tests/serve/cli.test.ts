@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
 import { startServeChild } from './cli-support.js';
 import { postRun } from './http-support.js';
 

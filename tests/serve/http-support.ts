@@ -7,7 +7,7 @@ import { serve, type Server, type ServeOptions } from '../../src/serve/serve.js'
 import type { RunOutcome } from '../../src/serve/types.js';
 import { collectSpans, type SpanCollector } from '../../src/testing/collect-spans.js';
 import { scriptedModel, type ScriptedResponse } from '../../src/testing/scripted-model.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 
 const usage = { inputTokens: 100, outputTokens: 20 };
 

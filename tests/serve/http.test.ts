@@ -7,8 +7,8 @@ import { httpInput } from '../../src/serve/inputs/http.js';
 import { serve, type Server } from '../../src/serve/serve.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { echoAgent, Gate, gatedAgent, postRun, readSse, startServed, type Served } from './http-support.js';
 
 let served: Served | undefined;

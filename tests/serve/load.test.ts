@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { httpInput } from '../../src/serve/inputs/http.js';
 import { serve } from '../../src/serve/serve.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { echoAgent } from './http-support.js';
 
 const TOTAL = 2_000;

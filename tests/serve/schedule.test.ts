@@ -4,7 +4,7 @@ import { stdoutOutput } from '../../src/serve/outputs/stdout.js';
 import { serve } from '../../src/serve/serve.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { echoAgent } from './http-support.js';
 
 interface Line {

@@ -7,7 +7,7 @@ import { serve } from '../../src/serve/serve.js';
 import type { Input, RunOutcome } from '../../src/serve/types.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { echoAgent } from './http-support.js';
 
 const SECRET = 'shh-shared';

@@ -9,9 +9,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { SpanRecord } from '../../src/tracing/span-record.js';
-import { parseTraceLines } from '../../src/tracing/trace-file.js';
-import { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from '../../src/tracing/traced-runtime.js';
+import type { SpanRecord } from '../../src/traces/span-record.js';
+import { parseTraceLines } from '../../src/traces/trace-file.js';
+import { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from '../../src/telemetry/traced-runtime.js';
 
 /** One request the receiver got. */
 export interface ReceivedExport {

@@ -9,8 +9,8 @@ import { loadFixture, startRecordedServer } from '../../src/testing/recorded-ser
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { readTraceFile } from '../../src/tracing/trace-file.js';
-import { tracedRuntime } from '../../src/tracing/traced-runtime.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'openai');
 const echo = tool({ name: 'echo', description: 'Echoes.', parameters: z.object({ text: z.string() }), execute: ({ text }) => text });

@@ -1,7 +1,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
-import { TRACER_NAME } from './attributes.js';
+import { TRACER_NAME } from '../tracing/attributes.js';
 import { ExportGuard, type ExportStats } from './export-guard.js';
 import {
   createTracerProvider,
