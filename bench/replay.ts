@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import { readRecording } from '../src/replay/read.js';
 import { replayRun, replayTrace } from '../src/replay/replay.js';
-import { createRuntime } from '../src/runtime/runtime.js';
+import { createRuntime } from '../src/create-runtime.js';
 import { recordRun } from '../src/testing/record.js';
 import { scriptedModel } from '../src/testing/scripted-model.js';
 import { tool } from '../src/tool.js';

@@ -22,7 +22,7 @@ export {
   type StopReason,
 } from './errors.js';
 export type { BudgetPolicy } from './budget/policy.js';
-export { BudgetConfigError, type BudgetCheck, type BudgetSettle } from './budget/guard.js';
+export { BudgetConfigError } from './budget/guard.js';
 export {
   BudgetStoreError,
   spendKey,
@@ -59,8 +59,19 @@ export {
 export { openai } from './providers/openai.js';
 export { anthropic } from './providers/anthropic.js';
 export { priceCall, type CallCost, type ModelPrice, type PriceOverrides } from './pricing/price.js';
-export { createRuntime, type Runtime, type RunOptions, type RuntimeOptions } from './runtime/runtime.js';
-export type { RunEvent, RunResult, StepFinish } from './runtime/events.js';
+export { createRuntime, type RuntimeOptions } from './create-runtime.js';
+export type { Runtime, RunOptions } from './runtime/runtime.js';
+export type { BudgetCheck, BudgetSettle, RunEvent, RunResult, StepFinish } from './runtime/events.js';
+export type {
+  CompressContext,
+  Middleware,
+  ModelCallContext,
+  RunContext,
+  StepContext,
+  ToolCallContext,
+} from './runtime/middleware.js';
+export type { CompressOutcome, ModelCallOutcome, StepOutcome } from './runtime/outcomes.js';
+export { newRunState, type BudgetLedger, type LastCallReason, type RunState, type RunStateInit, type RunTotals } from './runtime/run-state.js';
 export type { HookContext, Hooks } from './runtime/hooks.js';
 export type { ToolOutcome } from './runtime/tools.js';
 export type { RetryPolicy } from './runtime/retry.js';

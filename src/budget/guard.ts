@@ -4,6 +4,8 @@
  * call's max output tokens to what fits, or refuses. After the call, the reservation settles to
  * the actual cost. Every decision is returned as plain data for the trace.
  */
+import type { BudgetCheck, BudgetSettle } from '../runtime/events.js';
+import type { RunState } from '../runtime/run-state.js';
 import type { BudgetPolicy } from './policy.js';
 import { DEFAULT_MAX_OUTPUT_TOKENS, windowMs } from './policy.js';
 import { BudgetStoreError, spendKey, type SpendStore } from './store.js';
@@ -12,28 +14,6 @@ import { BudgetStoreError, spendKey, type SpendStore } from './store.js';
 export interface Rates {
   inputUsdPerToken: number;
   outputUsdPerToken: number;
-}
-
-/** One scope's decision (`tracebound.budget.check`). Amounts in USD. */
-export interface BudgetCheck {
-  scope: 'run' | 'spend';
-  limit: number;
-  /** Settled spend in the scope before this call. */
-  spent: number;
-  /** Held by open reservations (this call's included when granted). */
-  reserved: number;
-  remaining: number;
-  /** `allow` the whole worst case, `lower` max output tokens, `refuse` the call. */
-  decision: 'allow' | 'lower' | 'refuse';
-  requestedUsd: number;
-  grantedUsd: number;
-}
-
-/** One scope's settlement (`tracebound.budget.settle`). Amounts in USD. */
-export interface BudgetSettle {
-  scope: 'run' | 'spend';
-  reserved: number;
-  actual: number;
 }
 
 /** What the guard decided for one call. */
@@ -46,12 +26,6 @@ export interface GuardDecision {
   hold?: { runUsd: number; spend?: { id: string; usd: number } };
   /** Set when the store was down and the policy runs open: the window was not checked. */
   storeError?: BudgetStoreError;
-}
-
-/** The state of each USD scope, for the run span's attributes. */
-export interface GuardState {
-  run?: { limit: number; spent: number; remaining: number };
-  spend?: { limit: number; spent: number; remaining: number; window: string };
 }
 
 /** A USD limit is set but the model has no known price, so no limit could be enforced. */
@@ -74,11 +48,14 @@ export function hasUsdLimit(policy: BudgetPolicy): boolean {
   return policy.runCostUsd !== undefined || policy.spend !== undefined;
 }
 
-/** Guards one run. Create one per run: the run scope's totals live here. */
+/** What a guard reads and updates of a run: its spend (the totals) and its budget ledger. */
+export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
+
+/**
+ * Guards the runs of one agent. It keeps nothing of a run: each run's spend and reservations are
+ * in the run's state, so one guard serves every run of the agent.
+ */
 export class BudgetGuard {
-  private runSpent = 0;
-  private runReserved = 0;
-  private lastSpend: { spent: number; reserved: number } | undefined;
   private readonly key: string;
   private readonly window: number | undefined;
 
@@ -107,12 +84,13 @@ export class BudgetGuard {
   }
 
   /**
-   * Reserves a call's worst case in every USD scope.
+   * Reserves a call's worst case in every USD scope, holding it in the run's ledger.
+   * @param run the run's totals (its spend) and budget ledger, updated here
    * @param promptTokens the counted prompt tokens
    * @param maxOutputTokens the call's max output tokens before any lowering
    * @throws {BudgetStoreError} when the store is down and the policy fails closed.
    */
-  async reserve(promptTokens: number, maxOutputTokens: number): Promise<GuardDecision> {
+  async reserve(run: GuardedRun, promptTokens: number, maxOutputTokens: number): Promise<GuardDecision> {
     const rates = this.rates;
     if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
     const promptUsd = Math.ceil(promptTokens * PROMPT_MARGIN) * rates.inputUsdPerToken;
@@ -123,9 +101,10 @@ export class BudgetGuard {
 
     if (this.policy.runCostUsd !== undefined) {
       const limit = this.policy.runCostUsd;
-      const room = Math.max(0, limit - this.runSpent - this.runReserved);
+      const spent = run.totals.costUsd;
+      const room = Math.max(0, limit - spent - run.budget.reservedUsd);
       granted = room >= minUsd ? Math.min(worstUsd, room) : 0;
-      checks.push(check('run', limit, this.runSpent, this.runReserved + granted, worstUsd, granted));
+      checks.push(check('run', limit, spent, run.budget.reservedUsd + granted, worstUsd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
@@ -143,7 +122,7 @@ export class BudgetGuard {
           windowMs: this.window,
           ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS,
         });
-        this.lastSpend = { spent: result.spentUsd, reserved: result.reservedUsd };
+        run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
         checks.push(check('spend', this.policy.spend.usd, result.spentUsd, result.reservedUsd, granted, result.grantedUsd));
         if (result.grantedUsd === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
         granted = Math.min(granted, result.grantedUsd);
@@ -154,7 +133,7 @@ export class BudgetGuard {
       }
     }
 
-    this.runReserved += granted;
+    run.budget.reservedUsd += granted;
     const fits = Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
     const lowered = Math.min(maxOutputTokens, fits);
     const decision = lowered < maxOutputTokens ? 'lower' : 'allow';
@@ -169,13 +148,13 @@ export class BudgetGuard {
   }
 
   /**
-   * Settles a call's hold to its actual cost (0 for a failed call that reported nothing).
+   * Settles a call's hold to its actual cost (0 for a failed call that reported nothing). The
+   * cost itself is already in the run's totals: this frees the hold and tells the store.
    * @throws {BudgetStoreError} when the store is down and the policy fails closed.
    */
-  async settle(hold: GuardDecision['hold'], actualUsd: number): Promise<BudgetSettle[]> {
+  async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<BudgetSettle[]> {
     if (!hold) return [];
-    this.runReserved = Math.max(0, this.runReserved - hold.runUsd);
-    this.runSpent += actualUsd;
+    run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd - hold.runUsd);
     const settles: BudgetSettle[] = [];
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
     if (hold.spend && this.window !== undefined) {
@@ -184,28 +163,14 @@ export class BudgetGuard {
       } catch (error) {
         if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
       }
-      if (this.lastSpend) {
-        this.lastSpend.spent += actualUsd;
-        this.lastSpend.reserved = Math.max(0, this.lastSpend.reserved - hold.spend.usd);
+      const window = run.budget.window;
+      if (window) {
+        window.spentUsd += actualUsd;
+        window.reservedUsd = Math.max(0, window.reservedUsd - hold.spend.usd);
       }
       settles.push({ scope: 'spend', reserved: hold.spend.usd, actual: actualUsd });
     }
     return settles;
-  }
-
-  /** Limit, spent and remaining of each USD scope, as last known. */
-  state(): GuardState {
-    const state: GuardState = {};
-    if (this.policy.runCostUsd !== undefined) {
-      const limit = this.policy.runCostUsd;
-      state.run = { limit, spent: this.runSpent, remaining: Math.max(0, limit - this.runSpent) };
-    }
-    if (this.policy.spend && this.lastSpend) {
-      const limit = this.policy.spend.usd;
-      const used = this.lastSpend.spent + this.lastSpend.reserved;
-      state.spend = { limit, spent: this.lastSpend.spent, remaining: Math.max(0, limit - used), window: this.policy.spend.window };
-    }
-    return state;
   }
 }
 

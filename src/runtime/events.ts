@@ -21,6 +21,31 @@ export interface RunResult {
   traceId: string;
 }
 
+/**
+ * One budget scope's decision before a model call (`tracebound.budget.check`). Amounts in USD;
+ * `run` is the run's `runCostUsd`, `spend` the agent's rolling window.
+ */
+export interface BudgetCheck {
+  scope: 'run' | 'spend';
+  limit: number;
+  /** Settled spend in the scope before this call. */
+  spent: number;
+  /** Held by open reservations (this call's included when granted). */
+  reserved: number;
+  remaining: number;
+  /** `allow` the whole worst case, `lower` max output tokens, `refuse` the call. */
+  decision: 'allow' | 'lower' | 'refuse';
+  requestedUsd: number;
+  grantedUsd: number;
+}
+
+/** One budget scope's settlement after a call (`tracebound.budget.settle`). Amounts in USD. */
+export interface BudgetSettle {
+  scope: 'run' | 'spend';
+  reserved: number;
+  actual: number;
+}
+
 /** How a step ended (`tracebound.step.finish`). */
 export type StepFinish = 'tool_calls' | 'final' | 'stopped';
 
@@ -48,4 +73,16 @@ export type RunEvent =
       durationMs: number;
     }
   | { type: 'step-end'; step: number; finish: StepFinish }
+  | ({ type: 'budget-check'; step: number; maxOutputTokens: number } & BudgetCheck)
+  | ({ type: 'budget-settle'; step: number } & BudgetSettle)
+  | {
+      type: 'budget-store-error';
+      step: number;
+      /** The store error's type (`error.type`). */
+      errorType: string;
+      /** `open`: the run went on unguarded by the window; `closed`: the next reservation fails. */
+      policy: 'open' | 'closed';
+      /** USD spent that the store did not record (a failed settle); 0 for a failed reservation. */
+      unsettledUsd: number;
+    }
   | { type: 'run-end'; result: RunResult };

@@ -1,164 +1,196 @@
-import { context as otelContext, type Attributes } from '@opentelemetry/api';
+/**
+ * The loop: a run as steps over its {@link RunState}. Each step asks the model, appends its
+ * answer, runs the tool calls it asked for in parallel and appends their results, until an
+ * answer, a limit or a failure. Every call goes through the middleware chain, which is where
+ * tracing, the budget, retries, hooks and stream events live; the loop knows none of them.
+ */
 import type { Agent } from '../agent.js';
-import { BudgetGuard, hasUsdLimit, type GuardState, type Rates } from '../budget/guard.js';
-import { DEFAULT_MAX_STEPS } from '../budget/policy.js';
-import { contextWindow, tokenCounterFor } from '../budget/tokens.js';
-import { RunAbortedError, RunError, RunTimeoutError, type RunProgress, type StopReason } from '../errors.js';
-import { emptyUsage, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from '../messages.js';
-import { pricerFor, type Pricer } from '../pricing/price.js';
+import { RunAbortedError, RunError, RunTimeoutError, type StopReason } from '../errors.js';
+import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
 import type { ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { Tool } from '../tool.js';
-import { ATTR, SPAN_NAME } from '../tracing/attributes.js';
-import { runAttributes, runEndAttributes, stepAttributes } from '../tracing/instrumentation.js';
-import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from '../tracing/span.js';
-import type { RunResult, StepFinish } from './events.js';
-import { fitContext, SummaryRefused } from './fit-context.js';
-import { guardedCall } from './model-call.js';
-import { newTotals, progress, type LoopContext, type RunScope, type Totals } from './scope.js';
-import { runTool } from './tool-call.js';
-import type { ToolOutcome } from './tools.js';
+import type { RunEvent, RunResult } from './events.js';
+import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
+import type { Chain, RunContext, StepContext } from './middleware.js';
+import type { StepOutcome } from './outcomes.js';
+import type { RunState } from './run-state.js';
+import { executeTool, type ToolOutcome } from './tools.js';
+import { abortable } from './abortable.js';
 
-export type { LoopContext } from './scope.js';
+/** How one run is made, besides its agent and state. */
+export interface RunSettings {
+  chain: Chain;
+  streaming: boolean;
+  /** The caller's signal. */
+  signal?: AbortSignal;
+  /** Most wall time of the run, in ms. */
+  timeoutMs?: number;
+  parent?: RunContext['parent'];
+  attributes?: RunContext['attributes'];
+  /** Where run events go besides the middleware's `onEvent` (a `stream()` reader). */
+  sink?: (event: RunEvent) => void;
+}
 
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
 }
 
-/** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
-function ratesOf(price: Pricer): Rates | undefined {
-  const input = price({ ...emptyUsage(), inputTokens: 1_000_000 });
-  const output = price({ ...emptyUsage(), outputTokens: 1_000_000 });
-  return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
-}
-
-function budgetAttributes(state: GuardState, agent: Agent, totals: Totals): Attributes {
-  const attrs: Attributes = {};
-  if (state.run) {
-    attrs[ATTR.budgetRunCostLimit] = state.run.limit;
-    attrs[ATTR.budgetRunCostSpent] = state.run.spent;
-    attrs[ATTR.budgetRunCostRemaining] = state.run.remaining;
-  }
-  if (state.spend) {
-    attrs[ATTR.budgetSpendLimit] = state.spend.limit;
-    attrs[ATTR.budgetSpendSpent] = state.spend.spent;
-    attrs[ATTR.budgetSpendRemaining] = state.spend.remaining;
-    attrs[ATTR.budgetSpendWindow] = state.spend.window;
-  }
-  if (agent.budget.contextTokens !== undefined) {
-    attrs[ATTR.budgetContextLimit] = agent.budget.contextTokens;
-    attrs[ATTR.budgetContextPeak] = totals.peakPromptTokens;
-  }
-  return attrs;
-}
+/** What the tools get as their signal when nothing can abort the run. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /**
- * Runs an agent to a stop: model call, then its tool calls in parallel, results appended,
- * repeated until a final answer or a limit. Every run, step, model call and tool call is a span.
- * @returns the result for the stops `final`, `max_steps` and `max_tool_calls`.
- * @throws {RunAbortedError} when `signal` aborts, {@link RunTimeoutError} when `timeoutMs`
- *   elapses, {@link RunError} with `stopReason: 'error'` for any other failure; each carries the
- *   partial usage and cost.
+ * Runs `agent` from `state` to a stop.
+ * @returns the result for every stop but `aborted`, `timeout` and `error`.
+ * @throws {RunAbortedError} when the caller's signal aborts, {@link RunTimeoutError} when
+ *   `timeoutMs` elapses (each even while a tool or model ignores its own signal),
+ *   {@link RunError} with `stopReason: 'error'` for any other failure; each carries the partial
+ *   usage and cost.
  */
-export async function runLoop(agent: Agent, input: string | Message[], ctx: LoopContext): Promise<RunResult> {
-  // One controller per run, even when nothing can abort it: the SDKs and tools add abort
-  // listeners to the signal they get, and a signal shared across runs would keep them all alive.
-  const controller = new AbortController();
-  const signal = controller.signal;
-  const onAbort = () => controller.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+export async function runAgent(agent: Agent, state: RunState, settings: RunSettings): Promise<RunResult> {
+  const { chain } = settings;
+  // A run that nothing can abort gets no controller: it would cost every run an EventTarget.
+  const controller = settings.signal || settings.timeoutMs !== undefined ? new AbortController() : undefined;
+  const onAbort = () => controller?.abort(settings.signal?.reason);
+  if (settings.signal?.aborted) onAbort();
+  else settings.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
-    ctx.timeoutMs === undefined
+    settings.timeoutMs === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new RunTimeout(`run timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
-  const messages: Message[] = typeof input === 'string' ? [{ role: 'user', content: input }] : [...input];
-  const inputText = typeof input === 'string' ? input : JSON.stringify(input);
-  const totals = newTotals();
-  const run = openSpan(ctx.tracer, {
-    name: SPAN_NAME.run(agent.name),
-    parent: ctx.parent,
-    attributes: () =>
-      Object.assign(
-        runAttributes(
-          { agentName: agent.name, agentId: agent.id, model: agent.model, conversationId: ctx.conversationId, input: inputText },
-          ctx.capture,
-        ),
-        ctx.runAttributes,
-      ),
-  });
-  const traceId = run.span.spanContext().traceId;
-  const maxSteps = agent.budget.maxSteps ?? DEFAULT_MAX_STEPS;
-  let guard: BudgetGuard | undefined;
-  const endRun = (stopReason: StopReason, output?: string) =>
-    setAttributes(run.span, () => {
-      const attrs = runEndAttributes(
-        {
-          usage: totals.usage,
-          cost: totals.priced && totals.steps > 0 ? { usd: totals.usd, source: totals.source, priceTableVersion: totals.priceTableVersion } : undefined,
-          steps: totals.steps,
-          toolCalls: totals.toolCalls,
-          stopReason,
-          output,
-          maxSteps,
-          maxToolCalls: agent.budget.maxToolCalls,
-        },
-        ctx.capture,
-      );
-      return guard ? Object.assign(attrs, budgetAttributes(guard.state(), agent, totals)) : attrs;
-    });
-
+      : setTimeout(() => controller?.abort(new RunTimeout(`run timed out after ${settings.timeoutMs} ms`)), settings.timeoutMs);
+  const observers = chain.observers;
+  const sink = settings.sink;
+  const run: RunContext = {
+    agent,
+    state,
+    signal: controller?.signal,
+    streaming: settings.streaming,
+    parent: settings.parent,
+    attributes: settings.attributes,
+    emit:
+      observers.length === 0 && !sink
+        ? () => {}
+        : (event) => {
+            for (const m of observers) m.onEvent?.(run, event);
+            sink?.(event);
+          },
+    compress: (ctx, apply) => chain.compress(ctx, apply),
+    callModel: (ctx) => chain.modelCall(ctx),
+  };
   try {
-    ctx.emit({ type: 'run-start', agent: agent.name, traceId });
-    const model = agent.model;
-    const price = pricerFor(model.provider, model.modelId, ctx.prices);
-    const usd = hasUsdLimit(agent.budget);
-    guard = new BudgetGuard(agent.budget, agent.name, ctx.store, usd ? ratesOf(price) : undefined);
-    // Prompts are counted before a call only when a limit needs it; a traced call without one
-    // takes its context utilization from the tokens the provider reports.
-    const count = usd || agent.budget.contextTokens !== undefined;
-    // Built by assignment: spreads of conditional objects cost microseconds per run on Node 20.
-    const scope = Object.assign({}, ctx) as RunScope;
-    scope.signal = signal;
-    scope.price = price;
-    scope.owner = { agentName: agent.name, conversationId: ctx.conversationId };
-    scope.guard = guard;
-    scope.totals = totals;
-    if (count) scope.counter = tokenCounterFor(model);
-    if (count || run.span.isRecording()) scope.contextWindow = contextWindow(model.provider, model.modelId, ctx.contextWindows);
-    const loop = () => steps(agent, messages, maxSteps, run, scope);
-    const { stopReason, output } = await (isTraced(run.span) ? otelContext.with(run.context, loop) : loop());
-    endRun(stopReason, output);
-    const result: RunResult = {
-      output,
-      messages,
-      usage: totals.usage,
-      costUsd: totals.priced ? totals.usd : undefined,
-      steps: totals.steps,
-      toolCalls: totals.toolCalls,
-      stopReason,
-      traceId,
-    };
-    ctx.emit({ type: 'run-end', result });
-    return result;
-  } catch (error) {
-    const failure = toRunError(error, signal, ctx.signal, progress(totals, traceId));
-    endRun(failure.stopReason);
-    recordError(run.span, failure.cause ?? failure);
-    throw failure;
+    return await chain.run(run, async () => {
+      try {
+        return await steps(run, chain);
+      } catch (error) {
+        throw toRunError(error, run, settings.signal);
+      }
+    });
   } finally {
     clearTimeout(timer);
-    ctx.signal?.removeEventListener('abort', onAbort);
-    run.span.end();
+    settings.signal?.removeEventListener('abort', onAbort);
   }
 }
 
-function toRunError(error: unknown, signal: AbortSignal, callerSignal: AbortSignal | undefined, partial: RunProgress): RunError {
+async function steps(run: RunContext, chain: Chain): Promise<RunResult> {
+  const { agent, state } = run;
+  for (;;) {
+    if (stepsExhausted(agent, state)) return result(run, 'max_steps');
+    run.signal?.throwIfAborted();
+    const step: StepContext = { run, index: ++state.step };
+    const outcome = await chain.step(step, () => takeStep(step, chain));
+    if (outcome.kind === 'continue') continue;
+    return result(run, outcome.kind === 'final' ? (outcome.why ? 'graceful_limit' : 'final') : outcome.stopReason);
+  }
+}
+
+async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
+  const { run } = step;
+  const { agent, state } = run;
+  if (isLastStep(agent, step.index)) state.lastCall ??= 'max_steps';
+  const call = await chain.modelCall({ run, step, purpose: 'step', request: requestOf(agent, state, run.signal), attempts: 0 });
+  if (call.kind === 'refused') return { kind: 'stop', stopReason: call.stopReason };
+  const { response } = call;
+  state.messages.push(assistantMessage(response));
+  state.output = response.text;
+  if (response.toolCalls.length === 0 || state.lastCall) return state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' };
+
+  const limit = toolCallLimit(agent, state, response.toolCalls.length);
+  if (limit === 'stop') return { kind: 'stop', stopReason: 'max_tool_calls' };
+  if (limit === 'finish') {
+    // The calls stay answered (providers reject unanswered calls); the next step must answer.
+    for (const c of response.toolCalls) state.messages.push(toolMessage(c, { content: TOOL_LIMIT_RESULT, isError: true }));
+    state.lastCall = 'max_tool_calls';
+    return { kind: 'continue' };
+  }
+  state.pendingToolCalls = response.toolCalls;
+  const tools = toolIndexOf(agent);
+  const signal = run.signal ?? NEVER_ABORTED;
+  const outcomes = await Promise.all(
+    response.toolCalls.map((c) => {
+      const tool = tools.byName.get(c.name);
+      return chain.toolCall({ run, step, call: c, tool }, () => abortable(executeTool(tool, c, signal, tools.names), run.signal));
+    }),
+  );
+  state.totals.toolCalls += outcomes.length;
+  response.toolCalls.forEach((c, i) => state.messages.push(toolMessage(c, outcomes[i] as ToolOutcome)));
+  state.pendingToolCalls = [];
+  run.signal?.throwIfAborted();
+  return { kind: 'continue' };
+}
+
+function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefined): ModelRequest {
+  const request: ModelRequest = { system: agent.instructions, messages: [...state.messages], tools: toolIndexOf(agent).definitions };
+  if (agent.maxOutputTokens !== undefined) request.maxOutputTokens = agent.maxOutputTokens;
+  if (agent.temperature !== undefined) request.temperature = agent.temperature;
+  if (state.lastCall) request.toolChoice = 'none';
+  if (signal) request.signal = signal;
+  return request;
+}
+
+function result(run: RunContext, stopReason: StopReason): RunResult {
+  const { state } = run;
+  return {
+    output: state.output,
+    messages: state.messages,
+    usage: state.totals.usage,
+    costUsd: state.totals.priced ? state.totals.costUsd : undefined,
+    steps: state.step,
+    toolCalls: state.totals.toolCalls,
+    stopReason,
+    traceId: state.trace?.traceId ?? UNTRACED,
+  };
+}
+
+const UNTRACED = '00000000000000000000000000000000';
+
+function toRunError(error: unknown, run: RunContext, callerSignal: AbortSignal | undefined): RunError {
   if (error instanceof RunError) return error;
-  if (signal.aborted && signal.reason instanceof RunTimeout) {
-    return new RunTimeoutError('timeout', signal.reason.message, partial, error);
+  const { state } = run;
+  const partial = {
+    usage: state.totals.usage,
+    costUsd: state.totals.priced ? state.totals.costUsd : undefined,
+    steps: state.step,
+    toolCalls: state.totals.toolCalls,
+    traceId: state.trace?.traceId ?? UNTRACED,
+  };
+  if (run.signal?.aborted && run.signal.reason instanceof RunTimeout) {
+    return new RunTimeoutError('timeout', run.signal.reason.message, partial, error);
   }
   if (callerSignal?.aborted) return new RunAbortedError('aborted', 'run aborted by the caller', partial, error);
   const message = error instanceof Error ? error.message : String(error);
   return new RunError('error', `run failed: ${message}`, partial, error);
+}
+
+function assistantMessage(response: ModelResponse): AssistantMessage {
+  const message: AssistantMessage = { role: 'assistant', content: response.text };
+  if (response.toolCalls.length) message.toolCalls = response.toolCalls;
+  if (response.reasoning?.length) message.reasoning = response.reasoning;
+  return message;
+}
+
+function toolMessage(call: ToolCall, outcome: Pick<ToolOutcome, 'content' | 'isError'>): ToolMessage {
+  const message: ToolMessage = { role: 'tool', toolCallId: call.id, toolName: call.name, content: outcome.content };
+  if (outcome.isError) message.isError = true;
+  return message;
 }
 
 /** An agent's tools as the loop uses them: by name, their names, their definitions. */
@@ -179,105 +211,4 @@ function toolIndexOf(agent: Agent): ToolIndex {
     toolIndexes.set(agent, index);
   }
   return index;
-}
-
-/** Why the next call is the last one, when it is made without tools (`onLimit: 'finish'`). */
-type Finishing = 'max_steps' | 'max_tool_calls' | 'budget' | undefined;
-
-function assistantMessage(response: ModelResponse): AssistantMessage {
-  const message: AssistantMessage = { role: 'assistant', content: response.text };
-  if (response.toolCalls.length) message.toolCalls = response.toolCalls;
-  if (response.reasoning?.length) message.reasoning = response.reasoning;
-  return message;
-}
-
-function toolMessage(call: ToolCall, outcome: ToolOutcome): ToolMessage {
-  const message: ToolMessage = { role: 'tool', toolCallId: call.id, toolName: call.name, content: outcome.content };
-  if (outcome.isError) message.isError = true;
-  return message;
-}
-
-async function steps(
-  agent: Agent,
-  messages: Message[],
-  maxSteps: number,
-  run: OpenSpan,
-  scope: RunScope,
-): Promise<{ stopReason: StopReason; output: string }> {
-  const totals = scope.totals;
-  const { byName, names, definitions } = toolIndexOf(agent);
-  const finishGracefully = agent.budget.onLimit === 'finish';
-  let finishing: Finishing;
-  let output = '';
-  for (;;) {
-    if (totals.steps >= maxSteps) return { stopReason: 'max_steps', output };
-    scope.signal.throwIfAborted();
-    const index = ++totals.steps;
-    if (finishGracefully && index === maxSteps && !finishing) finishing = 'max_steps';
-    const step = openSpan(scope.tracer, {
-      name: SPAN_NAME.step(index),
-      parent: run.context,
-      attributes: () => stepAttributes(index, scope.owner),
-    });
-    scope.emit({ type: 'step-start', step: index });
-    let finish: StepFinish = 'stopped';
-    try {
-      let request: ModelRequest = {
-        system: agent.instructions,
-        messages: [...messages],
-        tools: definitions,
-        maxOutputTokens: agent.maxOutputTokens,
-        temperature: agent.temperature,
-        signal: scope.signal,
-      };
-      if (finishing) request.toolChoice = 'none';
-      request = (await scope.hooks.beforeModelCall?.({ agent, step: index, request })) ?? request;
-      const fit = await fitContext(agent, request, index, step, scope);
-      if (!fit.fits) return { stopReason: 'context_overflow', output };
-      if (fit.messages !== request.messages) {
-        messages.splice(0, messages.length, ...fit.messages);
-        request = { ...request, messages: [...fit.messages] };
-      }
-      const call = await guardedCall(agent.model, request, index, step, scope, finishGracefully);
-      if (call.refused) return { stopReason: 'budget_exceeded', output };
-      if (call.finished) finishing = 'budget';
-      const response = call.response;
-      messages.push(assistantMessage(response));
-      output = response.text;
-      await scope.hooks.afterModelCall?.({ agent, step: index, request, response });
-      if (response.toolCalls.length === 0 || finishing) {
-        finish = 'final';
-        return { stopReason: finishing ? 'graceful_limit' : 'final', output };
-      }
-      const max = agent.budget.maxToolCalls;
-      if (max !== undefined && totals.toolCalls + response.toolCalls.length > max) {
-        if (!finishGracefully) return { stopReason: 'max_tool_calls', output };
-        // The calls stay answered (providers reject unanswered calls); the next step must answer.
-        for (const call of response.toolCalls) {
-          messages.push({ role: 'tool', toolCallId: call.id, toolName: call.name, content: 'Tool call limit reached: answer with what you have.', isError: true });
-        }
-        finishing = 'max_tool_calls';
-        finish = 'tool_calls';
-        continue;
-      }
-      const outcomes = await Promise.all(
-        response.toolCalls.map((call) => runTool(agent, call, byName.get(call.name), index, step.context, names, scope)),
-      );
-      totals.toolCalls += outcomes.length;
-      response.toolCalls.forEach((call, i) => {
-        const outcome = outcomes[i] as ToolOutcome;
-        messages.push(toolMessage(call, outcome));
-      });
-      scope.signal.throwIfAborted();
-      finish = 'tool_calls';
-    } catch (error) {
-      if (error instanceof SummaryRefused) return { stopReason: 'budget_exceeded', output };
-      recordError(step.span, error);
-      throw error;
-    } finally {
-      setAttributes(step.span, () => ({ [ATTR.stepFinish]: finish }));
-      step.span.end();
-      scope.emit({ type: 'step-end', step: index, finish });
-    }
-  }
 }

@@ -1,192 +1,61 @@
-/** One model call: budget check and reservation, the traced call with retries, settlement. */
-import { SpanKind, type Context, type Span } from '@opentelemetry/api';
-import type { BudgetCheck, BudgetSettle } from '../budget/guard.js';
-import type { CallCost } from '../pricing/price.js';
+/**
+ * The model call itself, at the bottom of the chain: the provider's `generate` (or its stream,
+ * with deltas sent as run events), given way to the run's signal, priced, and added to the run's
+ * totals.
+ */
+import { addUsage } from '../messages.js';
+import { pricerFor, type CallCost, type Pricer, type PriceOverrides } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
-import { ATTR, EVENT, EVENT_ATTR, SPAN_NAME } from '../tracing/attributes.js';
-import { chatRequestAttributes, chatResponseAttributes } from '../tracing/instrumentation.js';
-import { setAttributes, withSpan } from '../tracing/span.js';
-import { retryDelayMs, shouldRetry, sleep } from './retry.js';
-import { addCall, type RunScope } from './scope.js';
-
-/** A call the budget refused, with the decisions that refused it. */
-export interface Refused {
-  refused: true;
-  checks: BudgetCheck[];
-}
-
-/** A call made: the response, its cost, and whether the budget made it the last one (sent without tools). */
-export interface Answered {
-  refused: false;
-  response: ModelResponse;
-  cost: CallCost | undefined;
-  /** The budget lowered max output tokens and `finishOnLower` made this a final, tool-less call. */
-  finished: boolean;
-}
-
-/** Records budget decisions as `tracebound.budget.check` events. */
-export function recordChecks(span: Span, checks: readonly BudgetCheck[], maxOutputTokens: number): void {
-  if (!span.isRecording()) return;
-  for (const c of checks) {
-    span.addEvent(EVENT.budgetCheck, {
-      [EVENT_ATTR.scope]: c.scope,
-      [EVENT_ATTR.limit]: c.limit,
-      [EVENT_ATTR.spent]: c.spent,
-      [EVENT_ATTR.reserved]: c.reserved,
-      [EVENT_ATTR.remaining]: c.remaining,
-      [EVENT_ATTR.decision]: c.decision,
-      [EVENT_ATTR.requestedUsd]: c.requestedUsd,
-      [EVENT_ATTR.grantedUsd]: c.grantedUsd,
-      [EVENT_ATTR.maxOutputTokens]: maxOutputTokens,
-    });
-  }
-}
-
-function recordSettles(span: Span, settles: readonly BudgetSettle[]): void {
-  if (!span.isRecording()) return;
-  for (const s of settles) {
-    span.addEvent(EVENT.budgetSettle, { [EVENT_ATTR.scope]: s.scope, [EVENT_ATTR.reserved]: s.reserved, [EVENT_ATTR.actual]: s.actual });
-  }
-}
+import { abortable } from './abortable.js';
+import type { ModelCallContext } from './middleware.js';
+import type { ModelCallOutcome } from './outcomes.js';
+import type { RunTotals } from './run-state.js';
 
 /**
- * Counts the prompt, reserves the worst case in every USD scope (lowering max output tokens when
- * only part fits), makes the call, then settles to the actual cost: what the provider reported,
- * or zero for a call that failed. Budget events go on `current` (the step or compression span).
- * @param finishOnLower when the budget lowers max output tokens, send the call without tools
- *   (`toolChoice: 'none'`) so the model gives its final answer (`onLimit: 'finish'`).
- * @returns `{ refused: true }` when the budget does not fit even `minOutputTokens`.
- * @throws {ModelCallError} after retries, {@link BudgetStoreError} when the store is down (fail closed).
+ * Makes the core of a runtime's model calls. Each call is priced on the model that served it
+ * (`gen_ai.response.model`, as the provider names it) when the provider says, else on the model
+ * requested; a provider-reported cost wins over both.
+ * @param prices the runtime's price overrides (USD per million tokens).
  */
-export async function guardedCall(
-  model: Model,
-  request: ModelRequest,
-  stepIndex: number,
-  current: { span: Span; context: Context },
-  scope: RunScope,
-  finishOnLower = false,
-): Promise<Refused | Answered> {
-  const promptTokens = scope.counter?.count(request);
-  if (promptTokens !== undefined) scope.totals.peakPromptTokens = Math.max(scope.totals.peakPromptTokens, promptTokens);
-  const maxOutputTokens = scope.guard.maxOutputTokens(request.maxOutputTokens);
-  const decision =
-    maxOutputTokens === undefined
-      ? undefined
-      : await scope.guard.reserve(promptTokens ?? 0, maxOutputTokens);
-  if (decision) recordChecks(current.span, decision.checks, decision.maxOutputTokens);
-  if (decision?.decision === 'refuse') return { refused: true, checks: decision.checks };
-  // Near the budget's end the model answers instead of asking for tool calls it cannot afford.
-  const finished = finishOnLower && decision?.decision === 'lower' && request.toolChoice !== 'none';
-  let sent = request;
-  if (decision) {
-    sent = { ...request, maxOutputTokens: decision.maxOutputTokens };
-    if (finished) sent.toolChoice = 'none';
-  }
-  let actualUsd = 0;
-  try {
-    const { response, cost } = await callModel(model, sent, stepIndex, current.context, scope, promptTokens);
-    actualUsd = cost?.usd ?? 0;
-    if (promptTokens !== undefined) scope.counter?.observe(promptTokens, response.usage.inputTokens);
-    return { refused: false, response, cost, finished };
-  } finally {
-    if (decision?.hold) recordSettles(current.span, await scope.guard.settle(decision.hold, actualUsd));
-  }
-}
-
-/**
- * The traced model call (`chat {model}`, CLIENT), retried on transient errors with every attempt
- * recorded; adds the call's usage and cost to the run's totals.
- * @throws {ModelCallError} when the call fails for good.
- */
-export async function callModel(
-  model: Model,
-  request: ModelRequest,
-  stepIndex: number,
-  parent: Context,
-  scope: RunScope,
-  promptTokens?: number,
-): Promise<{ response: ModelResponse; cost: CallCost | undefined }> {
-  return withSpan(
-    scope.tracer,
-    {
-      name: SPAN_NAME.chat(model.modelId),
-      kind: SpanKind.CLIENT,
-      parent,
-      attributes: () => {
-        const attrs = chatRequestAttributes(model, request, scope.owner, scope.streaming, scope.capture);
-        if (promptTokens !== undefined) {
-          attrs[ATTR.contextPromptTokens] = promptTokens;
-          if (scope.contextWindow) attrs[ATTR.contextUtilization] = promptTokens / scope.contextWindow;
-        }
-        return attrs;
-      },
-    },
-    async ({ span }) => {
-      const started = performance.now();
-      for (let attempt = 1; ; attempt++) {
-        let delivered = false;
-        try {
-          const response = scope.streaming
-            ? await consumeStream(model, request, stepIndex, scope, () => {
-                if (!delivered && span.isRecording()) {
-                  span.setAttribute(ATTR.responseTimeToFirstChunk, (performance.now() - started) / 1000);
-                }
-                delivered = true;
-              })
-            : await model.generate(request);
-          const cost: CallCost | undefined =
-            response.providerCostUsd !== undefined
-              ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
-              : scope.price(response.usage);
-          addCall(scope.totals, response.usage, cost);
-          if (!cost && span.isRecording()) {
-            span.addEvent(EVENT.priceUnknown, { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId });
-          }
-          setAttributes(span, () => {
-            const attrs = chatResponseAttributes(response, cost, attempt - 1, scope.capture);
-            if (promptTokens === undefined && scope.contextWindow) {
-              attrs[ATTR.contextUtilization] = response.usage.inputTokens / scope.contextWindow;
-            }
-            return attrs;
-          });
-          scope.emit({ type: 'usage', step: stepIndex, usage: response.usage, costUsd: cost?.usd });
-          return { response, cost };
-        } catch (error) {
-          if (delivered || scope.signal.aborted || !shouldRetry(error, attempt, scope.retry)) {
-            if (span.isRecording()) span.setAttribute(ATTR.retryAttempts, attempt - 1);
-            throw error;
-          }
-          const delayMs = retryDelayMs(attempt, scope.retry, error);
-          if (span.isRecording()) {
-            span.addEvent(EVENT.retry, {
-              [EVENT_ATTR.attempt]: attempt,
-              [EVENT_ATTR.errorType]: error.kind,
-              [EVENT_ATTR.errorMessage]: error.message,
-              [EVENT_ATTR.delayMs]: delayMs,
-            });
-          }
-          scope.emit({ type: 'retry', step: stepIndex, attempt, delayMs, error });
-          await sleep(delayMs, scope.signal);
-        }
-      }
-    },
-  );
-}
-
-async function consumeStream(
-  model: Model,
-  request: ModelRequest,
-  stepIndex: number,
-  scope: RunScope,
-  onChunk: () => void,
-): Promise<ModelResponse> {
-  for await (const chunk of model.stream(request)) {
-    onChunk();
-    if (chunk.type === 'response') return chunk.response;
-    if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') {
-      scope.emit({ type: chunk.type, step: stepIndex, text: chunk.text });
+export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, request: ModelRequest) => Promise<ModelCallOutcome> {
+  const pricers = new Map<string, Pricer>();
+  const priceOf = (provider: string, modelId: string): Pricer => {
+    const key = `${provider}:${modelId}`;
+    let pricer = pricers.get(key);
+    if (!pricer) {
+      pricer = pricerFor(provider, modelId, prices);
+      pricers.set(key, pricer);
     }
+    return pricer;
+  };
+  return async (ctx, request) => {
+    const { run } = ctx;
+    const model = run.agent.model;
+    ctx.firstChunkAt = undefined;
+    const response = await abortable(run.streaming ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
+    const cost: CallCost | undefined =
+      response.providerCostUsd !== undefined
+        ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
+        : priceOf(model.provider, response.model ?? model.modelId)(response.usage);
+    addCall(run.state.totals, response, cost);
+    return { kind: 'response', response, cost };
+  };
+}
+
+/** Adds one call's usage and cost to a run's totals. */
+function addCall(totals: RunTotals, response: ModelResponse, cost: CallCost | undefined): void {
+  totals.usage = addUsage(totals.usage, response.usage);
+  if (cost) totals.costUsd += cost.usd;
+  else totals.priced = false;
+}
+
+async function consumeStream(ctx: ModelCallContext, model: Model, request: ModelRequest): Promise<ModelResponse> {
+  const step = ctx.step.index;
+  for await (const chunk of model.stream(request)) {
+    ctx.firstChunkAt ??= performance.now();
+    if (chunk.type === 'response') return chunk.response;
+    if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') ctx.run.emit({ type: chunk.type, step, text: chunk.text });
   }
   throw new ModelCallError('the stream ended without a final response', { kind: 'stream_error', provider: model.provider });
 }

@@ -1,4 +1,5 @@
 import { ModelCallError } from '../providers/errors.js';
+import type { Middleware } from './middleware.js';
 
 /** How transient provider errors are retried. Delays in ms. */
 export interface RetryPolicy {
@@ -29,17 +30,43 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy, error: ModelC
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(signal.reason as Error);
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason);
+      reject(signal?.reason as Error);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Retries a model call that failed with a transient provider error (429, 5xx, 529, connection),
+ * after the provider's `retry-after` or a jittered backoff; each retry is a `retry` run event.
+ * A stream that already delivered a chunk is not retried (its text reached the reader), nor is a
+ * run that was aborted.
+ */
+export function retryMiddleware(policy: RetryPolicy): Middleware {
+  return {
+    name: 'retry',
+    async wrapModelCall(ctx, next) {
+      const request = ctx.request;
+      for (let attempt = 1; ; attempt++) {
+        ctx.attempts = attempt;
+        try {
+          return await next(request);
+        } catch (error) {
+          if (ctx.firstChunkAt !== undefined || ctx.run.signal?.aborted || !shouldRetry(error, attempt, policy)) throw error;
+          const delayMs = retryDelayMs(attempt, policy, error);
+          ctx.run.emit({ type: 'retry', step: ctx.step.index, attempt, delayMs, error });
+          await sleep(delayMs, ctx.run.signal);
+        }
+      }
+    },
+  };
 }

@@ -1,37 +1,12 @@
-import { trace, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
+/** A runtime: `run()` and `stream()` over a composed middleware chain. */
+import { randomUUID } from 'node:crypto';
+import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
-import type { SpendStore } from '../budget/store.js';
-import { memoryStore } from '../budget/stores/memory.js';
-import type { PriceOverrides } from '../pricing/price.js';
 import type { RunEvent, RunResult } from './events.js';
-import type { Hooks } from './hooks.js';
-import { runLoop, type LoopContext } from './loop.js';
-import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
-
-/** Options of a runtime, shared by all its runs. */
-export interface RuntimeOptions {
-  /** The tracer spans are made with; a no-op tracer (nothing recorded) when absent. */
-  tracer?: Tracer;
-  /** Record message content (prompts, answers, tool arguments and results) on spans. Default false. */
-  captureContent?: boolean;
-  /** Rewrites each content attribute before it is recorded (e.g. to mask emails). */
-  redact?: (value: string, attribute: string) => string;
-  hooks?: Hooks;
-  /** Retries of transient provider errors (429, 5xx, 529, connection failures). */
-  retry?: Partial<RetryPolicy>;
-  /** Per-model prices (USD per million tokens) that win over the bundled price table. */
-  prices?: PriceOverrides;
-  /** Default wall-time limit of each run, in ms. */
-  timeoutMs?: number;
-  /**
-   * Where per-agent spend windows (`budget.spend`) live: in memory by default (this runtime's
-   * runs), `redisStore()` for a fleet of processes.
-   */
-  budgetStore?: SpendStore;
-  /** Context windows in tokens that win over the bundled model data, by model id or `provider:model`. */
-  contextWindows?: Readonly<Record<string, number>>;
-}
+import { runAgent } from './loop.js';
+import type { Chain } from './middleware.js';
+import { newRunState } from './run-state.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -41,6 +16,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** `gen_ai.conversation.id` (and Langfuse's session id) of the run. */
   conversationId?: string;
+  /** The run's id (`tracebound.run.id`); a random UUID when absent. */
+  runId?: string;
   /** Parent context of the run span; the active context when absent. */
   context?: Context;
   /** More attributes for the run span (e.g. `tracebound.replay.source` on a replayed run). */
@@ -64,51 +41,47 @@ export interface Runtime {
   stream(agent: Agent, input: string | Message[], options?: RunOptions): AsyncIterable<RunEvent>;
 }
 
-const ignore = () => {};
+/** The chains a runtime runs over: `stream` adds the event middleware to `run`'s. */
+export interface RuntimeChains {
+  run: Chain;
+  stream: Chain;
+}
 
-/** Makes a runtime. `tracedRuntime()` is the one most users want: it also sets up exporters. */
-export function createRuntime(options: RuntimeOptions = {}): Runtime {
-  const store = options.budgetStore ?? memoryStore();
-  const base = (streaming: boolean, run: RunOptions, emit: (event: RunEvent) => void): LoopContext => ({
-    tracer: options.tracer ?? trace.getTracer('tracebound-noop'),
-    capture: { enabled: options.captureContent ?? false, redact: options.redact },
-    hooks: options.hooks ?? {},
-    retry: { ...DEFAULT_RETRY, ...options.retry },
-    prices: options.prices ?? {},
-    contextWindows: options.contextWindows ?? {},
-    store,
-    streaming,
-    emit,
-    signal: run.signal,
-    timeoutMs: run.timeoutMs ?? options.timeoutMs,
-    parent: run.context,
-    conversationId: run.conversationId,
-    runAttributes: run.attributes,
-  });
-
+/**
+ * A runtime over composed chains.
+ * @param timeoutMs the default wall-time limit of each run, in ms.
+ */
+export function runtimeOver(chains: RuntimeChains, timeoutMs?: number): Runtime {
+  const start = (agent: Agent, input: string | Message[], options: RunOptions, chain: Chain, sink?: (event: RunEvent) => void) =>
+    runAgent(agent, newRunState({ runId: options.runId ?? randomUUID(), agent: agent.name, input, conversationId: options.conversationId }), {
+      chain,
+      streaming: sink !== undefined,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? timeoutMs,
+      parent: options.context,
+      attributes: options.attributes,
+      sink,
+    });
   return {
-    run: (agent, input, run = {}) => runLoop(agent, input, base(false, run, ignore)),
-    stream: (agent, input, run = {}) => streamRun(agent, input, run, (r, emit) => base(true, r, emit)),
+    run: (agent, input, options = {}) => start(agent, input, options, chains.run),
+    stream: (agent, input, options = {}) => streamRun((signal, sink) => start(agent, input, { ...options, signal }, chains.stream, sink), options.signal),
   };
 }
 
 async function* streamRun(
-  agent: Agent,
-  input: string | Message[],
-  run: RunOptions,
-  context: (run: RunOptions, emit: (event: RunEvent) => void) => LoopContext,
+  start: (signal: AbortSignal, sink: (event: RunEvent) => void) => Promise<RunResult>,
+  callerSignal: AbortSignal | undefined,
 ): AsyncGenerator<RunEvent> {
   const queue: RunEvent[] = [];
   let wake: (() => void) | undefined;
   let finished = false;
   let failure: { error: unknown } | undefined;
   const stop = new AbortController();
-  const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
-  const emit = (event: RunEvent) => {
+  const signal = callerSignal ? AbortSignal.any([callerSignal, stop.signal]) : stop.signal;
+  const done = start(signal, (event) => {
     queue.push(event);
     wake?.();
-  };
-  const done = runLoop(agent, input, context({ ...run, signal }, emit)).then(
+  }).then(
     () => {
       finished = true;
       wake?.();

@@ -1,6 +1,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
+import { createRuntime, type RuntimeOptions } from '../create-runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { TRACER_NAME } from '../tracing/attributes.js';
 import { ExportGuard, type ExportStats } from './export-guard.js';
 import {
@@ -59,16 +60,10 @@ export interface TracedRuntime extends Runtime {
  *   without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` (the error names the variables).
  */
 export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime {
-  if (options.tracerProvider) {
-    const none = new ExportGuard();
-    return {
-      ...createRuntime({ ...options, tracer: options.tracerProvider.getTracer(TRACER_NAME) }),
-      forceFlush: async () => {},
-      shutdown: async () => {},
-      exportStats: () => none.stats(),
-    };
-  }
+  if (options.tracerProvider) return withoutExport(createRuntime({ ...options, tracer: options.tracerProvider.getTracer(TRACER_NAME) }));
   const names = exporterNames(options.exporter);
+  // Nothing would see a span: make none at all (the loop's no-op path), rather than record them.
+  if (names.every((n) => n === 'none') && !options.spanProcessors?.length) return withoutExport(createRuntime({ ...options, tracer: undefined }));
   const guard = new ExportGuard();
   const provider = createTracerProvider({
     exporter: names,
@@ -89,4 +84,10 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
     shutdown: () => (closing ??= provider.shutdown()),
     exportStats: () => guard.stats(),
   };
+}
+
+/** A traced runtime whose exporters are not tracebound's: nothing to flush, nothing counted. */
+function withoutExport(runtime: Runtime): TracedRuntime {
+  const none = new ExportGuard();
+  return { ...runtime, forceFlush: async () => {}, shutdown: async () => {}, exportStats: () => none.stats() };
 }

@@ -62,6 +62,8 @@ export const ATTR = {
   stepFinish: 'tracebound.step.finish',
   contextUtilization: 'tracebound.context.utilization',
   retryAttempts: 'tracebound.retry.attempts',
+  runId: 'tracebound.run.id',
+  stepLastCallReason: 'tracebound.step.last_call_reason',
   toolTimeoutMs: 'tracebound.tool.timeout_ms',
   budgetMaxSteps: 'tracebound.budget.max_steps.limit',
   budgetMaxToolCalls: 'tracebound.budget.max_tool_calls.limit',

@@ -7,7 +7,10 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { CallCost } from '../pricing/price.js';
 import type { Model, ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
-import { ATTR, OPERATION } from './attributes.js';
+import type { BudgetPolicy } from '../budget/policy.js';
+import type { RunEvent } from '../runtime/events.js';
+import type { RunState } from '../runtime/run-state.js';
+import { ATTR, EVENT, EVENT_ATTR, OPERATION } from './attributes.js';
 
 /**
  * Whether message content goes into spans, and how it is redacted first. `redact` gets each
@@ -125,21 +128,26 @@ export function runAttributes(
 export function runEndAttributes(
   end: {
     usage: Usage;
-    cost: { usd: number; source: 'provider' | 'local'; priceTableVersion: string } | undefined;
+    /** The run's USD; `undefined` when a call had no known price or no call was made. */
+    costUsd: number | undefined;
     steps: number;
     toolCalls: number;
     stopReason: string;
     output?: string;
-    maxSteps: number;
+    maxSteps?: number;
     maxToolCalls?: number;
   },
   capture: ContentCapture,
 ): Attributes {
-  const attrs = putCost(putUsage({}, end.usage), end.cost);
+  const attrs = putUsage({}, end.usage);
+  if (end.costUsd !== undefined) {
+    attrs[ATTR.costAmount] = end.costUsd;
+    attrs[ATTR.costCurrency] = 'USD';
+  }
   attrs[ATTR.steps] = end.steps;
   attrs[ATTR.toolCalls] = end.toolCalls;
   attrs[ATTR.stopReason] = end.stopReason;
-  attrs[ATTR.budgetMaxSteps] = end.maxSteps;
+  if (end.maxSteps !== undefined) attrs[ATTR.budgetMaxSteps] = end.maxSteps;
   if (end.maxToolCalls !== undefined) attrs[ATTR.budgetMaxToolCalls] = end.maxToolCalls;
   if (end.output !== undefined) putContent(attrs, capture, ATTR.langfuseTraceOutput, () => end.output);
   return attrs;
@@ -235,4 +243,66 @@ export function toolResultAttributes(result: string, capture: ContentCapture): A
   const attrs: Attributes = {};
   putContent(attrs, capture, ATTR.toolCallResult, () => result);
   return attrs;
+}
+
+/** The budget attributes of the run span: limit, spent and remaining of each scope the policy sets. */
+export function budgetAttributes(policy: BudgetPolicy, state: Pick<RunState, 'totals' | 'budget'>): Attributes {
+  const attrs: Attributes = {};
+  if (policy.runCostUsd !== undefined) {
+    attrs[ATTR.budgetRunCostLimit] = policy.runCostUsd;
+    attrs[ATTR.budgetRunCostSpent] = state.totals.costUsd;
+    attrs[ATTR.budgetRunCostRemaining] = Math.max(0, policy.runCostUsd - state.totals.costUsd);
+  }
+  const window = state.budget.window;
+  if (policy.spend && window) {
+    attrs[ATTR.budgetSpendLimit] = policy.spend.usd;
+    attrs[ATTR.budgetSpendSpent] = window.spentUsd;
+    attrs[ATTR.budgetSpendRemaining] = Math.max(0, policy.spend.usd - window.spentUsd - window.reservedUsd);
+    attrs[ATTR.budgetSpendWindow] = policy.spend.window;
+  }
+  if (policy.contextTokens !== undefined) {
+    attrs[ATTR.budgetContextLimit] = policy.contextTokens;
+    attrs[ATTR.budgetContextPeak] = state.budget.peakPromptTokens;
+  }
+  return attrs;
+}
+
+/** The span event of a run event that has one (budget decisions, settlements, store errors, retries). */
+export function eventOf(event: RunEvent): { name: string; attributes: Attributes } | undefined {
+  switch (event.type) {
+    case 'budget-check':
+      return {
+        name: EVENT.budgetCheck,
+        attributes: {
+          [EVENT_ATTR.scope]: event.scope,
+          [EVENT_ATTR.limit]: event.limit,
+          [EVENT_ATTR.spent]: event.spent,
+          [EVENT_ATTR.reserved]: event.reserved,
+          [EVENT_ATTR.remaining]: event.remaining,
+          [EVENT_ATTR.decision]: event.decision,
+          [EVENT_ATTR.requestedUsd]: event.requestedUsd,
+          [EVENT_ATTR.grantedUsd]: event.grantedUsd,
+          [EVENT_ATTR.maxOutputTokens]: event.maxOutputTokens,
+        },
+      };
+    case 'budget-settle':
+      return { name: EVENT.budgetSettle, attributes: { [EVENT_ATTR.scope]: event.scope, [EVENT_ATTR.reserved]: event.reserved, [EVENT_ATTR.actual]: event.actual } };
+    case 'retry':
+      return {
+        name: EVENT.retry,
+        attributes: {
+          [EVENT_ATTR.attempt]: event.attempt,
+          [EVENT_ATTR.errorType]: event.error.kind,
+          [EVENT_ATTR.errorMessage]: event.error.message,
+          [EVENT_ATTR.delayMs]: event.delayMs,
+        },
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** The event on a chat span whose model has no known price. */
+export function priceUnknownEvent(model: Model): { name: string; attributes: Attributes } {
+  return { name: EVENT.priceUnknown, attributes: { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId } };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
-import { createRuntime } from '../../src/runtime/runtime.js';
+import { createRuntime } from '../../src/create-runtime.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { traceboundMatchers } from '../../src/testing/matchers.js';
 import { recordRun } from '../../src/testing/record.js';

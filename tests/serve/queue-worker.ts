@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
-import { createRuntime } from '../../src/runtime/runtime.js';
+import { createRuntime } from '../../src/create-runtime.js';
 import { redisQueueInput } from '../../src/serve/inputs/redis-queue.js';
 import { redisStreamOutput } from '../../src/serve/outputs/redis-stream.js';
 import type { Dispatcher, InboundMessage, RunOutcome } from '../../src/serve/types.js';

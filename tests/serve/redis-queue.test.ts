@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { toUsage } from '../../src/messages.js';
 import type { RunResult } from '../../src/runtime/events.js';
-import { createRuntime } from '../../src/runtime/runtime.js';
+import { createRuntime } from '../../src/create-runtime.js';
 import { enqueue, redisQueueInput, type DeadLetterEntry } from '../../src/serve/inputs/redis-queue.js';
 import { redisStreamOutput } from '../../src/serve/outputs/redis-stream.js';
 import { serve } from '../../src/serve/serve.js';

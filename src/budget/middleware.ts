@@ -1,0 +1,130 @@
+/**
+ * The budget as middleware around every model call: fit the prompt into `contextTokens`
+ * (compressing it), reserve the call's worst case in every USD scope before it is sent (lowering
+ * its max output tokens to what fits, or refusing it), then settle the reservation to the actual
+ * cost. Decisions other than a plain allow are run events, which tracing records on the span
+ * where they happened. A run's spend and reservations live in its state (one ledger).
+ */
+import type { Agent } from '../agent.js';
+import { emptyUsage } from '../messages.js';
+import { pricerFor, type PriceOverrides } from '../pricing/price.js';
+import type { ModelRequest } from '../providers/model.js';
+import type { Middleware, ModelCallContext, RunContext } from '../runtime/middleware.js';
+import type { ModelCallOutcome } from '../runtime/outcomes.js';
+import { fitContext } from './fit-context.js';
+import { BudgetGuard, hasUsdLimit, type GuardDecision, type Rates } from './guard.js';
+import type { SpendStore } from './store.js';
+import { tokenCounterFor, type TokenCounter } from './tokens.js';
+
+/** What the budget middleware needs from its runtime. */
+export interface BudgetOptions {
+  /** Where spend windows (`budget.spend`) live. */
+  store: SpendStore;
+  /** Price overrides (USD per million tokens), for the worst-case rates. */
+  prices: PriceOverrides;
+}
+
+/** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
+function ratesOf(agent: Agent, prices: PriceOverrides): Rates | undefined {
+  const price = pricerFor(agent.model.provider, agent.model.modelId, prices);
+  const input = price({ ...emptyUsage(), inputTokens: 1_000_000 });
+  const output = price({ ...emptyUsage(), outputTokens: 1_000_000 });
+  return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
+}
+
+/** Makes the budget middleware of one runtime. */
+export function budgetMiddleware({ store, prices }: BudgetOptions): Middleware {
+  const guards = new WeakMap<Agent, BudgetGuard>();
+  const counters = new WeakMap<RunContext, TokenCounter>();
+
+  /**
+   * The agent's guard, made on its first call.
+   * @throws {BudgetConfigError} when the agent has a USD limit and its model no known price.
+   */
+  const guardOf = (agent: Agent): BudgetGuard => {
+    let guard = guards.get(agent);
+    if (!guard) {
+      guard = new BudgetGuard(agent.budget, agent.name, store, hasUsdLimit(agent.budget) ? ratesOf(agent, prices) : undefined);
+      guards.set(agent, guard);
+    }
+    return guard;
+  };
+
+  /** The run's prompt counter; a summarising call gets its own, so it does not skew the run's corrections. */
+  const counterOf = (ctx: ModelCallContext): TokenCounter => {
+    if (ctx.purpose === 'summary') return tokenCounterFor(ctx.run.agent.model);
+    let counter = counters.get(ctx.run);
+    if (!counter) {
+      counter = tokenCounterFor(ctx.run.agent.model);
+      counters.set(ctx.run, counter);
+    }
+    return counter;
+  };
+
+  return {
+    name: 'budget',
+    async wrapModelCall(ctx, next) {
+      const { agent, state } = ctx.run;
+      const policy = agent.budget;
+      const usd = hasUsdLimit(policy);
+      if (!usd && policy.contextTokens === undefined) return next(ctx.request);
+      const guard = guardOf(agent);
+      const counter = counterOf(ctx);
+      let request = ctx.request;
+      if (ctx.purpose === 'step' && policy.contextTokens !== undefined) {
+        const fit = await fitContext(ctx, request, policy.contextTokens, counter);
+        if (!fit.fits) return { kind: 'refused', stopReason: fit.stopReason };
+        if (fit.messages !== request.messages) {
+          state.messages.splice(0, state.messages.length, ...fit.messages);
+          request = { ...request, messages: [...fit.messages] };
+        }
+      }
+      const promptTokens = counter.count(request);
+      ctx.promptTokens = promptTokens;
+      if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
+      const maxOutputTokens = guard.maxOutputTokens(request.maxOutputTokens);
+      const decision = maxOutputTokens === undefined ? undefined : await guard.reserve(state, promptTokens, maxOutputTokens);
+      if (decision) {
+        report(ctx, decision);
+        if (decision.decision === 'refuse') return { kind: 'refused', stopReason: 'budget_exceeded' };
+        request = lowered(ctx, request, decision, policy.onLimit === 'finish');
+      }
+      let actualUsd = 0;
+      try {
+        const outcome: ModelCallOutcome = await next(request);
+        if (outcome.kind === 'response') {
+          actualUsd = outcome.cost?.usd ?? 0;
+          counter.observe(promptTokens, outcome.response.usage.inputTokens);
+        }
+        return outcome;
+      } finally {
+        if (decision?.hold) {
+          const settles = await guard.settle(state, decision.hold, actualUsd);
+          if (decision.decision !== 'allow') for (const s of settles) ctx.run.emit({ type: 'budget-settle', step: ctx.step.index, ...s });
+        }
+      }
+    },
+  };
+}
+
+/** Emits a decision's checks when it was not a plain allow. */
+function report(ctx: ModelCallContext, decision: GuardDecision): void {
+  if (decision.decision === 'allow') return;
+  for (const check of decision.checks) {
+    ctx.run.emit({ type: 'budget-check', step: ctx.step.index, maxOutputTokens: decision.maxOutputTokens, ...check });
+  }
+}
+
+/**
+ * The request as the budget lets it go: max output tokens as granted and, near the budget's end
+ * with `onLimit: 'finish'`, without tools, so the model answers instead of asking for tool calls
+ * it cannot afford (the run's next stop is then `graceful_limit`).
+ */
+function lowered(ctx: ModelCallContext, request: ModelRequest, decision: GuardDecision, finish: boolean): ModelRequest {
+  const sent: ModelRequest = { ...request, maxOutputTokens: decision.maxOutputTokens };
+  if (finish && ctx.purpose === 'step' && decision.decision === 'lower' && request.toolChoice !== 'none') {
+    sent.toolChoice = 'none';
+    ctx.run.state.lastCall = 'budget';
+  }
+  return sent;
+}

@@ -1,0 +1,157 @@
+/**
+ * The middleware interface: behaviour around the loop's calls (a run, a step, one compression, a
+ * model call, a tool call), after Pydantic AI's instrumentation capability and the AI SDK's
+ * `wrapLanguageModel`. Tracing, the budget, retries, hooks and stream events are each one
+ * middleware; users add their own. A runtime composes its chain once; a middleware that does not
+ * wrap a call costs that call nothing.
+ */
+import type { Attributes, Context } from '@opentelemetry/api';
+import type { Agent } from '../agent.js';
+import type { Message, ToolCall } from '../messages.js';
+import type { ModelRequest } from '../providers/model.js';
+import type { Tool } from '../tool.js';
+import type { RunEvent, RunResult } from './events.js';
+import type { CompressOutcome, ModelCallOutcome, StepOutcome } from './outcomes.js';
+import type { RunState } from './run-state.js';
+import type { ToolOutcome } from './tools.js';
+
+/** One run, as every middleware sees it. */
+export interface RunContext {
+  readonly agent: Agent;
+  /** The run's state: plain data that middleware read and update (see {@link RunState}). */
+  readonly state: RunState;
+  /**
+   * Aborts in-flight calls (the caller's signal, the run's timeout, a stream consumer leaving);
+   * `undefined` when nothing can abort the run.
+   */
+  readonly signal: AbortSignal | undefined;
+  /** Whether model calls stream (`runtime.stream()`). */
+  readonly streaming: boolean;
+  /** The parent of the run's span, when the caller gave one. */
+  readonly parent: Context | undefined;
+  /** Extra attributes the caller asked for on the run's span. */
+  readonly attributes: Attributes | undefined;
+  /** Sends a run event to every middleware's `onEvent` and to a `stream()` reader. */
+  emit(event: RunEvent): void;
+  /**
+   * Applies one compression strategy through the chain's `wrapCompress` (so it is traced and
+   * hooked): the budget calls it for each strategy it runs.
+   */
+  compress(ctx: CompressContext, apply: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
+  /**
+   * Makes a model call through the whole chain: the budget's summarising calls use it, so they
+   * are guarded, traced, retried and counted like any other.
+   */
+  callModel(ctx: ModelCallContext): Promise<ModelCallOutcome>;
+}
+
+/** One step of a run. */
+export interface StepContext {
+  readonly run: RunContext;
+  /** 1-based. */
+  readonly index: number;
+}
+
+/** One model call. */
+export interface ModelCallContext {
+  readonly run: RunContext;
+  readonly step: StepContext;
+  /** `step` for the step's own call; `summary` for a call a compression strategy makes. */
+  readonly purpose: 'step' | 'summary';
+  /** The compression a summarising call is part of. */
+  readonly compression?: CompressContext;
+  /** The request as it reaches this layer (each layer may pass a changed one to `next`). */
+  request: ModelRequest;
+  /** When the first streamed chunk arrived (`performance.now()` ms); set by the call itself. */
+  firstChunkAt?: number;
+  /** Attempts made so far (set by the retry middleware; 1 without it). */
+  attempts: number;
+  /** The prompt's tokens as counted before the call, when something counted them. */
+  promptTokens?: number;
+}
+
+/** One tool call. */
+export interface ToolCallContext {
+  readonly run: RunContext;
+  readonly step: StepContext;
+  readonly call: ToolCall;
+  /** The agent's tool of that name; `undefined` when the model asked for an unknown tool. */
+  readonly tool: Tool | undefined;
+}
+
+/** One compression strategy applied to a prompt over the context limit. Tokens are prompt tokens. */
+export interface CompressContext {
+  readonly run: RunContext;
+  readonly step: StepContext;
+  /** The strategy's name (`tracebound.context.strategy`). */
+  readonly strategy: string;
+  readonly messages: readonly Message[];
+  readonly tokensBefore: number;
+  readonly limit: number;
+}
+
+/**
+ * Behaviour around the loop's calls. Each `wrap*` gets the call's context and `next`, which runs
+ * the rest of the chain and the call itself; it may change what goes in, look at or replace what
+ * comes out, or not call `next` at all (a guardrail that blocks a tool call, a cache that answers
+ * a model call). Every method is optional.
+ */
+export interface Middleware {
+  /** A name for errors and debugging. */
+  readonly name?: string;
+  wrapRun?(ctx: RunContext, next: () => Promise<RunResult>): Promise<RunResult>;
+  wrapStep?(ctx: StepContext, next: () => Promise<StepOutcome>): Promise<StepOutcome>;
+  wrapCompress?(ctx: CompressContext, next: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
+  wrapModelCall?(ctx: ModelCallContext, next: (request: ModelRequest) => Promise<ModelCallOutcome>): Promise<ModelCallOutcome>;
+  wrapToolCall?(ctx: ToolCallContext, next: () => Promise<ToolOutcome>): Promise<ToolOutcome>;
+  /** Sees every run event as it is emitted (synchronously: keep it cheap, never throw). */
+  onEvent?(run: RunContext, event: RunEvent): void;
+}
+
+/** The composed chain: each entry runs every middleware's wrapper around a core. */
+export interface Chain {
+  run(ctx: RunContext, core: () => Promise<RunResult>): Promise<RunResult>;
+  step(ctx: StepContext, core: () => Promise<StepOutcome>): Promise<StepOutcome>;
+  compress(ctx: CompressContext, core: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
+  modelCall(ctx: ModelCallContext): Promise<ModelCallOutcome>;
+  toolCall(ctx: ToolCallContext, core: () => Promise<ToolOutcome>): Promise<ToolOutcome>;
+  /** The middleware that observe events, in chain order. */
+  observers: readonly Middleware[];
+}
+
+type Wrap<C, R> = (ctx: C, next: () => Promise<R>) => Promise<R>;
+
+/** Nests `wrappers` (the first outermost) around a core given per call. */
+function nest<C, R>(wrappers: readonly Wrap<C, R>[]): (ctx: C, core: () => Promise<R>) => Promise<R> {
+  if (wrappers.length === 0) return (_ctx, core) => core();
+  return (ctx, core) => {
+    const at = (i: number): Promise<R> => (i === wrappers.length ? core() : (wrappers[i] as Wrap<C, R>)(ctx, () => at(i + 1)));
+    return at(0);
+  };
+}
+
+/**
+ * Composes middleware (the first outermost) around the model call's core once, for every call of
+ * a runtime. Only the methods a middleware defines are in the chain.
+ */
+export function composeChain(
+  middleware: readonly Middleware[],
+  callModel: (ctx: ModelCallContext, request: ModelRequest) => Promise<ModelCallOutcome>,
+): Chain {
+  const pick = <K extends keyof Middleware>(key: K) =>
+    middleware.filter((m) => m[key] !== undefined).map((m) => (m[key] as (...args: never[]) => unknown).bind(m));
+  const modelWrappers = pick('wrapModelCall') as ((ctx: ModelCallContext, next: (request: ModelRequest) => Promise<ModelCallOutcome>) => Promise<ModelCallOutcome>)[];
+  const modelAt = (ctx: ModelCallContext, i: number, request: ModelRequest): Promise<ModelCallOutcome> => {
+    ctx.request = request;
+    if (i === modelWrappers.length) return callModel(ctx, request);
+    return (modelWrappers[i] as (typeof modelWrappers)[number])(ctx, (next) => modelAt(ctx, i + 1, next));
+  };
+  return {
+    run: nest(pick('wrapRun') as Wrap<RunContext, RunResult>[]),
+    step: nest(pick('wrapStep') as Wrap<StepContext, StepOutcome>[]),
+    compress: nest(pick('wrapCompress') as Wrap<CompressContext, CompressOutcome>[]),
+    modelCall: (ctx) => modelAt(ctx, 0, ctx.request),
+    toolCall: nest(pick('wrapToolCall') as Wrap<ToolCallContext, ToolOutcome>[]),
+    observers: middleware.filter((m) => m.onEvent !== undefined),
+  };
+}

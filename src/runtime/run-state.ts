@@ -1,0 +1,96 @@
+/**
+ * The state of one run as plain, serialisable data: what a checkpoint stores and a resume reads
+ * back. Everything the loop and its middleware know about a run's progress lives here, in one
+ * place; nothing here holds a function, a class instance or a cycle, so
+ * `JSON.parse(JSON.stringify(state))` gives an equal state.
+ */
+import { emptyUsage, type Message, type ToolCall, type Usage } from '../messages.js';
+
+/** Why the next model call is the last one, sent without tools (`onLimit: 'finish'`). */
+export type LastCallReason = 'max_steps' | 'max_tool_calls' | 'budget';
+
+/** Running totals of a run. */
+export interface RunTotals {
+  /** Tokens of every model call of the run (GenAI semconv rules, see {@link Usage}). */
+  usage: Usage;
+  /**
+   * USD spent: every priced model call, summarising calls included. The budget's run scope reads
+   * its spend from here (the one ledger of what a run spent).
+   */
+  costUsd: number;
+  /** False once a call had no known price: `costUsd` is then a lower bound, reported as unknown. */
+  priced: boolean;
+  /** Tool calls executed. */
+  toolCalls: number;
+}
+
+/** What the budget keeps of a run besides its spend (which is {@link RunTotals.costUsd}). */
+export interface BudgetLedger {
+  /** USD held by this run's open reservations. */
+  reservedUsd: number;
+  /** The largest counted prompt of the run, in tokens (0 when no prompt was counted). */
+  peakPromptTokens: number;
+  /** The agent's spend window as the store last reported it, in USD. */
+  window?: { spentUsd: number; reservedUsd: number };
+  /** USD already spent whose settlement the store has not confirmed (it was down). */
+  unsettledUsd: number;
+}
+
+/** The trace a run belongs to (set by the tracing middleware; all zeros when untraced). */
+export interface RunTraceRef {
+  traceId: string;
+  spanId: string;
+}
+
+/** One run's state. */
+export interface RunState {
+  /** The shape's version, so a stored state can be read back by a later release. */
+  version: 1;
+  runId: string;
+  /** The agent's name. */
+  agent: string;
+  conversationId?: string;
+  /** The run's input as messages (a string input is one user message). */
+  input: Message[];
+  /** The whole conversation so far, system prompt excluded. */
+  messages: Message[];
+  /** The last assistant text (the output when the run ends). */
+  output: string;
+  totals: RunTotals;
+  budget: BudgetLedger;
+  /** Steps started: the index of the last one (1-based; 0 before the first). */
+  step: number;
+  /** Set when the next model call must be the last, sent without tools. */
+  lastCall?: LastCallReason;
+  /** Tool calls the last assistant message asked for that have no result yet. */
+  pendingToolCalls: ToolCall[];
+  trace?: RunTraceRef;
+}
+
+/** What {@link newRunState} takes. */
+export interface RunStateInit {
+  runId: string;
+  agent: string;
+  /** The user's message, or a whole conversation to continue. */
+  input: string | readonly Message[];
+  conversationId?: string;
+}
+
+/** A fresh state: the input as the conversation, every total at zero. */
+export function newRunState(init: RunStateInit): RunState {
+  const input: Message[] = typeof init.input === 'string' ? [{ role: 'user', content: init.input }] : [...init.input];
+  const state: RunState = {
+    version: 1,
+    runId: init.runId,
+    agent: init.agent,
+    input,
+    messages: [...input],
+    output: '',
+    totals: { usage: emptyUsage(), costUsd: 0, priced: true, toolCalls: 0 },
+    budget: { reservedUsd: 0, peakPromptTokens: 0, unsettledUsd: 0 },
+    step: 0,
+    pendingToolCalls: [],
+  };
+  if (init.conversationId !== undefined) state.conversationId = init.conversationId;
+  return state;
+}

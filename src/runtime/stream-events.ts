@@ -1,0 +1,53 @@
+/**
+ * The middleware behind `runtime.stream()`: it turns the run's lifecycle into the typed
+ * {@link RunEvent}s a reader iterates (deltas and retries are emitted where they happen).
+ * Only stream runs carry it, so `run()` pays nothing for events nobody reads.
+ */
+import type { RunEvent } from './events.js';
+import type { Middleware } from './middleware.js';
+import { stepFinish } from './outcomes.js';
+
+/** Emits run, step, usage and tool-call events around the calls it wraps. */
+export const streamEvents: Middleware = {
+  name: 'stream-events',
+  async wrapRun(ctx, next) {
+    ctx.emit({ type: 'run-start', agent: ctx.agent.name, traceId: ctx.state.trace?.traceId ?? '00000000000000000000000000000000' });
+    const result = await next();
+    ctx.emit({ type: 'run-end', result });
+    return result;
+  },
+  async wrapStep(ctx, next) {
+    const step = ctx.index;
+    ctx.run.emit({ type: 'step-start', step });
+    let finish: Extract<RunEvent, { type: 'step-end' }>['finish'] = 'stopped';
+    try {
+      const outcome = await next();
+      finish = stepFinish(outcome);
+      return outcome;
+    } finally {
+      ctx.run.emit({ type: 'step-end', step, finish });
+    }
+  },
+  async wrapModelCall(ctx, next) {
+    const outcome = await next(ctx.request);
+    if (outcome.kind === 'response') {
+      ctx.run.emit({ type: 'usage', step: ctx.step.index, usage: outcome.response.usage, costUsd: outcome.cost?.usd });
+    }
+    return outcome;
+  },
+  async wrapToolCall(ctx, next) {
+    const step = ctx.step.index;
+    ctx.run.emit({ type: 'tool-call-start', step, toolCall: ctx.call });
+    const started = performance.now();
+    const outcome = await next();
+    ctx.run.emit({
+      type: 'tool-call-end',
+      step,
+      toolCall: ctx.call,
+      result: outcome.content,
+      isError: outcome.isError,
+      durationMs: performance.now() - started,
+    });
+    return outcome;
+  },
+};

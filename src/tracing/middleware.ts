@@ -1,0 +1,265 @@
+/**
+ * Tracing as middleware: every run, step, compression, model call and tool call becomes an
+ * OpenTelemetry span named after the GenAI semantic conventions, with the attributes of
+ * instrumentation.ts, computed only when a span is recording. Budget decisions and retries
+ * arrive as run events and become span events where they happened.
+ *
+ * Two pieces, at two places in the chain: {@link TracingMiddleware.outer} outermost (run, step,
+ * compression and tool spans, so every other middleware runs inside them), and
+ * {@link TracingMiddleware.model} next to the provider, inside the budget and around retries
+ * (the `chat` span covers the call and its retries, not the budget's bookkeeping).
+ */
+import { context as otelContext, SpanKind, type Span, type Tracer } from '@opentelemetry/api';
+import type { Model } from '../providers/model.js';
+import type { CompressContext, Middleware, RunContext } from '../runtime/middleware.js';
+import { stepFinish } from '../runtime/outcomes.js';
+import { ATTR, OPERATION, SPAN_NAME } from './attributes.js';
+import {
+  budgetAttributes,
+  chatRequestAttributes,
+  chatResponseAttributes,
+  eventOf,
+  priceUnknownEvent,
+  runAttributes,
+  runEndAttributes,
+  stepAttributes,
+  toolAttributes,
+  toolResultAttributes,
+  type ContentCapture,
+  type SpanOwner,
+} from './instrumentation.js';
+import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from './span.js';
+import { contextWindow, type ContextWindowOverrides } from '../budget/context-window.js';
+
+/** What tracing needs: the tracer, how content is captured, and context windows that win over the bundled data. */
+export interface TracingOptions {
+  tracer: Tracer;
+  capture: ContentCapture;
+  contextWindows?: ContextWindowOverrides;
+}
+
+/** The two tracing middleware (see the module's comment for where each goes). */
+export interface TracingMiddleware {
+  outer: Middleware;
+  model: Middleware;
+}
+
+/** The open spans of one run. */
+interface RunSpans {
+  run: OpenSpan;
+  owner: SpanOwner;
+  /** Per step index: its span, the compression span open in it, the chat span open in it. */
+  steps: (OpenSpan | undefined)[];
+  compressing: (OpenSpan | undefined)[];
+  chats: (Span | undefined)[];
+}
+
+/** Runs `next` with `open` as the active context when it takes part in a trace. */
+function within<T>(open: OpenSpan, next: () => Promise<T>): Promise<T> {
+  return isTraced(open.span) ? otelContext.with(open.context, next) : next();
+}
+
+/** Makes the tracing middleware for one runtime. */
+export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOptions): TracingMiddleware {
+  const runs = new WeakMap<RunContext, RunSpans>();
+  const contextWindowOf = (model: Model) => contextWindow(model.provider, model.modelId, contextWindows);
+  const compressions = new WeakMap<CompressContext, OpenSpan>();
+  const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
+
+  const outer: Middleware = {
+    name: 'tracing',
+    async wrapRun(ctx, next) {
+      const { agent, state } = ctx;
+      const owner: SpanOwner = { agentName: agent.name, conversationId: state.conversationId };
+      const run = openSpan(tracer, {
+        name: SPAN_NAME.run(agent.name),
+        parent: ctx.parent,
+        attributes: () => {
+          const attrs = runAttributes({ ...owner, agentId: agent.id, model: agent.model, input: inputText(state.input) }, capture);
+          attrs[ATTR.runId] = state.runId;
+          return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
+        },
+      });
+      const sc = run.span.spanContext();
+      state.trace = { traceId: sc.traceId, spanId: sc.spanId };
+      runs.set(ctx, { run, owner, steps: [], compressing: [], chats: [] });
+      const end = (stopReason: string, output?: string) =>
+        setAttributes(run.span, () =>
+          Object.assign(
+            runEndAttributes(
+              {
+                usage: state.totals.usage,
+                costUsd: state.totals.priced && state.step > 0 ? state.totals.costUsd : undefined,
+                steps: state.step,
+                toolCalls: state.totals.toolCalls,
+                stopReason,
+                output,
+                maxSteps: agent.budget.maxSteps,
+                maxToolCalls: agent.budget.maxToolCalls,
+              },
+              capture,
+            ),
+            budgetAttributes(agent.budget, state),
+          ),
+        );
+      try {
+        const result = await within(run, next);
+        end(result.stopReason, result.output);
+        return result;
+      } catch (error) {
+        end((error as { stopReason?: string }).stopReason ?? 'error');
+        recordError(run.span, (error as { cause?: unknown }).cause ?? error);
+        throw error;
+      } finally {
+        run.span.end();
+      }
+    },
+    async wrapStep(ctx, next) {
+      const spans = spansOf(ctx.run);
+      const index = ctx.index;
+      const step = openSpan(tracer, { name: SPAN_NAME.step(index), parent: spans.run.context, attributes: () => stepAttributes(index, spans.owner) });
+      spans.steps[index] = step;
+      let finish = 'stopped';
+      try {
+        const outcome = await next();
+        finish = stepFinish(outcome);
+        if (step.span.isRecording()) {
+          if (outcome.kind === 'final' && outcome.why) step.span.setAttribute(ATTR.stepLastCallReason, outcome.why);
+          if (outcome.kind === 'stop') step.span.setAttribute(ATTR.stopReason, outcome.stopReason);
+        }
+        return outcome;
+      } catch (error) {
+        recordError(step.span, error);
+        throw error;
+      } finally {
+        if (step.span.isRecording()) step.span.setAttribute(ATTR.stepFinish, finish);
+        step.span.end();
+        spans.steps[index] = undefined;
+      }
+    },
+    async wrapCompress(ctx, next) {
+      const spans = spansOf(ctx.run);
+      const index = ctx.step.index;
+      const open = openSpan(tracer, {
+        name: SPAN_NAME.compress(),
+        parent: spans.steps[index]?.context,
+        attributes: () => ({
+          [ATTR.operation]: OPERATION.compressContext,
+          [ATTR.agentName]: spans.owner.agentName,
+          [ATTR.contextStrategy]: ctx.strategy,
+          [ATTR.contextTokensBefore]: ctx.tokensBefore,
+          [ATTR.contextLimit]: ctx.limit,
+          [ATTR.contextMessagesBefore]: ctx.messages.length,
+        }),
+      });
+      compressions.set(ctx, open);
+      spans.compressing[index] = open;
+      try {
+        const outcome = await next();
+        setAttributes(open.span, () => ({ [ATTR.contextTokensAfter]: outcome.tokensAfter, [ATTR.contextMessagesAfter]: outcome.messages.length }));
+        return outcome;
+      } catch (error) {
+        recordError(open.span, error);
+        throw error;
+      } finally {
+        open.span.end();
+        spans.compressing[index] = undefined;
+      }
+    },
+    async wrapToolCall(ctx, next) {
+      const spans = spansOf(ctx.run);
+      const open = openSpan(tracer, {
+        name: SPAN_NAME.tool(ctx.call.name),
+        parent: spans.steps[ctx.step.index]?.context,
+        attributes: () => toolAttributes(ctx.call, ctx.tool, spans.owner, capture),
+      });
+      try {
+        const outcome = await within(open, next);
+        setAttributes(open.span, () => toolResultAttributes(outcome.content, capture));
+        if (outcome.isError) {
+          recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }));
+          if (outcome.errorType && open.span.isRecording()) open.span.setAttribute(ATTR.errorType, outcome.errorType);
+        }
+        return outcome;
+      } catch (error) {
+        recordError(open.span, error);
+        throw error;
+      } finally {
+        open.span.end();
+      }
+    },
+    onEvent(run, event) {
+      const recorded = eventOf(event);
+      if (!recorded) return;
+      const spans = runs.get(run);
+      if (!spans || !('step' in event)) return;
+      // Where it happened: a retry on its chat span; a budget decision on the compression span of
+      // a summarising call, else on the step span.
+      const span = event.type === 'retry' ? spans.chats[event.step] : (spans.compressing[event.step] ?? spans.steps[event.step])?.span;
+      if (span?.isRecording()) span.addEvent(recorded.name, recorded.attributes);
+    },
+  };
+
+  const model: Middleware = {
+    name: 'tracing-model',
+    async wrapModelCall(ctx, next) {
+      const spans = spansOf(ctx.run);
+      const index = ctx.step.index;
+      const agentModel = ctx.run.agent.model;
+      const parent = ctx.compression ? compressions.get(ctx.compression) : spans.steps[index];
+      const request = ctx.request;
+      const open = openSpan(tracer, {
+        name: SPAN_NAME.chat(agentModel.modelId),
+        kind: SpanKind.CLIENT,
+        parent: parent?.context,
+        attributes: () => {
+          const attrs = chatRequestAttributes(agentModel, request, spans.owner, ctx.run.streaming, capture);
+          if (ctx.promptTokens !== undefined) {
+            attrs[ATTR.contextPromptTokens] = ctx.promptTokens;
+            const window = contextWindowOf(agentModel);
+            if (window) attrs[ATTR.contextUtilization] = ctx.promptTokens / window;
+          }
+          return attrs;
+        },
+      });
+      spans.chats[index] = open.span;
+      const started = performance.now();
+      try {
+        const outcome = await within(open, () => next(request));
+        if (outcome.kind === 'response' && open.span.isRecording()) {
+          const { response, cost } = outcome;
+          const attrs = chatResponseAttributes(response, cost, ctx.attempts - 1, capture);
+          if (ctx.promptTokens === undefined) {
+            const window = contextWindowOf(agentModel);
+            if (window) attrs[ATTR.contextUtilization] = response.usage.inputTokens / window;
+          }
+          if (ctx.firstChunkAt !== undefined) attrs[ATTR.responseTimeToFirstChunk] = (ctx.firstChunkAt - started) / 1000;
+          open.span.setAttributes(attrs);
+          if (!cost) {
+            const event = priceUnknownEvent(agentModel);
+            open.span.addEvent(event.name, event.attributes);
+          }
+        }
+        return outcome;
+      } catch (error) {
+        if (open.span.isRecording()) {
+          open.span.setAttribute(ATTR.retryAttempts, Math.max(0, ctx.attempts - 1));
+          if (ctx.firstChunkAt !== undefined) open.span.setAttribute(ATTR.responseTimeToFirstChunk, (ctx.firstChunkAt - started) / 1000);
+        }
+        recordError(open.span, error);
+        throw error;
+      } finally {
+        open.span.end();
+        spans.chats[index] = undefined;
+      }
+    },
+  };
+
+  return { outer, model };
+}
+
+/** The run's input as the run span records it: the user's text, or the conversation as JSON. */
+function inputText(input: RunContext['state']['input']): string {
+  const only = input.length === 1 ? input[0] : undefined;
+  return only?.role === 'user' ? only.content : JSON.stringify(input);
+}
