@@ -86,11 +86,12 @@ function formatTokens(span: SpanRecord): string | undefined {
 }
 
 /**
- * The recorded cost, or `cost ?` where a cost was expected but is absent (an unpriced model):
- * printing `$0` there would claim the call was free.
+ * The recorded cost (a run's `tracebound.run.cost_usd`, else `gen_ai.usage.cost.amount`, where
+ * older recordings also kept a run's total), or `cost ?` where a cost was expected but is absent
+ * (an unpriced model): printing `$0` there would claim the call was free.
  */
 function formatCost(span: SpanRecord, expected: boolean, options: TreeOptions): string | undefined {
-  const amount = num(span, ATTR.costAmount);
+  const amount = num(span, ATTR.runCostUsd) ?? num(span, ATTR.costAmount);
   if (amount !== undefined) return formatUsd(amount);
   return expected ? paint('yellow', 'cost ?', options) : undefined;
 }

@@ -71,7 +71,6 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
       ? undefined
       : setTimeout(() => controller.abort(new RunTimeout(`run timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
   const messages: Message[] = typeof input === 'string' ? [{ role: 'user', content: input }] : [...input];
-  const inputText = typeof input === 'string' ? input : JSON.stringify(input);
   const totals = newTotals();
   const run = openSpan(ctx.tracer, {
     name: SPAN_NAME.run(agent.name),
@@ -79,7 +78,7 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
     attributes: () =>
       Object.assign(
         runAttributes(
-          { agentName: agent.name, agentId: agent.id, model: agent.model, conversationId: ctx.conversationId, input: inputText },
+          { agentName: agent.name, agentId: agent.id, model: agent.model, conversationId: ctx.conversationId, input },
           ctx.capture,
         ),
         ctx.runAttributes,
@@ -93,7 +92,7 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
       const attrs = runEndAttributes(
         {
           usage: totals.usage,
-          cost: totals.priced && totals.steps > 0 ? { usd: totals.usd, source: totals.source, priceTableVersion: totals.priceTableVersion } : undefined,
+          costUsd: totals.priced && totals.steps > 0 ? totals.usd : undefined,
           steps: totals.steps,
           toolCalls: totals.toolCalls,
           stopReason,

@@ -5,7 +5,7 @@ import type { CallCost } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
 import { ATTR, EVENT, EVENT_ATTR, SPAN_NAME } from '../tracing/attributes.js';
-import { chatRequestAttributes, chatResponseAttributes } from '../tracing/instrumentation.js';
+import { chatRequestAttributes, chatResponseAttributes, firstChunkAttributes } from '../tracing/instrumentation.js';
 import { setAttributes, withSpan } from '../tracing/span.js';
 import { retryDelayMs, shouldRetry, sleep } from './retry.js';
 import { addCall, type RunScope } from './scope.js';
@@ -129,9 +129,7 @@ export async function callModel(
         try {
           const response = scope.streaming
             ? await consumeStream(model, request, stepIndex, scope, () => {
-                if (!delivered && span.isRecording()) {
-                  span.setAttribute(ATTR.responseTimeToFirstChunk, (performance.now() - started) / 1000);
-                }
+                if (!delivered) setAttributes(span, () => firstChunkAttributes((performance.now() - started) / 1000, Date.now()));
                 delivered = true;
               })
             : await model.generate(request);

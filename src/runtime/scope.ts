@@ -41,8 +41,6 @@ export interface Totals {
   usd: number;
   /** False once a call had no known price: the total is then unknown, not a lower bound. */
   priced: boolean;
-  source: CallCost['source'];
-  priceTableVersion: string;
   steps: number;
   toolCalls: number;
   /** The largest counted prompt of the run, in tokens. */
@@ -64,7 +62,7 @@ export interface RunScope extends LoopContext {
 
 /** Fresh totals. */
 export function newTotals(): Totals {
-  return { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, usd: 0, priced: true, source: 'local', priceTableVersion: '', steps: 0, toolCalls: 0, peakPromptTokens: 0 };
+  return { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, usd: 0, priced: true, steps: 0, toolCalls: 0, peakPromptTokens: 0 };
 }
 
 /** Adds one call's usage and cost to the run's totals. */
@@ -75,8 +73,6 @@ export function addCall(totals: Totals, usage: Usage, cost: CallCost | undefined
     return;
   }
   totals.usd += cost.usd;
-  totals.source = cost.source;
-  totals.priceTableVersion = cost.priceTableVersion;
 }
 
 /** What a run had done, for a run error. */

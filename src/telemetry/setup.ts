@@ -4,8 +4,6 @@
  */
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
@@ -17,6 +15,7 @@ import {
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
+import { OtlpHttpTraceExporter } from './otlp-doubles.js';
 
 /**
  * Where spans go. `file` is the embedded default; `otlp` is OTLP/HTTP with the protocol of
@@ -134,9 +133,9 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
       return guardedBatch(name, new OtlpJsonFileExporter(traceFile), guard);
     case 'otlp':
       // Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
-      return guardedBatch(name, otlpProtocol(process.env) === 'http/protobuf' ? new OTLPProtoTraceExporter() : new OTLPTraceExporter(), guard);
+      return guardedBatch(name, new OtlpHttpTraceExporter({}, otlpProtocol(process.env) === 'http/protobuf' ? 'protobuf' : 'json'), guard);
     case 'otlp-proto':
-      return guardedBatch(name, new OTLPProtoTraceExporter(), guard);
+      return guardedBatch(name, new OtlpHttpTraceExporter({}, 'protobuf'), guard);
     case 'langfuse': {
       const settings = langfuseSettings();
       const counting = new CountingExporter(name, langfuseExporter(settings), guard);

@@ -124,7 +124,7 @@ describe('renderTraces', () => {
     });
     const inner = span('4', SPAN_NAME.run('researcher'), 3, 97, {
       parentSpanId: '3',
-      attributes: { [ATTR.operationName]: OPERATION.invokeAgent, [ATTR.stopReason]: 'max_steps', [ATTR.costAmount]: 0.01 },
+      attributes: { [ATTR.operationName]: OPERATION.invokeAgent, [ATTR.stopReason]: 'max_steps', [ATTR.runCostUsd]: 0.01 },
     });
     expect(renderRun(outer, [inner, tool, step], plain)).toEqual([
       'invoke_agent planner',

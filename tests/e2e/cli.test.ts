@@ -91,6 +91,7 @@ describe('tracebound CLI (e2e)', () => {
 
     const captured = join(dir, 'captured.jsonl');
     expect((await cli(['run', example, '--offline', '--trace-file', captured, '--exporter', 'file', '--exporter', 'otlp', '--capture-content'], env)).code).toBe(0);
-    expect(await contentOf(captured)).toBe(2);
+    // The run span (its input) and the two model calls.
+    expect(await contentOf(captured)).toBe(3);
   });
 });

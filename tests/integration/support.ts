@@ -305,8 +305,8 @@ export function expectRunTotals(
     cacheWrite: usage.cacheWriteTokens,
     reasoning: usage.reasoningTokens,
   });
-  expect(a[ATTR.costAmount]).toBeCloseTo(usd, 12);
-  expect(a[ATTR.costCurrency]).toBe('USD');
+  expect(a[ATTR.runCostUsd]).toBeCloseTo(usd, 12);
+  expect(a[ATTR.costAmount]).toBeUndefined();
   expect(a[ATTR.stopReason]).toBe(end.stopReason);
   expect(a[ATTR.steps]).toBe(end.steps);
   expect(a[ATTR.toolCalls]).toBe(end.toolCalls);
