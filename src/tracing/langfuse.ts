@@ -12,6 +12,7 @@ import { LANGFUSE_SDK_VERSION } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { registerSecret } from '../secrets.js';
 
 /** Langfuse Cloud (EU), the processor's own default when no base URL is set. */
 export const LANGFUSE_DEFAULT_BASE_URL = 'https://cloud.langfuse.com';
@@ -60,6 +61,10 @@ function withoutOtlpEnvironment<T>(build: () => T): T {
 /** The OTLP/JSON exporter to Langfuse's endpoint, with the LangfuseSpanProcessor's headers and Basic auth. */
 export function langfuseExporter(settings: LangfuseSettings): SpanExporter {
   const auth = Buffer.from(`${settings.publicKey}:${settings.secretKey}`).toString('base64');
+  // The secret key and the Basic credentials that carry it are masked wherever text leaves the
+  // process; the public key is not a secret.
+  registerSecret(settings.secretKey);
+  registerSecret(auth);
   return withoutOtlpEnvironment(
     () =>
       new OTLPTraceExporter({
