@@ -26,7 +26,14 @@ const KEY_VARIABLES = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'LANGFUSE_SECRET_K
  */
 const HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'] as const;
 
+/**
+ * How old the hot path's view of the environment may get, in ms: reading five variables costs
+ * ~1-3 µs (each a `getenv`), too much for every exported span. Error paths read it fresh.
+ */
+const ENVIRONMENT_MAX_AGE_MS = 1_000;
+
 const registered = new Set<string>();
+let environmentReadAt = -Infinity;
 let environmentSeen: string | undefined;
 let environmentSecrets: string[] = [];
 let all: readonly string[] = [];
@@ -90,14 +97,15 @@ export function registerEnvironmentSecrets(env: NodeJS.ProcessEnv = process.env)
   for (const secret of environmentSecretsOf(env)) registerSecret(secret);
 }
 
-/** Every secret known now, longest first (so a key is masked whole, not by a shorter key inside it). */
-function secrets(): readonly string[] {
-  const env = process.env;
-  const seen = `${env.OPENAI_API_KEY}\0${env.ANTHROPIC_API_KEY}\0${env.LANGFUSE_SECRET_KEY}\0${env.OTEL_EXPORTER_OTLP_HEADERS}\0${env.OTEL_EXPORTER_OTLP_TRACES_HEADERS}`;
-  if (seen !== environmentSeen) {
-    environmentSeen = seen;
-    environmentSecrets = environmentSecretsOf(env);
-    stale = true;
+/**
+ * Every secret known, longest first (so a key is masked whole, not by a shorter key inside it).
+ * @param fresh read the environment now; else a view at most {@link ENVIRONMENT_MAX_AGE_MS} old
+ */
+function secrets(fresh: boolean): readonly string[] {
+  const now = performance.now();
+  if (fresh || now - environmentReadAt >= ENVIRONMENT_MAX_AGE_MS) {
+    environmentReadAt = now;
+    readEnvironment();
   }
   if (stale) {
     all = [...new Set([...registered, ...environmentSecrets])].sort((a, b) => b.length - a.length);
@@ -106,28 +114,46 @@ function secrets(): readonly string[] {
   return all;
 }
 
-/** Whether any secret is known: when none is, masking is skipped altogether. */
-export function hasSecrets(): boolean {
-  return secrets().length > 0;
+function readEnvironment(): void {
+  const env = process.env;
+  const seen = `${env.OPENAI_API_KEY}\0${env.ANTHROPIC_API_KEY}\0${env.LANGFUSE_SECRET_KEY}\0${env.OTEL_EXPORTER_OTLP_HEADERS}\0${env.OTEL_EXPORTER_OTLP_TRACES_HEADERS}`;
+  if (seen !== environmentSeen) {
+    environmentSeen = seen;
+    environmentSecrets = environmentSecretsOf(env);
+    stale = true;
+  }
 }
 
-/** `text` with every known secret replaced by {@link SECRET_MASK}. */
-export function maskSecrets(text: string): string {
+/**
+ * The secrets known, for a hot path (a span processor) that masks many strings: the environment
+ * is read at most once a second. Empty when none is known.
+ */
+export function knownSecrets(): readonly string[] {
+  return secrets(false);
+}
+
+/** `text` with each of `list` replaced by {@link SECRET_MASK}. */
+export function maskWith(text: string, list: readonly string[]): string {
   let masked = text;
-  for (const secret of secrets()) {
+  for (const secret of list) {
     if (masked.includes(secret)) masked = masked.replaceAll(secret, SECRET_MASK);
   }
   return masked;
 }
 
+/** `text` with every known secret replaced by {@link SECRET_MASK} (the environment read now). */
+export function maskSecrets(text: string): string {
+  return maskWith(text, secrets(true));
+}
+
 /** Masks the strings of a plain object or array in place (an SDK error's parsed response body). */
-function maskPlain(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return maskSecrets(value);
+function maskPlain(value: unknown, list: readonly string[], depth: number): unknown {
+  if (typeof value === 'string') return maskWith(value, list);
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return value;
   const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) record[key] = maskPlain(record[key], depth + 1);
+  for (const key of Object.keys(record)) record[key] = maskPlain(record[key], list, depth + 1);
   return value;
 }
 
@@ -137,7 +163,8 @@ function maskPlain(value: unknown, depth: number): unknown {
  * `String(error)`, `error.stack` and `util.inspect(error)` hold no key. Returns `error`.
  */
 export function maskError<T>(error: T): T {
-  if (!hasSecrets()) return error;
+  const list = secrets(true);
+  if (list.length === 0) return error;
   const seen = new Set<unknown>();
   for (let e: unknown = error; e instanceof Error && !seen.has(e); e = e.cause) {
     seen.add(e);
@@ -146,7 +173,7 @@ export function maskError<T>(error: T): T {
       if (key === 'cause') continue;
       // `stack` is a data property on Node 20 and an accessor on later versions: both can be set.
       const descriptor = Object.getOwnPropertyDescriptor(e, key);
-      if (descriptor?.writable === true || descriptor?.set !== undefined) record[key] = maskPlain(record[key], 0);
+      if (descriptor?.writable === true || descriptor?.set !== undefined) record[key] = maskPlain(record[key], list, 0);
     }
   }
   return error;
