@@ -45,25 +45,25 @@ const PROMPT_TOO_LONG = /prompt is too long/i;
  * - a malformed event (`SyntaxError`) or another SDK error → `stream_error`; anything else (the
  *   socket closed midway, DNS, ...) → `connection`
  *
- * `secret` (the API key, when tracebound knows it) is scrubbed from the message.
+ * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
-export function toModelCallError(err: unknown, signal?: AbortSignal, secret?: string): ModelCallError {
+export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
   if (err instanceof APIUserAbortError || signal?.aborted === true) {
-    return new ModelCallError(describe('aborted', undefined, 'request aborted', secret), {
+    return new ModelCallError(describe('aborted', undefined, 'request aborted'), {
       kind: 'aborted',
       provider: PROVIDER,
       cause: err,
     });
   }
-  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err, secret);
-  if (err instanceof APIConnectionError) return simple('connection', err, secret);
-  if (err instanceof APIError) return fromApiError(err, secret);
-  if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err, secret);
-  return simple('connection', err, secret);
+  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err);
+  if (err instanceof APIConnectionError) return simple('connection', err);
+  if (err instanceof APIError) return fromApiError(err);
+  if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err);
+  return simple('connection', err);
 }
 
-function fromApiError(err: APIError, secret: string | undefined): ModelCallError {
+function fromApiError(err: APIError): ModelCallError {
   const status = err.status;
   const kind = status === undefined ? streamErrorKind(err.type) : kindForStatus(status);
   const detail = err.apiMessage ?? err.message;
@@ -76,25 +76,24 @@ function fromApiError(err: APIError, secret: string | undefined): ModelCallError
     cause: err,
   };
   if (status === 400 && err.type === 'invalid_request_error' && PROMPT_TOO_LONG.test(detail)) {
-    return new ContextLengthExceededError(describe('context_length_exceeded', status, detail, secret), {
+    return new ContextLengthExceededError(describe('context_length_exceeded', status, detail), {
       ...opts,
       kind: 'context_length_exceeded',
     });
   }
-  if (kind === 'authentication') return new AuthenticationError(describe(kind, status, detail, secret), opts);
-  return new ModelCallError(describe(kind, status, detail, secret), opts);
+  if (kind === 'authentication') return new AuthenticationError(describe(kind, status, detail), opts);
+  return new ModelCallError(describe(kind, status, detail), opts);
 }
 
 function streamErrorKind(type: string | null): ModelErrorKind {
   return (type !== null ? STREAM_ERROR_KINDS[type] : undefined) ?? 'stream_error';
 }
 
-function simple(kind: ModelErrorKind, err: unknown, secret: string | undefined): ModelCallError {
+function simple(kind: ModelErrorKind, err: unknown): ModelCallError {
   const detail = err instanceof Error ? err.message : String(err);
-  return new ModelCallError(describe(kind, undefined, detail, secret), { kind, provider: PROVIDER, cause: err });
+  return new ModelCallError(describe(kind, undefined, detail), { kind, provider: PROVIDER, cause: err });
 }
 
-function describe(kind: ModelErrorKind, status: number | undefined, detail: string, secret: string | undefined): string {
-  const text = `anthropic ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
-  return secret ? text.split(secret).join('[redacted]') : text;
+function describe(kind: ModelErrorKind, status: number | undefined, detail: string): string {
+  return `anthropic ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
 }

@@ -85,7 +85,7 @@ export async function fitContext(agent: Agent, request: ModelRequest, stepIndex:
     return tokens <= limit ? { fits: true, messages } : { fits: false, tokens };
   } catch (error) {
     setAttributes(span.span, () => ({ [ATTR.contextStrategy]: used.join(',') }));
-    recordError(span.span, error);
+    recordError(span.span, error, scope.capture);
     throw error;
   } finally {
     span.span.end();

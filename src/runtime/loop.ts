@@ -141,7 +141,7 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
   } catch (error) {
     const failure = toRunError(error, signal, ctx.signal, progress(totals, traceId));
     endRun(failure.stopReason);
-    recordError(run.span, failure.cause ?? failure);
+    recordError(run.span, failure.cause ?? failure, ctx.capture);
     throw failure;
   } finally {
     clearTimeout(timer);
@@ -271,7 +271,7 @@ async function steps(
       finish = 'tool_calls';
     } catch (error) {
       if (error instanceof SummaryRefused) return { stopReason: 'budget_exceeded', output };
-      recordError(step.span, error);
+      recordError(step.span, error, scope.capture);
       throw error;
     } finally {
       setAttributes(step.span, () => ({ [ATTR.stepFinish]: finish }));

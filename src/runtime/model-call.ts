@@ -121,6 +121,7 @@ export async function callModel(
         }
         return attrs;
       },
+      capture: scope.capture,
     },
     async ({ span }) => {
       const started = performance.now();

@@ -25,7 +25,12 @@ export async function runTool(
 ): Promise<ToolOutcome> {
   return withSpan(
     scope.tracer,
-    { name: SPAN_NAME.tool(call.name), parent, attributes: () => toolAttributes(call, tool, scope.owner, scope.capture) },
+    {
+      name: SPAN_NAME.tool(call.name),
+      parent,
+      attributes: () => toolAttributes(call, tool, scope.owner, scope.capture),
+      capture: scope.capture,
+    },
     async ({ span }) => {
       scope.emit({ type: 'tool-call-start', step: stepIndex, toolCall: call });
       const started = performance.now();
@@ -39,7 +44,7 @@ export async function runTool(
       await scope.hooks.afterToolCall?.({ agent, step: stepIndex, toolCall: call, outcome });
       setAttributes(span, () => toolResultAttributes(outcome.content, scope.capture));
       if (outcome.isError) {
-        recordError(span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }));
+        recordError(span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), scope.capture);
         if (outcome.errorType) span.setAttribute(ATTR.errorType, outcome.errorType);
       }
       scope.emit({

@@ -11,6 +11,7 @@ import { errorType, RunError } from '../errors.js';
 import type { Message } from '../messages.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
 import type { Runtime, RunOptions } from '../runtime/runtime.js';
+import { maskSecrets } from '../secrets.js';
 import { ATTR, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
 import { createTracerProvider } from '../telemetry/setup.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
@@ -91,9 +92,12 @@ function firstIssue(error: z.ZodError): { field: string; message: string } {
   return { field, message: issue?.message ?? 'is invalid' };
 }
 
-/** The outcome of a run that threw: a {@link RunError} keeps its stop reason. */
+/**
+ * The outcome of a run that threw: a {@link RunError} keeps its stop reason. Known API keys are
+ * masked in the message, which every output and the HTTP reply carry.
+ */
 function failure(message: InboundMessage, error: unknown): RunOutcome {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = maskSecrets(error instanceof Error ? error.message : String(error));
   if (error instanceof RunError) {
     return { ok: false, message, error: { type: error.name, message: text, stopReason: error.stopReason } };
   }

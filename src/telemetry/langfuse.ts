@@ -11,6 +11,7 @@
 import { LANGFUSE_SDK_VERSION } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { registerSecret } from '../secrets.js';
 import { OtlpHttpTraceExporter } from './otlp-doubles.js';
 
 /** Langfuse Cloud (EU), the processor's own default when no base URL is set. */
@@ -63,6 +64,10 @@ function withoutOtlpEnvironment<T>(build: () => T): T {
  */
 export function langfuseExporter(settings: LangfuseSettings): SpanExporter {
   const auth = Buffer.from(`${settings.publicKey}:${settings.secretKey}`).toString('base64');
+  // The secret key and the Basic credentials that carry it are masked wherever text leaves the
+  // process; the public key is not a secret.
+  registerSecret(settings.secretKey);
+  registerSecret(auth);
   return withoutOtlpEnvironment(
     () =>
       new OtlpHttpTraceExporter(

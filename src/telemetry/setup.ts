@@ -15,7 +15,9 @@ import {
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
+import { registerEnvironmentSecrets } from '../secrets.js';
 import { OtlpHttpTraceExporter } from './otlp-doubles.js';
+import { SecretMaskingProcessor } from '../telemetry/secret-masking.js';
 
 /**
  * Where spans go. `file` is the embedded default; `otlp` is OTLP/HTTP with the protocol of
@@ -153,7 +155,8 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
  * bounded ({@link EXPORT_QUEUE_SIZE}) so a backend that is down or slow never blocks a run or
  * grows memory, and counted, so each span it loses is reported (export-guard.ts). Registers an
  * AsyncLocalStorage context manager when none is registered, so spans the user's tools make nest
- * under tracebound's; it registers no global tracer provider.
+ * under tracebound's; it registers no global tracer provider. Known API keys are masked in every
+ * span before any exporter sees it (secret-masking.ts).
  * @throws {TypeError} on an unknown exporter name.
  * @throws {TracingConfigError} when an exporter's environment is incomplete (Langfuse keys) or
  *   unsupported (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
@@ -161,6 +164,8 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
 export function createTracerProvider(options: TracingSetupOptions = {}): BasicTracerProvider {
   const traceFile = options.traceFile ?? DEFAULT_TRACE_FILE;
   const guard = options.guard ?? new ExportGuard();
+  // Exporters read their headers (and keys) now: those values stay masked whatever the env becomes.
+  registerEnvironmentSecrets();
   const processors: SpanProcessor[] = exporterNames(options.exporter)
     .map((name) => processorFor(name, traceFile, guard))
     .filter((p): p is SpanProcessor => p !== undefined);
@@ -170,6 +175,7 @@ export function createTracerProvider(options: TracingSetupOptions = {}): BasicTr
     resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'tracebound' }).merge(
       detectResources({ detectors: [envDetector] }),
     ),
-    spanProcessors: [...processors, ...(options.spanProcessors ?? [])],
+    // Masking first: every exporter and added processor then sees spans without known secrets.
+    spanProcessors: [new SecretMaskingProcessor(), ...processors, ...(options.spanProcessors ?? [])],
   });
 }

@@ -55,6 +55,9 @@ export const ATTR = {
   toolCallResult: 'gen_ai.tool.call.result',
 
   errorType: 'error.type',
+  /** The `exception` event's message and stack (OTel exception conventions), the names `redact` gets them under. */
+  exceptionMessage: 'exception.message',
+  exceptionStacktrace: 'exception.stacktrace',
   serverAddress: 'server.address',
   serverPort: 'server.port',
 
