@@ -2,9 +2,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ZodType } from 'zod';
+import type { ZodType } from 'zod';
 import type { Agent } from '../agent.js';
 import type { ServeInput } from '../serve/serve.js';
+import { notZod4 } from '../tool.js';
 import type { TracedRuntimeOptions } from '../tracing/traced-runtime.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
@@ -112,9 +113,8 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
     throw new UsageError(`${path} exports \`offline\` without a start() function`);
   }
   const inputSchema = exports.inputSchema;
-  if (inputSchema !== undefined && !(inputSchema instanceof ZodType)) {
-    throw new UsageError(`${path} exports \`inputSchema\` that is not a zod schema`);
-  }
+  const notSchema = inputSchema === undefined ? undefined : notZod4(inputSchema);
+  if (notSchema !== undefined) throw new UsageError(`${path} exports \`inputSchema\` that ${notSchema}`);
   const runtime = moduleRuntime(path, exports.runtime);
   return {
     path,
