@@ -12,7 +12,7 @@ import { tracedRuntime } from '../tracing/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
 import { exporterOption, resolveAgent, runtimeOptions, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './main.js';
-import { renderRunFooter, renderRunHeader, renderStep } from './tree.js';
+import { renderRunFooter, renderRunHeader, renderStep } from '../tracing/tree.js';
 
 /** Flags of `run`. */
 export interface RunFlags {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readTraceFile, TraceFileError } from '../tracing/trace-file.js';
 import type { CliContext, CliIo } from './main.js';
-import { renderTraces } from './tree.js';
+import { renderTraces } from '../tracing/tree.js';
 
 /**
  * Prints the span tree of every trace in a file to stdout.

@@ -7,13 +7,8 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanLineExporter } from './console-exporter.js';
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
@@ -22,7 +17,7 @@ import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseS
  * Where spans go. `file` is the embedded default; `otlp` is OTLP/HTTP with the protocol of
  * `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`/`OTEL_EXPORTER_OTLP_PROTOCOL` (`http/json` when unset),
  * `otlp-proto` is OTLP/HTTP protobuf whatever they say; `langfuse` is Langfuse's OTLP endpoint;
- * `none` exports nothing.
+ * `console` prints one line per span on stderr; `none` exports nothing.
  */
 export type ExporterName = 'file' | 'otlp' | 'otlp-proto' | 'langfuse' | 'console' | 'none';
 
@@ -143,7 +138,7 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
       return new GuardedSpanProcessor(name, langfuseProcessor(settings, counting), counting, LANGFUSE_QUEUE_SIZE, guard);
     }
     case 'console':
-      return guardedBatch(name, new ConsoleSpanExporter(), guard);
+      return guardedBatch(name, new SpanLineExporter(), guard);
     case 'none':
       return undefined;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderRun, renderRunFooter, renderRunHeader, renderStep, renderTraces, runHeaderOf } from '../../src/cli/tree.js';
+import { renderRun, renderRunFooter, renderRunHeader, renderStep, renderTraces, runHeaderOf } from '../../src/tracing/tree.js';
 import { ATTR, EVENT, OPERATION, SPAN_NAME } from '../../src/tracing/attributes.js';
 import type { SpanRecord } from '../../src/tracing/span-record.js';
 import { readTraceFile } from '../../src/tracing/trace-file.js';

@@ -1,5 +1,6 @@
 /**
- * Turns finished spans into the printable span tree of `tracebound show` and `tracebound run`.
+ * Turns finished spans into the printable span tree of `tracebound show` and `tracebound run`,
+ * and the one-line form of a span the `console` exporter prints.
  *
  * Pure functions over {@link SpanRecord}s: they return lines (no trailing newline) and never
  * write. A run prints as its header, one block per child (steps), then a footer with the totals;
@@ -7,8 +8,8 @@
  * knowing whether another follows.
  */
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
-import type { AttributeValue, SpanRecord } from '../tracing/span-record.js';
+import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from './attributes.js';
+import type { AttributeValue, SpanRecord } from './span-record.js';
 
 /** How to render. */
 export interface TreeOptions {
@@ -249,9 +250,15 @@ function limitHint(run: SpanRecord): string | undefined {
  * @param prefix tree prefix of the run's children; `''` for a run at the top of its trace
  */
 export function renderRunFooter(run: SpanRecord, options: TreeOptions, prefix = ''): string {
+  return paint('dim', prefix + LAST, options) + describeRunEnd(run, options);
+}
+
+/** A run's totals, and after a stop on a limit what to change: the footer's text. */
+function describeRunEnd(run: SpanRecord, options: TreeOptions): string {
   const steps = num(run, ATTR.steps);
   const toolCalls = num(run, ATTR.toolCalls);
-  const text = joinParts([
+  const hint = limitHint(run);
+  return joinParts([
     `stop ${str(run, ATTR.stopReason) ?? '?'}`,
     steps === undefined ? undefined : plural(steps, 'step'),
     toolCalls === undefined ? undefined : plural(toolCalls, 'tool call'),
@@ -259,9 +266,20 @@ export function renderRunFooter(run: SpanRecord, options: TreeOptions, prefix = 
     formatTokens(run),
     formatCost(run, true, options),
     formatError(run, options),
+    hint === undefined ? undefined : paint('yellow', `hint: ${hint}`, options),
   ]);
-  const hint = limitHint(run);
-  return paint('dim', prefix + LAST, options) + text + (hint === undefined ? '' : `  ${paint('yellow', `hint: ${hint}`, options)}`);
+}
+
+/**
+ * One span on one line, as it ends and without its tree: a run as its name and totals
+ * (`invoke_agent weather  stop final  2 steps  ...  $0.000123`), any other span as its line in the
+ * tree (`chat gpt-4o-mini  503 ms  tokens 100/20  $0.000027`), then its budget, retry and price
+ * events after ` · `.
+ */
+export function renderSpanLine(span: SpanRecord, options: TreeOptions): string {
+  const line = isRun(span) ? joinParts([paint('bold', span.name, options), describeRunEnd(span, options)]) : describeSpan(span, options);
+  const events = eventLines(span, '', options).map((event) => `  ${event}`);
+  return line + events.join('');
 }
 
 /** Children of each span, by parent id, in start-time order. */
