@@ -13,7 +13,7 @@ export interface AgentOptions {
   instructions: string;
   model: Model;
   tools?: readonly Tool[];
-  /** Budget policy; see DESIGN.md, Budget semantics. */
+  /** Budget policy: limits checked before each model call (see {@link BudgetPolicy}). */
   budget?: BudgetPolicy;
   /** Most output tokens per model call (`gen_ai.request.max_tokens`). */
   maxOutputTokens?: number;

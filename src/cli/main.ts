@@ -21,7 +21,7 @@ export interface CliIo {
 
 /** What a subcommand's action gets: the io, and the exit code it sets for {@link main} to return. */
 export interface CliContext extends CliIo {
-  /** 0 ok, 1 run failed or diverged, 2 bad usage or bad input (DESIGN.md, CLI contract). */
+  /** 0 ok, 1 run failed or diverged, 2 bad usage or bad input (the same for every command). */
   exitCode: number;
 }
 

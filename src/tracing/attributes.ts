@@ -140,7 +140,7 @@ export const EVENT_ATTR = {
   provider: 'provider',
 } as const;
 
-/** Span names of the span catalogue (DESIGN.md). */
+/** Span names: `invoke_agent {agent}`, `step {n}`, `chat {model}`, `execute_tool {tool}`, `compress_context`, ... */
 export const SPAN_NAME = {
   run: (agentName: string) => `${OPERATION.invokeAgent} ${agentName}`,
   step: (index: number) => `step ${index}`,
