@@ -16,7 +16,11 @@ export class DefinitionError extends Error {
   }
 }
 
-/** Why a run stopped (`tracebound.stop_reason`), a contract of DESIGN.md. */
+/**
+ * Why a run stopped (`tracebound.stop_reason`): `final` (the model answered), a limit (`max_steps`,
+ * `max_tool_calls`, `budget_exceeded`, `context_overflow`; `graceful_limit` when `onLimit: 'finish'`
+ * let the model answer once more), or a failure (`aborted`, `timeout`, `error`).
+ */
 export type StopReason =
   | 'final'
   | 'max_steps'

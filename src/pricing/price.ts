@@ -20,6 +20,15 @@ export interface ModelPrice {
 /** Price overrides keyed by model id (`gpt-4o-mini`) or `provider:model` (`openai:gpt-4o-mini`). */
 export type PriceOverrides = Readonly<Record<string, ModelPrice>>;
 
+/**
+ * A USD amount without binary float noise, for output people and programs read: a run's total
+ * is a sum of per-call floats (0.0000856 + 0.0001076 = 0.00019319999999999998), so it is rounded
+ * to 12 significant digits, far finer than any price (a millionth of a cent is 1e-8 USD).
+ */
+export function roundUsd(usd: number): number {
+  return Number(usd.toPrecision(12));
+}
+
 /** The USD cost of one model call. */
 export interface CallCost {
   /** Total USD. */

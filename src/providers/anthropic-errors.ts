@@ -26,6 +26,13 @@ const STREAM_ERROR_KINDS: Readonly<Record<string, ModelErrorKind>> = {
   api_error: 'server_error',
 };
 
+/**
+ * What `@anthropic-ai/sdk` 1.x throws, as a plain `Error` before any request is sent, when it finds
+ * no credentials (no `apiKey`, no `ANTHROPIC_API_KEY`, no other source): "Could not resolve
+ * authentication method. Expected one of apiKey, authToken, ...".
+ */
+const NO_CREDENTIALS = /Could not resolve authentication method/;
+
 /** The API's wording for a prompt over the context window, e.g. "prompt is too long: N tokens > M maximum". */
 const PROMPT_TOO_LONG = /prompt is too long/i;
 
@@ -42,6 +49,8 @@ const PROMPT_TOO_LONG = /prompt is too long/i;
  * - `APIError` without a status (an SSE `error` event) → by its `error.type`
  *   (`overloaded_error` → `overloaded`, `rate_limit_error` → `rate_limit`, `api_error` →
  *   `server_error`, else `stream_error`)
+ * - the SDK finding no credentials → {@link AuthenticationError} naming `ANTHROPIC_API_KEY` (not
+ *   retried: no request was sent, and a retry cannot find a key)
  * - a malformed event (`SyntaxError`) or another SDK error → `stream_error`; anything else (the
  *   socket closed midway, DNS, ...) → `connection`
  *
@@ -60,6 +69,12 @@ export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallE
   if (err instanceof APIConnectionError) return simple('connection', err);
   if (err instanceof APIError) return fromApiError(err);
   if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err);
+  if (err instanceof Error && NO_CREDENTIALS.test(err.message)) {
+    return new AuthenticationError(
+      'anthropic authentication: no API key: set ANTHROPIC_API_KEY, or pass anthropic(model, { apiKey })',
+      { kind: 'authentication', provider: PROVIDER, cause: err },
+    );
+  }
   return simple('connection', err);
 }
 

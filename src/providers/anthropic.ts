@@ -45,7 +45,7 @@ const DEFAULT_BASE_URL = 'https://api.anthropic.com';
  * `generate` and `stream` throw only {@link ModelCallError} (or a subclass); see
  * `toModelCallError` in anthropic-errors.ts for the mapping.
  *
- * @param modelId the model to request, e.g. `claude-sonnet-4-5` (`gen_ai.request.model`)
+ * @param modelId the model to request, e.g. `claude-sonnet-4-6` (`gen_ai.request.model`; the SDK warns on deprecated ids)
  */
 export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Model {
   registerSecret(opts.apiKey);

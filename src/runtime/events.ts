@@ -2,7 +2,7 @@ import type { StopReason } from '../errors.js';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { ModelCallError } from '../providers/errors.js';
 
-/** What a finished run returns (DESIGN.md, Public API). */
+/** What a finished run returns: `runtime.run()` resolves with it, `stream()` ends with it in `run-end`. */
 export interface RunResult {
   /** The final answer's text (the last assistant text when the run stopped at a limit). */
   output: string;

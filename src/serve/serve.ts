@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Agent } from '../agent.js';
 import { errorType, RunError } from '../errors.js';
 import type { Message } from '../messages.js';
+import { roundUsd } from '../pricing/price.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
 import type { Runtime, RunOptions } from '../runtime/runtime.js';
 import { maskSecrets } from '../secrets.js';
@@ -73,10 +74,13 @@ export interface Server extends Dispatcher {
   stop(): Promise<void>;
 }
 
-/** The fields of a result every output and the HTTP response carry (the conversation is left out). */
+/**
+ * The fields of a result every output and the HTTP response carry (the conversation is left out);
+ * `costUsd` without float noise ({@link roundUsd}).
+ */
 export function resultJson(result: RunResult) {
   const { output, stopReason, usage, costUsd, steps, toolCalls, traceId } = result;
-  return { output, stopReason, usage, costUsd, steps, toolCalls, traceId };
+  return { output, stopReason, usage, costUsd: costUsd === undefined ? undefined : roundUsd(costUsd), steps, toolCalls, traceId };
 }
 
 /** An outcome as one JSON document, as stdout and webhooks send it. */

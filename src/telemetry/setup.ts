@@ -5,25 +5,20 @@
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanLineExporter } from './console-exporter.js';
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
 import { registerEnvironmentSecrets } from '../secrets.js';
 import { OtlpHttpTraceExporter } from './otlp-doubles.js';
-import { SecretMaskingProcessor } from '../telemetry/secret-masking.js';
+import { SecretMaskingProcessor } from './secret-masking.js';
 
 /**
  * Where spans go. `file` is the embedded default; `otlp` is OTLP/HTTP with the protocol of
  * `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`/`OTEL_EXPORTER_OTLP_PROTOCOL` (`http/json` when unset),
  * `otlp-proto` is OTLP/HTTP protobuf whatever they say; `langfuse` is Langfuse's OTLP endpoint;
- * `none` exports nothing.
+ * `console` prints one line per span on stderr; `none` exports nothing.
  */
 export type ExporterName = 'file' | 'otlp' | 'otlp-proto' | 'langfuse' | 'console' | 'none';
 
@@ -144,7 +139,7 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
       return new GuardedSpanProcessor(name, langfuseProcessor(settings, counting), counting, LANGFUSE_QUEUE_SIZE, guard);
     }
     case 'console':
-      return guardedBatch(name, new ConsoleSpanExporter(), guard);
+      return guardedBatch(name, new SpanLineExporter(), guard);
     case 'none':
       return undefined;
   }

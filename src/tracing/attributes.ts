@@ -185,7 +185,7 @@ export const DOUBLE_EVENT_ATTRIBUTES: ReadonlyMap<string, ReadonlySet<string>> =
   [EVENT.budgetSettle, new Set<string>([EVENT_ATTR.reserved, EVENT_ATTR.actual])],
 ]);
 
-/** Span names of the span catalogue (DESIGN.md). */
+/** Span names: `invoke_agent {agent}`, `step {n}`, `chat {model}`, `execute_tool {tool}`, `compress_context`, ... */
 export const SPAN_NAME = {
   run: (agentName: string) => `${OPERATION.invokeAgent} ${agentName}`,
   step: (index: number) => `step ${index}`,

@@ -1,6 +1,6 @@
 /**
- * The attributes of each tracebound span, computed from plain run data. One module, so the span
- * catalogue of DESIGN.md and ATTRIBUTES.md can be read in one place. Callers compute these only
+ * The attributes of each tracebound span, computed from plain run data. One module, so what each
+ * span carries (names in attributes.ts) can be read in one place. Callers compute these only
  * when the span is recording.
  */
 import type { Attributes } from '@opentelemetry/api';
