@@ -20,8 +20,18 @@ import type { ToolOutcome } from './tools.js';
 
 export type { LoopContext } from './scope.js';
 
+/**
+ * Why the run's signal aborted, as the reason every call in flight sees; `kind` is the
+ * `error.type` of the spans it ends.
+ */
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
+  readonly kind = 'timeout';
+}
+
+class RunAborted extends Error {
+  override readonly name = 'RunAborted';
+  readonly kind = 'aborted';
 }
 
 /** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
@@ -64,8 +74,9 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
   // listeners to the signal they get, and a signal shared across runs would keep them all alive.
   const controller = new AbortController();
   const signal = controller.signal;
-  const onAbort = () => controller.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => controller.abort(new RunAborted('run aborted by the caller', { cause: ctx.signal?.reason }));
+  if (ctx.signal?.aborted) onAbort();
+  else ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
     ctx.timeoutMs === undefined
       ? undefined
@@ -264,11 +275,12 @@ async function steps(
         response.toolCalls.map((call) => runTool(agent, call, byName.get(call.name), index, step.context, names, scope)),
       );
       totals.toolCalls += outcomes.length;
+      // Calls cut short by the run's stop answered nothing: no result goes into the messages.
+      scope.signal.throwIfAborted();
       response.toolCalls.forEach((call, i) => {
         const outcome = outcomes[i] as ToolOutcome;
         messages.push(toolMessage(call, outcome));
       });
-      scope.signal.throwIfAborted();
       finish = 'tool_calls';
     } catch (error) {
       if (error instanceof SummaryRefused) return { stopReason: 'budget_exceeded', output };

@@ -1,5 +1,6 @@
 /** One model call: budget check and reservation, the traced call with retries, settlement. */
 import { SpanKind, type Context, type Span } from '@opentelemetry/api';
+import { abortable } from '../abort.js';
 import type { BudgetCheck, BudgetSettle } from '../budget/guard.js';
 import type { CallCost } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
@@ -127,14 +128,19 @@ export async function callModel(
       for (let attempt = 1; ; attempt++) {
         let delivered = false;
         try {
-          const response = scope.streaming
-            ? await consumeStream(model, request, stepIndex, scope, () => {
-                if (!delivered && span.isRecording()) {
-                  span.setAttribute(ATTR.responseTimeToFirstChunk, (performance.now() - started) / 1000);
-                }
-                delivered = true;
-              })
-            : await model.generate(request);
+          // Raced against the run's signal, not trusted to honour it: a model that ignores its
+          // signal must not hold the run past its deadline, and a late response is dropped.
+          const response = await abortable(
+            scope.streaming
+              ? consumeStream(model, request, stepIndex, scope, () => {
+                  if (!delivered && span.isRecording()) {
+                    span.setAttribute(ATTR.responseTimeToFirstChunk, (performance.now() - started) / 1000);
+                  }
+                  delivered = true;
+                })
+              : model.generate(request),
+            scope.signal,
+          );
           const cost: CallCost | undefined =
             response.providerCostUsd !== undefined
               ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
@@ -182,6 +188,8 @@ async function consumeStream(
   onChunk: () => void,
 ): Promise<ModelResponse> {
   for await (const chunk of model.stream(request)) {
+    // Chunks of a stream abandoned on abort arrive after its span ended: they go nowhere.
+    scope.signal.throwIfAborted();
     onChunk();
     if (chunk.type === 'response') return chunk.response;
     if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') {
