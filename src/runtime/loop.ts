@@ -5,7 +5,7 @@ import { DEFAULT_MAX_STEPS } from '../budget/policy.js';
 import { contextWindow, tokenCounterFor } from '../budget/tokens.js';
 import { RunAbortedError, RunError, RunTimeoutError, type RunProgress, type StopReason } from '../errors.js';
 import { emptyUsage, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from '../messages.js';
-import { pricerFor, type Pricer } from '../pricing/price.js';
+import { servedPricer, type ServedPricer } from '../pricing/price.js';
 import type { ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { Tool } from '../tool.js';
 import { ATTR, SPAN_NAME } from '../tracing/attributes.js';
@@ -35,7 +35,7 @@ class RunAborted extends Error {
 }
 
 /** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
-function ratesOf(price: Pricer): Rates | undefined {
+function ratesOf(price: ServedPricer): Rates | undefined {
   const input = price({ ...emptyUsage(), inputTokens: 1_000_000 });
   const output = price({ ...emptyUsage(), outputTokens: 1_000_000 });
   return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
@@ -120,7 +120,7 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
   try {
     ctx.emit({ type: 'run-start', agent: agent.name, traceId });
     const model = agent.model;
-    const price = pricerFor(model.provider, model.modelId, ctx.prices);
+    const price = servedPricer(model.provider, model.modelId, ctx.prices);
     const usd = hasUsdLimit(agent.budget);
     guard = new BudgetGuard(agent.budget, agent.name, ctx.store, usd ? ratesOf(price) : undefined);
     // Prompts are counted before a call only when a limit needs it; a traced call without one

@@ -144,7 +144,7 @@ export async function callModel(
           const cost: CallCost | undefined =
             response.providerCostUsd !== undefined
               ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
-              : scope.price(response.usage);
+              : scope.price(response.usage, response.model);
           addCall(scope.totals, response.usage, cost);
           if (!cost && span.isRecording()) {
             span.addEvent(EVENT.priceUnknown, { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId });
