@@ -21,14 +21,15 @@ import type { ToolOutcome } from './tools.js';
 export type { LoopContext } from './scope.js';
 
 /**
- * Why the run's signal aborted, as the reason every call in flight sees; `kind` is the
- * `error.type` of the spans it ends.
+ * The reasons the run's own signal aborts with, as every call in flight sees them: their `kind`
+ * is the `error.type` of the spans they end. The run's `timeoutMs` elapsed.
  */
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
   readonly kind = 'timeout';
 }
 
+/** The caller's signal aborted (its reason is the `cause`). */
 class RunAborted extends Error {
   override readonly name = 'RunAborted';
   readonly kind = 'aborted';
