@@ -1,4 +1,5 @@
 import Anthropic, { type ClientOptions } from '@anthropic-ai/sdk';
+import { abortable } from '../abort.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { ModelCallError } from './errors.js';
 import { toAnthropicParams } from './anthropic-request.js';
@@ -99,26 +100,15 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
  * buffered it goes on yielding events, and it can then wait forever for a next one.
  */
 async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
-  if (signal === undefined) {
-    yield* source;
-    return;
-  }
   const iterator = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
   try {
     while (true) {
-      signal.throwIfAborted();
-      const next = await Promise.race([iterator.next(), aborted]);
+      signal?.throwIfAborted();
+      const next = await abortable(iterator.next(), signal);
       if (next.done === true) return;
       yield next.value;
     }
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
     // Stops the SDK's request when the caller stops early or the signal aborted.
     iterator.return?.()?.catch(() => undefined);
   }

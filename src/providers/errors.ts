@@ -18,7 +18,9 @@ export type ModelErrorKind =
   | 'context_length_exceeded'
   | 'not_found'
   | 'aborted'
-  | 'stream_error';
+  | 'stream_error'
+  /** A 200 whose body (or a stream event) is not the provider's shape: not retried. */
+  | 'response_invalid';
 
 const RETRYABLE: ReadonlySet<ModelErrorKind> = new Set([
   'rate_limit',

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_STEPS } from '../budget/policy.js';
 import { contextWindow, tokenCounterFor } from '../budget/tokens.js';
 import { RunAbortedError, RunError, RunTimeoutError, type RunProgress, type StopReason } from '../errors.js';
 import { emptyUsage, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from '../messages.js';
-import { pricerFor, type Pricer } from '../pricing/price.js';
+import { servedPricer, type ServedPricer } from '../pricing/price.js';
 import type { ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { Tool } from '../tool.js';
 import { ATTR, SPAN_NAME } from '../tracing/attributes.js';
@@ -20,12 +20,23 @@ import type { ToolOutcome } from './tools.js';
 
 export type { LoopContext } from './scope.js';
 
+/**
+ * The reasons the run's own signal aborts with, as every call in flight sees them: their `kind`
+ * is the `error.type` of the spans they end. The run's `timeoutMs` elapsed.
+ */
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
+  readonly kind = 'timeout';
+}
+
+/** The caller's signal aborted (its reason is the `cause`). */
+class RunAborted extends Error {
+  override readonly name = 'RunAborted';
+  readonly kind = 'aborted';
 }
 
 /** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
-function ratesOf(price: Pricer): Rates | undefined {
+function ratesOf(price: ServedPricer): Rates | undefined {
   const input = price({ ...emptyUsage(), inputTokens: 1_000_000 });
   const output = price({ ...emptyUsage(), outputTokens: 1_000_000 });
   return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
@@ -64,8 +75,9 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
   // listeners to the signal they get, and a signal shared across runs would keep them all alive.
   const controller = new AbortController();
   const signal = controller.signal;
-  const onAbort = () => controller.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => controller.abort(new RunAborted('run aborted by the caller', { cause: ctx.signal?.reason }));
+  if (ctx.signal?.aborted) onAbort();
+  else ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
     ctx.timeoutMs === undefined
       ? undefined
@@ -108,7 +120,7 @@ export async function runLoop(agent: Agent, input: string | Message[], ctx: Loop
   try {
     ctx.emit({ type: 'run-start', agent: agent.name, traceId });
     const model = agent.model;
-    const price = pricerFor(model.provider, model.modelId, ctx.prices);
+    const price = servedPricer(model.provider, model.modelId, ctx.prices);
     const usd = hasUsdLimit(agent.budget);
     guard = new BudgetGuard(agent.budget, agent.name, ctx.store, usd ? ratesOf(price) : undefined);
     // Prompts are counted before a call only when a limit needs it; a traced call without one
@@ -263,11 +275,12 @@ async function steps(
         response.toolCalls.map((call) => runTool(agent, call, byName.get(call.name), index, step.context, names, scope)),
       );
       totals.toolCalls += outcomes.length;
+      // Calls cut short by the run's stop answered nothing: no result goes into the messages.
+      scope.signal.throwIfAborted();
       response.toolCalls.forEach((call, i) => {
         const outcome = outcomes[i] as ToolOutcome;
         messages.push(toolMessage(call, outcome));
       });
-      scope.signal.throwIfAborted();
       finish = 'tool_calls';
     } catch (error) {
       if (error instanceof SummaryRefused) return { stopReason: 'budget_exceeded', output };

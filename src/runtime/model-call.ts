@@ -1,13 +1,15 @@
 /** One model call: budget check and reservation, the traced call with retries, settlement. */
-import { SpanKind, type Context, type Span } from '@opentelemetry/api';
-import type { BudgetCheck, BudgetSettle } from '../budget/guard.js';
+import { SpanKind, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { abortable } from '../abort.js';
+import { setTimeout as wait } from 'node:timers/promises';
+import type { BudgetCheck, BudgetGuard, BudgetSettle, StoreOutage } from '../budget/guard.js';
 import type { CallCost } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
 import { ATTR, EVENT, EVENT_ATTR, SPAN_NAME } from '../tracing/attributes.js';
 import { chatRequestAttributes, chatResponseAttributes, firstChunkAttributes } from '../tracing/instrumentation.js';
 import { setAttributes, withSpan } from '../tracing/span.js';
-import { retryDelayMs, shouldRetry, sleep } from './retry.js';
+import { retryDelayMs, shouldRetry, sleep, type RetryPolicy } from './retry.js';
 import { addCall, type RunScope } from './scope.js';
 
 /** A call the budget refused, with the decisions that refused it. */
@@ -50,6 +52,28 @@ function recordSettles(span: Span, settles: readonly BudgetSettle[]): void {
   }
 }
 
+/** Records a store outage the guard rode out as a `tracebound.budget.store_error` event. */
+function recordStoreError(span: Span, outage: StoreOutage): void {
+  if (!span.isRecording()) return;
+  const attrs: Attributes = { [EVENT_ATTR.errorType]: outage.error.kind, [EVENT_ATTR.policy]: outage.policy };
+  if (outage.unsettledUsd !== undefined) attrs[EVENT_ATTR.unsettledUsd] = outage.unsettledUsd;
+  span.addEvent(EVENT.budgetStoreError, attrs);
+}
+
+/**
+ * Tries a guard's unrecorded settles again in the background, with the model calls' backoff, up
+ * to `maxRetries + 1` times; the next reservation of the window tries first anyway. The timers
+ * never keep the process alive.
+ */
+function settleLater(guard: BudgetGuard, retry: RetryPolicy): void {
+  void (async () => {
+    for (let attempt = 1; attempt <= retry.maxRetries + 1; attempt++) {
+      await wait(retryDelayMs(attempt, retry), undefined, { ref: false });
+      if (await guard.settleUnsettled().then(() => true, () => false)) return;
+    }
+  })();
+}
+
 /**
  * Counts the prompt, reserves the worst case in every USD scope (lowering max output tokens when
  * only part fits), makes the call, then settles to the actual cost: what the provider reported,
@@ -57,7 +81,11 @@ function recordSettles(span: Span, settles: readonly BudgetSettle[]): void {
  * @param finishOnLower when the budget lowers max output tokens, send the call without tools
  *   (`toolChoice: 'none'`) so the model gives its final answer (`onLimit: 'finish'`).
  * @returns `{ refused: true }` when the budget does not fit even `minOutputTokens`.
- * @throws {ModelCallError} after retries, {@link BudgetStoreError} when the store is down (fail closed).
+ *   A store outage at settle keeps the answer: a `tracebound.budget.store_error` event with the
+ *   unrecorded USD, the settle retried in the background, and the window's next reservation
+ *   failing closed until the store records it.
+ * @throws {ModelCallError} after retries, {@link BudgetStoreError} when the store is down at
+ *   reserve time (fail closed).
  */
 export async function guardedCall(
   model: Model,
@@ -75,6 +103,7 @@ export async function guardedCall(
       ? undefined
       : await scope.guard.reserve(promptTokens ?? 0, maxOutputTokens);
   if (decision) recordChecks(current.span, decision.checks, decision.maxOutputTokens);
+  if (decision?.storeError) recordStoreError(current.span, decision.storeError);
   if (decision?.decision === 'refuse') return { refused: true, checks: decision.checks };
   // Near the budget's end the model answers instead of asking for tool calls it cannot afford.
   const finished = finishOnLower && decision?.decision === 'lower' && request.toolChoice !== 'none';
@@ -90,7 +119,15 @@ export async function guardedCall(
     if (promptTokens !== undefined) scope.counter?.observe(promptTokens, response.usage.inputTokens);
     return { refused: false, response, cost, finished };
   } finally {
-    if (decision?.hold) recordSettles(current.span, await scope.guard.settle(decision.hold, actualUsd));
+    if (decision?.hold) {
+      const { settles, storeError } = await scope.guard.settle(decision.hold, actualUsd);
+      recordSettles(current.span, settles);
+      if (storeError) {
+        // The answer was paid for and stands; the window learns of it once the store is back.
+        recordStoreError(current.span, storeError);
+        settleLater(scope.guard, scope.retry);
+      }
+    }
   }
 }
 
@@ -128,16 +165,21 @@ export async function callModel(
       for (let attempt = 1; ; attempt++) {
         let delivered = false;
         try {
-          const response = scope.streaming
-            ? await consumeStream(model, request, stepIndex, scope, () => {
-                if (!delivered) setAttributes(span, () => firstChunkAttributes((performance.now() - started) / 1000, Date.now()));
-                delivered = true;
-              })
-            : await model.generate(request);
+          // Raced against the run's signal, not trusted to honour it: a model that ignores its
+          // signal must not hold the run past its deadline, and a late response is dropped.
+          const response = await abortable(
+            scope.streaming
+              ? consumeStream(model, request, stepIndex, scope, () => {
+                  if (!delivered) setAttributes(span, () => firstChunkAttributes((performance.now() - started) / 1000, Date.now()));
+                  delivered = true;
+                })
+              : model.generate(request),
+            scope.signal,
+          );
           const cost: CallCost | undefined =
             response.providerCostUsd !== undefined
               ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
-              : scope.price(response.usage);
+              : scope.price(response.usage, response.model);
           addCall(scope.totals, response.usage, cost);
           if (!cost && span.isRecording()) {
             span.addEvent(EVENT.priceUnknown, { [EVENT_ATTR.provider]: model.provider, [EVENT_ATTR.model]: model.modelId });
@@ -181,6 +223,8 @@ async function consumeStream(
   onChunk: () => void,
 ): Promise<ModelResponse> {
   for await (const chunk of model.stream(request)) {
+    // Chunks of a stream abandoned on abort arrive after its span ended: they go nowhere.
+    scope.signal.throwIfAborted();
     onChunk();
     if (chunk.type === 'response') return chunk.response;
     if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') {

@@ -3,7 +3,7 @@ import type { BudgetGuard } from '../budget/guard.js';
 import type { TokenCounter } from '../budget/tokens.js';
 import type { RunProgress } from '../errors.js';
 import { addUsage, type Usage } from '../messages.js';
-import type { CallCost, Pricer, PriceOverrides } from '../pricing/price.js';
+import type { CallCost, PriceOverrides, ServedPricer } from '../pricing/price.js';
 import type { ContentCapture, SpanOwner } from '../tracing/instrumentation.js';
 import type { SpendStore } from '../budget/store.js';
 import type { RunEvent } from './events.js';
@@ -50,7 +50,8 @@ export interface Totals {
 /** What every call of one run shares. */
 export interface RunScope extends LoopContext {
   signal: AbortSignal;
-  price: Pricer;
+  /** Prices each call on the model that served it. */
+  price: ServedPricer;
   owner: SpanOwner;
   guard: BudgetGuard;
   /** Counts prompts before calls; absent when nothing needs the count. */

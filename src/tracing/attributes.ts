@@ -152,6 +152,7 @@ export const OPERATION = {
 export const EVENT = {
   budgetCheck: 'tracebound.budget.check',
   budgetSettle: 'tracebound.budget.settle',
+  budgetStoreError: 'tracebound.budget.store_error',
   retry: 'tracebound.retry',
   priceUnknown: 'tracebound.price.unknown',
 } as const;
@@ -172,6 +173,10 @@ export const EVENT_ATTR = {
   delayMs: 'delay_ms',
   errorType: 'error.type',
   errorMessage: 'error.message',
+  /** `onStoreError` of a `tracebound.budget.store_error`: `closed` | `open`. */
+  policy: 'policy',
+  /** USD spent but not recorded in the spend window (a settle the store did not take). */
+  unsettledUsd: 'unsettled_usd',
   model: 'model',
   provider: 'provider',
 } as const;
