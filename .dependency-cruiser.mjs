@@ -10,7 +10,7 @@
  *   runtime (the loop, RunState, Middleware)
  *   agent and tool definitions, with the budget policy and compression strategy types they carry
  *   providers, pricing
- *   messages, errors, traces (reading trace files needs nothing above node:fs)
+ *   messages, errors, abort, secrets, traces (reading trace files needs nothing above node:fs)
  * index.ts (the public API) and the package's other entry points stand on top.
  */
 const FLOORS = [
@@ -21,7 +21,7 @@ const FLOORS = [
   ['^src/runtime/'],
   ['^src/agent\\.ts$', '^src/tool\\.ts$', '^src/budget/policy\\.ts$', '^src/budget/compress\\.ts$'],
   ['^src/providers/', '^src/pricing/'],
-  ['^src/messages\\.ts$', '^src/errors\\.ts$', '^src/traces/'],
+  ['^src/messages\\.ts$', '^src/errors\\.ts$', '^src/abort\\.ts$', '^src/secrets\\.ts$', '^src/traces/'],
 ];
 
 const either = (paths) => paths.map((p) => `(?:${p})`).join('|');

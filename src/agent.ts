@@ -13,7 +13,7 @@ export interface AgentOptions {
   instructions: string;
   model: Model;
   tools?: readonly Tool[];
-  /** Budget policy; see DESIGN.md, Budget semantics. */
+  /** Budget policy: limits checked before each model call (see {@link BudgetPolicy}). */
   budget?: BudgetPolicy;
   /** Most output tokens per model call (`gen_ai.request.max_tokens`). */
   maxOutputTokens?: number;
@@ -41,7 +41,7 @@ export function agent(options: AgentOptions): Agent {
   }
   const model = options.model as Partial<Model> | undefined;
   if (!model || typeof model.generate !== 'function' || typeof model.stream !== 'function') {
-    throw new DefinitionError(what, 'model', "must be a Model, e.g. openai('gpt-4o-mini') or anthropic('claude-sonnet-4-5')");
+    throw new DefinitionError(what, 'model', "must be a Model, e.g. openai('gpt-4o-mini') or anthropic('claude-sonnet-4-6')");
   }
   const tools = options.tools ?? [];
   const seen = new Set<string>();

@@ -58,8 +58,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       })
     : undefined;
   const hooks = options.hooks ? hooksMiddleware(options.hooks) : undefined;
-  const budget = budgetMiddleware({ store: options.budgetStore ?? memoryStore(), prices: options.prices ?? {} });
-  const retry = retryMiddleware({ ...DEFAULT_RETRY, ...options.retry });
+  const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const budget = budgetMiddleware({ store: options.budgetStore ?? memoryStore(), prices: options.prices ?? {}, retry: retryPolicy });
+  const retry = retryMiddleware(retryPolicy);
   const core = modelCallCore(options.prices ?? {});
   const chain = (events: boolean) =>
     composeChain(

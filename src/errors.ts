@@ -1,4 +1,5 @@
 import type { Usage } from './messages.js';
+import { maskError, maskSecrets } from './secrets.js';
 
 /**
  * A definition was wrong: an agent, a tool or a budget policy. Thrown at definition time, so a
@@ -15,7 +16,11 @@ export class DefinitionError extends Error {
   }
 }
 
-/** Why a run stopped (`tracebound.stop_reason`), a contract of DESIGN.md. */
+/**
+ * Why a run stopped (`tracebound.stop_reason`): `final` (the model answered), a limit (`max_steps`,
+ * `max_tool_calls`, `budget_exceeded`, `context_overflow`; `graceful_limit` when `onLimit: 'finish'`
+ * let the model answer once more), or a failure (`aborted`, `timeout`, `error`).
+ */
 export type StopReason =
   | 'final'
   | 'max_steps'
@@ -43,7 +48,8 @@ export interface RunProgress {
 
 /**
  * A run that ended with `aborted`, `timeout` or `error`. `run()` rejects with it;
- * the partial usage and cost are kept so nothing spent goes unaccounted.
+ * the partial usage and cost are kept so nothing spent goes unaccounted. Known API keys are
+ * masked in its message and its `cause` chain (see secrets.ts).
  */
 export class RunError extends Error {
   override readonly name: string = 'RunError';
@@ -51,7 +57,7 @@ export class RunError extends Error {
   readonly progress: RunProgress;
 
   constructor(stopReason: 'aborted' | 'timeout' | 'error', message: string, progress: RunProgress, cause?: unknown) {
-    super(message, { cause });
+    super(maskSecrets(message), { cause: maskError(cause) });
     this.stopReason = stopReason;
     this.progress = progress;
   }

@@ -16,7 +16,7 @@ export interface ToolOptions<P extends z.ZodType, R> {
   name: string;
   /** What the tool does, for the model. */
   description: string;
-  /** zod schema of the arguments; must describe an object. */
+  /** zod 4 schema of the arguments; must describe an object. */
   parameters: P;
   /** Most time one call may take, in ms; the call then fails with a timeout error result. */
   timeoutMs?: number;
@@ -33,10 +33,23 @@ export interface Tool<P extends z.ZodType = z.ZodType, R = unknown> extends Read
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
+ * Why `value` is not a schema tracebound can use, or undefined when it is a zod 4 schema. A zod 3
+ * schema (`_def` without zod 4's `_zod`) gets its own message: it is the likely mistake, and
+ * tracebound needs zod 4's `z.toJSONSchema` (zod is a peer dependency, `^4`).
+ */
+export function notZod4(value: unknown): string | undefined {
+  if (value instanceof z.ZodType) return undefined;
+  const zod3 = typeof value === 'object' && value !== null && '_def' in value && !('_zod' in value);
+  return zod3
+    ? 'is a zod 3 schema: tracebound takes zod 4 schemas (install zod@^4 and `import { z } from "zod"`)'
+    : 'must be a zod 4 schema, e.g. z.object({ city: z.string() })';
+}
+
+/**
  * Defines a tool. The zod schema validates the model's arguments before `execute` runs; invalid
  * arguments go back to the model as an error result.
- * @throws {DefinitionError} on a bad name, a missing description, a non-object schema or a
- *   non-positive timeout.
+ * @throws {DefinitionError} on a bad name, a missing description, a schema that is not zod 4 (a
+ *   zod 3 schema is named as such), a non-object schema or a non-positive timeout.
  */
 export function tool<P extends z.ZodType, R>(options: ToolOptions<P, R>): Tool<P, R> {
   const what = `tool(${JSON.stringify(options.name)})`;
@@ -46,9 +59,8 @@ export function tool<P extends z.ZodType, R>(options: ToolOptions<P, R>): Tool<P
   if (typeof options.description !== 'string' || options.description.trim() === '') {
     throw new DefinitionError(what, 'description', 'must be a non-empty string: the model reads it to pick the tool');
   }
-  if (!(options.parameters instanceof z.ZodType)) {
-    throw new DefinitionError(what, 'parameters', 'must be a zod schema, e.g. z.object({ city: z.string() })');
-  }
+  const notSchema = notZod4(options.parameters);
+  if (notSchema !== undefined) throw new DefinitionError(what, 'parameters', notSchema);
   if (typeof options.execute !== 'function') {
     throw new DefinitionError(what, 'execute', 'must be a function (args, { signal, toolCallId }) => result');
   }

@@ -8,12 +8,30 @@ import type { BudgetCheck, BudgetSettle } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
 import type { BudgetPolicy } from './policy.js';
 import { DEFAULT_MAX_OUTPUT_TOKENS, windowMs } from './policy.js';
-import { BudgetStoreError, spendKey, type SpendStore } from './store.js';
+import { BudgetStoreError, spendKey, type SettleRequest, type SpendStore } from './store.js';
 
 /** USD per token of uncached input and of output: what the worst case is priced at. */
 export interface Rates {
   inputUsdPerToken: number;
   outputUsdPerToken: number;
+}
+
+/** A store outage the guard rode out (`tracebound.budget.store_error`). */
+export interface StoreOutage {
+  error: BudgetStoreError;
+  /** The agent's `onStoreError` policy (default `closed`). */
+  policy: 'closed' | 'open';
+  /**
+   * USD a call spent that the window has not recorded (its settle failed; retried later). Absent
+   * at reserve time, where `open` let the call go on unguarded by the window.
+   */
+  unsettledUsd?: number;
+}
+
+/** A call's settlement: per scope, and the outage that kept the window from recording it. */
+export interface SettleOutcome {
+  settles: BudgetSettle[];
+  storeError?: StoreOutage;
 }
 
 /** What the guard decided for one call. */
@@ -25,7 +43,7 @@ export interface GuardDecision {
   /** What to settle after the call; absent when refused or when no USD limit applies. */
   hold?: { runUsd: number; spend?: { id: string; usd: number } };
   /** Set when the store was down and the policy runs open: the window was not checked. */
-  storeError?: BudgetStoreError;
+  storeError?: StoreOutage;
 }
 
 /** A USD limit is set but the model has no known price, so no limit could be enforced. */
@@ -43,6 +61,22 @@ const PROMPT_MARGIN = 1.1;
 const DEFAULT_TTL_MS = 10 * 60_000;
 let reservations = 0;
 
+/**
+ * Settles a store did not take, by store and reservation id. The money was spent, so they are
+ * tried again (in the background, and before the next reservation of the same window) until the
+ * store records them; a settle counts once however often it is retried (see `SpendStore.settle`).
+ */
+const unsettled = new WeakMap<SpendStore, Map<string, SettleRequest>>();
+
+function unsettledOf(store: SpendStore): Map<string, SettleRequest> {
+  let pending = unsettled.get(store);
+  if (!pending) {
+    pending = new Map();
+    unsettled.set(store, pending);
+  }
+  return pending;
+}
+
 /** Whether a policy has a USD limit (and so needs prices and a store). */
 export function hasUsdLimit(policy: BudgetPolicy): boolean {
   return policy.runCostUsd !== undefined || policy.spend !== undefined;
@@ -52,8 +86,8 @@ export function hasUsdLimit(policy: BudgetPolicy): boolean {
 export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
 
 /**
- * Guards the runs of one agent. It keeps nothing of a run: each run's spend and reservations are
- * in the run's state, so one guard serves every run of the agent.
+ * Guards the runs of one agent. It keeps nothing of a run: a run's spend and reservations are in
+ * its state, so one guard serves every run of the agent.
  */
 export class BudgetGuard {
   private readonly key: string;
@@ -84,11 +118,13 @@ export class BudgetGuard {
   }
 
   /**
-   * Reserves a call's worst case in every USD scope, holding it in the run's ledger.
-   * @param run the run's totals (its spend) and budget ledger, updated here
+   * Reserves a call's worst case in every USD scope. A window with a settle still unrecorded
+   * (see {@link settle}) records it first: until the store takes it, the window is not known.
+   * @param run the run's totals (its spend) and budget ledger; the hold is added to the ledger
    * @param promptTokens the counted prompt tokens
    * @param maxOutputTokens the call's max output tokens before any lowering
-   * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   * @throws {BudgetStoreError} when the store is down (or an earlier settle is still unrecorded)
+   *   and the policy fails closed.
    */
   async reserve(run: GuardedRun, promptTokens: number, maxOutputTokens: number): Promise<GuardDecision> {
     const rates = this.rates;
@@ -109,10 +145,11 @@ export class BudgetGuard {
     }
 
     let spendHold: { id: string; usd: number } | undefined;
-    let storeError: BudgetStoreError | undefined;
+    let storeError: StoreOutage | undefined;
     if (this.policy.spend && this.window !== undefined) {
       const id = `${process.pid}-${Date.now()}-${++reservations}`;
       try {
+        await this.settleUnsettled();
         const result = await this.store.reserve({
           key: this.key,
           id,
@@ -129,7 +166,7 @@ export class BudgetGuard {
         spendHold = { id, usd: result.grantedUsd };
       } catch (error) {
         if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
-        storeError = error;
+        storeError = { error, policy: 'open' };
       }
     }
 
@@ -148,20 +185,26 @@ export class BudgetGuard {
   }
 
   /**
-   * Settles a call's hold to its actual cost (0 for a failed call that reported nothing). The
-   * cost itself is already in the run's totals: this frees the hold and tells the store.
-   * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   * Settles a call's hold to its actual cost (0 for a failed call that reported nothing). When
+   * the store is down the call's answer stands whatever the policy (its money is spent): the
+   * settle is kept for {@link settleUnsettled} and returned as `storeError`. The cost itself is
+   * already in the run's totals: this frees the run's hold and tells the store.
+   * @throws only what is not a {@link BudgetStoreError} (a store bug).
    */
-  async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<BudgetSettle[]> {
-    if (!hold) return [];
+  async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<SettleOutcome> {
+    if (!hold) return { settles: [] };
     run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd - hold.runUsd);
     const settles: BudgetSettle[] = [];
+    let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
     if (hold.spend && this.window !== undefined) {
+      const request: SettleRequest = { key: this.key, id: hold.spend.id, actualUsd, windowMs: this.window };
       try {
-        await this.store.settle({ key: this.key, id: hold.spend.id, actualUsd, windowMs: this.window });
+        await this.store.settle(request);
       } catch (error) {
-        if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
+        if (!(error instanceof BudgetStoreError)) throw error;
+        unsettledOf(this.store).set(request.id, request);
+        storeError = { error, policy: this.policy.onStoreError ?? 'closed', unsettledUsd: actualUsd };
       }
       const window = run.budget.window;
       if (window) {
@@ -170,8 +213,32 @@ export class BudgetGuard {
       }
       settles.push({ scope: 'spend', reserved: hold.spend.usd, actual: actualUsd });
     }
-    return settles;
+    return storeError ? { settles, storeError } : { settles };
   }
+
+  /**
+   * Records the settles of this agent's window that the store did not take, oldest first.
+   * @throws {BudgetStoreError} naming the unrecorded USD when the store still fails.
+   */
+  async settleUnsettled(): Promise<void> {
+    const pending = unsettled.get(this.store);
+    if (!pending?.size) return;
+    for (const [id, request] of pending) {
+      if (request.key !== this.key) continue;
+      try {
+        await this.store.settle(request);
+      } catch (error) {
+        if (!(error instanceof BudgetStoreError)) throw error;
+        throw new BudgetStoreError(
+          `a spend of $${request.actualUsd} from an earlier call is not recorded in the window of "${this.key}" (${error.message}); ` +
+            'new reservations fail until the store records it',
+          { cause: error },
+        );
+      }
+      pending.delete(id);
+    }
+  }
+
 }
 
 function check(

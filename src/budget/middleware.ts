@@ -5,14 +5,17 @@
  * cost. Decisions other than a plain allow are run events, which tracing records on the span
  * where they happened. A run's spend and reservations live in its state (one ledger).
  */
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Agent } from '../agent.js';
 import { emptyUsage } from '../messages.js';
 import { pricerFor, type PriceOverrides } from '../pricing/price.js';
 import type { ModelRequest } from '../providers/model.js';
+import type { RunEvent } from '../runtime/events.js';
 import type { Middleware, ModelCallContext, RunContext } from '../runtime/middleware.js';
 import type { ModelCallOutcome } from '../runtime/outcomes.js';
+import { retryDelayMs, type RetryPolicy } from '../runtime/retry.js';
 import { fitContext } from './fit-context.js';
-import { BudgetGuard, hasUsdLimit, type GuardDecision, type Rates } from './guard.js';
+import { BudgetGuard, hasUsdLimit, type GuardDecision, type Rates, type StoreOutage } from './guard.js';
 import type { SpendStore } from './store.js';
 import { tokenCounterFor, type TokenCounter } from './tokens.js';
 
@@ -22,6 +25,8 @@ export interface BudgetOptions {
   store: SpendStore;
   /** Price overrides (USD per million tokens), for the worst-case rates. */
   prices: PriceOverrides;
+  /** How often, and after what backoff, a settle the store did not take is tried again. */
+  retry: RetryPolicy;
 }
 
 /** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
@@ -33,7 +38,7 @@ function ratesOf(agent: Agent, prices: PriceOverrides): Rates | undefined {
 }
 
 /** Makes the budget middleware of one runtime. */
-export function budgetMiddleware({ store, prices }: BudgetOptions): Middleware {
+export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middleware {
   const guards = new WeakMap<Agent, BudgetGuard>();
   const counters = new WeakMap<RunContext, TokenCounter>();
 
@@ -86,6 +91,7 @@ export function budgetMiddleware({ store, prices }: BudgetOptions): Middleware {
       const decision = maxOutputTokens === undefined ? undefined : await guard.reserve(state, promptTokens, maxOutputTokens);
       if (decision) {
         report(ctx, decision);
+        if (decision.storeError) reportOutage(ctx, decision.storeError);
         if (decision.decision === 'refuse') return { kind: 'refused', stopReason: 'budget_exceeded' };
         request = lowered(ctx, request, decision, policy.onLimit === 'finish');
       }
@@ -99,12 +105,39 @@ export function budgetMiddleware({ store, prices }: BudgetOptions): Middleware {
         return outcome;
       } finally {
         if (decision?.hold) {
-          const settles = await guard.settle(state, decision.hold, actualUsd);
+          const { settles, storeError } = await guard.settle(state, decision.hold, actualUsd);
           if (decision.decision !== 'allow') for (const s of settles) ctx.run.emit({ type: 'budget-settle', step: ctx.step.index, ...s });
+          if (storeError) {
+            // The answer was paid for and stands; the window learns of it once the store is back.
+            state.budget.unsettledUsd += storeError.unsettledUsd ?? 0;
+            reportOutage(ctx, storeError);
+            settleLater(guard, retry);
+          }
         }
       }
     },
   };
+}
+
+/** Emits a store outage the guard rode out. */
+function reportOutage(ctx: ModelCallContext, outage: StoreOutage): void {
+  const event: RunEvent = { type: 'budget-store-error', step: ctx.step.index, errorType: outage.error.kind, policy: outage.policy };
+  if (outage.unsettledUsd !== undefined) event.unsettledUsd = outage.unsettledUsd;
+  ctx.run.emit(event);
+}
+
+/**
+ * Tries a guard's unrecorded settles again in the background, with the model calls' backoff, up
+ * to `maxRetries + 1` times; the next reservation of the window tries first anyway. The timers
+ * never keep the process alive.
+ */
+function settleLater(guard: BudgetGuard, retry: RetryPolicy): void {
+  void (async () => {
+    for (let attempt = 1; attempt <= retry.maxRetries + 1; attempt++) {
+      await wait(retryDelayMs(attempt, retry), undefined, { ref: false });
+      if (await guard.settleUnsettled().then(() => true, () => false)) return;
+    }
+  })();
 }
 
 /** Emits a decision's checks when it was not a plain allow. */

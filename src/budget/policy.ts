@@ -8,7 +8,7 @@ const WINDOW = /^(\d+)(s|m|h|d)$/;
 export const CONTEXT_STRATEGIES = ['drop_tool_results', 'trim', 'summarize', 'refuse'] as const;
 
 /**
- * A budget policy (DESIGN.md, Budget semantics). Every limit is optional. Units: tokens for
+ * A budget policy: limits the guard checks before each model call. Every limit is optional. Units: tokens for
  * `contextTokens` and `minOutputTokens`, USD for `runCostUsd` and `spend.usd`, counts for
  * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs`.
  */

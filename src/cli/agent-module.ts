@@ -2,9 +2,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ZodType } from 'zod';
+import type { ZodType } from 'zod';
 import type { Agent } from '../agent.js';
 import type { ServeInput } from '../serve/serve.js';
+import { notZod4 } from '../tool.js';
+import type { TracedRuntimeOptions } from '../telemetry/traced-runtime.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -18,10 +20,20 @@ export interface OfflineSetup {
   close(): Promise<void>;
 }
 
+/** What the CLI's flags set (`--exporter`, `--trace-file`) or owns; a module's `runtime` export may not set them. */
+const FLAG_OWNED = ['exporter', 'traceFile', 'tracerProvider', 'spanProcessors'] as const;
+
+/**
+ * Runtime options an agent module exports as `runtime` for `tracebound run` and `serve`: those of
+ * `tracedRuntime()` (prices, budgetStore, retry, redact, hooks, timeoutMs, contextWindows,
+ * captureContent, serviceName) minus where spans go, which the flags set.
+ */
+export type ModuleRuntimeOptions = Omit<TracedRuntimeOptions, (typeof FLAG_OWNED)[number]>;
+
 /**
  * What an agent module exports: the agent (default export), optionally a default `input`, an
- * `offline` setup for `--offline` (skipped when the `liveWhen` variable, an API key, is set), and
- * an `inputSchema` for `tracebound serve`.
+ * `offline` setup for `--offline` (skipped when the `liveWhen` variable, an API key, is set), an
+ * `inputSchema` for `tracebound serve`, and `runtime` options for both commands.
  */
 export interface AgentModule {
   path: string;
@@ -33,6 +45,25 @@ export interface AgentModule {
    * it must parse to `{ input, conversationId? }`.
    */
   inputSchema?: ZodType<ServeInput>;
+  runtime?: ModuleRuntimeOptions;
+}
+
+/**
+ * The module's `runtime` export, checked: an object without the options the flags own.
+ * @throws {UsageError} saying what is wrong
+ */
+function moduleRuntime(path: string, value: unknown): ModuleRuntimeOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError(`${path} exports \`runtime\` that is not an object of tracedRuntime() options`);
+  }
+  const owned = FLAG_OWNED.filter((key) => key in value);
+  if (owned.length > 0) {
+    throw new UsageError(
+      `${path} exports \`runtime\` with ${owned.join(', ')}: the CLI sets where spans go (--exporter, --trace-file); remove ${owned.length === 1 ? 'it' : 'them'}`,
+    );
+  }
+  return value as ModuleRuntimeOptions;
 }
 
 function isAgent(value: unknown): value is Agent {
@@ -62,7 +93,8 @@ async function importTypeScript(file: string): Promise<Record<string, unknown>> 
 
 /**
  * Imports an agent module; `.ts` modules go through tsx.
- * @throws {UsageError} when the file is missing, fails to load, or has no default-exported agent.
+ * @throws {UsageError} when the file is missing, fails to load, has no default-exported agent, or
+ *   exports an `offline`, `inputSchema` or `runtime` of the wrong shape.
  */
 export async function loadAgentModule(path: string): Promise<AgentModule> {
   const file = resolve(path);
@@ -81,12 +113,13 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
     throw new UsageError(`${path} exports \`offline\` without a start() function`);
   }
   const inputSchema = exports.inputSchema;
-  if (inputSchema !== undefined && !(inputSchema instanceof ZodType)) {
-    throw new UsageError(`${path} exports \`inputSchema\` that is not a zod schema`);
-  }
+  const notSchema = inputSchema === undefined ? undefined : notZod4(inputSchema);
+  if (notSchema !== undefined) throw new UsageError(`${path} exports \`inputSchema\` that ${notSchema}`);
+  const runtime = moduleRuntime(path, exports.runtime);
   return {
     path,
     agent: exports.default,
+    ...(runtime ? { runtime } : {}),
     ...(inputSchema ? { inputSchema: inputSchema as ZodType<ServeInput> } : {}),
     ...(typeof exports.input === 'string' ? { input: exports.input } : {}),
     ...(offline ? { offline } : {}),

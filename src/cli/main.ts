@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
+import { maskSecrets } from '../secrets.js';
 import { registerShow } from './show.js';
 import { colorEnabled, type CliContext, type CliIo } from './io.js';
 
@@ -57,12 +58,18 @@ export function createProgram(context: CliContext): Command {
  * Runs the CLI.
  *
  * @param argv the arguments after the executable and script, e.g. `['show', 'traces.jsonl']`
- * @param io where to write; the process's stdout and stderr by default
+ * @param io where to write; the process's stdout and stderr by default. Known API keys are masked
+ *   in everything written (a provider may echo one in an error the CLI prints).
  * @returns the exit code: 0 ok (also `--help`, `--version`), 1 run failed or an unexpected
  *   error, 2 bad usage (unknown command, missing argument) or bad input
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const context: CliContext = { ...io, exitCode: 0 };
+  const context: CliContext = {
+    stdout: (text) => io.stdout(maskSecrets(text)),
+    stderr: (text) => io.stderr(maskSecrets(text)),
+    color: io.color,
+    exitCode: 0,
+  };
   try {
     await createProgram(context).parseAsync(argv, { from: 'user' });
     return context.exitCode;

@@ -1,9 +1,13 @@
-/** `tracebound replay <trace-file> --agent <module>`: replays recorded runs with today's agent. */
+/**
+ * `tracebound replay <trace-file> --agent <module> [--lenient] [--run <id>] [--live-tools [names...]]`:
+ * replays recorded runs with today's agent.
+ */
 import type { Command } from 'commander';
+import type { Agent } from '../agent.js';
 import { RunError } from '../errors.js';
 import { readRecording, ReplayFileError } from '../replay/read.js';
 import type { RecordedRun } from '../replay/recording.js';
-import { replayRun, ReplayDivergenceError, selectRun } from '../replay/replay.js';
+import { replayRun, ReplayDivergenceError, selectRun, type ReplayOptions } from '../replay/replay.js';
 import { TraceFileError } from '../traces/trace-file.js';
 import { loadAgentModule, UsageError } from './agent-module.js';
 import type { CliContext, CliIo } from './io.js';
@@ -14,6 +18,27 @@ export interface ReplayFlags {
   lenient?: boolean;
   /** A trace id or run span id of the file. */
   run?: string;
+  /** Tools to run live instead of returning their recorded results: `true` (the bare flag) for all. */
+  liveTools?: true | string[];
+}
+
+/**
+ * The `liveTools` replay option from the flag, checked against the agent's tools: a name the agent
+ * lacks is most often the trace file taken as a tool name (`--live-tools` takes every word up to
+ * the next option), so the message says where to put the file.
+ * @throws {UsageError} naming the unknown tool and the agent's tools
+ */
+function liveToolsOption(flag: ReplayFlags['liveTools'], agent: Agent): true | string[] | undefined {
+  if (flag === undefined || flag === true) return flag;
+  const known = agent.tools.map((t) => t.name);
+  const unknown = flag.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--live-tools: agent "${agent.name}" has no tool ${unknown.map((n) => `"${n}"`).join(', ')} (its tools: ${known.join(', ') || 'none'}); ` +
+        'put the trace file before --live-tools: tracebound replay <trace-file> --agent <module> --live-tools [names...]',
+    );
+  }
+  return flag;
 }
 
 /** The runs to replay: the one `--run` names, else every run of the agent's name. */
@@ -46,9 +71,9 @@ function runLabel(run: RecordedRun): string {
  * Replays one recorded run, printing `✓ matched ...` or the divergence report.
  * @returns whether it matched
  */
-async function replayOne(run: RecordedRun, flags: ReplayFlags, agent: Parameters<typeof replayRun>[1], io: CliIo): Promise<boolean> {
+async function replayOne(run: RecordedRun, options: ReplayOptions, agent: Agent, io: CliIo): Promise<boolean> {
   try {
-    const replay = await replayRun(run, agent, { mode: flags.lenient ? 'lenient' : 'strict' });
+    const replay = await replayRun(run, agent, options);
     if (replay.matched) {
       const { steps, toolCalls } = replay.result;
       io.stdout(`✓ matched ${runLabel(run)}: ${plural(steps, 'step')}, ${plural(toolCalls, 'tool call')}\n`);
@@ -70,22 +95,28 @@ async function replayOne(run: RecordedRun, flags: ReplayFlags, agent: Parameters
  */
 export async function replayCommand(file: string, flags: ReplayFlags, io: CliIo): Promise<number> {
   let runs: RecordedRun[];
-  let agent;
+  let agent: Agent;
+  let liveTools: ReplayOptions['liveTools'];
   try {
     agent = (await loadAgentModule(flags.agent)).agent;
+    liveTools = liveToolsOption(flags.liveTools, agent);
     runs = runsToReplay(await readRecording(file), agent.name, file, flags.run);
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof ReplayFileError || error instanceof TraceFileError)) throw error;
     io.stderr(`tracebound replay: ${error.message}\n`);
     return 2;
   }
+  const options: ReplayOptions = { mode: flags.lenient ? 'lenient' : 'strict', ...(liveTools ? { liveTools } : {}) };
   let matched = true;
   // One after the other: each replay is offline and fast, and the reports stay in file order.
-  for (const run of runs) matched = (await replayOne(run, flags, agent, io)) && matched;
+  for (const run of runs) matched = (await replayOne(run, options, agent, io)) && matched;
   return matched ? 0 : 1;
 }
 
-/** Adds `replay <trace-file> --agent <module>` to the program; its action sets `context.exitCode`. */
+/**
+ * Adds `replay <trace-file> --agent <module>` to the program; its action sets `context.exitCode`.
+ * `--live-tools` takes the words after it up to the next option, so the trace file goes first.
+ */
 export function registerReplay(program: Command, context: CliContext): void {
   program
     .command('replay')
@@ -94,6 +125,10 @@ export function registerReplay(program: Command, context: CliContext): void {
     .requiredOption('--agent <agent-module>', 'a .ts or .js module whose default export is the agent to replay')
     .option('--lenient', 'go on past differences and list them all (default: stop at the first)')
     .option('--run <id>', 'replay only this run (trace id or run span id); default: every run of the agent')
+    .option(
+      '--live-tools [names...]',
+      'run these tools (all when no name is given) instead of returning their recorded results, to check a tool change; put <trace-file> before this flag',
+    )
     .action(async (file: string, flags: ReplayFlags) => {
       context.exitCode = await replayCommand(file, flags, context);
     });

@@ -2,20 +2,23 @@
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Command } from 'commander';
+import type { Agent } from '../agent.js';
 import { RunError } from '../errors.js';
 import { ATTR, OPERATION } from '../tracing/attributes.js';
 import { flushOnExit } from './exit.js';
-import { exporterNames, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
+import { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
 import { spanRecordOf, type SpanRecord } from '../traces/span-record.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
-import { loadAgentModule, UsageError, type AgentModule } from './agent-module.js';
+import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
+import { exporterOption, resolveAgent, runtimeOptions, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './io.js';
-import { renderRunFooter, renderRunHeader, renderStep } from './tree.js';
+import { renderRunFooter, renderRunHeader, renderStep } from '../tracing/tree.js';
 
 /** Flags of `run`. */
 export interface RunFlags {
   traceFile: string;
-  exporter: string[];
+  /** Parsed and validated by {@link exporterOption}. */
+  exporter: ExporterName[];
   offline?: boolean;
   /** Record message content even with a remote exporter (replay needs it). */
   captureContent?: boolean;
@@ -57,28 +60,6 @@ class ProgressPrinter implements SpanProcessor {
   async shutdown(): Promise<void> {}
 }
 
-function parseExporters(values: string[]): ExporterName[] {
-  try {
-    return exporterNames(values.flatMap((v) => v.split(',')) as ExporterName[]);
-  } catch (error) {
-    throw new UsageError(`--exporter: ${(error as Error).message}`);
-  }
-}
-
-async function resolveAgent(module: AgentModule, flags: RunFlags, io: CliContext) {
-  if (!flags.offline) return { agent: module.agent, close: async () => {} };
-  if (!module.offline) {
-    throw new UsageError(`${module.path} does not support --offline: it exports no \`offline\` setup; run it without --offline`);
-  }
-  const envName = module.offline.liveWhen;
-  if (envName && process.env[envName]) {
-    io.stdout(`${envName} is set: running live (unset it to replay recorded traffic offline)\n`);
-    return { agent: module.agent, close: async () => {} };
-  }
-  io.stdout(`offline: the provider SDK talks to a local server replaying recorded traffic${envName ? ` (set ${envName} to run live)` : ''}\n`);
-  return module.offline.start();
-}
-
 /**
  * Runs the module's agent once, printing the span tree as steps end and writing the trace.
  * @returns 0 when the run ended with a result, 1 when it failed (aborted, timed out, error),
@@ -86,9 +67,7 @@ async function resolveAgent(module: AgentModule, flags: RunFlags, io: CliContext
  */
 export async function runCommand(modulePath: string, input: string | undefined, flags: RunFlags, io: CliContext): Promise<number> {
   let module: AgentModule;
-  let exporters: ExporterName[];
   try {
-    exporters = parseExporters(flags.exporter);
     module = await loadAgentModule(modulePath);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -100,13 +79,33 @@ export async function runCommand(modulePath: string, input: string | undefined, 
     io.stderr(`tracebound run: no input: pass one (tracebound run ${modulePath} "your question") or export \`input\` from the module\n`);
     return 2;
   }
+  let setup: OfflineSetup;
+  try {
+    setup = await resolveAgent(module, flags.offline, io);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`tracebound run: ${error.message}\n`);
+    return 2;
+  }
+  try {
+    return await runAgent(setup.agent, text, module, flags, io);
+  } finally {
+    await setup.close();
+    // The CLI owns the process, so it closes the store the module made (a Redis connection
+    // would otherwise keep the process alive).
+    await module.runtime?.budgetStore?.close();
+  }
+}
+
+/** Runs `agent` once with a traced runtime, printing the tree; the trace file is written once the runtime exists. */
+async function runAgent(agent: Agent, text: string, module: AgentModule, flags: RunFlags, io: CliContext): Promise<number> {
   let runtime: ReturnType<typeof tracedRuntime>;
   try {
     runtime = tracedRuntime({
-      exporter: exporters,
+      ...runtimeOptions(module, flags.exporter, flags.captureContent),
+      exporter: flags.exporter,
       traceFile: flags.traceFile,
       spanProcessors: [new ProgressPrinter(io)],
-      ...(flags.captureContent ? { captureContent: true } : {}),
     });
   } catch (error) {
     if (!(error instanceof TracingConfigError)) throw error;
@@ -121,24 +120,18 @@ export async function runCommand(modulePath: string, input: string | undefined, 
     onSignal: (signal) => controller.abort(new Error(`interrupted (${signal})`)),
   });
   try {
-    const setup = await resolveAgent(module, flags, io);
-    try {
-      const a = setup.agent;
-      io.stdout(`${renderRunHeader({ agentName: a.name, model: a.model.modelId, provider: a.model.provider }, { color: io.color })}\n`);
-      const result = await runtime.run(a, text, { signal: controller.signal });
-      io.stdout(`\n${result.output}\n`);
-      return 0;
-    } catch (error) {
-      if (!(error instanceof RunError)) throw error;
-      io.stderr(`\nrun ${error.stopReason}: ${error.message}\n`);
-      return 1;
-    } finally {
-      await setup.close();
-    }
+    io.stdout(`${renderRunHeader({ agentName: agent.name, model: agent.model.modelId, provider: agent.model.provider }, { color: io.color })}\n`);
+    const result = await runtime.run(agent, text, { signal: controller.signal });
+    io.stdout(`\n${result.output}\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof RunError)) throw error;
+    io.stderr(`\nrun ${error.stopReason}: ${error.message}\n`);
+    return 1;
   } finally {
     await runtime.shutdown();
     removeExitHandlers();
-    if (exporters.includes('file')) io.stdout(`\ntrace written to ${flags.traceFile} (tracebound show ${flags.traceFile})\n`);
+    if (flags.exporter.includes('file')) io.stdout(`\ntrace written to ${flags.traceFile} (tracebound show ${flags.traceFile})\n`);
   }
 }
 
@@ -150,9 +143,10 @@ export function registerRun(program: Command, context: CliContext): void {
     .argument('<agent-module>', 'a .ts or .js module whose default export is an agent')
     .argument('[input]', "the user's message (default: the module's exported `input`)")
     .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
-    .option('--exporter <name...>', 'file, otlp, otlp-proto, langfuse, console or none (several allowed)', ['file'])
+    .addOption(exporterOption())
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
     .option('--capture-content', 'record prompts, answers and tool results with remote exporters too (on by default for file/console)')
+    .addHelpText('after', `\n${STORE_HELP}`)
     .action(async (modulePath: string, input: string | undefined, flags: RunFlags) => {
       context.exitCode = await runCommand(modulePath, input, flags, context);
     });

@@ -6,9 +6,10 @@ import type { Command } from 'commander';
 import { httpInput } from '../serve/inputs/http.js';
 import { serve } from '../serve/serve.js';
 import { TRACER_NAME } from '../tracing/attributes.js';
-import { createTracerProvider, DEFAULT_TRACE_FILE, exporterNames, exportsLocallyOnly, type ExporterName } from '../telemetry/setup.js';
+import { createTracerProvider, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
+import { exporterOption, resolveAgent, runtimeOptions, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './io.js';
 
 /** Flags of `serve`. */
@@ -16,7 +17,8 @@ export interface ServeFlags {
   port: string;
   host: string;
   traceFile: string;
-  exporter: string[];
+  /** Parsed and validated by {@link exporterOption}. */
+  exporter: ExporterName[];
   offline?: boolean;
   /** Record message content even with a remote exporter (replay needs it). */
   captureContent?: boolean;
@@ -35,27 +37,6 @@ function integer(flag: string, value: string, min: number): number {
   return n;
 }
 
-function parseExporters(values: string[]): ExporterName[] {
-  try {
-    return exporterNames(values.flatMap((v) => v.split(',')) as ExporterName[]);
-  } catch (error) {
-    throw new UsageError(`--exporter: ${(error as Error).message}`);
-  }
-}
-
-async function resolveAgent(module: AgentModule, offline: boolean | undefined, io: CliContext): Promise<OfflineSetup> {
-  const live = { agent: module.agent, close: async () => {} };
-  if (!offline) return live;
-  if (!module.offline) throw new UsageError(`${module.path} does not support --offline: it exports no \`offline\` setup; run it without --offline`);
-  const envName = module.offline.liveWhen;
-  if (envName && process.env[envName]) {
-    io.stdout(`${envName} is set: running live (unset it to replay recorded traffic offline)\n`);
-    return live;
-  }
-  io.stdout('offline: the provider SDK talks to a local server replaying recorded traffic\n');
-  return module.offline.start();
-}
-
 /** Resolves on the first SIGTERM/SIGINT; a second one exits the process at once. */
 function firstSignal(io: CliContext): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -71,14 +52,14 @@ function firstSignal(io: CliContext): Promise<NodeJS.Signals> {
 
 /**
  * Serves the module's agent over HTTP until SIGTERM/SIGINT, then drains and flushes.
- * @returns 0 after a clean drain, 2 on bad usage or a bad module (the message says what to fix).
+ * @returns 0 after a clean drain, 2 on bad usage, a bad module or an exporter's missing settings
+ *   (the message says what to fix).
  */
 export async function serveCommand(modulePath: string, flags: ServeFlags, io: CliContext): Promise<number> {
   let module: AgentModule;
-  let exporters: ExporterName[];
   let numbers: { port: number; concurrency: number; backlog: number; drainTimeoutMs: number };
+  let setup: OfflineSetup;
   try {
-    exporters = parseExporters(flags.exporter);
     numbers = {
       port: integer('port', flags.port, 0),
       concurrency: integer('concurrency', flags.concurrency, 1),
@@ -86,15 +67,26 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
       drainTimeoutMs: integer('drain-timeout', flags.drainTimeout, 0),
     };
     module = await loadAgentModule(modulePath);
+    setup = await resolveAgent(module, flags.offline, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`tracebound serve: ${error.message}\n`);
     return 2;
   }
-  const setup = await resolveAgent(module, flags.offline, io);
+  // The CLI owns the process, so it closes the store the module made (a Redis connection would
+  // otherwise keep the process alive).
+  const closeModule = () => Promise.all([setup.close(), module.runtime?.budgetStore?.close()]);
   // The CLI owns the provider, so rejected-message spans and run spans go to the same exporters.
-  const provider = createTracerProvider({ exporter: exporters, traceFile: flags.traceFile });
-  const runtime = tracedRuntime({ tracerProvider: provider, captureContent: flags.captureContent ?? exportsLocallyOnly(exporters) });
+  let provider: ReturnType<typeof createTracerProvider>;
+  try {
+    provider = createTracerProvider({ exporter: flags.exporter, traceFile: flags.traceFile, serviceName: module.runtime?.serviceName });
+  } catch (error) {
+    await closeModule();
+    if (!(error instanceof TracingConfigError)) throw error;
+    io.stderr(`tracebound serve: --exporter ${error.exporter}: ${error.message}\n`);
+    return 2;
+  }
+  const runtime = tracedRuntime({ ...runtimeOptions(module, flags.exporter, flags.captureContent), tracerProvider: provider });
   const http = httpInput({ port: numbers.port, host: flags.host });
   const { concurrency, backlog, drainTimeoutMs } = numbers;
   const server = serve({
@@ -110,7 +102,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
   try {
     await server.start();
   } catch (error) {
-    await Promise.all([provider.shutdown(), setup.close()]);
+    await Promise.all([provider.shutdown(), closeModule()]);
     io.stderr(`tracebound serve: cannot listen on ${flags.host}:${numbers.port}: ${(error as Error).message}\n`);
     return 2;
   }
@@ -119,7 +111,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
   await signal;
   await server.stop();
   await provider.shutdown();
-  await setup.close();
+  await closeModule();
   io.stderr('drained: every run finished and its spans are flushed\n');
   return 0;
 }
@@ -133,12 +125,13 @@ export function registerServe(program: Command, context: CliContext): void {
     .option('--port <n>', 'TCP port (0 picks a free one)', '8787')
     .option('--host <address>', 'interface to listen on', '127.0.0.1')
     .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
-    .option('--exporter <name...>', 'file, otlp, otlp-proto, langfuse, console or none (several allowed)', ['file'])
+    .addOption(exporterOption())
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
     .option('--capture-content', 'record prompts, answers and tool results with remote exporters too (on by default for file/console)')
     .option('--concurrency <n>', 'most runs at once', '16')
     .option('--backlog <n>', 'most requests waiting for a slot before 429', '256')
     .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight runs may finish before they are aborted', '30000')
+    .addHelpText('after', `\n${STORE_HELP}`)
     .action(async (modulePath: string, flags: ServeFlags) => {
       context.exitCode = await serveCommand(modulePath, flags, context);
     });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readTraceFile, TraceFileError } from '../traces/trace-file.js';
 import type { CliContext, CliIo } from './io.js';
-import { renderTraces } from './tree.js';
+import { renderTraces } from '../tracing/tree.js';
 
 /**
  * Prints the span tree of every trace in a file to stdout.

@@ -20,6 +20,15 @@ export interface ModelPrice {
 /** Price overrides keyed by model id (`gpt-4o-mini`) or `provider:model` (`openai:gpt-4o-mini`). */
 export type PriceOverrides = Readonly<Record<string, ModelPrice>>;
 
+/**
+ * A USD amount without binary float noise, for output people and programs read: a run's total
+ * is a sum of per-call floats (0.0000856 + 0.0001076 = 0.00019319999999999998), so it is rounded
+ * to 12 significant digits, far finer than any price (a millionth of a cent is 1e-8 USD).
+ */
+export function roundUsd(usd: number): number {
+  return Number(usd.toPrecision(12));
+}
+
 /** The USD cost of one model call. */
 export interface CallCost {
   /** Total USD. */
@@ -115,6 +124,10 @@ function flatPricer(price: ModelPrice, version: string): Pricer {
   };
 }
 
+function overrideFor(provider: string, modelId: string, overrides: PriceOverrides): ModelPrice | undefined {
+  return overrides[`${provider}:${modelId}`] ?? overrides[modelId];
+}
+
 /**
  * The pricer of one model, looked up once: an override first (by `provider:model`, then by model
  * id), then the bundled `@pydantic/genai-prices` data (offline; its `input_tokens` includes cached
@@ -122,7 +135,7 @@ function flatPricer(price: ModelPrice, version: string): Pricer {
  * An unknown model's pricer returns `undefined`: never a made-up $0.
  */
 export function pricerFor(provider: string, modelId: string, overrides: PriceOverrides = {}): Pricer {
-  const override = overrides[`${provider}:${modelId}`] ?? overrides[modelId];
+  const override = overrideFor(provider, modelId, overrides);
   if (override) return flatPricer(override, 'override');
   const found = lookup(provider, modelId);
   if (found.kind === 'unknown') return () => undefined;
@@ -146,6 +159,35 @@ export function pricerFor(provider: string, modelId: string, overrides: PriceOve
       source: 'local',
       priceTableVersion: priceTableVersion(),
     };
+  };
+}
+
+/**
+ * Prices one call from its usage and the model that served it (`gen_ai.response.model`, when the
+ * provider reported one); `undefined` when no price is known.
+ */
+export type ServedPricer = (usage: Usage, servedModel?: string) => CallCost | undefined;
+
+/**
+ * The pricer of the calls that request `requested`: each call is priced on the model that served
+ * it (a dated snapshot behind an alias, or whatever model a gateway routed to), since that is the
+ * one billed. Each served model is looked up once. A user's price wins: the served model's, then
+ * the requested model's (a price given for `gpt-4o-mini` also covers the `gpt-4o-mini-2024-07-18`
+ * OpenAI answers with). A call with no served model, or one whose served model has no known price,
+ * is priced as `requested`.
+ */
+export function servedPricer(provider: string, requested: string, overrides: PriceOverrides = {}): ServedPricer {
+  const base = pricerFor(provider, requested, overrides);
+  const requestedOverride = overrideFor(provider, requested, overrides) !== undefined;
+  const byServed = new Map<string, Pricer>();
+  return (usage, servedModel) => {
+    if (servedModel === undefined || servedModel === requested) return base(usage);
+    let price = byServed.get(servedModel);
+    if (!price) {
+      price = requestedOverride && !overrideFor(provider, servedModel, overrides) ? base : pricerFor(provider, servedModel, overrides);
+      byServed.set(servedModel, price);
+    }
+    return price(usage) ?? base(usage);
   };
 }
 

@@ -26,6 +26,13 @@ const STREAM_ERROR_KINDS: Readonly<Record<string, ModelErrorKind>> = {
   api_error: 'server_error',
 };
 
+/**
+ * What `@anthropic-ai/sdk` 1.x throws, as a plain `Error` before any request is sent, when it finds
+ * no credentials (no `apiKey`, no `ANTHROPIC_API_KEY`, no other source): "Could not resolve
+ * authentication method. Expected one of apiKey, authToken, ...".
+ */
+const NO_CREDENTIALS = /Could not resolve authentication method/;
+
 /** The API's wording for a prompt over the context window, e.g. "prompt is too long: N tokens > M maximum". */
 const PROMPT_TOO_LONG = /prompt is too long/i;
 
@@ -42,28 +49,36 @@ const PROMPT_TOO_LONG = /prompt is too long/i;
  * - `APIError` without a status (an SSE `error` event) → by its `error.type`
  *   (`overloaded_error` → `overloaded`, `rate_limit_error` → `rate_limit`, `api_error` →
  *   `server_error`, else `stream_error`)
+ * - the SDK finding no credentials → {@link AuthenticationError} naming `ANTHROPIC_API_KEY` (not
+ *   retried: no request was sent, and a retry cannot find a key)
  * - a malformed event (`SyntaxError`) or another SDK error → `stream_error`; anything else (the
  *   socket closed midway, DNS, ...) → `connection`
  *
- * `secret` (the API key, when tracebound knows it) is scrubbed from the message.
+ * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
-export function toModelCallError(err: unknown, signal?: AbortSignal, secret?: string): ModelCallError {
+export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
   if (err instanceof APIUserAbortError || signal?.aborted === true) {
-    return new ModelCallError(describe('aborted', undefined, 'request aborted', secret), {
+    return new ModelCallError(describe('aborted', undefined, 'request aborted'), {
       kind: 'aborted',
       provider: PROVIDER,
       cause: err,
     });
   }
-  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err, secret);
-  if (err instanceof APIConnectionError) return simple('connection', err, secret);
-  if (err instanceof APIError) return fromApiError(err, secret);
-  if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err, secret);
-  return simple('connection', err, secret);
+  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err);
+  if (err instanceof APIConnectionError) return simple('connection', err);
+  if (err instanceof APIError) return fromApiError(err);
+  if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err);
+  if (err instanceof Error && NO_CREDENTIALS.test(err.message)) {
+    return new AuthenticationError(
+      'anthropic authentication: no API key: set ANTHROPIC_API_KEY, or pass anthropic(model, { apiKey })',
+      { kind: 'authentication', provider: PROVIDER, cause: err },
+    );
+  }
+  return simple('connection', err);
 }
 
-function fromApiError(err: APIError, secret: string | undefined): ModelCallError {
+function fromApiError(err: APIError): ModelCallError {
   const status = err.status;
   const kind = status === undefined ? streamErrorKind(err.type) : kindForStatus(status);
   const detail = err.apiMessage ?? err.message;
@@ -76,25 +91,24 @@ function fromApiError(err: APIError, secret: string | undefined): ModelCallError
     cause: err,
   };
   if (status === 400 && err.type === 'invalid_request_error' && PROMPT_TOO_LONG.test(detail)) {
-    return new ContextLengthExceededError(describe('context_length_exceeded', status, detail, secret), {
+    return new ContextLengthExceededError(describe('context_length_exceeded', status, detail), {
       ...opts,
       kind: 'context_length_exceeded',
     });
   }
-  if (kind === 'authentication') return new AuthenticationError(describe(kind, status, detail, secret), opts);
-  return new ModelCallError(describe(kind, status, detail, secret), opts);
+  if (kind === 'authentication') return new AuthenticationError(describe(kind, status, detail), opts);
+  return new ModelCallError(describe(kind, status, detail), opts);
 }
 
 function streamErrorKind(type: string | null): ModelErrorKind {
   return (type !== null ? STREAM_ERROR_KINDS[type] : undefined) ?? 'stream_error';
 }
 
-function simple(kind: ModelErrorKind, err: unknown, secret: string | undefined): ModelCallError {
+function simple(kind: ModelErrorKind, err: unknown): ModelCallError {
   const detail = err instanceof Error ? err.message : String(err);
-  return new ModelCallError(describe(kind, undefined, detail, secret), { kind, provider: PROVIDER, cause: err });
+  return new ModelCallError(describe(kind, undefined, detail), { kind, provider: PROVIDER, cause: err });
 }
 
-function describe(kind: ModelErrorKind, status: number | undefined, detail: string, secret: string | undefined): string {
-  const text = `anthropic ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
-  return secret ? text.split(secret).join('[redacted]') : text;
+function describe(kind: ModelErrorKind, status: number | undefined, detail: string): string {
+  return `anthropic ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
 }

@@ -1,6 +1,38 @@
 import type { ContentBlock, Message as AnthropicMessage } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { ReasoningPart, ToolCall, Usage } from '../messages.js';
 import type { FinishReason, ModelResponse } from './model.js';
+import { z } from 'zod';
+import { byType, checkShape, tokens } from './shape.js';
+
+/** What to check when an answer is not Anthropic's shape (see shape.ts). */
+export const ANTHROPIC_SHAPE_HINT =
+  'Check that the baseURL points at the Anthropic Messages API or a server compatible with it (POST /v1/messages).';
+
+/** The usage counts tracebound reads (see {@link AnthropicUsageCounts}). */
+export const usageCountsShape = z.object({
+  input_tokens: tokens.nullish(),
+  cache_read_input_tokens: tokens.nullish(),
+  cache_creation_input_tokens: tokens.nullish(),
+  output_tokens: tokens.nullish(),
+  output_tokens_details: z.object({ thinking_tokens: tokens.nullish() }).nullish(),
+});
+
+/** The content block fields tracebound reads, by block type. */
+export const contentBlockShape = byType({
+  text: z.object({ text: z.string() }),
+  tool_use: z.object({ id: z.string(), name: z.string() }),
+  thinking: z.object({ thinking: z.string(), signature: z.string() }),
+  redacted_thinking: z.object({ data: z.string() }),
+});
+
+const messageShape = z.object({
+  id: z.string().optional(),
+  model: z.string().optional(),
+  content: z.array(contentBlockShape),
+  stop_reason: z.string().nullish(),
+  usage: usageCountsShape.extend({ input_tokens: tokens, output_tokens: tokens }),
+});
+const MESSAGE = { provider: 'anthropic', what: 'message body', hint: ANTHROPIC_SHAPE_HINT };
 
 /**
  * The token counts of an Anthropic `usage` object that tracebound reads. Every field but
@@ -86,8 +118,12 @@ export function fromContent(content: readonly ContentBlock[]): ContentParts {
   return parts;
 }
 
-/** Converts a whole (non-streamed) Messages API response. */
+/**
+ * Converts a whole (non-streamed) Messages API response.
+ * @throws {ModelCallError} `response_invalid` when it is not the documented shape.
+ */
 export function fromAnthropicMessage(message: AnthropicMessage): ModelResponse {
+  checkShape(messageShape, message, MESSAGE);
   const parts = fromContent(message.content);
   return {
     id: message.id,

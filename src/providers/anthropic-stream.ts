@@ -6,7 +6,26 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { ReasoningPart, ToolCall } from '../messages.js';
 import type { ModelResponse, ModelStreamChunk } from './model.js';
-import { toFinishReason, toUsage, type AnthropicUsageCounts } from './anthropic-response.js';
+import { z } from 'zod';
+import { ANTHROPIC_SHAPE_HINT, contentBlockShape, toFinishReason, toUsage, usageCountsShape, type AnthropicUsageCounts } from './anthropic-response.js';
+import { byType, checkShape, tokens } from './shape.js';
+
+/** The event fields the assembler reads, by event type; other events are skipped. */
+const eventShape = byType({
+  message_start: z.object({ message: z.object({ id: z.string().optional(), model: z.string().optional(), usage: usageCountsShape }) }),
+  content_block_start: z.object({ index: z.number().int(), content_block: contentBlockShape }),
+  content_block_delta: z.object({
+    index: z.number().int(),
+    delta: byType({
+      text_delta: z.object({ text: z.string() }),
+      input_json_delta: z.object({ partial_json: z.string() }),
+      thinking_delta: z.object({ thinking: z.string() }),
+      signature_delta: z.object({ signature: z.string() }),
+    }),
+  }),
+  message_delta: z.object({ delta: z.object({ stop_reason: z.string().nullish() }), usage: usageCountsShape.extend({ output_tokens: tokens }) }),
+});
+const EVENT = { provider: 'anthropic', what: 'message stream event', hint: ANTHROPIC_SHAPE_HINT };
 
 /** A content block as it is being assembled from stream events. */
 type BlockState =
@@ -36,8 +55,12 @@ export class AnthropicStreamAssembler {
   /** Whether `message_stop` arrived: a stream without it was cut short. */
   completed = false;
 
-  /** Applies one event; returns the chunks to yield for it (often none). */
+  /**
+   * Applies one event; returns the chunks to yield for it (often none).
+   * @throws {ModelCallError} `response_invalid` for an event that is not the documented shape.
+   */
   apply(event: RawMessageStreamEvent): ModelStreamChunk[] {
+    checkShape(eventShape, event, EVENT);
     switch (event.type) {
       case 'message_start':
         this.id = event.message.id;

@@ -1,14 +1,19 @@
 import Anthropic, { type ClientOptions } from '@anthropic-ai/sdk';
+import { abortable } from '../abort.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { ModelCallError } from './errors.js';
 import { toAnthropicParams } from './anthropic-request.js';
 import { fromAnthropicMessage } from './anthropic-response.js';
 import { AnthropicStreamAssembler } from './anthropic-stream.js';
 import { toModelCallError } from './anthropic-errors.js';
+import { registerSecret } from '../secrets.js';
 
 /** Options of {@link anthropic}. */
 export interface AnthropicModelOptions {
-  /** API key; defaults to the SDK's own lookup (`ANTHROPIC_API_KEY`, then its other sources). */
+  /**
+   * API key; defaults to the SDK's own lookup (`ANTHROPIC_API_KEY`, then its other sources).
+   * Masked wherever tracebound writes text, even when a server echoes it in an error.
+   */
   apiKey?: string;
   /** API base URL; defaults to the SDK's own lookup (`ANTHROPIC_BASE_URL`, then `https://api.anthropic.com`). */
   baseURL?: string;
@@ -41,12 +46,13 @@ const DEFAULT_BASE_URL = 'https://api.anthropic.com';
  * `generate` and `stream` throw only {@link ModelCallError} (or a subclass); see
  * `toModelCallError` in anthropic-errors.ts for the mapping.
  *
- * @param modelId the model to request, e.g. `claude-sonnet-4-5` (`gen_ai.request.model`)
+ * @param modelId the model to request, e.g. `claude-sonnet-4-6` (`gen_ai.request.model`; the SDK warns on deprecated ids)
  */
 export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Model {
+  registerSecret(opts.apiKey);
   let client: Anthropic | undefined = opts.client;
-  const getClient = (): Anthropic => (client ??= new Anthropic(clientOptions(opts)));
-  const secret = opts.apiKey;
+  if (client) registerClientSecrets(client);
+  const getClient = (): Anthropic => (client ??= registerClientSecrets(new Anthropic(clientOptions(opts))));
 
   async function generate(request: ModelRequest): Promise<ModelResponse> {
     try {
@@ -54,7 +60,7 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
       const message = await getClient().messages.create({ ...params, stream: false }, { signal: request.signal });
       return fromAnthropicMessage(message);
     } catch (err) {
-      throw toModelCallError(err, request.signal, secret);
+      throw toModelCallError(err, request.signal);
     }
   }
 
@@ -65,11 +71,11 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
       const events = await getClient().messages.create({ ...params, stream: true }, { signal: request.signal });
       for await (const event of untilAborted(events, request.signal)) yield* assembler.apply(event);
     } catch (err) {
-      throw toModelCallError(err, request.signal, secret);
+      throw toModelCallError(err, request.signal);
     }
     // The SDK ends its event iterator quietly when the request is aborted, and a body that ends
     // without `message_stop` was cut short: neither is a whole answer.
-    if (request.signal?.aborted === true) throw toModelCallError(request.signal.reason, request.signal, secret);
+    if (request.signal?.aborted === true) throw toModelCallError(request.signal.reason, request.signal);
     if (!assembler.completed) {
       throw new ModelCallError('anthropic connection: the stream ended before message_stop', {
         kind: 'connection',
@@ -94,29 +100,25 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
  * buffered it goes on yielding events, and it can then wait forever for a next one.
  */
 async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
-  if (signal === undefined) {
-    yield* source;
-    return;
-  }
   const iterator = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
   try {
     while (true) {
-      signal.throwIfAborted();
-      const next = await Promise.race([iterator.next(), aborted]);
+      signal?.throwIfAborted();
+      const next = await abortable(iterator.next(), signal);
       if (next.done === true) return;
       yield next.value;
     }
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
     // Stops the SDK's request when the caller stops early or the signal aborted.
     iterator.return?.()?.catch(() => undefined);
   }
+}
+
+/** Registers the key (or token) the client authenticates with, wherever the SDK found it, for masking. */
+function registerClientSecrets(client: Anthropic): Anthropic {
+  registerSecret(client.apiKey);
+  registerSecret(client.authToken);
+  return client;
 }
 
 function clientOptions(opts: AnthropicModelOptions): ClientOptions {

@@ -1,3 +1,5 @@
+import { maskError, maskSecrets } from '../secrets.js';
+
 /**
  * Typed errors of a model call. Adapters turn every SDK or transport failure into one of these,
  * so the runtime can decide to retry from plain data (`retryable`, `retryAfterMs`).
@@ -16,7 +18,9 @@ export type ModelErrorKind =
   | 'context_length_exceeded'
   | 'not_found'
   | 'aborted'
-  | 'stream_error';
+  | 'stream_error'
+  /** A 200 whose body (or a stream event) is not the provider's shape: not retried. */
+  | 'response_invalid';
 
 const RETRYABLE: ReadonlySet<ModelErrorKind> = new Set([
   'rate_limit',
@@ -26,7 +30,10 @@ const RETRYABLE: ReadonlySet<ModelErrorKind> = new Set([
   'timeout',
 ]);
 
-/** Base class of every model call failure. */
+/**
+ * Base class of every model call failure. Known API keys are masked in its message and in its
+ * `cause` chain (a provider or proxy may echo the key in an error body): see secrets.ts.
+ */
 export class ModelCallError extends Error {
   override readonly name: string = 'ModelCallError';
   /** Stable kind, used as `error.type`. */
@@ -51,7 +58,7 @@ export class ModelCallError extends Error {
       cause?: unknown;
     },
   ) {
-    super(message, { cause: opts.cause });
+    super(maskSecrets(message), { cause: maskError(opts.cause) });
     this.kind = opts.kind;
     this.provider = opts.provider;
     this.status = opts.status;

@@ -14,8 +14,59 @@ import type {
 import type { CompletionUsage } from 'openai/resources/completions';
 import { emptyUsage, type Message, type ToolCall, type Usage } from '../messages.js';
 import type { FinishReason, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from './model.js';
-import { parseArguments, stringifyArguments } from './openai-common.js';
+import { z } from 'zod';
+import { OPENAI_SHAPE_HINT, parseArguments, stringifyArguments } from './openai-common.js';
 import { incompleteStream } from './openai-errors.js';
+import { byType, checkShape, tokens } from './shape.js';
+
+/** The fields of Chat Completions answers this module reads (openai@6 types), checked before reading. */
+const usageShape = z
+  .object({
+    prompt_tokens: tokens,
+    completion_tokens: tokens,
+    prompt_tokens_details: z.object({ cached_tokens: tokens.nullish() }).nullish(),
+    completion_tokens_details: z.object({ reasoning_tokens: tokens.nullish() }).nullish(),
+  })
+  .nullish();
+const completionShape = z.object({
+  id: z.string().optional(),
+  model: z.string().optional(),
+  choices: z.array(
+    z.object({
+      message: z.object({
+        content: z.string().nullish(),
+        tool_calls: z.array(byType({ function: z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) }) })).nullish(),
+      }),
+      finish_reason: z.string().nullish(),
+    }),
+  ),
+  usage: usageShape,
+});
+const chunkShape = z.object({
+  id: z.string().optional(),
+  model: z.string().optional(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      delta: z.object({
+        content: z.string().nullish(),
+        tool_calls: z
+          .array(
+            z.object({
+              index: z.number().int(),
+              id: z.string().nullish(),
+              function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+            }),
+          )
+          .nullish(),
+      }),
+      finish_reason: z.string().nullish(),
+    }),
+  ),
+  usage: usageShape,
+});
+const COMPLETION = { provider: 'openai', what: 'chat.completion body', hint: OPENAI_SHAPE_HINT };
+const CHUNK = { provider: 'openai', what: 'chat.completion.chunk stream event', hint: OPENAI_SHAPE_HINT };
 
 /**
  * Builds the Chat Completions body for a request: the system prompt first as a `system`
@@ -59,8 +110,12 @@ export async function* streamChat(client: OpenAI, modelId: string, request: Mode
   yield* assembleChatStream(chunks, request.signal);
 }
 
-/** Converts a whole `chat.completion` object (first choice) to a {@link ModelResponse}. */
+/**
+ * Converts a whole `chat.completion` object (first choice) to a {@link ModelResponse}.
+ * @throws {ModelCallError} `response_invalid` when the object is not the documented shape.
+ */
 export function fromChatCompletion(completion: ChatCompletion): ModelResponse {
+  checkShape(completionShape, completion, COMPLETION);
   const choice = completion.choices[0];
   const toolCalls: ToolCall[] = (choice?.message.tool_calls ?? []).flatMap((call) =>
     call.type === 'function' ? [{ id: call.id, name: call.function.name, arguments: parseArguments(call.function.arguments) }] : [],
@@ -120,7 +175,7 @@ interface ChatStreamState {
  * interleaved, told apart by `index`; `tool-call-start` is yielded once a call's id and name are
  * both known. The stream is read to its end because usage comes after the `finish_reason` chunk.
  * @throws {ModelCallError} `aborted` once `signal` fires; `stream_error` when the stream ends
- *   without a `finish_reason`.
+ *   without a `finish_reason`; `response_invalid` for a chunk that is not the documented shape.
  */
 export async function* assembleChatStream(
   chunks: AsyncIterable<ChatCompletionChunk>,
@@ -137,6 +192,7 @@ export async function* assembleChatStream(
 }
 
 function applyChunk(state: ChatStreamState, chunk: ChatCompletionChunk): ModelStreamChunk[] {
+  checkShape(chunkShape, chunk, CHUNK);
   state.id ??= chunk.id;
   state.model ??= chunk.model;
   if (chunk.usage) state.usage = chunk.usage;

@@ -24,3 +24,7 @@ export function parseArguments(raw: string): unknown {
 export function stringifyArguments(args: unknown): string {
   return typeof args === 'string' ? args : JSON.stringify(args ?? {});
 }
+
+/** What to check when an answer is not OpenAI's shape (see shape.ts). */
+export const OPENAI_SHAPE_HINT =
+  'Check that the baseURL points at an OpenAI-compatible server (one that answers as api.openai.com does, under /v1).';

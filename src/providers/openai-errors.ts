@@ -33,18 +33,18 @@ const CONTEXT_WORDING = /maximum context length|exceeds the context window/i;
  * - a malformed SSE event (`SyntaxError`) or another SDK error → `stream_error`; anything else
  *   (the socket closed midway, DNS, ...) → `connection`
  *
- * `secret` (the API key, when tracebound was given it) is scrubbed from the message.
+ * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
-export function toModelCallError(err: unknown, signal?: AbortSignal, secret?: string): ModelCallError {
+export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
   if (err instanceof APIUserAbortError || signal?.aborted === true) {
     return new ModelCallError('OpenAI request aborted', { kind: 'aborted', provider: PROVIDER, cause: err });
   }
-  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err, secret);
-  if (err instanceof APIConnectionError) return simple('connection', err, secret);
-  if (err instanceof APIError) return fromApiError(err, secret);
-  if (err instanceof SyntaxError || err instanceof OpenAIError) return simple('stream_error', err, secret);
-  return simple('connection', err, secret);
+  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err);
+  if (err instanceof APIConnectionError) return simple('connection', err);
+  if (err instanceof APIError) return fromApiError(err);
+  if (err instanceof SyntaxError || err instanceof OpenAIError) return simple('stream_error', err);
+  return simple('connection', err);
 }
 
 /**
@@ -61,8 +61,8 @@ export function incompleteStream(signal: AbortSignal | undefined): ModelCallErro
  * An error the API reported inside a 200 answer (a `response.failed` or `error` stream event, or
  * a Responses object with `status: failed`).
  */
-export function reportedError(detail: string, secret?: string): ModelCallError {
-  return new ModelCallError(describe('stream_error', undefined, detail, secret), {
+export function reportedError(detail: string): ModelCallError {
+  return new ModelCallError(describe('stream_error', undefined, detail), {
     kind: 'stream_error',
     provider: PROVIDER,
   });
@@ -74,9 +74,9 @@ export function clientSetupError(err: unknown): ModelCallError {
   return new AuthenticationError(`openai authentication: ${detail}`, { kind: 'authentication', provider: PROVIDER, cause: err });
 }
 
-function fromApiError(err: APIError, secret: string | undefined): ModelCallError {
+function fromApiError(err: APIError): ModelCallError {
   const status = err.status;
-  if (status === undefined) return simple('stream_error', err, secret);
+  if (status === undefined) return simple('stream_error', err);
   const opts = {
     kind: kindForStatus(status),
     provider: PROVIDER,
@@ -86,26 +86,21 @@ function fromApiError(err: APIError, secret: string | undefined): ModelCallError
     cause: err,
   };
   if (status === 400 && (err.code === CONTEXT_CODE || CONTEXT_WORDING.test(err.message))) {
-    return new ContextLengthExceededError(describe(CONTEXT_CODE, status, err.message, secret), {
+    return new ContextLengthExceededError(describe(CONTEXT_CODE, status, err.message), {
       ...opts,
       kind: 'context_length_exceeded',
     });
   }
-  const message = describe(opts.kind, status, err.message, secret);
+  const message = describe(opts.kind, status, err.message);
   return status === 401 ? new AuthenticationError(message, opts) : new ModelCallError(message, opts);
 }
 
-function simple(kind: ModelErrorKind, err: unknown, secret: string | undefined): ModelCallError {
+function simple(kind: ModelErrorKind, err: unknown): ModelCallError {
   const detail = err instanceof Error ? err.message : String(err);
-  return new ModelCallError(describe(kind, undefined, detail, secret), { kind, provider: PROVIDER, cause: err });
+  return new ModelCallError(describe(kind, undefined, detail), { kind, provider: PROVIDER, cause: err });
 }
 
-function describe(kind: string, status: number | undefined, detail: string, secret: string | undefined): string {
+function describe(kind: string, status: number | undefined, detail: string): string {
   const head = status === undefined ? `openai ${kind}` : `openai ${kind} (HTTP ${status})`;
-  return `${head}: ${scrub(detail, secret)}`;
-}
-
-/** Removes the API key from a message, in case a server or proxy echoed it back. */
-function scrub(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
+  return `${head}: ${detail}`;
 }

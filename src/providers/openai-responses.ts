@@ -14,8 +14,49 @@ import type {
 } from 'openai/resources/responses/responses';
 import { emptyUsage, type Message, type ReasoningPart, type ToolCall, type Usage } from '../messages.js';
 import type { FinishReason, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from './model.js';
-import { parseArguments, stringifyArguments } from './openai-common.js';
+import { z } from 'zod';
+import { OPENAI_SHAPE_HINT, parseArguments, stringifyArguments } from './openai-common.js';
 import { incompleteStream, reportedError } from './openai-errors.js';
+import { byType, checkShape, tokens } from './shape.js';
+
+/** The fields of Responses answers this module reads (openai@6 types), checked before reading. */
+const responseShape = z.object({
+  id: z.string().optional(),
+  model: z.string().optional(),
+  status: z.string().nullish(),
+  error: z.object({ message: z.string().nullish() }).nullish(),
+  output: z.array(
+    byType({
+      message: z.object({ content: z.array(byType({ output_text: z.object({ text: z.string() }) })) }),
+      function_call: z.object({ call_id: z.string(), name: z.string(), arguments: z.string() }),
+      reasoning: z.object({ summary: z.array(z.object({ text: z.string() })) }),
+    }),
+  ),
+  incomplete_details: z.object({ reason: z.string().nullish() }).nullish(),
+  usage: z
+    .object({
+      input_tokens: tokens,
+      output_tokens: tokens,
+      input_tokens_details: z.object({ cached_tokens: tokens.nullish() }).nullish(),
+      output_tokens_details: z.object({ reasoning_tokens: tokens.nullish() }).nullish(),
+    })
+    .nullish(),
+});
+const eventShape = byType({
+  'response.output_text.delta': z.object({ delta: z.string() }),
+  'response.reasoning_summary_text.delta': z.object({ delta: z.string() }),
+  'response.output_item.added': z.object({
+    output_index: z.number().int(),
+    item: byType({ function_call: z.object({ call_id: z.string(), name: z.string() }) }),
+  }),
+  'response.function_call_arguments.delta': z.object({ output_index: z.number().int(), delta: z.string() }),
+  'response.completed': z.object({ response: responseShape }),
+  'response.incomplete': z.object({ response: responseShape }),
+  'response.failed': z.object({ response: z.object({ error: z.object({ message: z.string().nullish() }).nullish() }) }),
+  error: z.object({ message: z.string() }),
+});
+const RESPONSE = { provider: 'openai', what: 'response body', hint: OPENAI_SHAPE_HINT };
+const EVENT = { provider: 'openai', what: 'response stream event', hint: OPENAI_SHAPE_HINT };
 
 /**
  * Builds the Responses body: the system prompt as `instructions`, the conversation as input
@@ -41,7 +82,9 @@ export function responsesParams(modelId: string, request: ModelRequest): Respons
 
 /** Sends one non-streaming request. SDK errors propagate unmapped; the caller maps them. */
 export async function generateResponses(client: OpenAI, modelId: string, request: ModelRequest): Promise<ModelResponse> {
-  const response = await client.responses.create(responsesParams(modelId, request), { signal: request.signal });
+  // The SDK's own `responses.create` reads `output` before returning (to add `output_text`), so a
+  // body without it would crash there as a TypeError; the plain POST leaves the check to us.
+  const response = await client.post<Response>('/responses', { body: responsesParams(modelId, request), signal: request.signal });
   return fromResponse(response);
 }
 
@@ -56,9 +99,11 @@ export async function* streamResponses(client: OpenAI, modelId: string, request:
  * Converts a Responses object: text from `message` items' `output_text` parts, tool calls from
  * `function_call` items (id = `call_id`, which `function_call_output` must answer), one
  * reasoning part per `reasoning` item (its summary texts joined by blank lines).
- * @throws {ModelCallError} `stream_error` when the response has `status: failed`.
+ * @throws {ModelCallError} `stream_error` when the response has `status: failed`;
+ *   `response_invalid` when it is not the documented shape.
  */
 export function fromResponse(response: Response): ModelResponse {
+  checkShape(responseShape, response, RESPONSE);
   if (response.status === 'failed') throw reportedError(response.error?.message ?? 'response failed');
   const text: string[] = [];
   const toolCalls: ToolCall[] = [];
@@ -116,7 +161,8 @@ export function responsesUsage(usage: ResponseUsage | null | undefined): Usage {
  * stream index is its position among the response's function calls, so it matches the index of
  * `response.toolCalls`.
  * @throws {ModelCallError} `aborted` once `signal` fires; `stream_error` on an `error` or
- *   `response.failed` event or when the stream ends without a final event.
+ *   `response.failed` event or when the stream ends without a final event; `response_invalid`
+ *   for an event that is not the documented shape.
  */
 export async function* assembleResponsesStream(
   events: AsyncIterable<ResponseStreamEvent>,
@@ -126,6 +172,7 @@ export async function* assembleResponsesStream(
   for await (const event of events) {
     // The SDK may hold buffered events after an abort; the caller asked to stop, so stop here.
     if (signal?.aborted) throw incompleteStream(signal);
+    checkShape(eventShape, event, EVENT);
     switch (event.type) {
       case 'response.output_text.delta':
         yield { type: 'text-delta', text: event.delta };

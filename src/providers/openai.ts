@@ -3,10 +3,14 @@ import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './mod
 import { generateChat, streamChat } from './openai-chat.js';
 import { clientSetupError, toModelCallError } from './openai-errors.js';
 import { generateResponses, streamResponses } from './openai-responses.js';
+import { registerSecret } from '../secrets.js';
 
 /** Options of {@link openai}. */
 export interface OpenAIOptions {
-  /** The API key; defaults to the SDK's own lookup (`OPENAI_API_KEY`). Never logged or traced. */
+  /**
+   * The API key; defaults to the SDK's own lookup (`OPENAI_API_KEY`). Never logged or traced: it
+   * is masked wherever tracebound writes text, even when a server echoes it in an error.
+   */
   apiKey?: string;
   /**
    * The API's base URL including `/v1` (e.g. `http://127.0.0.1:8080/v1`); defaults to the SDK's
@@ -35,6 +39,7 @@ const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
  * @throws {TypeError} when `baseURL` is not a URL.
  */
 export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
+  registerSecret(opts.apiKey ?? opts.client?.apiKey);
   const api = opts.api ?? 'chat';
   const getClient = lazyClient(opts);
   const call = { generate: api === 'chat' ? generateChat : generateResponses, stream: api === 'chat' ? streamChat : streamResponses };
@@ -46,14 +51,14 @@ export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
       try {
         return await call.generate(getClient(), modelId, request);
       } catch (err) {
-        throw toModelCallError(err, request.signal, opts.apiKey);
+        throw toModelCallError(err, request.signal);
       }
     },
     async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
       try {
         yield* call.stream(getClient(), modelId, request);
       } catch (err) {
-        throw toModelCallError(err, request.signal, opts.apiKey);
+        throw toModelCallError(err, request.signal);
       }
     },
   };
@@ -80,6 +85,8 @@ function lazyClient(opts: OpenAIOptions): () => OpenAI {
     } catch (err) {
       throw clientSetupError(err);
     }
+    // The key the SDK found (the option or `OPENAI_API_KEY`), masked from now on.
+    registerSecret(client.apiKey);
     return client;
   };
 }

@@ -8,11 +8,12 @@
  * fails with a {@link ReplayFileError} naming the line, span and attribute.
  */
 import type { StopReason } from '../errors.js';
-import type { Message, ToolCall, Usage } from '../messages.js';
+import type { Message, ReasoningPart, ToolCall, Usage } from '../messages.js';
 import type { FinishReason, ToolDefinition } from '../providers/model.js';
 import { ATTR, EVENT, OPERATION } from '../tracing/attributes.js';
 import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
 import { readTraceFile, TraceFileError } from '../traces/trace-file.js';
+import { semconvFinishReason } from '../tracing/instrumentation.js';
 import type {
   RecordedBudgetEvent,
   RecordedCompression,
@@ -165,6 +166,7 @@ function string(value: unknown, path: string, bad: Bad): string {
 /** A semconv message part, as tracebound writes them. */
 type Part =
   | { type: 'text'; content: string }
+  | { type: 'reasoning'; content: string }
   | { type: 'tool_call'; call: ToolCall }
   | { type: 'tool_call_response'; id: string; response: string };
 
@@ -172,7 +174,8 @@ function decodePart(value: unknown, path: string, bad: Bad): Part {
   const part = object(value, path, bad);
   switch (part.type) {
     case 'text':
-      return { type: 'text', content: string(part.content, `${path}.content`, bad) };
+    case 'reasoning':
+      return { type: part.type, content: string(part.content, `${path}.content`, bad) };
     case 'tool_call':
       return {
         type: 'tool_call',
@@ -181,7 +184,7 @@ function decodePart(value: unknown, path: string, bad: Bad): Part {
     case 'tool_call_response':
       return { type: 'tool_call_response', id: string(part.id, `${path}.id`, bad), response: string(part.response, `${path}.response`, bad) };
     default:
-      return bad(`${path}.type`, `is ${describe(part.type)}, expected text, tool_call or tool_call_response`);
+      return bad(`${path}.type`, `is ${describe(part.type)}, expected text, reasoning, tool_call or tool_call_response`);
   }
 }
 
@@ -189,16 +192,26 @@ function partsOf(message: Record<string, unknown>, path: string, bad: Bad): Part
   return list(message.parts, `${path}.parts`, bad).map((part, i) => decodePart(part, `${path}.parts[${i}]`, bad));
 }
 
-/** The text of a message's parts, and its tool calls when the role may carry them (`withCalls`). */
-function textOf(parts: readonly Part[], withCalls: boolean, path: string, bad: Bad): { text: string; calls: ToolCall[] } {
+/**
+ * The text of a message's parts, and its tool calls and reasoning when the role may carry them
+ * (`fromModel`: an assistant message).
+ */
+function textOf(
+  parts: readonly Part[],
+  fromModel: boolean,
+  path: string,
+  bad: Bad,
+): { text: string; calls: ToolCall[]; reasoning: ReasoningPart[] } {
   let text = '';
   const calls: ToolCall[] = [];
+  const reasoning: ReasoningPart[] = [];
   parts.forEach((part, i) => {
     if (part.type === 'text') text += part.content;
-    else if (part.type === 'tool_call' && withCalls) calls.push(part.call);
+    else if (part.type === 'tool_call' && fromModel) calls.push(part.call);
+    else if (part.type === 'reasoning' && fromModel) reasoning.push({ text: part.content });
     else bad(`${path}.parts[${i}].type`, `is "${part.type}", which a message of this role does not carry`);
   });
-  return { text, calls };
+  return { text, calls, reasoning };
 }
 
 /** What the run's tool spans tell about each call id: the tool's name and whether it failed. */
@@ -258,10 +271,11 @@ function decodeTools(value: unknown, bad: Bad): ToolDefinition[] {
   });
 }
 
-/** `gen_ai.output.messages`: assistant messages (tracebound writes one) with text and tool calls. */
-function decodeOutput(value: unknown, bad: Bad): { text: string; toolCalls: ToolCall[]; finishReason?: string } {
+/** `gen_ai.output.messages`: assistant messages (tracebound writes one) with reasoning, text and tool calls. */
+function decodeOutput(value: unknown, bad: Bad): { text: string; toolCalls: ToolCall[]; reasoning: ReasoningPart[]; finishReason?: string } {
   let text = '';
   const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningPart[] = [];
   let finishReason: string | undefined;
   list(value, '', bad).forEach((item, i) => {
     const path = `[${i}]`;
@@ -270,9 +284,10 @@ function decodeOutput(value: unknown, bad: Bad): { text: string; toolCalls: Tool
     const decoded = textOf(partsOf(message, path, bad), true, path, bad);
     text += decoded.text;
     toolCalls.push(...decoded.calls);
+    reasoning.push(...decoded.reasoning);
     if (typeof message.finish_reason === 'string') finishReason ??= message.finish_reason;
   });
-  return { text, toolCalls, ...(finishReason !== undefined ? { finishReason } : {}) };
+  return { text, toolCalls, reasoning, ...(finishReason !== undefined ? { finishReason } : {}) };
 }
 
 // ---- spans ----
@@ -371,14 +386,22 @@ function recordedResponse(at: At): NonNullable<RecordedModelCall['response']> {
     ...(model !== undefined ? { model } : {}),
     text: output.text,
     toolCalls: output.toolCalls,
+    ...(output.reasoning.length ? { reasoning: output.reasoning } : {}),
     finishReason: finishReasonOf(at, output.finishReason),
     usage: usageOf(at),
   };
 }
 
+/**
+ * The call's finish reason: `gen_ai.response.finish_reasons`, else the output message's
+ * (semconv's `tool_call` there is tracebound's `tool_calls`; older recordings wrote `tool_calls`).
+ */
 function finishReasonOf(at: At, fromOutput: string | undefined): FinishReason {
   const reasons: AttributeValue | undefined = at.span.attributes[ATTR.responseFinishReasons];
-  if (reasons === undefined) return fromOutput ?? fail(at, ATTR.responseFinishReasons, 'is missing', BAD_SPAN);
+  if (reasons === undefined) {
+    if (fromOutput === undefined) return fail(at, ATTR.responseFinishReasons, 'is missing', BAD_SPAN);
+    return fromOutput === semconvFinishReason('tool_calls') ? 'tool_calls' : fromOutput;
+  }
   const [first] = Array.isArray(reasons) ? reasons : [];
   return typeof first === 'string' ? first : fail(at, ATTR.responseFinishReasons, `is ${describe(reasons)}, expected an array of strings`, BAD_SPAN);
 }
@@ -472,23 +495,23 @@ function stopReasonOf(at: At): StopReason | undefined {
   return fail(at, ATTR.stopReason, `is "${value}", expected one of ${Object.keys(STOP_REASONS).join(', ')}`, BAD_SPAN);
 }
 
-function isMessage(value: unknown): value is Message {
-  if (typeof value !== 'object' || value === null) return false;
-  const m = value as Record<string, unknown>;
-  if (typeof m.content !== 'string') return false;
-  if (m.role === 'tool') return typeof m.toolCallId === 'string' && typeof m.toolName === 'string';
-  return m.role === 'system' || m.role === 'user' || (m.role === 'assistant' && (m.toolCalls === undefined || Array.isArray(m.toolCalls)));
-}
-
-/** The run's input: a conversation was recorded as its JSON (see `runLoop`), a user message as is. */
-function runInput(text: string): string | Message[] {
-  if (!text.startsWith('[')) return text;
-  try {
-    const value = JSON.parse(text) as unknown;
-    return Array.isArray(value) && value.every(isMessage) ? value : text;
-  } catch {
-    return text;
+/**
+ * The run's input, from its `gen_ai.input.messages`: one user message is the string the run was
+ * given, anything else a conversation. Recordings older than that attribute kept the input only in
+ * `langfuse.trace.input`, which cannot tell a conversation from a string: those must be re-recorded.
+ */
+function runInput(at: At, tools: ToolIndex): string | Message[] {
+  if (at.span.attributes[ATTR.inputMessages] === undefined && at.span.attributes[ATTR.langfuseTraceInput] !== undefined) {
+    return fail(
+      at,
+      ATTR.inputMessages,
+      `is missing (the run's input is only in ${ATTR.langfuseTraceInput}, as an older tracebound recorded it)`,
+      're-record the run with this version of tracebound',
+    );
   }
+  const messages = decodeMessages(jsonContent(at, ATTR.inputMessages), tools, badIn(at, ATTR.inputMessages));
+  const [first] = messages;
+  return messages.length === 1 && first?.role === 'user' ? first.content : messages;
 }
 
 function recordedRun(run: SpanRecord, index: ChildIndex, file: string): RecordedRun {
@@ -498,10 +521,10 @@ function recordedRun(run: SpanRecord, index: ChildIndex, file: string): Recorded
     .map((span) => stepSpans({ span, file }, index));
   // Tool calls are decoded first: every step's model calls refer to them by call id.
   const tools: ToolIndex = new Map(steps.flatMap((s) => s.toolCalls).map((call) => [call.id, { name: call.name, isError: call.isError }]));
-  const input = runInput(content(at, ATTR.langfuseTraceInput));
-  const output = optString(at, ATTR.langfuseTraceOutput);
+  const input = runInput(at, tools);
+  const output = optString(at, ATTR.langfuseObservationOutput);
   const stopReason = stopReasonOf(at);
-  const costUsd = optNumber(at, ATTR.costAmount);
+  const costUsd = optNumber(at, ATTR.runCostUsd);
   return {
     traceId: run.traceId,
     spanId: run.spanId,

@@ -3,7 +3,7 @@
  * Plain data, provider-neutral (the same shapes the runtime uses).
  */
 import type { StopReason } from '../errors.js';
-import type { Message, ToolCall, Usage } from '../messages.js';
+import type { Message, ReasoningPart, ToolCall, Usage } from '../messages.js';
 import type { FinishReason, ToolDefinition } from '../providers/model.js';
 
 /** Where in a trace file a piece of a recording came from, for error messages and reports. */
@@ -32,6 +32,8 @@ export interface RecordedModelCall {
     model?: string;
     text: string;
     toolCalls: ToolCall[];
+    /** The reasoning text the model returned (`reasoning` parts; no Anthropic signature is recorded). */
+    reasoning?: ReasoningPart[];
     finishReason: FinishReason;
     usage: Usage;
   };
@@ -91,11 +93,12 @@ export interface RecordedRun {
   /** `gen_ai.provider.name` and `gen_ai.request.model` of the run. */
   provider: string;
   model: string;
-  /** The run's input (`langfuse.trace.input`): the user's message, or a JSON conversation. */
+  /** The run's input (`gen_ai.input.messages`): the user's message, or a conversation. */
   input: string | Message[];
   output?: string;
   stopReason?: StopReason;
   usage: Usage;
+  /** The run's total USD cost (`tracebound.run.cost_usd`), when every call was priced. */
   costUsd?: number;
   steps: RecordedStep[];
   source: RecordedSource;

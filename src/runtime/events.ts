@@ -2,7 +2,7 @@ import type { StopReason } from '../errors.js';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { ModelCallError } from '../providers/errors.js';
 
-/** What a finished run returns (DESIGN.md, Public API). */
+/** What a finished run returns: `runtime.run()` resolves with it, `stream()` ends with it in `run-end`. */
 export interface RunResult {
   /** The final answer's text (the last assistant text when the run stopped at a limit). */
   output: string;
@@ -82,7 +82,7 @@ export type RunEvent =
       errorType: string;
       /** `open`: the run went on unguarded by the window; `closed`: the next reservation fails. */
       policy: 'open' | 'closed';
-      /** USD spent that the store did not record (a failed settle); 0 for a failed reservation. */
-      unsettledUsd: number;
+      /** USD spent that the store did not record (a failed settle); absent for a failed reservation. */
+      unsettledUsd?: number;
     }
   | { type: 'run-end'; result: RunResult };

@@ -15,7 +15,6 @@ import type { Chain, RunContext, StepContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
 import type { RunState } from './run-state.js';
 import { executeTool, type ToolOutcome } from './tools.js';
-import { abortable } from './abortable.js';
 
 /** How one run is made, besides its agent and state. */
 export interface RunSettings {
@@ -31,8 +30,19 @@ export interface RunSettings {
   sink?: (event: RunEvent) => void;
 }
 
+/**
+ * The reasons the run's own signal aborts with, as every call in flight sees them: their `kind`
+ * is the `error.type` of the spans they end. The run's `timeoutMs` elapsed.
+ */
 class RunTimeout extends Error {
   override readonly name = 'RunTimeout';
+  readonly kind = 'timeout';
+}
+
+/** The caller's signal aborted (its reason is the `cause`). */
+class RunAborted extends Error {
+  override readonly name = 'RunAborted';
+  readonly kind = 'aborted';
 }
 
 /** What the tools get as their signal when nothing can abort the run. */
@@ -50,7 +60,7 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
   const { chain } = settings;
   // A run that nothing can abort gets no controller: it would cost every run an EventTarget.
   const controller = settings.signal || settings.timeoutMs !== undefined ? new AbortController() : undefined;
-  const onAbort = () => controller?.abort(settings.signal?.reason);
+  const onAbort = () => controller?.abort(new RunAborted('run aborted by the caller', { cause: settings.signal?.reason }));
   if (settings.signal?.aborted) onAbort();
   else settings.signal?.addEventListener('abort', onAbort, { once: true });
   const timer =
@@ -127,13 +137,14 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   const outcomes = await Promise.all(
     response.toolCalls.map((c) => {
       const tool = tools.byName.get(c.name);
-      return chain.toolCall({ run, step, call: c, tool }, () => abortable(executeTool(tool, c, signal, tools.names), run.signal));
+      return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, signal, tools.names));
     }),
   );
   state.totals.toolCalls += outcomes.length;
+  // Calls cut short by the run's stop answered nothing: no result goes into the messages.
+  run.signal?.throwIfAborted();
   response.toolCalls.forEach((c, i) => state.messages.push(toolMessage(c, outcomes[i] as ToolOutcome)));
   state.pendingToolCalls = [];
-  run.signal?.throwIfAborted();
   return { kind: 'continue' };
 }
 

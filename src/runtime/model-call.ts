@@ -3,11 +3,11 @@
  * with deltas sent as run events), given way to the run's signal, priced, and added to the run's
  * totals.
  */
+import { abortable } from '../abort.js';
 import { addUsage } from '../messages.js';
-import { pricerFor, type CallCost, type Pricer, type PriceOverrides } from '../pricing/price.js';
+import { servedPricer, type CallCost, type PriceOverrides, type ServedPricer } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
-import { abortable } from './abortable.js';
 import type { ModelCallContext } from './middleware.js';
 import type { ModelCallOutcome } from './outcomes.js';
 import type { RunTotals } from './run-state.js';
@@ -19,13 +19,12 @@ import type { RunTotals } from './run-state.js';
  * @param prices the runtime's price overrides (USD per million tokens).
  */
 export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, request: ModelRequest) => Promise<ModelCallOutcome> {
-  const pricers = new Map<string, Pricer>();
-  const priceOf = (provider: string, modelId: string): Pricer => {
-    const key = `${provider}:${modelId}`;
-    let pricer = pricers.get(key);
+  const pricers = new WeakMap<Model, ServedPricer>();
+  const priceOf = (model: Model): ServedPricer => {
+    let pricer = pricers.get(model);
     if (!pricer) {
-      pricer = pricerFor(provider, modelId, prices);
-      pricers.set(key, pricer);
+      pricer = servedPricer(model.provider, model.modelId, prices);
+      pricers.set(model, pricer);
     }
     return pricer;
   };
@@ -37,7 +36,7 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
     const cost: CallCost | undefined =
       response.providerCostUsd !== undefined
         ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
-        : priceOf(model.provider, response.model ?? model.modelId)(response.usage);
+        : priceOf(model)(response.usage, response.model);
     addCall(run.state.totals, response, cost);
     return { kind: 'response', response, cost };
   };
@@ -53,6 +52,8 @@ function addCall(totals: RunTotals, response: ModelResponse, cost: CallCost | un
 async function consumeStream(ctx: ModelCallContext, model: Model, request: ModelRequest): Promise<ModelResponse> {
   const step = ctx.step.index;
   for await (const chunk of model.stream(request)) {
+    // Chunks of a stream abandoned on abort arrive after its span ended: they go nowhere.
+    ctx.run.signal?.throwIfAborted();
     ctx.firstChunkAt ??= performance.now();
     if (chunk.type === 'response') return chunk.response;
     if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') ctx.run.emit({ type: chunk.type, step, text: chunk.text });

@@ -22,9 +22,10 @@ export function shouldRetry(error: unknown, attempt: number, policy: RetryPolicy
 /**
  * The delay before retry number `attempt` (1-based), in ms: the provider's `retry-after` when it
  * gave one, else exponential backoff with jitter in [50%, 100%]; never above `maxDelayMs`.
+ * @param error the failure retried, when it may carry a `retry-after`.
  */
-export function retryDelayMs(attempt: number, policy: RetryPolicy, error: ModelCallError, random = Math.random): number {
-  if (error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, policy.maxDelayMs);
+export function retryDelayMs(attempt: number, policy: RetryPolicy, error?: Pick<ModelCallError, 'retryAfterMs'>, random = Math.random): number {
+  if (error?.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, policy.maxDelayMs);
   const base = policy.initialDelayMs * 2 ** (attempt - 1);
   return Math.min(Math.round(base * (0.5 + random() / 2)), policy.maxDelayMs);
 }

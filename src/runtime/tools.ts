@@ -1,3 +1,4 @@
+import { abortable } from '../abort.js';
 import { errorType } from '../errors.js';
 import type { ToolCall } from '../messages.js';
 import type { Tool } from '../tool.js';
@@ -60,25 +61,18 @@ export async function executeTool(
   }
   const timeout = tool.timeoutMs === undefined ? undefined : new AbortController();
   const toolSignal = timeout ? AbortSignal.any([signal, timeout.signal]) : signal;
-  let timer: NodeJS.Timeout | undefined;
+  const timer = timeout
+    ? setTimeout(() => timeout.abort(new ToolTimeoutError(`tool "${call.name}" timed out after ${tool.timeoutMs} ms`)), tool.timeoutMs)
+    : undefined;
   try {
-    const pending = Promise.resolve(tool.execute(parsed.data, { signal: toolSignal, toolCallId: call.id }));
-    const result = await (timeout
-      ? Promise.race([
-          pending,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              const error = new ToolTimeoutError(`tool "${call.name}" timed out after ${tool.timeoutMs} ms`);
-              // Reject before aborting: a tool that settles on abort must not win the race.
-              reject(error);
-              timeout.abort(error);
-            }, tool.timeoutMs);
-          }),
-        ])
-      : pending);
+    // Raced against the signal, not trusted to honour it: a tool that ignores its signal must not
+    // hold the run past its deadline, and what it returns after the race is dropped. The race
+    // rejects inside the abort itself, so a tool that settles on abort never wins it.
+    const result = await abortable(Promise.resolve(tool.execute(parsed.data, { signal: toolSignal, toolCallId: call.id })), toolSignal);
     return { content: stringify(result), isError: false };
   } catch (error) {
-    const type = signal.aborted ? 'aborted' : errorType(error);
+    // The run's own stop (`timeout` or `aborted`, see loop.ts) wins over what the tool threw.
+    const type = errorType(signal.aborted ? signal.reason : error);
     const content = error instanceof ToolError ? error.content : `Error: ${error instanceof Error ? error.message : String(error)}`;
     return failure(type, content, error);
   } finally {

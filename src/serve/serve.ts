@@ -9,8 +9,10 @@ import { z } from 'zod';
 import type { Agent } from '../agent.js';
 import { errorType, RunError } from '../errors.js';
 import type { Message } from '../messages.js';
+import { roundUsd } from '../pricing/price.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
 import type { Runtime, RunOptions } from '../runtime/runtime.js';
+import { maskSecrets } from '../secrets.js';
 import { ATTR, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
 import { createTracerProvider } from '../telemetry/setup.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
@@ -72,10 +74,13 @@ export interface Server extends Dispatcher {
   stop(): Promise<void>;
 }
 
-/** The fields of a result every output and the HTTP response carry (the conversation is left out). */
+/**
+ * The fields of a result every output and the HTTP response carry (the conversation is left out);
+ * `costUsd` without float noise ({@link roundUsd}).
+ */
 export function resultJson(result: RunResult) {
   const { output, stopReason, usage, costUsd, steps, toolCalls, traceId } = result;
-  return { output, stopReason, usage, costUsd, steps, toolCalls, traceId };
+  return { output, stopReason, usage, costUsd: costUsd === undefined ? undefined : roundUsd(costUsd), steps, toolCalls, traceId };
 }
 
 /** An outcome as one JSON document, as stdout and webhooks send it. */
@@ -91,9 +96,12 @@ function firstIssue(error: z.ZodError): { field: string; message: string } {
   return { field, message: issue?.message ?? 'is invalid' };
 }
 
-/** The outcome of a run that threw: a {@link RunError} keeps its stop reason. */
+/**
+ * The outcome of a run that threw: a {@link RunError} keeps its stop reason. Known API keys are
+ * masked in the message, which every output and the HTTP reply carry.
+ */
 function failure(message: InboundMessage, error: unknown): RunOutcome {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = maskSecrets(error instanceof Error ? error.message : String(error));
   if (error instanceof RunError) {
     return { ok: false, message, error: { type: error.name, message: text, stopReason: error.stopReason } };
   }

@@ -1,13 +1,14 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { JsonDoubleTraceSerializer } from './otlp-doubles.js';
 
 /**
  * Writes spans as OTLP/JSON lines: each export appends one `ExportTraceServiceRequest` line, the
  * format of the OpenTelemetry Collector's file exporter, so `tracebound show` and `replay` read
- * the files either writes. Writes are serialised, and `forceFlush`/`shutdown` wait for them.
+ * the files either writes. Double-typed attributes are written as `doubleValue` even when whole
+ * (otlp-doubles.ts). Writes are serialised, and `forceFlush`/`shutdown` wait for them.
  */
 export class OtlpJsonFileExporter implements SpanExporter {
   private pending: Promise<void> = Promise.resolve();
@@ -21,7 +22,7 @@ export class OtlpJsonFileExporter implements SpanExporter {
       resultCallback({ code: ExportResultCode.FAILED, error: new Error('the trace file exporter is shut down') });
       return;
     }
-    const body = JsonTraceSerializer.serializeRequest(spans as Parameters<typeof JsonTraceSerializer.serializeRequest>[0]);
+    const body = JsonDoubleTraceSerializer.serializeRequest(spans);
     if (!body) {
       resultCallback({ code: ExportResultCode.FAILED, error: new Error('spans could not be serialised as OTLP/JSON') });
       return;

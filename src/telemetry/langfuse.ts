@@ -10,8 +10,9 @@
  */
 import { LANGFUSE_SDK_VERSION } from '@langfuse/core';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { registerSecret } from '../secrets.js';
+import { OtlpHttpTraceExporter } from './otlp-doubles.js';
 
 /** Langfuse Cloud (EU), the processor's own default when no base URL is set. */
 export const LANGFUSE_DEFAULT_BASE_URL = 'https://cloud.langfuse.com';
@@ -57,21 +58,31 @@ function withoutOtlpEnvironment<T>(build: () => T): T {
   }
 }
 
-/** The OTLP/JSON exporter to Langfuse's endpoint, with the LangfuseSpanProcessor's headers and Basic auth. */
+/**
+ * The OTLP/JSON exporter to Langfuse's endpoint, with the LangfuseSpanProcessor's headers and
+ * Basic auth; double-typed attributes go out as doubles (otlp-doubles.ts).
+ */
 export function langfuseExporter(settings: LangfuseSettings): SpanExporter {
   const auth = Buffer.from(`${settings.publicKey}:${settings.secretKey}`).toString('base64');
+  // The secret key and the Basic credentials that carry it are masked wherever text leaves the
+  // process; the public key is not a secret.
+  registerSecret(settings.secretKey);
+  registerSecret(auth);
   return withoutOtlpEnvironment(
     () =>
-      new OTLPTraceExporter({
-        url: `${settings.baseUrl}${LANGFUSE_OTEL_TRACES_PATH}`,
-        headers: {
-          Authorization: `Basic ${auth}`,
-          'x-langfuse-sdk-name': 'javascript',
-          'x-langfuse-sdk-version': LANGFUSE_SDK_VERSION,
-          'x-langfuse-public-key': settings.publicKey,
+      new OtlpHttpTraceExporter(
+        {
+          url: `${settings.baseUrl}${LANGFUSE_OTEL_TRACES_PATH}`,
+          headers: {
+            Authorization: `Basic ${auth}`,
+            'x-langfuse-sdk-name': 'javascript',
+            'x-langfuse-sdk-version': LANGFUSE_SDK_VERSION,
+            'x-langfuse-public-key': settings.publicKey,
+          },
+          timeoutMillis: settings.timeoutMs,
         },
-        timeoutMillis: settings.timeoutMs,
-      }),
+        'json',
+      ),
   );
 }
 

@@ -4,25 +4,21 @@
  */
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanLineExporter } from './console-exporter.js';
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
+import { registerEnvironmentSecrets } from '../secrets.js';
+import { OtlpHttpTraceExporter } from './otlp-doubles.js';
+import { SecretMaskingProcessor } from './secret-masking.js';
 
 /**
  * Where spans go. `file` is the embedded default; `otlp` is OTLP/HTTP with the protocol of
  * `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`/`OTEL_EXPORTER_OTLP_PROTOCOL` (`http/json` when unset),
  * `otlp-proto` is OTLP/HTTP protobuf whatever they say; `langfuse` is Langfuse's OTLP endpoint;
- * `none` exports nothing.
+ * `console` prints one line per span on stderr; `none` exports nothing.
  */
 export type ExporterName = 'file' | 'otlp' | 'otlp-proto' | 'langfuse' | 'console' | 'none';
 
@@ -134,16 +130,16 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
       return guardedBatch(name, new OtlpJsonFileExporter(traceFile), guard);
     case 'otlp':
       // Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
-      return guardedBatch(name, otlpProtocol(process.env) === 'http/protobuf' ? new OTLPProtoTraceExporter() : new OTLPTraceExporter(), guard);
+      return guardedBatch(name, new OtlpHttpTraceExporter({}, otlpProtocol(process.env) === 'http/protobuf' ? 'protobuf' : 'json'), guard);
     case 'otlp-proto':
-      return guardedBatch(name, new OTLPProtoTraceExporter(), guard);
+      return guardedBatch(name, new OtlpHttpTraceExporter({}, 'protobuf'), guard);
     case 'langfuse': {
       const settings = langfuseSettings();
       const counting = new CountingExporter(name, langfuseExporter(settings), guard);
       return new GuardedSpanProcessor(name, langfuseProcessor(settings, counting), counting, LANGFUSE_QUEUE_SIZE, guard);
     }
     case 'console':
-      return guardedBatch(name, new ConsoleSpanExporter(), guard);
+      return guardedBatch(name, new SpanLineExporter(), guard);
     case 'none':
       return undefined;
   }
@@ -154,7 +150,8 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
  * bounded ({@link EXPORT_QUEUE_SIZE}) so a backend that is down or slow never blocks a run or
  * grows memory, and counted, so each span it loses is reported (export-guard.ts). Registers an
  * AsyncLocalStorage context manager when none is registered, so spans the user's tools make nest
- * under tracebound's; it registers no global tracer provider.
+ * under tracebound's; it registers no global tracer provider. Known API keys are masked in every
+ * span before any exporter sees it (secret-masking.ts).
  * @throws {TypeError} on an unknown exporter name.
  * @throws {TracingConfigError} when an exporter's environment is incomplete (Langfuse keys) or
  *   unsupported (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
@@ -162,6 +159,8 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
 export function createTracerProvider(options: TracingSetupOptions = {}): BasicTracerProvider {
   const traceFile = options.traceFile ?? DEFAULT_TRACE_FILE;
   const guard = options.guard ?? new ExportGuard();
+  // Exporters read their headers (and keys) now: those values stay masked whatever the env becomes.
+  registerEnvironmentSecrets();
   const processors: SpanProcessor[] = exporterNames(options.exporter)
     .map((name) => processorFor(name, traceFile, guard))
     .filter((p): p is SpanProcessor => p !== undefined);
@@ -171,6 +170,7 @@ export function createTracerProvider(options: TracingSetupOptions = {}): BasicTr
     resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'tracebound' }).merge(
       detectResources({ detectors: [envDetector] }),
     ),
-    spanProcessors: [...processors, ...(options.spanProcessors ?? [])],
+    // Masking first: every exporter and added processor then sees spans without known secrets.
+    spanProcessors: [new SecretMaskingProcessor(), ...processors, ...(options.spanProcessors ?? [])],
   });
 }

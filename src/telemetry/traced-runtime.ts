@@ -12,7 +12,7 @@ import {
   type ExporterName,
 } from './setup.js';
 
-/** What `tracedRuntime()` takes (DESIGN.md, Public API). */
+/** What `tracedRuntime()` takes: the runtime's options plus where its spans go. */
 export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
   /**
    * Where spans go: `file` (default), `otlp` (OTLP/HTTP, `OTEL_EXPORTER_OTLP_*`), `otlp-proto`,

@@ -6,8 +6,11 @@
  *   1.45 (incubating entry point), where all `gen_ai.*` names below are defined. Most are in
  *   "development" status; they are copied here rather than imported, as the semconv package
  *   advises for incubating names.
- * - Cost: the open semconv proposal `gen_ai.usage.cost.*` (semantic-conventions-genai PR #443).
- * - Langfuse: its OpenTelemetry attribute mapping (langfuse.com/integrations/native/opentelemetry),
+ * - Cost: the open semconv proposal `gen_ai.usage.cost.*` (semantic-conventions-genai PR #443),
+ *   whose latest draft puts it on model-call spans only; a run's total is `tracebound.run.cost_usd`
+ *   so no backend adds it to its model calls' costs.
+ * - Langfuse: its OpenTelemetry attribute mapping (langfuse.com/integrations/native/opentelemetry;
+ *   `LangfuseOtelSpanAttributes` in langfuse/langfuse `packages/shared/src/server/otel/attributes.ts`),
  *   which reads `langfuse.observation.*` and `langfuse.trace.*`.
  * - `error.type`, `server.address`, `server.port`: stable OpenTelemetry general attributes.
  */
@@ -36,6 +39,8 @@ export const ATTR = {
   costAmount: 'gen_ai.usage.cost.amount',
   costCurrency: 'gen_ai.usage.cost.currency',
   costSource: 'gen_ai.usage.cost.source',
+  /** The run's total cost in USD (its model calls'), on the run span only. */
+  runCostUsd: 'tracebound.run.cost_usd',
 
   inputMessages: 'gen_ai.input.messages',
   outputMessages: 'gen_ai.output.messages',
@@ -50,6 +55,9 @@ export const ATTR = {
   toolCallResult: 'gen_ai.tool.call.result',
 
   errorType: 'error.type',
+  /** The `exception` event's message and stack (OTel exception conventions), the names `redact` gets them under. */
+  exceptionMessage: 'exception.message',
+  exceptionStacktrace: 'exception.stacktrace',
   serverAddress: 'server.address',
   serverPort: 'server.port',
 
@@ -96,14 +104,42 @@ export const ATTR = {
   urlFull: 'url.full',
 
   langfuseTraceName: 'langfuse.trace.name',
+  /**
+   * Where older tracebound recordings kept the run's input; no longer written (Langfuse 4 takes a
+   * trace's input from its root observation), only read to say why such a recording cannot replay.
+   */
   langfuseTraceInput: 'langfuse.trace.input',
-  langfuseTraceOutput: 'langfuse.trace.output',
   langfuseSessionId: 'langfuse.session.id',
   langfuseObservationType: 'langfuse.observation.type',
+  langfuseObservationInput: 'langfuse.observation.input',
+  langfuseObservationOutput: 'langfuse.observation.output',
+  /** ISO 8601 time of a streamed generation's first chunk (Langfuse's `completionStartTime`). */
+  langfuseCompletionStartTime: 'langfuse.observation.completion_start_time',
   langfuseModelName: 'langfuse.observation.model.name',
   langfuseUsageDetails: 'langfuse.observation.usage_details',
   langfuseCostDetails: 'langfuse.observation.cost_details',
 } as const;
+
+/**
+ * Span attributes typed `double`: by the semconv registry (`gen_ai.request.temperature`,
+ * `gen_ai.response.time_to_first_chunk`, the cost amount of PR #443) or by tracebound (USD amounts,
+ * utilization). A whole-number value of these (a temperature of 1, a cost of 0) must still be
+ * exported as an OTLP `doubleValue`, which the OpenTelemetry serializers do not do on their own
+ * (they type a JS number by whether it is an integer): see telemetry/otlp-doubles.ts.
+ */
+export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set<string>([
+  ATTR.requestTemperature,
+  ATTR.responseTimeToFirstChunk,
+  ATTR.costAmount,
+  ATTR.runCostUsd,
+  ATTR.contextUtilization,
+  ATTR.budgetRunCostLimit,
+  ATTR.budgetRunCostSpent,
+  ATTR.budgetRunCostRemaining,
+  ATTR.budgetSpendLimit,
+  ATTR.budgetSpendSpent,
+  ATTR.budgetSpendRemaining,
+]);
 
 /** `gen_ai.operation.name` values (semconv) and tracebound's own `tracebound.operation` values. */
 export const OPERATION = {
@@ -118,6 +154,7 @@ export const OPERATION = {
 export const EVENT = {
   budgetCheck: 'tracebound.budget.check',
   budgetSettle: 'tracebound.budget.settle',
+  budgetStoreError: 'tracebound.budget.store_error',
   retry: 'tracebound.retry',
   priceUnknown: 'tracebound.price.unknown',
 } as const;
@@ -138,11 +175,24 @@ export const EVENT_ATTR = {
   delayMs: 'delay_ms',
   errorType: 'error.type',
   errorMessage: 'error.message',
+  /** `onStoreError` of a `tracebound.budget.store_error`: `closed` | `open`. */
+  policy: 'policy',
+  /** USD spent but not recorded in the spend window (a settle the store did not take). */
+  unsettledUsd: 'unsettled_usd',
   model: 'model',
   provider: 'provider',
 } as const;
 
-/** Span names of the span catalogue (DESIGN.md). */
+/** Event attributes typed `double`, per event: the USD amounts of the budget events. */
+export const DOUBLE_EVENT_ATTRIBUTES: ReadonlyMap<string, ReadonlySet<string>> = new Map<string, ReadonlySet<string>>([
+  [
+    EVENT.budgetCheck,
+    new Set<string>([EVENT_ATTR.limit, EVENT_ATTR.spent, EVENT_ATTR.reserved, EVENT_ATTR.remaining, EVENT_ATTR.requestedUsd, EVENT_ATTR.grantedUsd]),
+  ],
+  [EVENT.budgetSettle, new Set<string>([EVENT_ATTR.reserved, EVENT_ATTR.actual])],
+]);
+
+/** Span names: `invoke_agent {agent}`, `step {n}`, `chat {model}`, `execute_tool {tool}`, `compress_context`, ... */
 export const SPAN_NAME = {
   run: (agentName: string) => `${OPERATION.invokeAgent} ${agentName}`,
   step: (index: number) => `step ${index}`,

@@ -1,13 +1,13 @@
 /**
- * The attributes of each tracebound span, computed from plain run data. One module, so the span
- * catalogue of DESIGN.md and ATTRIBUTES.md can be read in one place. Callers compute these only
+ * The attributes of each tracebound span, computed from plain run data. One module, so what each
+ * span carries (names in attributes.ts) can be read in one place. Callers compute these only
  * when the span is recording.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { CallCost } from '../pricing/price.js';
-import type { Model, ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { BudgetPolicy } from '../budget/policy.js';
+import type { FinishReason, Model, ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
 import { ATTR, EVENT, EVENT_ATTR, OPERATION } from './attributes.js';
@@ -71,27 +71,31 @@ export function putUsage(attrs: Attributes, usage: Usage): Attributes {
   return attrs;
 }
 
-/** Adds the cost attributes (`gen_ai.usage.cost.*`, proposal PR #443); none when the price is unknown. */
-export function putCost(attrs: Attributes, cost: Pick<CallCost, 'usd' | 'source' | 'priceTableVersion'> | undefined): Attributes {
-  if (!cost) return attrs;
+/**
+ * Adds a model call's cost attributes (`gen_ai.usage.cost.*`, proposal PR #443, whose latest draft
+ * puts them on model-call spans only); none when the price is unknown.
+ */
+function putCallCost(attrs: Attributes, cost: CallCost | undefined): void {
+  if (!cost) return;
   attrs[ATTR.costAmount] = cost.usd;
   attrs[ATTR.costCurrency] = 'USD';
   attrs[ATTR.costSource] = cost.source;
   attrs[ATTR.priceTableVersion] = cost.priceTableVersion;
-  return attrs;
 }
 
 /**
- * Langfuse's generation usage and cost: `usage_details` splits input into uncached, cache read
- * and cache write (Langfuse sums the keys, so each token is counted once), and `total` is given
- * so Langfuse does not infer it.
+ * Langfuse's generation usage and cost. `usage_details` splits input into uncached, cache read and
+ * cache write, and output into visible and reasoning (`output_reasoning_tokens`, the key Langfuse's
+ * own OpenTelemetry mapping gives `gen_ai.usage.reasoning.output_tokens`), so each token is counted
+ * once; `total` is given so Langfuse does not infer it.
  */
 function putLangfuseUsage(attrs: Attributes, usage: Usage, cost: CallCost | undefined): void {
   // Written by hand: JSON.stringify of these small objects costs more than the rest of the span.
   const uncached = usage.inputTokens - usage.cacheReadTokens - usage.cacheWriteTokens;
   attrs[ATTR.langfuseUsageDetails] =
     `{"input":${uncached},"input_cache_read":${usage.cacheReadTokens},"input_cache_creation":${usage.cacheWriteTokens},` +
-    `"output":${usage.outputTokens},"total":${usage.inputTokens + usage.outputTokens}}`;
+    `"output":${usage.outputTokens - usage.reasoningTokens},"output_reasoning_tokens":${usage.reasoningTokens},` +
+    `"total":${usage.inputTokens + usage.outputTokens}}`;
   if (cost) attrs[ATTR.langfuseCostDetails] = `{"input":${cost.inputUsd},"output":${cost.outputUsd},"total":${cost.usd}}`;
 }
 
@@ -108,7 +112,7 @@ function putOwner(attrs: Attributes, owner: SpanOwner): void {
 
 /** Start attributes of the run span `invoke_agent {agent}`. */
 export function runAttributes(
-  run: SpanOwner & { agentId?: string; model: Model; input: string },
+  run: SpanOwner & { agentId?: string; model: Model; input: string | readonly Message[] },
   capture: ContentCapture,
 ): Attributes {
   const attrs: Attributes = {};
@@ -120,11 +124,24 @@ export function runAttributes(
   attrs[ATTR.requestModel] = run.model.modelId;
   attrs[ATTR.langfuseTraceName] = run.agentName;
   attrs[ATTR.langfuseObservationType] = 'agent';
-  putContent(attrs, capture, ATTR.langfuseTraceInput, () => run.input);
+  if (capture.enabled) {
+    // Replay reads the input back from the semconv messages; Langfuse 4 shows its trace's input
+    // from the root observation's, so the same messages go there.
+    putContent(attrs, capture, ATTR.inputMessages, () => runInputMessages(run.input));
+    attrs[ATTR.langfuseObservationInput] = attrs[ATTR.inputMessages];
+  }
   return attrs;
 }
 
-/** End attributes of the run span: totals, cost, counts, stop reason and the step/tool limits. */
+/** The run's input as semconv messages: a user message for a string, else the conversation. */
+function runInputMessages(input: string | readonly Message[]): unknown[] {
+  return semconvMessages(typeof input === 'string' ? [{ role: 'user', content: input }] : input);
+}
+
+/**
+ * End attributes of the run span: totals, cost (`tracebound.run.cost_usd`, USD, absent when a call
+ * was unpriced), counts, stop reason, the step/tool limits and, with content capture, the output.
+ */
 export function runEndAttributes(
   end: {
     usage: Usage;
@@ -140,16 +157,13 @@ export function runEndAttributes(
   capture: ContentCapture,
 ): Attributes {
   const attrs = putUsage({}, end.usage);
-  if (end.costUsd !== undefined) {
-    attrs[ATTR.costAmount] = end.costUsd;
-    attrs[ATTR.costCurrency] = 'USD';
-  }
+  if (end.costUsd !== undefined) attrs[ATTR.runCostUsd] = end.costUsd;
   attrs[ATTR.steps] = end.steps;
   attrs[ATTR.toolCalls] = end.toolCalls;
   attrs[ATTR.stopReason] = end.stopReason;
   if (end.maxSteps !== undefined) attrs[ATTR.budgetMaxSteps] = end.maxSteps;
   if (end.maxToolCalls !== undefined) attrs[ATTR.budgetMaxToolCalls] = end.maxToolCalls;
-  if (end.output !== undefined) putContent(attrs, capture, ATTR.langfuseTraceOutput, () => end.output);
+  if (end.output !== undefined) putContent(attrs, capture, ATTR.langfuseObservationOutput, () => end.output);
   return attrs;
 }
 
@@ -205,16 +219,44 @@ export function chatResponseAttributes(
   if (response.id) attrs[ATTR.responseId] = response.id;
   if (response.model) attrs[ATTR.responseModel] = response.model;
   attrs[ATTR.responseFinishReasons] = [response.finishReason];
-  putCost(putUsage(attrs, response.usage), cost);
+  putCallCost(putUsage(attrs, response.usage), cost);
   putLangfuseUsage(attrs, response.usage, cost);
   attrs[ATTR.retryAttempts] = retries;
   putContent(attrs, capture, ATTR.outputMessages, () => [
     {
       role: 'assistant',
-      parts: [...(response.text ? [{ type: 'text', content: response.text }] : []), ...response.toolCalls.map(toolCallPart)],
-      finish_reason: response.finishReason,
+      parts: [
+        // Reasoning first, as the model produced it; a redacted block has no text to show.
+        ...(response.reasoning ?? []).filter((r) => r.redacted === undefined).map((r) => ({ type: 'reasoning', content: r.text })),
+        ...(response.text ? [{ type: 'text', content: response.text }] : []),
+        ...response.toolCalls.map(toolCallPart),
+      ],
+      finish_reason: semconvFinishReason(response.finishReason),
     },
   ]);
+  return attrs;
+}
+
+/**
+ * A finish reason as the semconv output messages schema spells it (`FinishReason`: `stop`,
+ * `length`, `content_filter`, `tool_call`, `error`); tracebound's `tool_calls` is `tool_call`
+ * there. Other values pass through, as the schema allows any string.
+ */
+export function semconvFinishReason(reason: FinishReason): string {
+  return reason === 'tool_calls' ? 'tool_call' : reason;
+}
+
+/**
+ * Attributes for a streamed call's first chunk: the time to it in seconds
+ * (`gen_ai.response.time_to_first_chunk`) and when it came as an ISO 8601 string, the form
+ * Langfuse's ingestion parses (`langfuse.observation.completion_start_time`).
+ * @param seconds seconds from the call's start to its first chunk
+ * @param at when the first chunk came (ms since the epoch)
+ */
+export function firstChunkAttributes(seconds: number, at: number): Attributes {
+  const attrs: Attributes = {};
+  attrs[ATTR.responseTimeToFirstChunk] = seconds;
+  attrs[ATTR.langfuseCompletionStartTime] = new Date(at).toISOString();
   return attrs;
 }
 
@@ -287,6 +329,11 @@ export function eventOf(event: RunEvent): { name: string; attributes: Attributes
       };
     case 'budget-settle':
       return { name: EVENT.budgetSettle, attributes: { [EVENT_ATTR.scope]: event.scope, [EVENT_ATTR.reserved]: event.reserved, [EVENT_ATTR.actual]: event.actual } };
+    case 'budget-store-error': {
+      const attributes: Attributes = { [EVENT_ATTR.errorType]: event.errorType, [EVENT_ATTR.policy]: event.policy };
+      if (event.unsettledUsd !== undefined) attributes[EVENT_ATTR.unsettledUsd] = event.unsettledUsd;
+      return { name: EVENT.budgetStoreError, attributes };
+    }
     case 'retry':
       return {
         name: EVENT.retry,

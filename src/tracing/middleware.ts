@@ -12,12 +12,14 @@
 import { context as otelContext, SpanKind, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
 import type { CompressContext, Middleware, RunContext } from '../runtime/middleware.js';
+import { maxSteps } from '../runtime/limits.js';
 import { stepFinish } from '../runtime/outcomes.js';
 import { ATTR, OPERATION, SPAN_NAME } from './attributes.js';
 import {
   budgetAttributes,
   chatRequestAttributes,
   chatResponseAttributes,
+  firstChunkAttributes,
   eventOf,
   priceUnknownEvent,
   runAttributes,
@@ -75,7 +77,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         name: SPAN_NAME.run(agent.name),
         parent: ctx.parent,
         attributes: () => {
-          const attrs = runAttributes({ ...owner, agentId: agent.id, model: agent.model, input: inputText(state.input) }, capture);
+          const attrs = runAttributes({ ...owner, agentId: agent.id, model: agent.model, input: state.input }, capture);
           attrs[ATTR.runId] = state.runId;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
@@ -94,7 +96,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
                 toolCalls: state.totals.toolCalls,
                 stopReason,
                 output,
-                maxSteps: agent.budget.maxSteps,
+                maxSteps: maxSteps(agent),
                 maxToolCalls: agent.budget.maxToolCalls,
               },
               capture,
@@ -108,7 +110,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         return result;
       } catch (error) {
         end((error as { stopReason?: string }).stopReason ?? 'error');
-        recordError(run.span, (error as { cause?: unknown }).cause ?? error);
+        recordError(run.span, (error as { cause?: unknown }).cause ?? error, capture);
         throw error;
       } finally {
         run.span.end();
@@ -129,7 +131,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         }
         return outcome;
       } catch (error) {
-        recordError(step.span, error);
+        recordError(step.span, error, capture);
         throw error;
       } finally {
         if (step.span.isRecording()) step.span.setAttribute(ATTR.stepFinish, finish);
@@ -159,7 +161,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         setAttributes(open.span, () => ({ [ATTR.contextTokensAfter]: outcome.tokensAfter, [ATTR.contextMessagesAfter]: outcome.messages.length }));
         return outcome;
       } catch (error) {
-        recordError(open.span, error);
+        recordError(open.span, error, capture);
         throw error;
       } finally {
         open.span.end();
@@ -177,12 +179,12 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         const outcome = await within(open, next);
         setAttributes(open.span, () => toolResultAttributes(outcome.content, capture));
         if (outcome.isError) {
-          recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }));
+          recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), capture);
           if (outcome.errorType && open.span.isRecording()) open.span.setAttribute(ATTR.errorType, outcome.errorType);
         }
         return outcome;
       } catch (error) {
-        recordError(open.span, error);
+        recordError(open.span, error, capture);
         throw error;
       } finally {
         open.span.end();
@@ -233,8 +235,8 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
             const window = contextWindowOf(agentModel);
             if (window) attrs[ATTR.contextUtilization] = response.usage.inputTokens / window;
           }
-          if (ctx.firstChunkAt !== undefined) attrs[ATTR.responseTimeToFirstChunk] = (ctx.firstChunkAt - started) / 1000;
           open.span.setAttributes(attrs);
+          if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started));
           if (!cost) {
             const event = priceUnknownEvent(agentModel);
             open.span.addEvent(event.name, event.attributes);
@@ -244,9 +246,9 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
       } catch (error) {
         if (open.span.isRecording()) {
           open.span.setAttribute(ATTR.retryAttempts, Math.max(0, ctx.attempts - 1));
-          if (ctx.firstChunkAt !== undefined) open.span.setAttribute(ATTR.responseTimeToFirstChunk, (ctx.firstChunkAt - started) / 1000);
+          if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started));
         }
-        recordError(open.span, error);
+        recordError(open.span, error, capture);
         throw error;
       } finally {
         open.span.end();
@@ -258,8 +260,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
   return { outer, model };
 }
 
-/** The run's input as the run span records it: the user's text, or the conversation as JSON. */
-function inputText(input: RunContext['state']['input']): string {
-  const only = input.length === 1 ? input[0] : undefined;
-  return only?.role === 'user' ? only.content : JSON.stringify(input);
+/** Time to the first chunk (s) and when it came, from `performance.now()` readings in ms. */
+function firstChunk(at: number, started: number) {
+  return firstChunkAttributes((at - started) / 1000, performance.timeOrigin + at);
 }

@@ -9,8 +9,12 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
+import { BudgetStoreError } from '../budget/store.js';
 import { errorType } from '../errors.js';
+import { ModelCallError } from '../providers/errors.js';
+import { maskSecrets } from '../secrets.js';
 import { ATTR } from './attributes.js';
+import type { ContentCapture } from './instrumentation.js';
 
 /** What a span is: its name, kind, parent and (lazily computed) start attributes. */
 export interface SpanSpec {
@@ -20,6 +24,8 @@ export interface SpanSpec {
   parent?: Context;
   /** Computed only when the span is recording. */
   attributes?: () => Attributes;
+  /** How the message of an error the span records is treated (see {@link recordError}). */
+  capture?: ContentCapture;
 }
 
 /** A started span and the context that makes it the parent of what runs inside it. */
@@ -48,13 +54,47 @@ export function openSpan(tracer: Tracer, spec: SpanSpec): OpenSpan {
   return { span, context: isTraced(span) ? trace.setSpan(parent, span) : parent };
 }
 
-/** Marks a span failed: status ERROR, `error.type`, and the exception as an event. */
-export function recordError(span: Span, error: unknown): void {
+/**
+ * Whether an error's message was written by tracebound from operational facts (a provider's error
+ * kind, status and text; a spend store outage), not from what a tool, hook or user sent.
+ */
+function hasOwnMessage(error: unknown): boolean {
+  return error instanceof ModelCallError || error instanceof BudgetStoreError;
+}
+
+/** Where a V8 stack's frames start: after the `Name: message` header, which may span lines. */
+const FRAMES = /\n\s+at /;
+
+/**
+ * Marks a span failed: status ERROR, `error.type`, and the exception as an event
+ * (`exception.type`, `exception.message`, `exception.stacktrace`). Known API keys are masked in
+ * the message and stack (secrets.ts). Any other error's message is content (a tool may throw
+ * "card 4111 ..."), so with `capture` given:
+ * - capture off: the message is not recorded; the event and status say
+ *   `<ErrorName> (message not recorded: content capture is off)` and the stack keeps its frames;
+ * - capture on with `redact`: the message and stack go through it, as `exception.message` and
+ *   `exception.stacktrace` (the status message is the redacted message).
+ *
+ * Messages tracebound writes itself from operational facts (a `ModelCallError`, a
+ * `BudgetStoreError`) are not content: `redact` still applies, capture off keeps them.
+ */
+export function recordError(span: Span, error: unknown, capture?: ContentCapture): void {
   if (!span.isRecording()) return;
   const type = errorType(error);
   span.setAttribute(ATTR.errorType, type);
-  span.recordException(error instanceof Error ? error : new Error(String(error)));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  const name = error instanceof Error ? error.name : type;
+  let message = maskSecrets(error instanceof Error ? error.message : String(error));
+  let stack = error instanceof Error && error.stack !== undefined ? maskSecrets(error.stack) : undefined;
+  if (capture && !capture.enabled && !hasOwnMessage(error)) {
+    message = `${name} (message not recorded: content capture is off)`;
+    const frames = stack?.search(FRAMES) ?? -1;
+    stack = frames === -1 ? `${name}: ${message}` : `${name}: ${message}${stack!.slice(frames)}`;
+  } else if (capture?.redact) {
+    message = capture.redact(message, ATTR.exceptionMessage);
+    if (stack !== undefined) stack = capture.redact(stack, ATTR.exceptionStacktrace);
+  }
+  span.recordException({ name, message, stack });
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
 /** Sets attributes computed only when the span is recording. */
@@ -71,7 +111,7 @@ export async function withSpan<T>(tracer: Tracer, spec: SpanSpec, fn: (open: Ope
   try {
     return await (isTraced(open.span) ? otelContext.with(open.context, () => fn(open)) : fn(open));
   } catch (error) {
-    recordError(open.span, error);
+    recordError(open.span, error, spec.capture);
     throw error;
   } finally {
     open.span.end();

@@ -127,7 +127,7 @@ describe('context compression', () => {
     const total = chats.reduce((sum, c) => sum + (c.attributes[ATTR.costAmount] as number), 0);
     expect(result!.costUsd).toBeCloseTo(total, 12);
     const runSpan = spans.find((s) => s.name === 'invoke_agent capitals')!;
-    expect(runSpan.attributes[ATTR.costAmount]).toBeCloseTo(total, 12);
+    expect(runSpan.attributes[ATTR.runCostUsd]).toBeCloseTo(total, 12);
   });
 
   it('refuse: stops with context_overflow before sending an over-limit prompt', async () => {

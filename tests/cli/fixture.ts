@@ -154,7 +154,7 @@ export async function recordWeatherRun(): Promise<Recording> {
     [ATTR.usageOutputTokens]: 60,
     [ATTR.usageCacheReadTokens]: 50,
     [ATTR.usageReasoningTokens]: 10,
-    [ATTR.costAmount]: 0.000123,
+    [ATTR.runCostUsd]: 0.000123,
     [ATTR.steps]: 2,
     [ATTR.toolCalls]: 2,
     [ATTR.stopReason]: 'final',

@@ -9,8 +9,11 @@ import { tool } from '../../src/tool.js';
 
 const usage = { inputTokens: 100, outputTokens: 20 };
 
-/** Asks for `lookup(city)`, then answers with its result. */
-export function weather(instructions = 'Answer with the weather.'): Agent {
+/**
+ * Asks for `lookup(city)`, then answers with its result.
+ * @param sky what `lookup` says of every city: another value is a changed tool
+ */
+export function weather(instructions = 'Answer with the weather.', sky = 'sunny'): Agent {
   return agent({
     name: 'weather',
     instructions,
@@ -29,7 +32,7 @@ export function weather(instructions = 'Answer with the weather.'): Agent {
         name: 'lookup',
         description: 'Weather of a city.',
         parameters: z.object({ city: z.string() }),
-        execute: ({ city }) => `sunny in ${city}`,
+        execute: ({ city }) => `${sky} in ${city}`,
       }),
     ],
   });

@@ -1,4 +1,4 @@
-/** `tracebound replay <trace-file> --agent <module> [--lenient] [--run <id>]`, in process. */
+/** `tracebound replay <trace-file> --agent <module> [--lenient] [--run <id>] [--live-tools [names...]]`, in process. */
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,7 @@ async function setup() {
     traces: { paris: paris.result.traceId, hello: hello.result.traceId, oslo: oslo.result.traceId },
     same: await module('same.ts', 'weather'),
     changed: await module('changed.ts', 'weather', "'Answer in French.'"),
+    changedTool: await module('changed-tool.ts', 'weather', "undefined, 'rainy'"),
     greeting: await module('greeting.ts', 'greeter'),
   };
 }
@@ -83,6 +84,45 @@ describe('tracebound replay', () => {
     expect(lenient.code).toBe(1);
     expect(lenient.stdout.match(/^✗ replay diverged from .*: 2 differences$/gm)).toHaveLength(2);
     expect(lenient.stdout.match(/step 2: the system prompt differs/g)).toHaveLength(2);
+  });
+
+  it('checks a changed tool only with --live-tools (all tools, or the tools named)', async () => {
+    const s = await setup();
+    const recorded = await cli(['replay', s.file, '--agent', s.changedTool, '--run', s.traces.paris]);
+    expect(recorded.code).toBe(0);
+    expect(recorded.stdout).toMatch(/^✓ matched run /);
+
+    const report = [
+      `✗ replay diverged from ${s.file}:1 run ${s.traces.paris} (agent weather): 1 difference`,
+      '  step 2: the messages sent to the model differ',
+    ];
+    for (const argv of [
+      ['replay', s.file, '--agent', s.changedTool, '--run', s.traces.paris, '--live-tools'],
+      ['replay', s.file, '--live-tools', 'lookup', '--agent', s.changedTool, '--run', s.traces.paris],
+      ['replay', s.file, '--agent', s.changedTool, '--live-tools', 'lookup', '--run', s.traces.paris],
+    ]) {
+      const live = await cli(argv);
+      expect(live.stderr, argv.join(' ')).toBe('');
+      expect(live.code, argv.join(' ')).toBe(1);
+      expect(live.stdout.split('\n').slice(0, 2), argv.join(' ')).toEqual(report);
+      expect(live.stdout).toContain('recorded: "sunny in Paris"');
+      expect(live.stdout).toContain('actual:   "rainy in Paris"');
+    }
+  });
+
+  it('--live-tools never takes the trace file: a name the agent lacks is bad usage saying where the file goes', async () => {
+    const s = await setup();
+    const swallowed = await cli(['replay', '--live-tools', s.file, '--agent', s.changedTool]);
+    expect(swallowed.code).toBe(2);
+    expect(swallowed.stdout).toBe('');
+    expect(swallowed.stderr).toMatch(/missing required argument 'trace-file'/);
+
+    const unknown = await cli(['replay', s.file, '--agent', s.changedTool, '--live-tools', 'lookup', 'forecast']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      'tracebound replay: --live-tools: agent "weather" has no tool "forecast" (its tools: lookup); ' +
+        'put the trace file before --live-tools: tracebound replay <trace-file> --agent <module> --live-tools [names...]\n',
+    );
   });
 
   it('exits 2 on bad input, saying what is wrong', async () => {

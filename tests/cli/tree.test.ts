@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderRun, renderRunFooter, renderRunHeader, renderStep, renderTraces, runHeaderOf } from '../../src/cli/tree.js';
-import { ATTR, OPERATION, SPAN_NAME } from '../../src/tracing/attributes.js';
+import { renderRun, renderRunFooter, renderRunHeader, renderStep, renderTraces, runHeaderOf } from '../../src/tracing/tree.js';
+import { ATTR, EVENT, OPERATION, SPAN_NAME } from '../../src/tracing/attributes.js';
 import type { SpanRecord } from '../../src/traces/span-record.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { recordWeatherRun } from './fixture.js';
@@ -124,14 +124,14 @@ describe('renderTraces', () => {
     });
     const inner = span('4', SPAN_NAME.run('researcher'), 3, 97, {
       parentSpanId: '3',
-      attributes: { [ATTR.operationName]: OPERATION.invokeAgent, [ATTR.stopReason]: 'max_steps', [ATTR.costAmount]: 0.01 },
+      attributes: { [ATTR.operationName]: OPERATION.invokeAgent, [ATTR.stopReason]: 'max_steps', [ATTR.runCostUsd]: 0.01 },
     });
     expect(renderRun(outer, [inner, tool, step], plain)).toEqual([
       'invoke_agent planner',
       '├─ step 1  98 ms',
       '│  └─ execute_tool research  call_9  96 ms',
       '│     └─ invoke_agent researcher',
-      '│        └─ stop max_steps  94 ms  $0.010000',
+      '│        └─ stop max_steps  94 ms  $0.010000  hint: raise budget.maxSteps',
       '└─ stop final  100 ms  cost ?',
     ]);
   });
@@ -150,10 +150,62 @@ describe('cost and tokens', () => {
     );
   });
 
+  it('shows what compress_context did: prompt tokens before → after of the limit, by which strategies', () => {
+    const compress = (attributes: SpanRecord['attributes']) =>
+      renderTraces([span('2', 'compress_context', 0, 12, { attributes: { [ATTR.operation]: OPERATION.compressContext, ...attributes } })], plain)[1];
+    const counts = { [ATTR.contextTokensBefore]: 9120, [ATTR.contextLimit]: 8000 };
+    expect(compress({ ...counts, [ATTR.contextTokensAfter]: 7400, [ATTR.contextStrategy]: 'drop_tool_results,trim' })).toBe(
+      'compress_context  12 ms  tokens 9120 → 7400 of 8000 by drop_tool_results,trim',
+    );
+    expect(compress({ ...counts, [ATTR.contextTokensAfter]: 8800, [ATTR.contextStrategy]: 'drop_tool_results,refuse' })).toBe(
+      'compress_context  12 ms  tokens 9120 → 8800 of 8000 by drop_tool_results,refuse (still over)',
+    );
+  });
+
   it('marks a missing side of the token pair with ?', () => {
     expect(renderTraces([chat({ [ATTR.usageOutputTokens]: 7, [ATTR.costAmount]: 0.5 })], plain)[1]).toBe(
       'chat m  3.0 ms  tokens ?/7  $0.500000',
     );
+  });
+});
+
+describe('why a run stopped', () => {
+  const stopped = (attributes: SpanRecord['attributes']) =>
+    renderRunFooter(span('1', SPAN_NAME.run('w'), 0, 50, { attributes: { [ATTR.operationName]: OPERATION.invokeAgent, [ATTR.costAmount]: 0.001, ...attributes } }), plain);
+
+  it('says which limit to raise after a stop on a limit, with its value', () => {
+    expect(stopped({ [ATTR.stopReason]: 'max_steps', [ATTR.steps]: 10, [ATTR.budgetMaxSteps]: 10 })).toBe(
+      '└─ stop max_steps  10 steps  50 ms  $0.001000  hint: raise budget.maxSteps (now 10)',
+    );
+    expect(stopped({ [ATTR.stopReason]: 'max_tool_calls', [ATTR.budgetMaxToolCalls]: 20 })).toMatch(/ {2}hint: raise budget\.maxToolCalls \(now 20\)$/);
+    expect(stopped({ [ATTR.stopReason]: 'context_overflow', [ATTR.budgetContextLimit]: 8000 })).toMatch(
+      / {2}hint: raise budget\.contextTokens \(now 8000\) or add a contextStrategy that shrinks the prompt$/,
+    );
+    expect(stopped({ [ATTR.stopReason]: 'budget_exceeded', [ATTR.budgetRunCostLimit]: 0.00025, [ATTR.budgetSpendLimit]: 5 })).toMatch(
+      / {2}hint: raise budget\.runCostUsd \(now \$0\.000250\) or budget\.spend\.usd \(now \$5\.000000\), or lower maxOutputTokens \/ budget\.minOutputTokens so a call fits$/,
+    );
+    expect(stopped({ [ATTR.stopReason]: 'final', [ATTR.budgetMaxSteps]: 10 })).toBe('└─ stop final  50 ms  $0.001000');
+  });
+
+  it('puts budget decisions in words: what lowering and refusing mean', () => {
+    const check = (decision: string, maxOutputTokens: number) =>
+      renderTraces(
+        [
+          span('1', SPAN_NAME.chat('m'), 0, 3, {
+            attributes: { [ATTR.operationName]: OPERATION.chat, [ATTR.costAmount]: 0 },
+            events: [
+              {
+                name: EVENT.budgetCheck,
+                timeUnixNano: 0n,
+                attributes: { scope: 'run', decision, limit: 0.00025, spent: 0.000086, granted_usd: decision === 'refuse' ? 0 : 0.000164, requested_usd: 0.000244, max_output_tokens: maxOutputTokens },
+              },
+            ],
+          }),
+        ],
+        plain,
+      )[2];
+    expect(check('lower', 166)).toBe('  · budget run: lower, $0.000164 of $0.000244 held, $0.000086 spent of $0.000250, max tokens lowered to 166');
+    expect(check('refuse', 0)).toBe('  · budget run: refuse (not even the minimum output fits), $0.000000 of $0.000244 held, $0.000086 spent of $0.000250');
   });
 });
 

@@ -4,7 +4,6 @@
  * exporter reaches Langfuse's OTLP route with Basic auth from the environment, and what its file
  * exporter writes is a file tracebound reads.
  */
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -199,11 +198,13 @@ describe("tracebound's otlp exporter reaches the collector's HTTP receiver", () 
       request.resume();
       request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
     });
-    server.listen(port, '127.0.0.1');
-    const failure = await Promise.race([
-      once(server, 'listening').then(() => undefined),
-      once(server, 'error').then(([error]) => error as NodeJS.ErrnoException),
-    ]);
+    // Not `events.once(server, 'listening')`: it rejects on 'error', so a taken port would throw
+    // EADDRINUSE instead of skipping.
+    const listening = server;
+    const failure = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
+      listening.once('listening', () => done(undefined)).once('error', (error: NodeJS.ErrnoException) => done(error));
+      listening.listen(port, '127.0.0.1');
+    });
     if (failure) {
       server = undefined;
       if (failure.code === 'EADDRINUSE') return undefined;

@@ -146,6 +146,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('makes Langfuse web and worker listen on 0.0.0.0, so their healthchecks on 127.0.0.1 can pass', async () => {
+    // Docker sets HOSTNAME to the container id; both servers bind to $HOSTNAME, so without this
+    // they listen on the container's network address only and 127.0.0.1 is refused.
+    const { services } = await loadCompose();
+    for (const name of ['langfuse-web', 'langfuse-worker']) {
+      const service = services[name]!;
+      expect(environmentOf(service).HOSTNAME, `${name}: HOSTNAME`).toBe('0.0.0.0');
+      expect(JSON.stringify(service.healthcheck?.test), `${name}: healthcheck`).toMatch(/http:\/\/(127\.0\.0\.1|localhost):\d+\//);
+    }
+  });
+
   it('publishes 4317/4318 (collector), 16686 (Jaeger UI) and 3000 (Langfuse) on the same host ports', async () => {
     const { services } = await loadCompose();
     const expected: [string, number][] = [

@@ -38,7 +38,7 @@ describe('tracebound CLI (e2e)', () => {
     // and the demo's $0.00025 run budget: the second call is lowered and made without tools.
     expect(run.stdout).toMatch(/├─ step 1 .* tool_calls\n│ {2}│ · budget run: allow, .* spent of \$0\.000250, max tokens 300\n/);
     expect(run.stdout).toMatch(/│ {2}├─ chat gpt-4o-mini .* tokens 259\/78 {2}\$0\.000086/);
-    expect(run.stdout).toMatch(/├─ step 2 .* final\n│ {2}│ · budget run: lower, .* \$0\.000086 spent of \$0\.000250, max tokens \d+\n/);
+    expect(run.stdout).toMatch(/├─ step 2 .* final\n│ {2}│ · budget run: lower, .* \$0\.000086 spent of \$0\.000250, max tokens lowered to \d+\n/);
     expect(run.stdout).toMatch(/│ {2}└─ chat gpt-4o-mini .* tokens 377\/85 {2}\$0\.000108/);
     expect(run.stdout.match(/execute_tool parallel_local_search_(one|two|three)/g)).toHaveLength(3);
     expect(run.stdout).toMatch(/└─ stop graceful_limit {2}2 steps {2}3 tool calls {2}.* tokens 636\/163 {2}\$0\.000193/);
@@ -91,6 +91,7 @@ describe('tracebound CLI (e2e)', () => {
 
     const captured = join(dir, 'captured.jsonl');
     expect((await cli(['run', example, '--offline', '--trace-file', captured, '--exporter', 'file', '--exporter', 'otlp', '--capture-content'], env)).code).toBe(0);
-    expect(await contentOf(captured)).toBe(2);
+    // The run span (its input) and the two model calls.
+    expect(await contentOf(captured)).toBe(3);
   });
 });

@@ -11,7 +11,9 @@ import { LANGFUSE_SDK_VERSION } from '@langfuse/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { offline, input as demoInput } from '../../examples/release-notes/agent.js';
 import { agent } from '../../src/agent.js';
+import { anthropic } from '../../src/providers/anthropic.js';
 import { openai } from '../../src/providers/openai.js';
+import type { RunResult } from '../../src/runtime/events.js';
 import { loadFixture, startRecordedServer } from '../../src/testing/recorded-server.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { TracingConfigError } from '../../src/telemetry/setup.js';
@@ -76,8 +78,8 @@ describe("exporter: 'langfuse'", () => {
     const usage = chats.map((c) => JSON.parse(String(c.attributes[ATTR.langfuseUsageDetails])) as { input: number; output: number });
     // The recorded responses: 259/78 then 377/85 tokens, none cached.
     expect(usage).toEqual([
-      { input: 259, input_cache_read: 0, input_cache_creation: 0, output: 78, total: 337 },
-      { input: 377, input_cache_read: 0, input_cache_creation: 0, output: 85, total: 462 },
+      { input: 259, input_cache_read: 0, input_cache_creation: 0, output: 78, output_reasoning_tokens: 0, total: 337 },
+      { input: 377, input_cache_read: 0, input_cache_creation: 0, output: 85, output_reasoning_tokens: 0, total: 462 },
     ]);
     expect(usage.reduce((sum, u) => sum + u.input, 0)).toBe(result.usage.inputTokens);
     expect(usage.reduce((sum, u) => sum + u.output, 0)).toBe(result.usage.outputTokens);
@@ -90,6 +92,61 @@ describe("exporter: 'langfuse'", () => {
     expect(cost[0]!.total + cost[1]!.total).toBeCloseTo(result.costUsd!, 12);
     for (const c of chats) expect(c.attributes[ATTR.langfuseModelName]).toBe('gpt-4o-mini');
     expect(runtime.exportStats().dropped).toBe(0);
+  });
+
+  it('with content captured: the agent observation carries input and output, a streamed generation its completion start time, reasoning its own usage key', async () => {
+    const provider = await startRecordedServer();
+    try {
+      const anthropicFixtures = join(import.meta.dirname, '..', 'fixtures', 'anthropic');
+      const openaiFixtures = join(import.meta.dirname, '..', 'fixtures', 'openai');
+      provider.enqueue('/v1/messages', await loadFixture(join(anthropicFixtures, 'stream-thinking.sse')));
+      provider.enqueue('/v1/responses', await loadFixture(join(openaiFixtures, 'responses-reasoning.json')));
+      const runtime = runtimeWith(
+        { LANGFUSE_PUBLIC_KEY: PUBLIC_KEY, LANGFUSE_SECRET_KEY: SECRET_KEY, LANGFUSE_BASE_URL: langfuse.url },
+        { exporter: 'langfuse', captureContent: true },
+      );
+      const claude = agent({
+        name: 'streamer',
+        instructions: '',
+        model: anthropic('claude-sonnet-4-20250514', { baseURL: provider.url, apiKey: 'sk-ant-test' }),
+      });
+      const thinker = agent({
+        name: 'thinker',
+        instructions: '',
+        model: openai('gpt-5', { baseURL: `${provider.url}/v1`, apiKey: 'sk-test', api: 'responses' }),
+      });
+      let streamed: RunResult | undefined;
+      for await (const event of runtime.stream(claude, 'How do I cross the street?')) if (event.type === 'run-end') streamed = event.result;
+      const reasoned = await runtime.run(thinker, 'How do I cross the street?');
+      await runtime.shutdown();
+
+      const spans = langfuse.spans();
+      const run = spans.find((s) => s.name === 'invoke_agent streamer')!;
+      const input = [{ role: 'user', parts: [{ type: 'text', content: 'How do I cross the street?' }] }];
+      expect(JSON.parse(String(run.attributes[ATTR.langfuseObservationInput]))).toEqual(input);
+      expect(run.attributes[ATTR.langfuseObservationOutput]).toBe(streamed!.output);
+      expect(streamed!.output.length).toBeGreaterThan(0);
+
+      const chat = spans.find((s) => s.name === 'chat claude-sonnet-4-20250514')!;
+      const completionStart = chat.attributes[ATTR.langfuseCompletionStartTime];
+      // An ISO 8601 string, the form Langfuse's ingestion parses, within the generation's span.
+      expect(completionStart).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      const at = BigInt(Date.parse(String(completionStart))) * 1_000_000n;
+      expect(at).toBeGreaterThanOrEqual(chat.startTimeUnixNano - 1_000_000n);
+      expect(at).toBeLessThanOrEqual(chat.endTimeUnixNano);
+
+      // gpt-5 spent 1920 of its output tokens reasoning (the recorded usage).
+      const generation = spans.find((s) => s.name === 'chat gpt-5')!;
+      const usage = JSON.parse(String(generation.attributes[ATTR.langfuseUsageDetails])) as Record<string, number>;
+      expect(reasoned.usage.reasoningTokens).toBe(1920);
+      expect(usage.output_reasoning_tokens).toBe(1920);
+      expect(usage.output).toBe(reasoned.usage.outputTokens - 1920);
+      expect(usage.total).toBe(reasoned.usage.inputTokens + reasoned.usage.outputTokens);
+      // An unstreamed generation has no completion start time to show.
+      expect(generation.attributes[ATTR.langfuseCompletionStartTime]).toBeUndefined();
+    } finally {
+      await provider.close();
+    }
   });
 
   it('reads the older LANGFUSE_HOST when LANGFUSE_BASE_URL is unset', async () => {

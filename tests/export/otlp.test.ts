@@ -58,7 +58,7 @@ function expectDemoTree(spans: SpanRecord[], traceId: string): void {
   expect(run!.attributes[ATTR.usageInputTokens]).toBe(636);
   expect(run!.attributes[ATTR.usageOutputTokens]).toBe(163);
   expect(run!.attributes[ATTR.stopReason]).toBe('graceful_limit');
-  expect(run!.attributes[ATTR.costAmount]).toBeCloseTo(0.0001932, 7);
+  expect(run!.attributes[ATTR.runCostUsd]).toBeCloseTo(0.0001932, 7);
   const chats = byName(spans, 'chat gpt-4o-mini');
   expect(chats.map((c) => c.kind)).toEqual(['CLIENT', 'CLIENT']);
   expect(chats.map((c) => c.attributes[ATTR.usageInputTokens]).sort()).toEqual([259, 377]);
@@ -66,7 +66,7 @@ function expectDemoTree(spans: SpanRecord[], traceId: string): void {
   // Content stays off for a remote exporter.
   for (const s of spans) {
     expect(s.attributes[ATTR.inputMessages]).toBeUndefined();
-    expect(s.attributes[ATTR.langfuseTraceInput]).toBeUndefined();
+    expect(s.attributes[ATTR.langfuseObservationInput]).toBeUndefined();
   }
 }
 

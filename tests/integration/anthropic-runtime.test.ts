@@ -262,6 +262,12 @@ describe('anthropic through the runtime', () => {
     const tree = spanTree(h.collector.spans(), 'versions', 'claude-haiku-4-5');
     expect(tree.tools[0]).toHaveLength(1);
     expectChatSpan(tree.chats[0]!, 'anthropic', 'claude-haiku-4-5', h.server, call);
+    // The thinking is kept as a semconv `reasoning` part, before the tool call; the finish reason
+    // is the output messages schema's `tool_call`.
+    const [output] = JSON.parse(String(tree.chats[0]!.attributes[ATTR.outputMessages])) as { parts: { type: string; content?: string }[]; finish_reason: string }[];
+    expect(output!.parts.map((p) => p.type)).toEqual(['reasoning', 'tool_call']);
+    expect(output!.parts[0]!.content).toBe(thinking);
+    expect(output!.finish_reason).toBe('tool_call');
     expectRunTotals(tree.run, 'anthropic', 'claude-haiku-4-5', [call.usage], { stopReason: 'max_steps', steps: 1, toolCalls: 1 });
     expectAllEnded(h);
   });

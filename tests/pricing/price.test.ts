@@ -1,7 +1,7 @@
 import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import type { Usage } from '../../src/messages.js';
-import { priceCall, pricerFor, priceTableVersion } from '../../src/pricing/price.js';
+import { priceCall, pricerFor, priceTableVersion, servedPricer } from '../../src/pricing/price.js';
 
 const usage: Usage = { inputTokens: 300_000, outputTokens: 1_234, cacheReadTokens: 1_000, cacheWriteTokens: 200, reasoningTokens: 10 };
 
@@ -54,5 +54,21 @@ describe('pricing', () => {
       priceTableVersion: 'override',
     });
     expect(priceCall('azure', 'gpt-4o-mini', u, overrides)!.usd).toBeCloseTo(1 + 2, 12);
+  });
+
+  it('prices a call on the model that served it, with the user\'s prices first', () => {
+    const small = { inputTokens: 1_000, outputTokens: 100, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+    const price = servedPricer('openai', 'gpt-4o-mini');
+    expect(price(small)?.usd).toBeCloseTo(reference('openai', 'gpt-4o-mini', small)!, 15);
+    expect(price(small, 'gpt-4.1-2025-04-14')?.usd).toBeCloseTo(reference('openai', 'gpt-4.1-2025-04-14', small)!, 15);
+    // A served model with no known price is priced as the requested one, not left unpriced.
+    expect(price(small, 'some-gateway-model')?.usd).toBeCloseTo(reference('openai', 'gpt-4o-mini', small)!, 15);
+
+    const own = { inputPerMTok: 1, outputPerMTok: 2 };
+    // A price given for the requested model covers the dated snapshot the provider answers with...
+    expect(servedPricer('openai', 'gpt-4o-mini', { 'gpt-4o-mini': own })(small, 'gpt-4o-mini-2024-07-18')?.usd).toBeCloseTo(0.0012, 15);
+    // ...and one given for the served model wins over it.
+    const both = servedPricer('openai', 'gpt-4o-mini', { 'gpt-4o-mini': own, 'gpt-4.1': { inputPerMTok: 10, outputPerMTok: 20 } });
+    expect(both(small, 'gpt-4.1')?.usd).toBeCloseTo(0.012, 15);
   });
 });

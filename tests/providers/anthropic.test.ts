@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
+import { agent } from '../../src/agent.js';
+import { RunError } from '../../src/errors.js';
 import { anthropic } from '../../src/providers/anthropic.js';
+import { AuthenticationError } from '../../src/providers/errors.js';
+import { createRuntime } from '../../src/create-runtime.js';
+import { collectSpans } from '../../src/testing/collect-spans.js';
+import { ATTR, EVENT, TRACER_NAME } from '../../src/tracing/attributes.js';
 import type { Message } from '../../src/messages.js';
 import type { ModelRequest, ToolDefinition } from '../../src/providers/model.js';
 import { MESSAGES, body, exchange } from './anthropic-helpers.js';
@@ -25,6 +31,34 @@ describe('anthropic() factory', () => {
     expect(m.provider).toBe('anthropic');
     expect(m.modelId).toBe('claude-sonnet-4-5');
     if (process.env['ANTHROPIC_BASE_URL'] === undefined) expect(m.server).toEqual({ address: 'api.anthropic.com', port: 443 });
+  });
+
+  it('fails at once without an API key, naming ANTHROPIC_API_KEY: no retry, no request sent', async () => {
+    const saved = { key: process.env['ANTHROPIC_API_KEY'], token: process.env['ANTHROPIC_AUTH_TOKEN'] };
+    delete process.env['ANTHROPIC_API_KEY'];
+    delete process.env['ANTHROPIC_AUTH_TOKEN'];
+    try {
+      const spans = collectSpans();
+      const runtime = createRuntime({ tracer: spans.tracerProvider.getTracer(TRACER_NAME), retry: { initialDelayMs: 1 } });
+      const keyless = agent({ name: 'keyless', instructions: 'Answer.', model: anthropic('claude-sonnet-4-6', { baseURL: server.url }) });
+      const error = await runtime.run(keyless, 'Hi').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RunError);
+      const cause = (error as RunError).cause;
+      expect(cause).toBeInstanceOf(AuthenticationError);
+      expect((cause as AuthenticationError).retryable).toBe(false);
+      expect((cause as Error).message).toBe('anthropic authentication: no API key: set ANTHROPIC_API_KEY, or pass anthropic(model, { apiKey })');
+      expect(server.requests).toHaveLength(0);
+      const chat = spans.spans().filter((s) => s.name === 'chat claude-sonnet-4-6');
+      expect(chat).toHaveLength(1);
+      expect(chat[0]!.events.filter((e) => e.name === EVENT.retry)).toEqual([]);
+      expect(chat[0]!.attributes[ATTR.errorType]).toBe('authentication');
+    } finally {
+      if (saved.key !== undefined) process.env['ANTHROPIC_API_KEY'] = saved.key;
+      if (saved.token !== undefined) process.env['ANTHROPIC_AUTH_TOKEN'] = saved.token;
+    }
   });
 
   it('reports host and port of a custom base URL', () => {

@@ -323,6 +323,50 @@ describe('readRecording: tracebound trace files', () => {
     expect(step.budgetEvents.map((e) => e.name)).toEqual([EVENT.budgetCheck, EVENT.budgetSettle, EVENT.budgetCheck, EVENT.budgetSettle]);
   });
 
+  it('reads the run input from gen_ai.input.messages: a string that looks like a conversation stays a string', async () => {
+    const file = join(dir, 'json-looking-input.jsonl');
+    const input = JSON.stringify([{ role: 'user', content: 'hi' }]);
+    const model = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: [{ text: 'hello' }] });
+    const runtime = tracedRuntime({ traceFile: file });
+    await runtime.run(agent({ name: 'echo', instructions: 'x', model }), input);
+    await runtime.shutdown();
+    const [run] = await readRecording(file);
+    expect(run!.input).toBe(input);
+  });
+
+  it('reads reasoning parts back, and a tool_call finish reason as new and older recordings spell it', async () => {
+    const file = join(dir, 'reasoning.jsonl');
+    const model = scriptedModel({
+      provider: 'anthropic',
+      modelId: 'claude-sonnet-4-5',
+      respond: [
+        { reasoning: [{ text: 'Add them.', signature: 'sig' }], toolCalls: [{ id: 'call_add', name: 'add', arguments: { a: 1, b: 2 } }] },
+        { text: '3' },
+      ],
+    });
+    const runtime = tracedRuntime({ traceFile: file });
+    await runtime.run(agent({ name: 'thinker', instructions: 'x', model, tools }), 'What is 1+2?');
+    await runtime.shutdown();
+    const text = await readFile(file, 'utf8');
+    const [run] = await readRecording(file);
+    const response = run!.steps[0]!.modelCalls[0]!.response!;
+    // The text is recorded; the signature, needed only to send the block back, is not.
+    expect(response.reasoning).toEqual([{ text: 'Add them.' }]);
+    expect(response.finishReason).toBe('tool_calls');
+    // Without gen_ai.response.finish_reasons, the output message's reason is read: semconv's
+    // `tool_call` as written today, `tool_calls` as older recordings wrote it.
+    for (const written of ['tool_call', 'tool_calls']) {
+      const edited = await write(`finish-${written}.jsonl`, editSpans(text, (span) => {
+        span.attributes = span.attributes.filter((a) => a.key !== ATTR.responseFinishReasons);
+        for (const a of span.attributes) {
+          if (a.key === ATTR.outputMessages) a.value = { stringValue: String(a.value.stringValue).replace('"finish_reason":"tool_call"', `"finish_reason":"${written}"`) };
+        }
+      }));
+      const [read] = await readRecording(edited);
+      expect(read!.steps[0]!.modelCalls[0]!.response!.finishReason).toBe('tool_calls');
+    }
+  });
+
   it('names each piece\'s file, line and span, finding a run\'s spans over several lines', async () => {
     expect(lines(recorded.text).length).toBeGreaterThan(1);
     const runs = await readRecording(recorded.file);
@@ -449,7 +493,7 @@ describe('readRecording: files it cannot replay', () => {
     ['not JSON', '[{"role":"user","parts":[{"type":"text"', '', 'is not JSON'],
     ['a part id of the wrong type', '[{"role":"tool","parts":[{"type":"tool_call_response","id":7,"response":"3"}]}]', '[0].parts[0].id', 'is a number (7), expected a string'],
     ['an unknown role', '[{"role":"critic","parts":[]}]', '[0].role', 'expected system, user, assistant or tool'],
-    ['an unknown part type', '[{"role":"user","parts":[{"type":"blob","content":"x"}]}]', '[0].parts[0].type', 'expected text, tool_call or tool_call_response'],
+    ['an unknown part type', '[{"role":"user","parts":[{"type":"blob","content":"x"}]}]', '[0].parts[0].type', 'expected text, reasoning, tool_call or tool_call_response'],
     ['a result for no call', '[{"role":"tool","parts":[{"type":"tool_call_response","id":"call_nowhere","response":"3"}]}]', '[0].parts[0].id', 'answers no recorded tool call'],
     ['an object', '{"role":"user"}', '', 'is an object, expected an array'],
   ])('names the JSON path inside gen_ai.input.messages: %s', async (_, value, path, problem) => {
@@ -472,7 +516,7 @@ describe('readRecording: files it cannot replay', () => {
     await runtime.shutdown();
     const error = await replayError(file);
     const run = findSpan(await readFile(file, 'utf8'), opIs(OPERATION.invokeAgent));
-    expect(error).toMatchObject({ file, line: run.line, spanId: run.span.spanId, field: ATTR.langfuseTraceInput });
+    expect(error).toMatchObject({ file, line: run.line, spanId: run.span.spanId, field: ATTR.inputMessages });
     expect(error.message).toContain(
       'recorded without content: record with content capture on (tracedRuntime({ captureContent: true }), the default for the trace file)',
     );
@@ -491,6 +535,19 @@ describe('readRecording: files it cannot replay', () => {
     const error = await replayError(file);
     expect(error).toMatchObject({ line: target.line, spanId: target.span.spanId, field: attribute });
     expect(error.message).toContain(`${attribute} of "${target.span.name}" is missing: recorded without content`);
+  });
+
+  it('names langfuse.trace.input when an older recording kept the run input only there', async () => {
+    const run = findSpan(recorded.text, opIs(OPERATION.invokeAgent));
+    const file = await write('old-input.jsonl', editSpans(recorded.text, (span) => {
+      if (span.spanId !== run.span.spanId) return;
+      span.attributes = span.attributes.filter((a) => a.key !== ATTR.inputMessages);
+      span.attributes.push(stringAttr(ATTR.langfuseTraceInput, 'What is 1+2?'));
+    }));
+    const error = await replayError(file);
+    expect(error).toMatchObject({ line: run.line, spanId: run.span.spanId, field: ATTR.inputMessages });
+    expect(error.message).toContain(`the run's input is only in ${ATTR.langfuseTraceInput}`);
+    expect(error.message).toContain('re-record the run');
   });
 
   it('says a foreign OTLP file has no tracebound runs', async () => {

@@ -67,6 +67,7 @@ const KEPT = [
   ATTR.usageCacheCreationTokens,
   ATTR.usageReasoningTokens,
   ATTR.costAmount,
+  ATTR.runCostUsd,
   ATTR.inputMessages,
   ATTR.outputMessages,
   ATTR.stopReason,

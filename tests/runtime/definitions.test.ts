@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { z as z3 } from 'zod/v3';
 import { agent } from '../../src/agent.js';
 import { DefinitionError } from '../../src/errors.js';
 import { ModelCallError, retryAfterMs } from '../../src/providers/errors.js';
@@ -35,6 +36,15 @@ describe('definitions', () => {
     expect(definitionError(() => tool({ ...base, description: ' ' })).field).toBe('description');
     expect(definitionError(() => tool({ ...base, parameters: z.string() })).message).toMatch(/parameters must describe an object/);
     expect(definitionError(() => tool({ ...base, timeoutMs: -5 })).field).toBe('timeoutMs');
+  });
+
+  it('names a zod 3 schema as such and asks for zod 4', () => {
+    const base = { name: 'ok', description: 'd', execute: () => 1 };
+    const zod3 = definitionError(() => tool({ ...base, parameters: z3.object({ city: z3.string() }) as never }));
+    expect(zod3.field).toBe('parameters');
+    expect(zod3.message).toMatch(/parameters is a zod 3 schema: tracebound takes zod 4 schemas \(install zod@\^4/);
+    const plain = definitionError(() => tool({ ...base, parameters: { type: 'object' } as never }));
+    expect(plain.message).toMatch(/parameters must be a zod 4 schema, e.g. z\.object/);
   });
 
   it('rejects bad agents and budget policies naming the field', () => {

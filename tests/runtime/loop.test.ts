@@ -62,14 +62,26 @@ describe('the loop', () => {
     expect(run!.parentSpanContext).toBeUndefined();
     expect(run!.attributes[ATTR.stopReason]).toBe('final');
     expect(run!.attributes[ATTR.usageInputTokens]).toBe(250);
-    expect(run!.attributes[ATTR.costAmount]).toBeCloseTo(expected, 12);
-    expect(run!.attributes[ATTR.costCurrency]).toBe('USD');
+    expect(run!.attributes[ATTR.runCostUsd]).toBeCloseTo(expected, 12);
+    // The run's total is no gen_ai.usage.cost.* amount: a backend summing those over a trace's
+    // spans would count it twice (semantic-conventions-genai PR #443 keeps them on model calls).
+    for (const key of [ATTR.costAmount, ATTR.costCurrency, ATTR.costSource]) expect(run!.attributes[key]).toBeUndefined();
+    // The input as semconv messages (replay reads it), and input and output on the observation
+    // itself: Langfuse 4 shows a trace's input and output from its root observation's.
+    const runInput = [{ role: 'user', parts: [{ type: 'text', content: 'Add 1+2 and 3+4' }] }];
+    expect(JSON.parse(String(run!.attributes[ATTR.inputMessages]))).toEqual(runInput);
+    expect(JSON.parse(String(run!.attributes[ATTR.langfuseObservationInput]))).toEqual(runInput);
+    expect(run!.attributes[ATTR.langfuseObservationOutput]).toBe('The sums are 3 and 7.');
+    expect(run!.attributes[ATTR.langfuseTraceInput]).toBeUndefined();
     const steps = all.filter((s) => s.name.startsWith('step '));
     expect(steps.map((s) => s.name).sort()).toEqual(['step 1', 'step 2']);
     for (const s of steps) expect(s.parentSpanContext?.spanId).toBe(run!.spanContext().spanId);
     const chats = byName('chat gpt-4o-mini');
     expect(chats).toHaveLength(2);
     for (const c of chats) expect(c.kind).toBe(SpanKind.CLIENT);
+    // The output message's finish reason is the semconv schema's `tool_call`.
+    const outputs = chats.map((c) => JSON.parse(String(c.attributes[ATTR.outputMessages])) as { finish_reason: string }[]);
+    expect(outputs.map((o) => o[0]!.finish_reason).sort()).toEqual(['stop', 'tool_call']);
     // No limit needs a count before the call: utilization comes from the reported input tokens
     // over gpt-4o-mini's 128,000-token window (genai-prices data).
     expect(chats.map((c) => c.attributes[ATTR.contextUtilization]).sort()).toEqual([100 / 128_000, 150 / 128_000]);

@@ -2,7 +2,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agent } from '../../src/index.js';
+import { z } from 'zod';
+import { agent, tool } from '../../src/index.js';
 import { httpInput } from '../../src/serve/inputs/http.js';
 import { serve, type Server } from '../../src/serve/serve.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
@@ -34,6 +35,28 @@ describe('HTTP input', () => {
     expect(run?.attributes[ATTR.serveMessageId]).toBe('req-1');
     expect(served.outcomes).toHaveLength(1);
     expect(served.outcomes[0]).toMatchObject({ ok: true, message: { id: 'req-1', source: 'http' } });
+  });
+
+  it('answers the cost without float noise', async () => {
+    // The demo's two gpt-4o-mini calls: $0.0000856 + $0.0001076, which add up to 0.00019319999999999998 in floats.
+    const usages = [
+      { inputTokens: 259, outputTokens: 78 },
+      { inputTokens: 377, outputTokens: 85 },
+    ];
+    const model = scriptedModel({
+      provider: 'openai',
+      modelId: 'gpt-4o-mini',
+      respond: (request, call) =>
+        request.messages.some((m) => m.role === 'tool')
+          ? { text: 'done', usage: usages[1]! }
+          : { toolCalls: [{ id: `call_${call}`, name: 'noop', arguments: {} }], usage: usages[0]! },
+    });
+    const noop = tool({ name: 'noop', description: 'Does nothing.', parameters: z.object({}), execute: () => 'ok' });
+    served = await startServed({ agent: agent({ name: 'two-calls', instructions: '', model, tools: [noop] }) });
+    const body = (await (await postRun(served.url, { input: 'go' })).json()) as { costUsd: number; steps: number };
+    expect(body.steps).toBe(2);
+    expect(0.0000856 + 0.0001076).not.toBe(0.0001932);
+    expect(body.costUsd).toBe(0.0001932);
   });
 
   it('streams the run as server-sent events when asked, ending with run-end', async () => {

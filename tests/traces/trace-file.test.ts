@@ -1,7 +1,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { openai } from '../../src/providers/openai.js';
@@ -85,16 +85,28 @@ describe('the trace file (embedded default exporter)', () => {
 });
 
 describe('other exporters', () => {
-  it('console prints each span through the SDK console exporter; none exports nothing', async () => {
-    const printed: unknown[] = [];
-    const original = console.dir;
-    console.dir = (value: unknown) => void printed.push(value);
+  it('console prints one line per span on stderr, in the tree format; none exports nothing', async () => {
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(String(chunk));
+      return true;
+    });
     try {
-      const model = scriptedModel({ respond: () => ({ text: 'ok' }) });
+      const model = scriptedModel({
+        provider: 'openai',
+        modelId: 'gpt-4o-mini',
+        respond: () => ({ text: 'ok', usage: { inputTokens: 259, outputTokens: 78 } }),
+      });
       const consoleRuntime = tracedRuntime({ exporter: 'console' });
-      await consoleRuntime.run(agent({ name: 'c', instructions: '', model }), 'hi');
+      const { traceId } = await consoleRuntime.run(agent({ name: 'c', instructions: '', model }), 'hi');
       await consoleRuntime.shutdown();
-      expect(printed.map((p) => (p as { name: string }).name).sort()).toEqual(['chat scripted-model', 'invoke_agent c', 'step 1']);
+      const lines = printed.join('').split('\n').filter(Boolean);
+      const id = `[${traceId.slice(0, 8)}]`;
+      expect(lines).toHaveLength(3);
+      // gpt-4o-mini: 259 x $0.15/MTok + 78 x $0.60/MTok = $0.0000856, printed without float noise.
+      expect(lines[0]).toMatch(new RegExp(`^\\${id} chat gpt-4o-mini {2}[\\d.]+ ms {2}tokens 259/78 {2}\\$0\\.000086$`));
+      expect(lines[1]).toMatch(new RegExp(`^\\${id} step 1 {2}[\\d.]+ ms {2}final$`));
+      expect(lines[2]).toMatch(new RegExp(`^\\${id} invoke_agent c {2}stop final {2}1 step {2}0 tool calls {2}[\\d.]+ ms {2}tokens 259/78 {2}\\$0\\.000086$`));
 
       printed.length = 0;
       const none = tracedRuntime({ exporter: 'none' });
@@ -103,7 +115,7 @@ describe('other exporters', () => {
       expect(printed).toEqual([]);
       expect(result.traceId).toMatch(/^[0-9a-f]{32}$/);
     } finally {
-      console.dir = original;
+      write.mockRestore();
     }
   });
 

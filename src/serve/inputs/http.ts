@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { defaultTextMapGetter, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { RunEvent } from '../../runtime/events.js';
+import { maskSecrets } from '../../secrets.js';
 import { resultJson } from '../serve.js';
 import { ServerBusyError, type Dispatcher, type Input, type RunOutcome } from '../types.js';
 
@@ -67,8 +68,9 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   });
 }
 
+/** Answers with a JSON body, known API keys masked (an error may quote a provider's echo of one). */
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = maskSecrets(JSON.stringify(body));
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -98,7 +100,7 @@ class SseWriter {
       this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       this.started = true;
     }
-    this.res.write(`event: ${type}\ndata: ${data}\n\n`);
+    this.res.write(`event: ${type}\ndata: ${maskSecrets(data)}\n\n`);
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * Turns finished spans into the printable span tree of `tracebound show` and `tracebound run`.
+ * Turns finished spans into the printable span tree of `tracebound show` and `tracebound run`,
+ * and the one-line form of a span the `console` exporter prints.
  *
  * Pure functions over {@link SpanRecord}s: they return lines (no trailing newline) and never
  * write. A run prints as its header, one block per child (steps), then a footer with the totals;
@@ -7,7 +8,7 @@
  * knowing whether another follows.
  */
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
+import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from './attributes.js';
 import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
 
 /** How to render. */
@@ -86,11 +87,12 @@ function formatTokens(span: SpanRecord): string | undefined {
 }
 
 /**
- * The recorded cost, or `cost ?` where a cost was expected but is absent (an unpriced model):
- * printing `$0` there would claim the call was free.
+ * The recorded cost (a run's `tracebound.run.cost_usd`, else `gen_ai.usage.cost.amount`, where
+ * older recordings also kept a run's total), or `cost ?` where a cost was expected but is absent
+ * (an unpriced model): printing `$0` there would claim the call was free.
  */
 function formatCost(span: SpanRecord, expected: boolean, options: TreeOptions): string | undefined {
-  const amount = num(span, ATTR.costAmount);
+  const amount = num(span, ATTR.runCostUsd) ?? num(span, ATTR.costAmount);
   if (amount !== undefined) return formatUsd(amount);
   return expected ? paint('yellow', 'cost ?', options) : undefined;
 }
@@ -115,16 +117,22 @@ function formatEventValue(value: AttributeValue): string {
 
 const SHOWN_EVENTS: ReadonlySet<string> = new Set(Object.values(EVENT));
 
-/** A budget event in words: `budget run: lower, $0.000164 of $0.000244 held, $0.000086 spent of $0.000250, max tokens 166`. */
+/**
+ * A budget event in words: `budget run: lower, $0.000164 of $0.000244 held, $0.000086 spent of
+ * $0.000250, max tokens lowered to 166` (`allow` held the call's worst case; `lower` could hold
+ * only part of it, so max output tokens were lowered to what fits; `refuse` could not hold even
+ * the minimum output, so the run stops `budget_exceeded`, or answers once more with
+ * `onLimit: 'finish'`).
+ */
 function describeBudgetEvent(name: string, a: Record<string, AttributeValue>): string | undefined {
   const usd = (key: string) => (typeof a[key] === 'number' ? formatUsd(a[key] as number) : '?');
   if (name === EVENT.budgetCheck) {
-    return joinParts([
-      `budget ${String(a[EVENT_ATTR.scope])}: ${String(a[EVENT_ATTR.decision])},`,
-      `${usd(EVENT_ATTR.grantedUsd)} of ${usd(EVENT_ATTR.requestedUsd)} held,`,
-      `${usd(EVENT_ATTR.spent)} spent of ${usd(EVENT_ATTR.limit)},`,
-      `max tokens ${String(a[EVENT_ATTR.maxOutputTokens])}`,
-    ]).replaceAll('  ', ' ');
+    const decision = a[EVENT_ATTR.decision];
+    const held = `${usd(EVENT_ATTR.grantedUsd)} of ${usd(EVENT_ATTR.requestedUsd)} held, ${usd(EVENT_ATTR.spent)} spent of ${usd(EVENT_ATTR.limit)}`;
+    const scope = `budget ${String(a[EVENT_ATTR.scope])}`;
+    if (decision === 'refuse') return `${scope}: refuse (not even the minimum output fits), ${held}`;
+    const tokens = `max tokens ${decision === 'lower' ? 'lowered to ' : ''}${String(a[EVENT_ATTR.maxOutputTokens])}`;
+    return `${scope}: ${String(decision)}, ${held}, ${tokens}`;
   }
   if (name === EVENT.budgetSettle) {
     return `budget ${String(a[EVENT_ATTR.scope])}: settled ${usd(EVENT_ATTR.actual)} (held ${usd(EVENT_ATTR.reserved)})`;
@@ -145,6 +153,24 @@ function eventLines(span: SpanRecord, prefix: string, options: TreeOptions): str
     });
 }
 
+/**
+ * What a `compress_context` span did: `tokens 9120 → 7400 of 8000 by drop_tool_results,trim`
+ * (prompt tokens before and after, the `contextTokens` limit, the strategies used).
+ */
+function formatCompression(span: SpanRecord): string | undefined {
+  const before = num(span, ATTR.contextTokensBefore);
+  if (before === undefined) return undefined;
+  const after = num(span, ATTR.contextTokensAfter);
+  const limit = num(span, ATTR.contextLimit);
+  const strategy = str(span, ATTR.contextStrategy);
+  return [
+    `tokens ${before} → ${after ?? '?'}`,
+    limit === undefined ? '' : ` of ${limit}`,
+    strategy ? ` by ${strategy}` : '',
+    after !== undefined && limit !== undefined && after > limit ? ' (still over)' : '',
+  ].join('');
+}
+
 /** One span's line after its connector: name, call id, duration, tokens, cost, error. */
 function describeSpan(span: SpanRecord, options: TreeOptions): string {
   const operation = operationOf(span);
@@ -153,6 +179,7 @@ function describeSpan(span: SpanRecord, options: TreeOptions): string {
     operation === OPERATION.executeTool ? str(span, ATTR.toolCallId) : undefined,
     formatDuration(span),
     operation === OPERATION.step ? str(span, ATTR.stepFinish) : undefined,
+    operation === OPERATION.compressContext ? formatCompression(span) : undefined,
     formatTokens(span),
     formatCost(span, operation === OPERATION.chat, options),
     formatError(span, options),
@@ -184,18 +211,55 @@ export function renderRunHeader(header: RunHeader, options: TreeOptions): string
 }
 
 /**
+ * What to change when a run stopped on a limit, from the limits on its span:
+ * `raise budget.maxSteps (now 10)`; undefined for other stops.
+ */
+function limitHint(run: SpanRecord): string | undefined {
+  const stop = str(run, ATTR.stopReason);
+  const now = (key: string, format: (n: number) => string = String) => {
+    const value = num(run, key);
+    return value === undefined ? '' : ` (now ${format(value)})`;
+  };
+  switch (stop) {
+    case 'max_steps':
+      return `raise budget.maxSteps${now(ATTR.budgetMaxSteps)}`;
+    case 'max_tool_calls':
+      return `raise budget.maxToolCalls${now(ATTR.budgetMaxToolCalls)}`;
+    case 'context_overflow':
+      return `raise budget.contextTokens${now(ATTR.budgetContextLimit)} or add a contextStrategy that shrinks the prompt`;
+    case 'budget_exceeded': {
+      const scopes = [
+        num(run, ATTR.budgetRunCostLimit) === undefined ? undefined : `budget.runCostUsd${now(ATTR.budgetRunCostLimit, formatUsd)}`,
+        num(run, ATTR.budgetSpendLimit) === undefined ? undefined : `budget.spend.usd${now(ATTR.budgetSpendLimit, formatUsd)}`,
+      ].filter((scope): scope is string => scope !== undefined);
+      const raise = scopes.length > 0 ? `raise ${scopes.join(' or ')}` : 'raise the USD limit';
+      return `${raise}, or lower maxOutputTokens / budget.minOutputTokens so a call fits`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
  * The run's last line, its totals:
  * `└─ stop final  2 steps  2 tool calls  1234 ms  tokens 300/60  $0.000123`
  * (stop reason from `tracebound.stop_reason`, `?` when absent; steps and tool calls when recorded;
- * duration in ms; total tokens in/out; USD cost or `cost ?`; `ERROR <error.type>` on failure).
+ * duration in ms; total tokens in/out; USD cost or `cost ?`; `ERROR <error.type>` on failure;
+ * after a stop on a limit, what to change: `hint: raise budget.maxSteps (now 10)`).
  *
  * @param run the ended `invoke_agent` span
  * @param prefix tree prefix of the run's children; `''` for a run at the top of its trace
  */
 export function renderRunFooter(run: SpanRecord, options: TreeOptions, prefix = ''): string {
+  return paint('dim', prefix + LAST, options) + describeRunEnd(run, options);
+}
+
+/** A run's totals, and after a stop on a limit what to change: the footer's text. */
+function describeRunEnd(run: SpanRecord, options: TreeOptions): string {
   const steps = num(run, ATTR.steps);
   const toolCalls = num(run, ATTR.toolCalls);
-  const text = joinParts([
+  const hint = limitHint(run);
+  return joinParts([
     `stop ${str(run, ATTR.stopReason) ?? '?'}`,
     steps === undefined ? undefined : plural(steps, 'step'),
     toolCalls === undefined ? undefined : plural(toolCalls, 'tool call'),
@@ -203,8 +267,20 @@ export function renderRunFooter(run: SpanRecord, options: TreeOptions, prefix = 
     formatTokens(run),
     formatCost(run, true, options),
     formatError(run, options),
+    hint === undefined ? undefined : paint('yellow', `hint: ${hint}`, options),
   ]);
-  return paint('dim', prefix + LAST, options) + text;
+}
+
+/**
+ * One span on one line, as it ends and without its tree: a run as its name and totals
+ * (`invoke_agent weather  stop final  2 steps  ...  $0.000123`), any other span as its line in the
+ * tree (`chat gpt-4o-mini  503 ms  tokens 100/20  $0.000027`), then its budget, retry and price
+ * events after ` · `.
+ */
+export function renderSpanLine(span: SpanRecord, options: TreeOptions): string {
+  const line = isRun(span) ? joinParts([paint('bold', span.name, options), describeRunEnd(span, options)]) : describeSpan(span, options);
+  const events = eventLines(span, '', options).map((event) => `  ${event}`);
+  return line + events.join('');
 }
 
 /** Children of each span, by parent id, in start-time order. */

@@ -1,0 +1,140 @@
+/**
+ * `tracebound run` and `tracebound serve` options shared through src/cli/agent-options.ts, in
+ * process: `--exporter` (repeatable, comma-separated, never taking the input), `--offline` on a
+ * module without an offline setup, and the module's `runtime` export.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { tempDir } from './fixture.js';
+
+const AGENTS = fileURLToPath(new URL('./replay-agents.ts', import.meta.url));
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), color: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** A module default-exporting the weather agent (a scripted gpt-4o-mini that looks the city up), plus `extra` source. */
+async function weatherModule(extra = ''): Promise<{ dir: string; path: string }> {
+  const dir = await tempDir();
+  const path = join(dir, 'weather.ts');
+  await writeFile(path, `import { weather } from ${JSON.stringify(AGENTS)};\nexport default weather();\n${extra}`);
+  return { dir, path };
+}
+
+describe('tracebound run --exporter', () => {
+  it('takes one value per flag, so the input after it stays the input', async () => {
+    const { path } = await weatherModule();
+    const result = await cli(['run', path, '--exporter', 'none', 'Paris']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('\nIt is sunny in Paris.\n');
+    expect(result.stdout).not.toContain('trace written');
+  });
+
+  it('is repeatable and comma-separated', async () => {
+    const { dir, path } = await weatherModule();
+    for (const [name, flags] of [
+      ['repeated', ['--exporter', 'none', '--exporter', 'file']],
+      ['commas', ['--exporter', 'none,file']],
+    ] as const) {
+      const traceFile = join(dir, `${name}.jsonl`);
+      const result = await cli(['run', path, ...flags, '--trace-file', traceFile, 'Oslo']);
+      expect(result.code, name).toBe(0);
+      expect(result.stdout, name).toContain('It is sunny in Oslo.');
+      expect(result.stdout, name).toContain(`trace written to ${traceFile}`);
+      expect((await readTraceFile(traceFile)).map((s) => s.name), name).toContain('invoke_agent weather');
+    }
+  });
+
+  it('rejects an unknown name with exit 2, in a list too', async () => {
+    const { path } = await weatherModule();
+    for (const value of ['jaeger', 'file,jaeger']) {
+      const result = await cli(['run', path, '--exporter', value, 'Paris']);
+      expect(result.code, value).toBe(2);
+      expect(result.stderr, value).toMatch(/unknown exporter "jaeger": use one of file, otlp, otlp-proto, langfuse, console, none/);
+      expect(result.stdout, value).toBe('');
+    }
+  });
+});
+
+describe('--offline on a module without an offline setup', () => {
+  it('run: one line on stderr, exit 2, no trace written', async () => {
+    const { dir, path } = await weatherModule();
+    const traceFile = join(dir, 'traces.jsonl');
+    const result = await cli(['run', path, '--offline', '--trace-file', traceFile, 'Paris']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `tracebound run: ${path} does not support --offline: it exports no \`offline\` setup (see README, "Your own --offline setup"); run it without --offline\n`,
+    );
+    expect(result.stdout).toBe('');
+    expect(existsSync(traceFile)).toBe(false);
+  });
+
+  it('serve: one line on stderr, exit 2', async () => {
+    const { path } = await weatherModule();
+    const result = await cli(['serve', path, '--offline', '--port', '0', '--exporter', 'none']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^tracebound serve: .* does not support --offline: it exports no `offline` setup .*\n$/);
+    expect(result.stderr.split('\n')).toHaveLength(2);
+  });
+});
+
+describe('the module\'s `runtime` export', () => {
+  it('sets runtime options the CLI has no flag for: a price for a model the table does not know', async () => {
+    const dir = await tempDir();
+    const houseModule = async (name: string, extra: string) => {
+      const path = join(dir, name);
+      await writeFile(
+        path,
+        [
+          `import { agent } from ${JSON.stringify(join(SRC, 'agent.ts'))};`,
+          `import { scriptedModel } from ${JSON.stringify(join(SRC, 'testing/scripted-model.ts'))};`,
+          "const model = scriptedModel({ provider: 'house', modelId: 'house-llm-1', respond: [{ text: 'Hi.', usage: { inputTokens: 100, outputTokens: 20 } }] });",
+          "export default agent({ name: 'house', instructions: 'Greet.', model });",
+          extra,
+        ].join('\n'),
+      );
+      return path;
+    };
+    const priced = await cli(['run', await houseModule('priced.ts', "export const runtime = { prices: { 'house-llm-1': { inputPerMTok: 1, outputPerMTok: 2 } } };"), '--exporter', 'none', 'hello']);
+    expect(priced.stderr).toBe('');
+    expect(priced.code).toBe(0);
+    // 100 x $1/MTok + 20 x $2/MTok.
+    expect(priced.stdout).toMatch(/└─ chat house-llm-1 .* tokens 100\/20 {2}\$0\.000140\n/);
+    expect(priced.stdout).toMatch(/└─ stop final .* \$0\.000140\n/);
+
+    // Without the export the same model has no price: `cost ?`, never $0.
+    const unpriced = await cli(['run', await houseModule('unpriced.ts', ''), '--exporter', 'none', 'hello']);
+    expect(unpriced.code).toBe(0);
+    expect(unpriced.stdout).toMatch(/└─ chat house-llm-1 .* tokens 100\/20 {2}cost \?\n/);
+  });
+
+  it('may not set what the flags own (where spans go): exit 2 naming it', async () => {
+    const { path } = await weatherModule("export const runtime = { exporter: 'otlp', retry: { maxRetries: 0 } };\n");
+    const result = await cli(['run', path, 'Paris']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `tracebound run: ${path} exports \`runtime\` with exporter: the CLI sets where spans go (--exporter, --trace-file); remove it\n`,
+    );
+  });
+
+  it('is named in the help of run and serve, with the store they use', async () => {
+    for (const command of ['run', 'serve']) {
+      const help = await cli([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toMatch(/Budget spend windows \(budget\.spend\) live in this process's memory unless the\s+agent module exports\s+`runtime` with a `budgetStore`/);
+      expect(help.stdout, command).toMatch(/--exporter <names>/);
+    }
+  });
+});
