@@ -11,7 +11,7 @@ import type { Usage } from '../../src/messages.js';
 import { anthropic } from '../../src/providers/anthropic.js';
 import type { Model } from '../../src/providers/model.js';
 import { openai } from '../../src/providers/openai.js';
-import { ATTR, EVENT, EVENT_ATTR } from '../../src/tracing/attributes.js';
+import { ATTR } from '../../src/tracing/attributes.js';
 import {
   anthropicStream,
   body,
@@ -172,9 +172,10 @@ describe('a call is priced on the model that served it', () => {
     expect(chatSpan.attributes[ATTR.costAmount]).toBeCloseTo(expected, 12);
     const details = JSON.parse(String(chatSpan.attributes[ATTR.langfuseCostDetails])) as { total: number };
     expect(details.total).toBeCloseTo(expected, 12);
-    expect(spans.find((s) => s.name === 'invoke_agent priced')?.attributes[ATTR.costAmount]).toBeCloseTo(expected, 12);
-    const settles = spans.flatMap((s) => s.events.filter((e) => e.name === EVENT.budgetSettle));
-    expect(settles.map((e) => e.attributes?.[EVENT_ATTR.actual])).toEqual([expect.closeTo(expected, 12)]);
+    const run = spans.find((s) => s.name === 'invoke_agent priced');
+    expect(run?.attributes[ATTR.runCostUsd]).toBeCloseTo(expected, 12);
+    // The budget's run scope spent the same: its ledger is the run's cost.
+    expect(run?.attributes[ATTR.budgetRunCostSpent]).toBeCloseTo(expected, 12);
     expectAllEnded(h);
   });
 });
