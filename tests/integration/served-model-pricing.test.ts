@@ -172,7 +172,7 @@ describe('a call is priced on the model that served it', () => {
     expect(chatSpan.attributes[ATTR.costAmount]).toBeCloseTo(expected, 12);
     const details = JSON.parse(String(chatSpan.attributes[ATTR.langfuseCostDetails])) as { total: number };
     expect(details.total).toBeCloseTo(expected, 12);
-    expect(spans.find((s) => s.name === 'invoke_agent priced')?.attributes[ATTR.costAmount]).toBeCloseTo(expected, 12);
+    expect(spans.find((s) => s.name === 'invoke_agent priced')?.attributes[ATTR.runCostUsd]).toBeCloseTo(expected, 12);
     const settles = spans.flatMap((s) => s.events.filter((e) => e.name === EVENT.budgetSettle));
     expect(settles.map((e) => e.attributes?.[EVENT_ATTR.actual])).toEqual([expect.closeTo(expected, 12)]);
     expectAllEnded(h);
