@@ -26,6 +26,11 @@ export interface RuntimeOptions {
   captureContent?: boolean;
   /** Rewrites each content attribute before it is recorded (e.g. to mask emails). */
   redact?: (value: string, attribute: string) => string;
+  /**
+   * Also write Langfuse's `langfuse.*` keys (observation types, usage and cost details, the run's
+   * input and output). Default false; `tracedRuntime()` turns it on with the `langfuse` exporter.
+   */
+  langfuseAttributes?: boolean;
   /** Code around model calls, tool calls and compression (sugar over {@link middleware}). */
   hooks?: Hooks;
   /**
@@ -53,7 +58,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const tracing = options.tracer
     ? tracingMiddleware({
         tracer: options.tracer,
-        capture: { enabled: options.captureContent ?? false, redact: options.redact },
+        recording: { enabled: options.captureContent ?? false, redact: options.redact, langfuse: options.langfuseAttributes ?? false },
         contextWindows: options.contextWindows,
       })
     : undefined;

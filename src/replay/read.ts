@@ -514,6 +514,22 @@ function runInput(at: At, tools: ToolIndex): string | Message[] {
   return messages.length === 1 && first?.role === 'user' ? first.content : messages;
 }
 
+/**
+ * The run's output: the text of the assistant message in the run span's `gen_ai.output.messages`
+ * (or, as a release before it wrote it, `langfuse.observation.output`); absent for a run that
+ * ended without an answer or was recorded without content.
+ */
+function runOutput(at: At): string | undefined {
+  if (at.span.attributes[ATTR.outputMessages] === undefined) return optString(at, ATTR.langfuseObservationOutput);
+  const messages = jsonContent(at, ATTR.outputMessages);
+  const parts = Array.isArray(messages) ? (messages[0] as { parts?: unknown } | undefined)?.parts : undefined;
+  if (!Array.isArray(parts)) return fail(at, ATTR.outputMessages, 'is not a list of messages with parts', BAD_CONTENT);
+  return parts
+    .filter((p): p is { type: 'text'; content: string } => (p as { type?: unknown }).type === 'text' && typeof (p as { content?: unknown }).content === 'string')
+    .map((p) => p.content)
+    .join('');
+}
+
 function recordedRun(run: SpanRecord, index: ChildIndex, file: string): RecordedRun {
   const at = { span: run, file };
   const steps = childrenOf(index, run)
@@ -522,7 +538,7 @@ function recordedRun(run: SpanRecord, index: ChildIndex, file: string): Recorded
   // Tool calls are decoded first: every step's model calls refer to them by call id.
   const tools: ToolIndex = new Map(steps.flatMap((s) => s.toolCalls).map((call) => [call.id, { name: call.name, isError: call.isError }]));
   const input = runInput(at, tools);
-  const output = optString(at, ATTR.langfuseObservationOutput);
+  const output = runOutput(at);
   const stopReason = stopReasonOf(at);
   const costUsd = optNumber(at, ATTR.runCostUsd);
   return {

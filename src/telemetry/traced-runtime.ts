@@ -78,6 +78,7 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
     ...createRuntime({
       ...options,
       captureContent: options.captureContent ?? exportsLocallyOnly(names),
+      langfuseAttributes: options.langfuseAttributes ?? names.includes('langfuse'),
       tracer: provider.getTracer(TRACER_NAME),
     }),
     forceFlush: () => provider.forceFlush(),

@@ -21,6 +21,14 @@ export interface ContentCapture {
   redact?: (value: string, attribute: string) => string;
 }
 
+/**
+ * What goes on spans beyond the conventions' own attributes: content (when captured) and
+ * Langfuse's `langfuse.*` keys (only when the Langfuse exporter is on: nothing else reads them).
+ */
+export interface SpanRecording extends ContentCapture {
+  langfuse: boolean;
+}
+
 /** Adds a content attribute (JSON), redacted, only when content capture is on. */
 function putContent(attrs: Attributes, capture: ContentCapture, attribute: string, value: () => unknown): void {
   if (!capture.enabled) return;
@@ -61,13 +69,16 @@ export function semconvMessages(messages: readonly Message[]): unknown[] {
 // Attributes are built by assignment, not object spread: spreads of computed keys cost
 // microseconds each on Node 20, and these run for every span (see bench/overhead.ts).
 
-/** Adds the `gen_ai.usage.*` token attributes. */
+/**
+ * Adds the `gen_ai.usage.*` token attributes: input and output always, the cache and reasoning
+ * counts only when not zero (an absent count is zero; writing zeros costs every span).
+ */
 export function putUsage(attrs: Attributes, usage: Usage): Attributes {
   attrs[ATTR.usageInputTokens] = usage.inputTokens;
   attrs[ATTR.usageOutputTokens] = usage.outputTokens;
-  attrs[ATTR.usageCacheReadTokens] = usage.cacheReadTokens;
-  attrs[ATTR.usageCacheCreationTokens] = usage.cacheWriteTokens;
-  attrs[ATTR.usageReasoningTokens] = usage.reasoningTokens;
+  if (usage.cacheReadTokens) attrs[ATTR.usageCacheReadTokens] = usage.cacheReadTokens;
+  if (usage.cacheWriteTokens) attrs[ATTR.usageCacheCreationTokens] = usage.cacheWriteTokens;
+  if (usage.reasoningTokens) attrs[ATTR.usageReasoningTokens] = usage.reasoningTokens;
   return attrs;
 }
 
@@ -113,22 +124,24 @@ function putOwner(attrs: Attributes, owner: SpanOwner): void {
 /** Start attributes of the run span `invoke_agent {agent}`. */
 export function runAttributes(
   run: SpanOwner & { agentId?: string; model: Model; input: string | readonly Message[] },
-  capture: ContentCapture,
+  rec: SpanRecording,
 ): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operationName] = OPERATION.invokeAgent;
   putOwner(attrs, run);
   if (run.agentId) attrs[ATTR.agentId] = run.agentId;
-  if (run.conversationId) attrs[ATTR.langfuseSessionId] = run.conversationId;
   attrs[ATTR.providerName] = run.model.provider;
   attrs[ATTR.requestModel] = run.model.modelId;
-  attrs[ATTR.langfuseTraceName] = run.agentName;
-  attrs[ATTR.langfuseObservationType] = 'agent';
-  if (capture.enabled) {
+  if (rec.langfuse) {
+    if (run.conversationId) attrs[ATTR.langfuseSessionId] = run.conversationId;
+    attrs[ATTR.langfuseTraceName] = run.agentName;
+    attrs[ATTR.langfuseObservationType] = 'agent';
+  }
+  if (rec.enabled) {
     // Replay reads the input back from the semconv messages; Langfuse 4 shows its trace's input
     // from the root observation's, so the same messages go there.
-    putContent(attrs, capture, ATTR.inputMessages, () => runInputMessages(run.input));
-    attrs[ATTR.langfuseObservationInput] = attrs[ATTR.inputMessages];
+    putContent(attrs, rec, ATTR.inputMessages, () => runInputMessages(run.input));
+    if (rec.langfuse) attrs[ATTR.langfuseObservationInput] = attrs[ATTR.inputMessages];
   }
   return attrs;
 }
@@ -154,7 +167,7 @@ export function runEndAttributes(
     maxSteps?: number;
     maxToolCalls?: number;
   },
-  capture: ContentCapture,
+  rec: SpanRecording,
 ): Attributes {
   const attrs = putUsage({}, end.usage);
   if (end.costUsd !== undefined) attrs[ATTR.runCostUsd] = end.costUsd;
@@ -163,7 +176,12 @@ export function runEndAttributes(
   attrs[ATTR.stopReason] = end.stopReason;
   if (end.maxSteps !== undefined) attrs[ATTR.budgetMaxSteps] = end.maxSteps;
   if (end.maxToolCalls !== undefined) attrs[ATTR.budgetMaxToolCalls] = end.maxToolCalls;
-  if (end.output !== undefined) putContent(attrs, capture, ATTR.langfuseObservationOutput, () => end.output);
+  if (end.output !== undefined && rec.enabled) {
+    // The run's answer as semconv output messages (replay reads it back), and for Langfuse on the
+    // observation itself.
+    putContent(attrs, rec, ATTR.outputMessages, () => [{ role: 'assistant', parts: [{ type: 'text', content: end.output }], finish_reason: 'stop' }]);
+    if (rec.langfuse) putContent(attrs, rec, ATTR.langfuseObservationOutput, () => end.output);
+  }
   return attrs;
 }
 
@@ -182,25 +200,27 @@ export function chatRequestAttributes(
   request: ModelRequest,
   owner: SpanOwner,
   streaming: boolean,
-  capture: ContentCapture,
+  rec: SpanRecording,
 ): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operationName] = OPERATION.chat;
   putOwner(attrs, owner);
   attrs[ATTR.providerName] = model.provider;
   attrs[ATTR.requestModel] = model.modelId;
-  attrs[ATTR.requestStream] = streaming;
+  if (streaming) attrs[ATTR.requestStream] = true;
   if (request.maxOutputTokens !== undefined) attrs[ATTR.requestMaxTokens] = request.maxOutputTokens;
   if (request.temperature !== undefined) attrs[ATTR.requestTemperature] = request.temperature;
   if (model.server) {
     attrs[ATTR.serverAddress] = model.server.address;
     if (model.server.port !== undefined) attrs[ATTR.serverPort] = model.server.port;
   }
-  attrs[ATTR.langfuseObservationType] = 'generation';
-  attrs[ATTR.langfuseModelName] = model.modelId;
-  if (request.system) putContent(attrs, capture, ATTR.systemInstructions, () => [{ type: 'text', content: request.system }]);
-  putContent(attrs, capture, ATTR.inputMessages, () => semconvMessages(request.messages));
-  if (request.tools.length) putContent(attrs, capture, ATTR.toolDefinitions, () => toolDefinitions(request.tools));
+  if (rec.langfuse) {
+    attrs[ATTR.langfuseObservationType] = 'generation';
+    attrs[ATTR.langfuseModelName] = model.modelId;
+  }
+  if (request.system) putContent(attrs, rec, ATTR.systemInstructions, () => [{ type: 'text', content: request.system }]);
+  putContent(attrs, rec, ATTR.inputMessages, () => semconvMessages(request.messages));
+  if (request.tools.length) putContent(attrs, rec, ATTR.toolDefinitions, () => toolDefinitions(request.tools));
   return attrs;
 }
 
@@ -213,16 +233,16 @@ export function chatResponseAttributes(
   response: ModelResponse,
   cost: CallCost | undefined,
   retries: number,
-  capture: ContentCapture,
+  rec: SpanRecording,
 ): Attributes {
   const attrs: Attributes = {};
   if (response.id) attrs[ATTR.responseId] = response.id;
   if (response.model) attrs[ATTR.responseModel] = response.model;
   attrs[ATTR.responseFinishReasons] = [response.finishReason];
   putCallCost(putUsage(attrs, response.usage), cost);
-  putLangfuseUsage(attrs, response.usage, cost);
-  attrs[ATTR.retryAttempts] = retries;
-  putContent(attrs, capture, ATTR.outputMessages, () => [
+  if (rec.langfuse) putLangfuseUsage(attrs, response.usage, cost);
+  if (retries > 0) attrs[ATTR.retryAttempts] = retries;
+  putContent(attrs, rec, ATTR.outputMessages, () => [
     {
       role: 'assistant',
       parts: [
@@ -253,10 +273,10 @@ export function semconvFinishReason(reason: FinishReason): string {
  * @param seconds seconds from the call's start to its first chunk
  * @param at when the first chunk came (ms since the epoch)
  */
-export function firstChunkAttributes(seconds: number, at: number): Attributes {
+export function firstChunkAttributes(seconds: number, at: number, rec: SpanRecording): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.responseTimeToFirstChunk] = seconds;
-  attrs[ATTR.langfuseCompletionStartTime] = new Date(at).toISOString();
+  if (rec.langfuse) attrs[ATTR.langfuseCompletionStartTime] = new Date(at).toISOString();
   return attrs;
 }
 
@@ -265,7 +285,7 @@ export function toolAttributes(
   call: ToolCall,
   tool: { description: string; timeoutMs?: number } | undefined,
   owner: SpanOwner,
-  capture: ContentCapture,
+  rec: SpanRecording,
 ): Attributes {
   const attrs: Attributes = {};
   attrs[ATTR.operationName] = OPERATION.executeTool;
@@ -275,8 +295,8 @@ export function toolAttributes(
   attrs[ATTR.toolType] = 'function';
   if (tool) attrs[ATTR.toolDescription] = tool.description;
   if (tool?.timeoutMs !== undefined) attrs[ATTR.toolTimeoutMs] = tool.timeoutMs;
-  attrs[ATTR.langfuseObservationType] = 'tool';
-  putContent(attrs, capture, ATTR.toolCallArguments, () => call.arguments);
+  if (rec.langfuse) attrs[ATTR.langfuseObservationType] = 'tool';
+  putContent(attrs, rec, ATTR.toolCallArguments, () => call.arguments);
   return attrs;
 }
 

@@ -27,16 +27,18 @@ import {
   stepAttributes,
   toolAttributes,
   toolResultAttributes,
-  type ContentCapture,
+  type SpanRecording,
   type SpanOwner,
 } from './instrumentation.js';
 import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from './span.js';
 import { contextWindow, type ContextWindowOverrides } from '../budget/context-window.js';
 
-/** What tracing needs: the tracer, how content is captured, and context windows that win over the bundled data. */
+/** What tracing needs. */
 export interface TracingOptions {
   tracer: Tracer;
-  capture: ContentCapture;
+  /** Content capture, and whether Langfuse's keys are written (only when its exporter is on). */
+  recording: SpanRecording;
+  /** Context windows (tokens) that win over the bundled data, for `tracebound.context.utilization`. */
   contextWindows?: ContextWindowOverrides;
 }
 
@@ -62,7 +64,7 @@ function within<T>(open: OpenSpan, next: () => Promise<T>): Promise<T> {
 }
 
 /** Makes the tracing middleware for one runtime. */
-export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOptions): TracingMiddleware {
+export function tracingMiddleware({ tracer, recording, contextWindows }: TracingOptions): TracingMiddleware {
   const runs = new WeakMap<RunContext, RunSpans>();
   const contextWindowOf = (model: Model) => contextWindow(model.provider, model.modelId, contextWindows);
   const compressions = new WeakMap<CompressContext, OpenSpan>();
@@ -77,7 +79,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         name: SPAN_NAME.run(agent.name),
         parent: ctx.parent,
         attributes: () => {
-          const attrs = runAttributes({ ...owner, agentId: agent.id, model: agent.model, input: state.input }, capture);
+          const attrs = runAttributes({ ...owner, agentId: agent.id, model: agent.model, input: state.input }, recording);
           attrs[ATTR.runId] = state.runId;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
@@ -99,7 +101,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
                 maxSteps: maxSteps(agent),
                 maxToolCalls: agent.budget.maxToolCalls,
               },
-              capture,
+              recording,
             ),
             budgetAttributes(agent.budget, state),
           ),
@@ -110,7 +112,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         return result;
       } catch (error) {
         end((error as { stopReason?: string }).stopReason ?? 'error');
-        recordError(run.span, (error as { cause?: unknown }).cause ?? error, capture);
+        recordError(run.span, (error as { cause?: unknown }).cause ?? error, recording);
         throw error;
       } finally {
         run.span.end();
@@ -131,7 +133,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         }
         return outcome;
       } catch (error) {
-        recordError(step.span, error, capture);
+        recordError(step.span, error, recording);
         throw error;
       } finally {
         if (step.span.isRecording()) step.span.setAttribute(ATTR.stepFinish, finish);
@@ -161,7 +163,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         setAttributes(open.span, () => ({ [ATTR.contextTokensAfter]: outcome.tokensAfter, [ATTR.contextMessagesAfter]: outcome.messages.length }));
         return outcome;
       } catch (error) {
-        recordError(open.span, error, capture);
+        recordError(open.span, error, recording);
         throw error;
       } finally {
         open.span.end();
@@ -173,18 +175,18 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
       const open = openSpan(tracer, {
         name: SPAN_NAME.tool(ctx.call.name),
         parent: spans.steps[ctx.step.index]?.context,
-        attributes: () => toolAttributes(ctx.call, ctx.tool, spans.owner, capture),
+        attributes: () => toolAttributes(ctx.call, ctx.tool, spans.owner, recording),
       });
       try {
         const outcome = await within(open, next);
-        setAttributes(open.span, () => toolResultAttributes(outcome.content, capture));
+        setAttributes(open.span, () => toolResultAttributes(outcome.content, recording));
         if (outcome.isError) {
-          recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), capture);
+          recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), recording);
           if (outcome.errorType && open.span.isRecording()) open.span.setAttribute(ATTR.errorType, outcome.errorType);
         }
         return outcome;
       } catch (error) {
-        recordError(open.span, error, capture);
+        recordError(open.span, error, recording);
         throw error;
       } finally {
         open.span.end();
@@ -215,7 +217,7 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         kind: SpanKind.CLIENT,
         parent: parent?.context,
         attributes: () => {
-          const attrs = chatRequestAttributes(agentModel, request, spans.owner, ctx.run.streaming, capture);
+          const attrs = chatRequestAttributes(agentModel, request, spans.owner, ctx.run.streaming, recording);
           if (ctx.promptTokens !== undefined) {
             attrs[ATTR.contextPromptTokens] = ctx.promptTokens;
             const window = contextWindowOf(agentModel);
@@ -230,13 +232,13 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
         const outcome = await within(open, () => next(request));
         if (outcome.kind === 'response' && open.span.isRecording()) {
           const { response, cost } = outcome;
-          const attrs = chatResponseAttributes(response, cost, ctx.attempts - 1, capture);
+          const attrs = chatResponseAttributes(response, cost, ctx.attempts - 1, recording);
           if (ctx.promptTokens === undefined) {
             const window = contextWindowOf(agentModel);
             if (window) attrs[ATTR.contextUtilization] = response.usage.inputTokens / window;
           }
           open.span.setAttributes(attrs);
-          if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started));
+          if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started, recording));
           if (!cost) {
             const event = priceUnknownEvent(agentModel);
             open.span.addEvent(event.name, event.attributes);
@@ -246,9 +248,9 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
       } catch (error) {
         if (open.span.isRecording()) {
           open.span.setAttribute(ATTR.retryAttempts, Math.max(0, ctx.attempts - 1));
-          if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started));
+          if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started, recording));
         }
-        recordError(open.span, error, capture);
+        recordError(open.span, error, recording);
         throw error;
       } finally {
         open.span.end();
@@ -261,6 +263,6 @@ export function tracingMiddleware({ tracer, capture, contextWindows }: TracingOp
 }
 
 /** Time to the first chunk (s) and when it came, from `performance.now()` readings in ms. */
-function firstChunk(at: number, started: number) {
-  return firstChunkAttributes((at - started) / 1000, performance.timeOrigin + at);
+function firstChunk(at: number, started: number, rec: SpanRecording) {
+  return firstChunkAttributes((at - started) / 1000, performance.timeOrigin + at, rec);
 }

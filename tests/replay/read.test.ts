@@ -178,14 +178,17 @@ async function recordTwoAgents(): Promise<Recorded> {
     model: calcModel,
     tools,
     temperature: 0.2,
-    maxOutputTokens: 512,
+    // More output than $0.05 buys (gpt-4o-mini: $0.60 per million): every call is lowered, so
+    // every step carries its budget decision (a plain allow would leave no event).
+    maxOutputTokens: 100_000,
     budget: { runCostUsd: 0.05, contextTokens: CALC_LIMIT, contextStrategy: ['trim'] },
   });
   const writer = agent({
     name: 'writer',
     instructions: 'Write release notes.',
     model: writerModel,
-    budget: { runCostUsd: 0.05, contextTokens: 150, contextStrategy: ['summarize'] },
+    // Less than a 1,024-token summary's worst case: the summary and the answer are both lowered.
+    budget: { runCostUsd: 0.0005, contextTokens: 150, contextStrategy: ['summarize'] },
   });
   const runtime = tracedRuntime({ traceFile: file });
   flush = () => runtime.forceFlush();
@@ -290,10 +293,10 @@ describe('readRecording: tracebound trace files', () => {
     expect(compression?.tokensAfter).toBeLessThanOrEqual(CALC_LIMIT);
     expect(calls[2]?.request.messages[1]).toMatchObject({ role: 'assistant', content: 'Adding now.' });
 
-    // Each step reserved (a check) before its call and settled after.
+    // Each step reserved (a check, lowered) before its call and settled after.
     for (const step of run.steps) {
       expect(step.budgetEvents.map((e) => e.name)).toEqual([EVENT.budgetCheck, EVENT.budgetSettle]);
-      expect(step.budgetEvents[0]?.attributes).toMatchObject({ scope: 'run', limit: 0.05, decision: 'allow' });
+      expect(step.budgetEvents[0]?.attributes).toMatchObject({ scope: 'run', limit: 0.05, decision: 'lower' });
     }
     const settled = run.steps.map((s) => s.budgetEvents[1]?.attributes.actual);
     expect(settled).toEqual(calls.map((c) => c.costUsd));
