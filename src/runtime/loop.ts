@@ -5,15 +5,16 @@
  * tracing, the budget, retries, hooks and stream events live; the loop knows none of them.
  */
 import type { Agent } from '../agent.js';
-import { RunAbortedError, RunError, RunTimeoutError, type StopReason } from '../errors.js';
+import type { StopReason } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
-import type { ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
-import type { Tool } from '../tool.js';
+import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
 import type { Chain, RunContext, StepContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
-import type { RunState } from './run-state.js';
+import { traceIdOf, type RunState } from './run-state.js';
+import { runSignal, toRunError } from './run-signal.js';
+import { toolIndexOf } from './tool-index.js';
 import { executeTool, type ToolOutcome } from './tools.js';
 
 /** How one run is made, besides its agent and state. */
@@ -30,21 +31,6 @@ export interface RunSettings {
   sink?: (event: RunEvent) => void;
 }
 
-/**
- * The reasons the run's own signal aborts with, as every call in flight sees them: their `kind`
- * is the `error.type` of the spans they end. The run's `timeoutMs` elapsed.
- */
-class RunTimeout extends Error {
-  override readonly name = 'RunTimeout';
-  readonly kind = 'timeout';
-}
-
-/** The caller's signal aborted (its reason is the `cause`). */
-class RunAborted extends Error {
-  override readonly name = 'RunAborted';
-  readonly kind = 'aborted';
-}
-
 /** What the tools get as their signal when nothing can abort the run. */
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -58,21 +44,13 @@ const NEVER_ABORTED = new AbortController().signal;
  */
 export async function runAgent(agent: Agent, state: RunState, settings: RunSettings): Promise<RunResult> {
   const { chain } = settings;
-  // A run that nothing can abort gets no controller: it would cost every run an EventTarget.
-  const controller = settings.signal || settings.timeoutMs !== undefined ? new AbortController() : undefined;
-  const onAbort = () => controller?.abort(new RunAborted('run aborted by the caller', { cause: settings.signal?.reason }));
-  if (settings.signal?.aborted) onAbort();
-  else settings.signal?.addEventListener('abort', onAbort, { once: true });
-  const timer =
-    settings.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => controller?.abort(new RunTimeout(`run timed out after ${settings.timeoutMs} ms`)), settings.timeoutMs);
+  const abort = runSignal(settings.signal, settings.timeoutMs);
   const observers = chain.observers;
   const sink = settings.sink;
   const run: RunContext = {
     agent,
     state,
-    signal: controller?.signal,
+    signal: abort?.signal,
     streaming: settings.streaming,
     parent: settings.parent,
     attributes: settings.attributes,
@@ -91,12 +69,11 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
       try {
         return await steps(run, chain);
       } catch (error) {
-        throw toRunError(error, run, settings.signal);
+        throw toRunError(error, state, abort?.signal);
       }
     });
   } finally {
-    clearTimeout(timer);
-    settings.signal?.removeEventListener('abort', onAbort);
+    abort?.dispose();
   }
 }
 
@@ -167,28 +144,8 @@ function result(run: RunContext, stopReason: StopReason): RunResult {
     steps: state.step,
     toolCalls: state.totals.toolCalls,
     stopReason,
-    traceId: state.trace?.traceId ?? UNTRACED,
+    traceId: traceIdOf(state),
   };
-}
-
-const UNTRACED = '00000000000000000000000000000000';
-
-function toRunError(error: unknown, run: RunContext, callerSignal: AbortSignal | undefined): RunError {
-  if (error instanceof RunError) return error;
-  const { state } = run;
-  const partial = {
-    usage: state.totals.usage,
-    costUsd: state.totals.priced ? state.totals.costUsd : undefined,
-    steps: state.step,
-    toolCalls: state.totals.toolCalls,
-    traceId: state.trace?.traceId ?? UNTRACED,
-  };
-  if (run.signal?.aborted && run.signal.reason instanceof RunTimeout) {
-    return new RunTimeoutError('timeout', run.signal.reason.message, partial, error);
-  }
-  if (callerSignal?.aborted) return new RunAbortedError('aborted', 'run aborted by the caller', partial, error);
-  const message = error instanceof Error ? error.message : String(error);
-  return new RunError('error', `run failed: ${message}`, partial, error);
 }
 
 function assistantMessage(response: ModelResponse): AssistantMessage {
@@ -202,24 +159,4 @@ function toolMessage(call: ToolCall, outcome: Pick<ToolOutcome, 'content' | 'isE
   const message: ToolMessage = { role: 'tool', toolCallId: call.id, toolName: call.name, content: outcome.content };
   if (outcome.isError) message.isError = true;
   return message;
-}
-
-/** An agent's tools as the loop uses them: by name, their names, their definitions. */
-interface ToolIndex {
-  byName: Map<string, Tool>;
-  names: string[];
-  /** One array per agent: token counts are cached per definitions array. */
-  definitions: ToolDefinition[];
-}
-
-const toolIndexes = new WeakMap<Agent, ToolIndex>();
-
-function toolIndexOf(agent: Agent): ToolIndex {
-  let index = toolIndexes.get(agent);
-  if (!index) {
-    const byName = new Map(agent.tools.map((t) => [t.name, t]));
-    index = { byName, names: [...byName.keys()], definitions: agent.tools.map((t) => t.definition) };
-    toolIndexes.set(agent, index);
-  }
-  return index;
 }

@@ -94,3 +94,8 @@ export function newRunState(init: RunStateInit): RunState {
   if (init.conversationId !== undefined) state.conversationId = init.conversationId;
   return state;
 }
+
+/** The trace id a run's spans carry; all zeros when the run is not traced. */
+export function traceIdOf(state: Pick<RunState, 'trace'>): string {
+  return state.trace?.traceId ?? '00000000000000000000000000000000';
+}

@@ -6,12 +6,13 @@
 import type { RunEvent } from './events.js';
 import type { Middleware } from './middleware.js';
 import { stepFinish } from './outcomes.js';
+import { traceIdOf } from './run-state.js';
 
 /** Emits run, step, usage and tool-call events around the calls it wraps. */
 export const streamEvents: Middleware = {
   name: 'stream-events',
   async wrapRun(ctx, next) {
-    ctx.emit({ type: 'run-start', agent: ctx.agent.name, traceId: ctx.state.trace?.traceId ?? '00000000000000000000000000000000' });
+    ctx.emit({ type: 'run-start', agent: ctx.agent.name, traceId: traceIdOf(ctx.state) });
     const result = await next();
     ctx.emit({ type: 'run-end', result });
     return result;
