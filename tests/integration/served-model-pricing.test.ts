@@ -29,7 +29,8 @@ import {
 
 let h: Harness;
 beforeEach(async () => {
-  h = await harness();
+  // Langfuse's cost details too: it shows the served model's price.
+  h = await harness({ langfuseAttributes: true });
 });
 afterEach(async () => {
   await h.close();
