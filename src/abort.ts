@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * Settles as `work` does, or rejects with `signal.reason` as soon as `signal` aborts, whichever
  * comes first. For work that may ignore its signal (a user's tool, a custom model, an SDK's event
@@ -26,3 +28,11 @@ export function abortable<T>(work: PromiseLike<T>, signal: AbortSignal | undefin
     );
   });
 }
+
+/**
+ * A signal that never aborts, for calls that take a signal when nothing can abort their run (one
+ * controller per run would cost every run an EventTarget). Concurrent calls add and remove their
+ * listeners on it, so Node's leak warning (11 at once) would be a false alarm: the limit is off.
+ */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+setMaxListeners(0, NEVER_ABORTED);

@@ -3,6 +3,7 @@
  * order until the prompt fits, each through the chain's compression point (so each is a traced
  * `compress_context` span and runs the compression hooks).
  */
+import { NEVER_ABORTED } from '../abort.js';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import type { ModelRequest } from '../providers/model.js';
@@ -16,9 +17,6 @@ const SUMMARY_INSTRUCTIONS =
   'tool result and open question that may matter; drop pleasantries. Answer with the summary only.';
 /** Most output tokens of a summary. */
 const SUMMARY_MAX_TOKENS = 1_024;
-/** What a strategy gets as its signal when nothing can abort the run. */
-const NEVER_ABORTED = new AbortController().signal;
-
 /** The budget refused a summarising call: the fit ends with `budget_exceeded`. */
 class SummaryRefused extends Error {
   override readonly name = 'SummaryRefused';

@@ -4,6 +4,8 @@ import type { ModelCallError } from '../providers/errors.js';
 
 /** What a finished run returns: `runtime.run()` resolves with it, `stream()` ends with it in `run-end`. */
 export interface RunResult {
+  /** The run's id (`tracebound.run.id`): the caller's `runId`, or a random UUID. */
+  runId: string;
   /** The final answer's text (the last assistant text when the run stopped at a limit). */
   output: string;
   /** The whole conversation, system prompt excluded. */

@@ -4,6 +4,7 @@
  * answer, a limit or a failure. Every call goes through the middleware chain, which is where
  * tracing, the budget, retries, hooks and stream events live; the loop knows none of them.
  */
+import { NEVER_ABORTED } from '../abort.js';
 import type { Agent } from '../agent.js';
 import type { StopReason } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
@@ -30,9 +31,6 @@ export interface RunSettings {
   /** Where run events go besides the middleware's `onEvent` (a `stream()` reader). */
   sink?: (event: RunEvent) => void;
 }
-
-/** What the tools get as their signal when nothing can abort the run. */
-const NEVER_ABORTED = new AbortController().signal;
 
 /**
  * Runs `agent` from `state` to a stop.
@@ -137,6 +135,7 @@ function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefine
 function result(run: RunContext, stopReason: StopReason): RunResult {
   const { state } = run;
   return {
+    runId: state.runId,
     output: state.output,
     messages: state.messages,
     usage: state.totals.usage,

@@ -198,7 +198,7 @@ describe('serve: redis queue input (real redis-server)', () => {
     const stream = 'stop:in';
     const received: InboundMessage[] = [];
     let finish: (() => void) | undefined;
-    const result: RunResult = { output: 'ok', messages: [], usage: toUsage({}), costUsd: 0, steps: 1, toolCalls: 0, stopReason: 'final', traceId: '' };
+    const result: RunResult = { runId: 'r-1', output: 'ok', messages: [], usage: toUsage({}), costUsd: 0, steps: 1, toolCalls: 0, stopReason: 'final', traceId: '' };
     // Holds the run until the test calls finish(), after stop().
     const dispatcher: Dispatcher = {
       dispatch: (message) =>
