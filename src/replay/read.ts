@@ -12,7 +12,7 @@ import type { Message, ReasoningPart, ToolCall, Usage } from '../messages.js';
 import type { FinishReason, ToolDefinition } from '../providers/model.js';
 import { ATTR, EVENT, OPERATION } from '../tracing/attributes.js';
 import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
-import { readTraceFile, TraceFileError } from '../traces/trace-file.js';
+import { describe, readTraceFile, TraceFileError } from '../traces/trace-file.js';
 import { semconvFinishReason } from '../tracing/instrumentation.js';
 import type {
   RecordedBudgetEvent,
@@ -81,16 +81,6 @@ function fail(at: At, field: string, problem: string, fix: string): never {
     { file, line, spanId: at.span.spanId, field },
     `${field} of "${at.span.name}" ${problem}: ${fix}`,
   );
-}
-
-/** A short description of a value, to say what was found instead of what was expected. */
-function describe(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
-  if (typeof value === 'object') return 'an object';
-  return `a ${typeof value} (${String(value)})`;
 }
 
 // ---- attributes ----

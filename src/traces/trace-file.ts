@@ -51,7 +51,7 @@ function fail(place: Place, field: string, problem: string, advice = FIX_WRITER)
 }
 
 /** A short description of a JSON value, to say what was found instead of what was expected. */
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';

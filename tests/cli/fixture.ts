@@ -14,6 +14,8 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
+import type { CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
 import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from '../../src/tracing/attributes.js';
 
 /** Epoch second all fixture times count from. */
@@ -176,4 +178,13 @@ export async function writeTemp(text: string, name = 'traces.jsonl'): Promise<st
   const file = join(await tempDir(), name);
   await writeFile(file, text);
   return file;
+}
+
+/** Runs the CLI in-process, capturing what it writes. */
+export async function runCli(argv: string[], color = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), color };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
 }

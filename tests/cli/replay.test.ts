@@ -3,21 +3,11 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { recordRun } from '../../src/testing/record.js';
-import { tempDir } from './fixture.js';
+import { runCli, tempDir } from './fixture.js';
 import { greeter, weather } from './replay-agents.js';
 
 const AGENTS = fileURLToPath(new URL('./replay-agents.ts', import.meta.url));
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), color: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 /** A recording with two weather runs and a greeter run between them, and agent modules. */
 async function setup() {
@@ -45,7 +35,7 @@ async function setup() {
 describe('tracebound replay', () => {
   it('exits 0 and prints a match line for every run of the agent', async () => {
     const s = await setup();
-    const result = await cli(['replay', s.file, '--agent', s.same]);
+    const result = await runCli(['replay', s.file, '--agent', s.same]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n')).toEqual([
@@ -53,21 +43,21 @@ describe('tracebound replay', () => {
       expect.stringMatching(new RegExp(`^✓ matched run ${s.traces.oslo} \\(agent weather, ${s.file}:\\d+\\): 2 steps, 1 tool call$`)),
       '',
     ]);
-    const greeting = await cli(['replay', s.file, '--agent', s.greeting]);
+    const greeting = await runCli(['replay', s.file, '--agent', s.greeting]);
     expect(greeting.code).toBe(0);
     expect(greeting.stdout).toContain(`✓ matched run ${s.traces.hello} (agent greeter`);
   });
 
   it('replays only the run --run names', async () => {
     const s = await setup();
-    const result = await cli(['replay', s.file, '--agent', s.same, '--run', s.traces.oslo]);
+    const result = await runCli(['replay', s.file, '--agent', s.same, '--run', s.traces.oslo]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^✓ matched run ${s.traces.oslo} .*\n$`));
   });
 
   it('exits 1 with the report on divergence; strict stops at the first difference, lenient lists them all', async () => {
     const s = await setup();
-    const strict = await cli(['replay', s.file, '--agent', s.changed, '--run', s.traces.paris]);
+    const strict = await runCli(['replay', s.file, '--agent', s.changed, '--run', s.traces.paris]);
     expect(strict.code).toBe(1);
     expect(strict.stderr).toBe('');
     expect(strict.stdout).toBe(
@@ -80,7 +70,7 @@ describe('tracebound replay', () => {
         '',
       ].join('\n'),
     );
-    const lenient = await cli(['replay', s.file, '--agent', s.changed, '--lenient']);
+    const lenient = await runCli(['replay', s.file, '--agent', s.changed, '--lenient']);
     expect(lenient.code).toBe(1);
     expect(lenient.stdout.match(/^✗ replay diverged from .*: 2 differences$/gm)).toHaveLength(2);
     expect(lenient.stdout.match(/step 2: the system prompt differs/g)).toHaveLength(2);
@@ -88,7 +78,7 @@ describe('tracebound replay', () => {
 
   it('checks a changed tool only with --live-tools (all tools, or the tools named)', async () => {
     const s = await setup();
-    const recorded = await cli(['replay', s.file, '--agent', s.changedTool, '--run', s.traces.paris]);
+    const recorded = await runCli(['replay', s.file, '--agent', s.changedTool, '--run', s.traces.paris]);
     expect(recorded.code).toBe(0);
     expect(recorded.stdout).toMatch(/^✓ matched run /);
 
@@ -101,7 +91,7 @@ describe('tracebound replay', () => {
       ['replay', s.file, '--live-tools', 'lookup', '--agent', s.changedTool, '--run', s.traces.paris],
       ['replay', s.file, '--agent', s.changedTool, '--live-tools', 'lookup', '--run', s.traces.paris],
     ]) {
-      const live = await cli(argv);
+      const live = await runCli(argv);
       expect(live.stderr, argv.join(' ')).toBe('');
       expect(live.code, argv.join(' ')).toBe(1);
       expect(live.stdout.split('\n').slice(0, 2), argv.join(' ')).toEqual(report);
@@ -112,12 +102,12 @@ describe('tracebound replay', () => {
 
   it('--live-tools never takes the trace file: a name the agent lacks is bad usage saying where the file goes', async () => {
     const s = await setup();
-    const swallowed = await cli(['replay', '--live-tools', s.file, '--agent', s.changedTool]);
+    const swallowed = await runCli(['replay', '--live-tools', s.file, '--agent', s.changedTool]);
     expect(swallowed.code).toBe(2);
     expect(swallowed.stdout).toBe('');
     expect(swallowed.stderr).toMatch(/missing required argument 'trace-file'/);
 
-    const unknown = await cli(['replay', s.file, '--agent', s.changedTool, '--live-tools', 'lookup', 'forecast']);
+    const unknown = await runCli(['replay', s.file, '--agent', s.changedTool, '--live-tools', 'lookup', 'forecast']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
       'tracebound replay: --live-tools: agent "weather" has no tool "forecast" (its tools: lookup); ' +
@@ -127,34 +117,34 @@ describe('tracebound replay', () => {
 
   it('exits 2 on bad input, saying what is wrong', async () => {
     const s = await setup();
-    const missing = await cli(['replay', join(s.dir, 'nope.jsonl'), '--agent', s.same]);
+    const missing = await runCli(['replay', join(s.dir, 'nope.jsonl'), '--agent', s.same]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^tracebound replay: .*nope\.jsonl: no such file/);
 
     const malformed = join(s.dir, 'malformed.jsonl');
     await writeFile(malformed, '');
     await appendFile(malformed, '{"resourceSpans": [}\n');
-    const bad = await cli(['replay', malformed, '--agent', s.same]);
+    const bad = await runCli(['replay', malformed, '--agent', s.same]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/malformed\.jsonl: line 1: .*not JSON/);
 
-    const noRun = await cli(['replay', s.file, '--agent', s.same, '--run', 'abc']);
+    const noRun = await runCli(['replay', s.file, '--agent', s.same, '--run', 'abc']);
     expect(noRun.code).toBe(2);
     expect(noRun.stderr).toContain('no run abc in the recording');
 
     const stranger = join(s.dir, 'stranger.ts');
     await writeFile(stranger, `import { agent } from ${JSON.stringify(fileURLToPath(new URL('../../src/agent.ts', import.meta.url)))};\nimport { scriptedModel } from ${JSON.stringify(fileURLToPath(new URL('../../src/testing/scripted-model.ts', import.meta.url)))};\nexport default agent({ name: 'stranger', instructions: '', model: scriptedModel({ respond: [] }) });\n`);
-    const noAgentRun = await cli(['replay', s.file, '--agent', stranger]);
+    const noAgentRun = await runCli(['replay', s.file, '--agent', stranger]);
     expect(noAgentRun.code).toBe(2);
     expect(noAgentRun.stderr).toMatch(/has no run of agent "stranger"; runs: .*\(weather\), .*\(greeter\), .*\(weather\)\. Pick one with --run/);
 
     const noAgent = join(s.dir, 'no-agent.ts');
     await writeFile(noAgent, 'export const x = 1;\n');
-    const notAgent = await cli(['replay', s.file, '--agent', noAgent]);
+    const notAgent = await runCli(['replay', s.file, '--agent', noAgent]);
     expect(notAgent.code).toBe(2);
     expect(notAgent.stderr).toMatch(/no default-exported agent/);
 
-    const usage = await cli(['replay', s.file]);
+    const usage = await runCli(['replay', s.file]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/required option '--agent <agent-module>' not specified/);
   });

@@ -8,21 +8,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
-import { tempDir } from './fixture.js';
+import { runCli, tempDir } from './fixture.js';
 
 const AGENTS = fileURLToPath(new URL('./replay-agents.ts', import.meta.url));
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), color: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 /** A module default-exporting the weather agent (a scripted gpt-4o-mini that looks the city up), plus `extra` source. */
 async function weatherModule(extra = ''): Promise<{ dir: string; path: string }> {
@@ -35,7 +25,7 @@ async function weatherModule(extra = ''): Promise<{ dir: string; path: string }>
 describe('tracebound run --exporter', () => {
   it('takes one value per flag, so the input after it stays the input', async () => {
     const { path } = await weatherModule();
-    const result = await cli(['run', path, '--exporter', 'none', 'Paris']);
+    const result = await runCli(['run', path, '--exporter', 'none', 'Paris']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('\nIt is sunny in Paris.\n');
@@ -49,7 +39,7 @@ describe('tracebound run --exporter', () => {
       ['commas', ['--exporter', 'none,file']],
     ] as const) {
       const traceFile = join(dir, `${name}.jsonl`);
-      const result = await cli(['run', path, ...flags, '--trace-file', traceFile, 'Oslo']);
+      const result = await runCli(['run', path, ...flags, '--trace-file', traceFile, 'Oslo']);
       expect(result.code, name).toBe(0);
       expect(result.stdout, name).toContain('It is sunny in Oslo.');
       expect(result.stdout, name).toContain(`trace written to ${traceFile}`);
@@ -60,7 +50,7 @@ describe('tracebound run --exporter', () => {
   it('rejects an unknown name with exit 2, in a list too', async () => {
     const { path } = await weatherModule();
     for (const value of ['jaeger', 'file,jaeger']) {
-      const result = await cli(['run', path, '--exporter', value, 'Paris']);
+      const result = await runCli(['run', path, '--exporter', value, 'Paris']);
       expect(result.code, value).toBe(2);
       expect(result.stderr, value).toMatch(/unknown exporter "jaeger": use one of file, otlp, otlp-proto, langfuse, console, none/);
       expect(result.stdout, value).toBe('');
@@ -72,7 +62,7 @@ describe('--offline on a module without an offline setup', () => {
   it('run: one line on stderr, exit 2, no trace written', async () => {
     const { dir, path } = await weatherModule();
     const traceFile = join(dir, 'traces.jsonl');
-    const result = await cli(['run', path, '--offline', '--trace-file', traceFile, 'Paris']);
+    const result = await runCli(['run', path, '--offline', '--trace-file', traceFile, 'Paris']);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
       `tracebound run: ${path} does not support --offline: it exports no \`offline\` setup (see README, "Your own --offline setup"); run it without --offline\n`,
@@ -83,7 +73,7 @@ describe('--offline on a module without an offline setup', () => {
 
   it('serve: one line on stderr, exit 2', async () => {
     const { path } = await weatherModule();
-    const result = await cli(['serve', path, '--offline', '--port', '0', '--exporter', 'none']);
+    const result = await runCli(['serve', path, '--offline', '--port', '0', '--exporter', 'none']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^tracebound serve: .* does not support --offline: it exports no `offline` setup .*\n$/);
     expect(result.stderr.split('\n')).toHaveLength(2);
@@ -107,7 +97,7 @@ describe('the module\'s `runtime` export', () => {
       );
       return path;
     };
-    const priced = await cli(['run', await houseModule('priced.ts', "export const runtime = { prices: { 'house-llm-1': { inputPerMTok: 1, outputPerMTok: 2 } } };"), '--exporter', 'none', 'hello']);
+    const priced = await runCli(['run', await houseModule('priced.ts', "export const runtime = { prices: { 'house-llm-1': { inputPerMTok: 1, outputPerMTok: 2 } } };"), '--exporter', 'none', 'hello']);
     expect(priced.stderr).toBe('');
     expect(priced.code).toBe(0);
     // 100 x $1/MTok + 20 x $2/MTok.
@@ -115,14 +105,14 @@ describe('the module\'s `runtime` export', () => {
     expect(priced.stdout).toMatch(/└─ stop final .* \$0\.000140\n/);
 
     // Without the export the same model has no price: `cost ?`, never $0.
-    const unpriced = await cli(['run', await houseModule('unpriced.ts', ''), '--exporter', 'none', 'hello']);
+    const unpriced = await runCli(['run', await houseModule('unpriced.ts', ''), '--exporter', 'none', 'hello']);
     expect(unpriced.code).toBe(0);
     expect(unpriced.stdout).toMatch(/└─ chat house-llm-1 .* tokens 100\/20 {2}cost \?\n/);
   });
 
   it('may not set what the flags own (where spans go): exit 2 naming it', async () => {
     const { path } = await weatherModule("export const runtime = { exporter: 'otlp', retry: { maxRetries: 0 } };\n");
-    const result = await cli(['run', path, 'Paris']);
+    const result = await runCli(['run', path, 'Paris']);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
       `tracebound run: ${path} exports \`runtime\` with exporter: the CLI sets where spans go (--exporter, --trace-file); remove it\n`,
@@ -131,7 +121,7 @@ describe('the module\'s `runtime` export', () => {
 
   it('is named in the help of run and serve, with the store they use', async () => {
     for (const command of ['run', 'serve']) {
-      const help = await cli([command, '--help']);
+      const help = await runCli([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toMatch(/Budget spend windows \(budget\.spend\) live in this process's memory unless the\s+agent module exports\s+`runtime` with a `budgetStore`/);
       expect(help.stdout, command).toMatch(/--exporter <names>/);

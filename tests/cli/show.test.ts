@@ -4,25 +4,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { colorEnabled, type CliIo } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
-import { recordWeatherRun, tempDir, writeTemp } from './fixture.js';
+import { colorEnabled } from '../../src/cli/io.js';
+import { recordWeatherRun, runCli, tempDir, writeTemp } from './fixture.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Runs the CLI in-process, capturing what it writes. */
-async function cli(argv: string[], color = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), color };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe('tracebound show', () => {
   it('prints the tree of each run and exits 0', async () => {
     const { file } = await recordWeatherRun();
-    const result = await cli(['show', file]);
+    const result = await runCli(['show', file]);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     const lines = result.stdout.split('\n');
@@ -36,14 +26,14 @@ describe('tracebound show', () => {
 
   it('colours when the io allows it', async () => {
     const { file } = await recordWeatherRun();
-    expect((await cli(['show', file], true)).stdout).toContain('\x1b[31mERROR');
+    expect((await runCli(['show', file], true)).stdout).toContain('\x1b[31mERROR');
   });
 
   it('prints every trace of a Collector-style file', async () => {
     const recording = await recordWeatherRun();
     const other = await recordWeatherRun();
     const file = await writeTemp(recording.text + other.text);
-    const result = await cli(['show', file]);
+    const result = await runCli(['show', file]);
     expect(result.code).toBe(0);
     expect(result.stdout.match(/^trace /gm)).toHaveLength(2);
     expect(result.stdout.match(/^invoke_agent weather/gm)).toHaveLength(2);
@@ -51,29 +41,29 @@ describe('tracebound show', () => {
 
   it('says so for an empty file and exits 0', async () => {
     const file = await writeTemp('\n');
-    expect(await cli(['show', file])).toEqual({ code: 0, stdout: `no spans in ${file}\n`, stderr: '' });
+    expect(await runCli(['show', file])).toEqual({ code: 0, stdout: `no spans in ${file}\n`, stderr: '' });
   });
 
   it('exits 2 naming the line and field of a malformed file', async () => {
     const truncated = await writeTemp('{"resourceSpans":[{"scopeSpans":[{"spans":');
-    const cut = await cli(['show', truncated]);
+    const cut = await runCli(['show', truncated]);
     expect(cut.code).toBe(2);
     expect(cut.stdout).toBe('');
     expect(cut.stderr).toMatch(/^tracebound show: .*traces\.jsonl: line 1: not JSON \(.*\): the file may be truncated/);
 
     const wrongType = await writeTemp('\n{"resourceSpans":[{"scopeSpans":[{"spans":7}]}]}\n');
-    const wrong = await cli(['show', wrongType]);
+    const wrong = await runCli(['show', wrongType]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('line 2: resourceSpans[0].scopeSpans[0].spans is a number (7), expected an array');
 
-    const foreign = await cli(['show', await writeTemp('{"foo":1}\n')]);
+    const foreign = await runCli(['show', await writeTemp('{"foo":1}\n')]);
     expect(foreign.code).toBe(2);
     expect(foreign.stderr).toContain('this is not an OTLP/JSON trace file');
   });
 
   it('exits 2 for a missing file', async () => {
     const missing = join(await tempDir(), 'nope.jsonl');
-    const result = await cli(['show', missing]);
+    const result = await runCli(['show', missing]);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(`tracebound show: ${missing}: no such file: check the path, or record a trace first with \`tracebound run\`\n`);
   });
@@ -81,22 +71,22 @@ describe('tracebound show', () => {
 
 describe('tracebound usage', () => {
   it('exits 2 with commander’s message on a missing argument or an unknown command', async () => {
-    const missing = await cli(['show']);
+    const missing = await runCli(['show']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("error: missing required argument 'trace-file'");
-    const unknown = await cli(['frobnicate']);
+    const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("error: unknown command 'frobnicate'");
-    expect((await cli([])).code).toBe(2);
+    expect((await runCli([])).code).toBe(2);
   });
 
   it('prints help and version with exit 0', async () => {
     const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    expect(await cli(['--version'])).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
-    const help = await cli(['--help']);
+    expect(await runCli(['--version'])).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
+    const help = await runCli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('show <trace-file>');
-    expect((await cli(['show', '--help'])).code).toBe(0);
+    expect((await runCli(['show', '--help'])).code).toBe(0);
   });
 
   it('colours only on a TTY without NO_COLOR', () => {
