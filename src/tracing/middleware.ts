@@ -66,7 +66,12 @@ function within<T>(open: OpenSpan, next: () => Promise<T>): Promise<T> {
 /** Makes the tracing middleware for one runtime. */
 export function tracingMiddleware({ tracer, recording, contextWindows }: TracingOptions): TracingMiddleware {
   const runs = new WeakMap<RunContext, RunSpans>();
-  const contextWindowOf = (model: Model) => contextWindow(model.provider, model.modelId, contextWindows);
+  const windows = new WeakMap<Model, number | undefined>();
+  /** The model's context window in tokens (looked up once per model: it is on every chat span). */
+  const contextWindowOf = (model: Model): number | undefined => {
+    if (!windows.has(model)) windows.set(model, contextWindow(model.provider, model.modelId, contextWindows));
+    return windows.get(model);
+  };
   const compressions = new WeakMap<CompressContext, OpenSpan>();
   const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
 
