@@ -32,6 +32,8 @@ export interface RunSettings {
   sink?: (event: RunEvent) => void;
 }
 
+const ignore = () => {};
+
 /**
  * Runs `agent` from `state` to a stop.
  * @returns the result for every stop but `aborted`, `timeout` and `error`.
@@ -54,13 +56,13 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
     attributes: settings.attributes,
     emit:
       observers.length === 0 && !sink
-        ? () => {}
+        ? ignore
         : (event) => {
             for (const m of observers) m.onEvent?.(run, event);
             sink?.(event);
           },
-    compress: (ctx, apply) => chain.compress(ctx, apply),
-    callModel: (ctx) => chain.modelCall(ctx),
+    compress: chain.compress,
+    callModel: chain.modelCall,
   };
   try {
     return await chain.run(run, async () => {
