@@ -54,7 +54,7 @@ export class BudgetConfigError extends Error {
 const DEFAULT_MIN_OUTPUT_TOKENS = 256;
 /**
  * Headroom on the counted prompt: counts are estimates (OpenAI's within ~2%, Anthropic's first
- * call within ~30% until the run's first correction; see budget/tokens.ts), and a reservation must
+ * call within ~30% until the run's first correction; see providers/openai-tokens.ts and anthropic-tokens.ts), and a reservation must
  * be an upper bound for the limit to hold.
  */
 const PROMPT_MARGIN = 1.1;

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import type { BudgetPolicy } from '../../src/budget/policy.js';
-import { tokenCounterFor } from '../../src/budget/tokens.js';
+import { openaiTokenCounting } from '../../src/providers/openai-tokens.js';
 import { openai } from '../../src/providers/openai.js';
 import { DROPPED_RESULT } from '../../src/budget/compress.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
@@ -65,7 +65,7 @@ async function run(budget: BudgetPolicy, summary = false, hooks: Hooks = {}) {
 
 /** Exact prompt tokens of a request the server received, counted afresh. */
 function sentTokens(body: unknown): number {
-  return tokenCounterFor({ provider: 'openai', modelId: 'gpt-4o-mini' }).count(fromChatWire(body as ChatWireRequest));
+  return openaiTokenCounting('gpt-4o-mini').countTokens(fromChatWire(body as ChatWireRequest));
 }
 
 /** Every tool_call id in the request is answered by a tool message, and every tool message answers one. */
