@@ -3,8 +3,9 @@
  * (compressing it), reserve the call's worst case in every USD scope before it is sent (lowering
  * its max output tokens to what fits, or refusing it), then settle the reservation to the actual
  * cost. The prompt is reserved at a cheap upper bound of its tokens when the model gives one, and
- * counted only near a limit or for a shared spend window. Decisions other than a plain allow are run events, which tracing records on the span
- * where they happened. A run's spend and reservations live in its state (one ledger).
+ * counted only near a limit or for a shared spend window. Decisions other than a plain allow are
+ * run events, which tracing records on the span where they happened. A run's spend and
+ * reservations live in its state (one ledger).
  */
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Agent } from '../agent.js';

@@ -88,7 +88,8 @@ export interface Model {
    * framing the provider wraps around them, in tokens. It may be an estimate (Anthropic's is:
    * no tokenizer of current Claude models is public); the budget corrects it per run by the
    * input tokens the provider reports, and without it the budget estimates ~4 characters a
-   * token. Called synchronously before calls the budget guards, so it should not do I/O.
+   * token. Called synchronously before a guarded call whose count can change a budget decision
+   * (see {@link tokenUpperBound}), so it should not do I/O.
    */
   countTokens?(request: CountedRequest): number;
   /**
