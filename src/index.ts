@@ -43,6 +43,7 @@ export {
   type CompressionStrategy,
 } from './budget/compress.js';
 export type {
+  CountedRequest,
   FinishReason,
   Model,
   ModelRequest,

@@ -23,10 +23,13 @@ class SummaryRefused extends Error {
 }
 
 /**
- * The result of fitting: the messages to send, or why they cannot be sent (no strategy brought
- * the prompt under the limit, or the budget refused a summarising call).
+ * The result of fitting: the messages to send, and whether they were counted (their upper bound
+ * was over the limit); or why they cannot be sent (no strategy brought the prompt under the
+ * limit, or the budget refused a summarising call).
  */
-export type Fit = { fits: true; messages: Message[] } | { fits: false; stopReason: 'context_overflow' | 'budget_exceeded' };
+export type Fit =
+  | { fits: true; messages: Message[]; counted: boolean }
+  | { fits: false; stopReason: 'context_overflow' | 'budget_exceeded' };
 
 function strategiesOf(agent: Agent): (CompressionStrategy | 'refuse')[] {
   return (agent.budget.contextStrategy ?? DEFAULT_STRATEGIES).map((s) =>
@@ -36,12 +39,14 @@ function strategiesOf(agent: Agent): (CompressionStrategy | 'refuse')[] {
 
 /**
  * Counts the call's prompt and, when it is over `limit`, runs the agent's strategies in order
- * until it fits.
+ * until it fits. A prompt whose upper bound is within the limit fits without being counted.
  * @param counter counts prompts of this run's requests
  * @returns the messages to send; the request's own when it fits as it is.
  * @throws what a strategy throws.
  */
 export async function fitContext(ctx: ModelCallContext, request: ModelRequest, limit: number, counter: TokenCounter): Promise<Fit> {
+  const bound = counter.upperBound(request);
+  if (bound !== undefined && bound <= limit) return { fits: true, messages: request.messages, counted: false };
   const { run, step } = ctx;
   const count = (messages: readonly Message[]) => counter.count({ system: request.system, tools: request.tools, messages: [...messages] });
   let messages = request.messages;
@@ -70,7 +75,7 @@ export async function fitContext(ctx: ModelCallContext, request: ModelRequest, l
     }
     if (strategy === 'refuse') break;
   }
-  return tokens <= limit ? { fits: true, messages } : { fits: false, stopReason: 'context_overflow' };
+  return tokens <= limit ? { fits: true, messages, counted: true } : { fits: false, stopReason: 'context_overflow' };
 }
 
 /** A summarising model call through the whole chain, under the compression that asked for it. */

@@ -46,6 +46,17 @@ export interface GuardDecision {
   storeError?: StoreOutage;
 }
 
+/**
+ * A prompt known by a cheap upper bound of its tokens, with its count on demand: the guard counts
+ * only when the bound would not do (see {@link BudgetGuard.reserve}).
+ */
+export interface PromptBound {
+  /** Never below what {@link count} returns (tokens). */
+  upperBound: number;
+  /** The prompt's counted tokens; may be expensive (a tokenizer). */
+  count(): number;
+}
+
 /** A USD limit is set but the model has no known price, so no limit could be enforced. */
 export class BudgetConfigError extends Error {
   override readonly name = 'BudgetConfigError';
@@ -54,8 +65,8 @@ export class BudgetConfigError extends Error {
 const DEFAULT_MIN_OUTPUT_TOKENS = 256;
 /**
  * Headroom on the counted prompt: counts are estimates (OpenAI's within ~2%, Anthropic's first
- * call within ~30% until the run's first correction; see budget/tokens.ts), and a reservation must
- * be an upper bound for the limit to hold.
+ * call within ~30% until the run's first correction; see providers/openai-tokens.ts and
+ * anthropic-tokens.ts), and a reservation must be an upper bound for the limit to hold.
  */
 const PROMPT_MARGIN = 1.1;
 const DEFAULT_TTL_MS = 10 * 60_000;
@@ -121,26 +132,35 @@ export class BudgetGuard {
    * Reserves a call's worst case in every USD scope. A window with a settle still unrecorded
    * (see {@link settle}) records it first: until the store takes it, the window is not known.
    * @param run the run's totals (its spend) and budget ledger; the hold is added to the ledger
-   * @param promptTokens the counted prompt tokens
+   * @param prompt the counted prompt tokens, or an upper bound of them with the count on demand:
+   *   the bound is reserved when the worst case at the bound fits whole in the run's room and no
+   *   spend window applies, and counted otherwise (never when no USD limit applies). The count is
+   *   never above the bound, so the decision is then the plain allow the count would get too,
+   *   only with a larger hold for the length of the call. A spend window is shared: other runs'
+   *   calls would be lowered or refused for money this call cannot spend, so it is held at the
+   *   count.
    * @param maxOutputTokens the call's max output tokens before any lowering
    * @throws {BudgetStoreError} when the store is down (or an earlier settle is still unrecorded)
    *   and the policy fails closed.
    */
-  async reserve(run: GuardedRun, promptTokens: number, maxOutputTokens: number): Promise<GuardDecision> {
+  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number): Promise<GuardDecision> {
     const rates = this.rates;
     if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
-    const promptUsd = Math.ceil(promptTokens * PROMPT_MARGIN) * rates.inputUsdPerToken;
-    const worstUsd = promptUsd + maxOutputTokens * rates.outputUsdPerToken;
+    const worst = (tokens: number) => promptUsdOf(tokens, rates) + maxOutputTokens * rates.outputUsdPerToken;
+    let promptTokens: number;
+    if (typeof prompt === 'number') promptTokens = prompt;
+    else if (this.policy.spend === undefined && worst(prompt.upperBound) <= this.runRoom(run)) promptTokens = prompt.upperBound;
+    else promptTokens = prompt.count();
+    const promptUsd = promptUsdOf(promptTokens, rates);
+    const worstUsd = worst(promptTokens);
     const minUsd = promptUsd + Math.min(this.policy.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, maxOutputTokens) * rates.outputUsdPerToken;
     const checks: BudgetCheck[] = [];
     let granted = worstUsd;
 
     if (this.policy.runCostUsd !== undefined) {
-      const limit = this.policy.runCostUsd;
-      const spent = run.totals.costUsd;
-      const room = Math.max(0, limit - spent - run.budget.reservedUsd);
+      const room = this.runRoom(run);
       granted = room >= minUsd ? Math.min(worstUsd, room) : 0;
-      checks.push(check('run', limit, spent, run.budget.reservedUsd + granted, worstUsd, granted));
+      checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, worstUsd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
@@ -182,6 +202,12 @@ export class BudgetGuard {
       hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}) },
       ...(storeError ? { storeError } : {}),
     };
+  }
+
+  /** USD the run limit leaves for a new reservation; Infinity without a run limit. */
+  private runRoom(run: GuardedRun): number {
+    const limit = this.policy.runCostUsd;
+    return limit === undefined ? Infinity : Math.max(0, limit - run.totals.costUsd - run.budget.reservedUsd);
   }
 
   /**
@@ -239,6 +265,11 @@ export class BudgetGuard {
     }
   }
 
+}
+
+/** USD of a prompt's input at the worst-case rate, with the margin on its tokens. */
+function promptUsdOf(tokens: number, rates: Rates): number {
+  return Math.ceil(tokens * PROMPT_MARGIN) * rates.inputUsdPerToken;
 }
 
 function check(

@@ -2,8 +2,10 @@
  * The budget as middleware around every model call: fit the prompt into `contextTokens`
  * (compressing it), reserve the call's worst case in every USD scope before it is sent (lowering
  * its max output tokens to what fits, or refusing it), then settle the reservation to the actual
- * cost. Decisions other than a plain allow are run events, which tracing records on the span
- * where they happened. A run's spend and reservations live in its state (one ledger).
+ * cost. The prompt is reserved at a cheap upper bound of its tokens when the model gives one, and
+ * counted only near a limit or for a shared spend window. Decisions other than a plain allow are
+ * run events, which tracing records on the span where they happened. A run's spend and
+ * reservations live in its state (one ledger).
  */
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Agent } from '../agent.js';
@@ -76,19 +78,33 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       const guard = guardOf(agent);
       const counter = counterOf(ctx);
       let request = ctx.request;
+      // The prompt is counted only where the count can change a decision: its upper bound is
+      // over the context limit, or does not fit the USD limits whole (see BudgetGuard.reserve).
+      let counted = false;
       if (ctx.purpose === 'step' && policy.contextTokens !== undefined) {
         const fit = await fitContext(ctx, request, policy.contextTokens, counter);
         if (!fit.fits) return { kind: 'refused', stopReason: fit.stopReason };
+        counted = fit.counted;
         if (fit.messages !== request.messages) {
           state.messages.splice(0, state.messages.length, ...fit.messages);
           request = { ...request, messages: [...fit.messages] };
         }
       }
-      const promptTokens = counter.count(request);
-      ctx.promptTokens = promptTokens;
-      if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
+      let promptTokens: number | undefined;
+      const prompt = request;
+      const count = (): number => (promptTokens = counter.count(prompt));
       const maxOutputTokens = guard.maxOutputTokens(request.maxOutputTokens);
-      const decision = maxOutputTokens === undefined ? undefined : await guard.reserve(state, promptTokens, maxOutputTokens);
+      let decision: GuardDecision | undefined;
+      if (maxOutputTokens !== undefined) {
+        const bound = counted ? undefined : counter.upperBound(request);
+        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens);
+      } else if (counted) {
+        count();
+      }
+      if (promptTokens !== undefined) {
+        ctx.promptTokens = promptTokens;
+        if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
+      }
       if (decision) {
         report(ctx, decision);
         if (decision.storeError) reportOutage(ctx, decision.storeError);
@@ -100,7 +116,13 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
         const outcome: ModelCallOutcome = await next(request);
         if (outcome.kind === 'response') {
           actualUsd = outcome.cost?.usd ?? 0;
-          counter.observe(promptTokens, outcome.response.usage.inputTokens);
+          const reported = outcome.response.usage.inputTokens;
+          if (promptTokens !== undefined) {
+            counter.observe(promptTokens, reported);
+          } else {
+            counter.observeUncounted(prompt, reported);
+            if (reported > state.budget.peakPromptTokens) state.budget.peakPromptTokens = reported;
+          }
         }
         return outcome;
       } finally {

@@ -3,6 +3,7 @@ import { abortable } from '../abort.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { ModelCallError } from './errors.js';
 import { toAnthropicParams } from './anthropic-request.js';
+import { anthropicTokenCounting } from './anthropic-tokens.js';
 import { fromAnthropicMessage } from './anthropic-response.js';
 import { AnthropicStreamAssembler } from './anthropic-stream.js';
 import { toModelCallError } from './anthropic-errors.js';
@@ -91,6 +92,7 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
     server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['ANTHROPIC_BASE_URL'] ?? DEFAULT_BASE_URL),
     generate,
     stream,
+    ...anthropicTokenCounting(),
   };
 }
 

@@ -59,6 +59,9 @@ export type ModelStreamChunk =
   | { type: 'tool-call-delta'; index: number; argumentsDelta: string }
   | { type: 'response'; response: ModelResponse };
 
+/** The parts of a request that are sent as prompt tokens: system prompt, messages and tool definitions. */
+export type CountedRequest = Pick<ModelRequest, 'system' | 'messages' | 'tools'>;
+
 /**
  * A model tracebound can run: the OpenAI and Anthropic adapters implement it, and so can any
  * user's own model.
@@ -80,4 +83,22 @@ export interface Model {
    * @throws {ModelCallError} (or a subclass), before or during the stream.
    */
   stream(request: ModelRequest): AsyncIterable<ModelStreamChunk>;
+  /**
+   * The prompt tokens `request` will cost: system prompt + messages + tool definitions, with the
+   * framing the provider wraps around them, in tokens. It may be an estimate (Anthropic's is:
+   * no tokenizer of current Claude models is public); the budget corrects it per run by the
+   * input tokens the provider reports, and without it the budget estimates ~4 characters a
+   * token. Called synchronously before a guarded call whose count can change a budget decision
+   * (see {@link tokenUpperBound}), so it should not do I/O.
+   */
+  countTokens?(request: CountedRequest): number;
+  /**
+   * A cheap upper bound of {@link countTokens} for `request` (tokens), computed without a
+   * tokenizer (e.g. from UTF-8 byte lengths). It must never be below what `countTokens` returns
+   * for the same request: the budget reserves with it, and counts exactly only when the bound
+   * comes near a limit (the call would not fit in full, or the prompt would be over
+   * `contextTokens`) or a shared spend window is involved. Without it every guarded call is
+   * counted exactly. Ignored without `countTokens`.
+   */
+  tokenUpperBound?(request: CountedRequest): number;
 }

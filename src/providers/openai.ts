@@ -3,6 +3,7 @@ import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './mod
 import { generateChat, streamChat } from './openai-chat.js';
 import { clientSetupError, toModelCallError } from './openai-errors.js';
 import { generateResponses, streamResponses } from './openai-responses.js';
+import { openaiTokenCounting } from './openai-tokens.js';
 import { registerSecret } from '../secrets.js';
 
 /** Options of {@link openai}. */
@@ -47,6 +48,7 @@ export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
     provider: 'openai',
     modelId,
     server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL),
+    ...openaiTokenCounting(modelId),
     async generate(request: ModelRequest): Promise<ModelResponse> {
       try {
         return await call.generate(getClient(), modelId, request);

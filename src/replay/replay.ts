@@ -165,6 +165,8 @@ export function compareRequest(step: number, recorded: RecordedModelCall['reques
 class ReplayModel implements Model {
   readonly provider: string;
   readonly modelId: string;
+  readonly countTokens?: Model['countTokens'];
+  readonly tokenUpperBound?: Model['tokenUpperBound'];
   private next = 0;
   private readonly calls: { step: number; call: RecordedModelCall; compressed: boolean }[];
   /** The messages of the previous request: a run resends them, so only new ones need comparing. */
@@ -174,9 +176,13 @@ class ReplayModel implements Model {
     private readonly run: RecordedRun,
     private readonly strict: boolean,
     private readonly differences: Difference[],
+    counting: Model,
   ) {
     this.provider = run.provider;
     this.modelId = run.model;
+    // Prompts are counted as today's agent's model counts them, so its budget decides as it would live.
+    this.countTokens = counting.countTokens?.bind(counting);
+    this.tokenUpperBound = counting.tokenUpperBound?.bind(counting);
     this.calls = run.steps.flatMap((s) => s.modelCalls.map((call) => ({ step: s.index, call, compressed: s.compression !== undefined })));
   }
 
@@ -265,7 +271,7 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
   const strict = (options.mode ?? 'strict') === 'strict';
   const differences: Difference[] = [...missingTools(agent, run)];
   if (strict && differences.length) throw new ReplayDivergenceError(differences, run, formatReport(run, differences));
-  const model = new ReplayModel(run, strict, differences);
+  const model = new ReplayModel(run, strict, differences, agent.model);
   const replayed = defineAgent({ ...agent, model, tools: replayedTools(agent, run, options.liveTools) });
   const runtime = options.runtime ?? createRuntime();
   const input = run.input;

@@ -28,7 +28,10 @@ export interface RunTotals {
 export interface BudgetLedger {
   /** USD held by this run's open reservations. */
   reservedUsd: number;
-  /** The largest counted prompt of the run, in tokens (0 when no prompt was counted). */
+  /**
+   * The largest prompt of the run, in tokens: as counted before a call, or as the provider
+   * reported it for a call the budget did not need to count (0 before any).
+   */
   peakPromptTokens: number;
   /** The agent's spend window as the store last reported it, in USD. */
   window?: { spentUsd: number; reservedUsd: number };

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { redisStore } from '../../src/budget/stores/redis.js';
-import { tokenCounterFor } from '../../src/budget/tokens.js';
+import { openaiTokenCounting } from '../../src/providers/openai-tokens.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
@@ -40,7 +40,7 @@ const model = scriptedModel({
   modelId: 'gpt-4o-mini',
   respond: (request, call) => {
     const usage = {
-      inputTokens: tokenCounterFor({ provider: 'openai', modelId: 'gpt-4o-mini' }).count(request),
+      inputTokens: openaiTokenCounting('gpt-4o-mini').countTokens(request),
       outputTokens: Math.min(500, request.maxOutputTokens ?? 500),
     };
     return request.messages.filter((m) => m.role === 'tool').length >= 2

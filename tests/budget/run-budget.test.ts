@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { BudgetConfigError } from '../../src/budget/guard.js';
 import { memoryStore } from '../../src/budget/stores/memory.js';
 import { RunError } from '../../src/errors.js';
 import { priceCall } from '../../src/pricing/price.js';
+import type { CountedRequest } from '../../src/providers/model.js';
+import { openaiTokenCounting } from '../../src/providers/openai-tokens.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { scriptedModel, type ScriptedModelOptions } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
@@ -22,9 +24,9 @@ const looping: ScriptedModelOptions['respond'] = (request, call) =>
     ? { text: `final answer after ${call} calls`, usage }
     : { toolCalls: [{ id: `call_${call}`, name: 'lookup', arguments: { q: String(call) } }], usage };
 
-function setup(budget: BudgetPolicy, store = memoryStore()) {
+function setup(budget: BudgetPolicy, store = memoryStore(), counting?: ScriptedModelOptions['counting']) {
   const spans = collectSpans();
-  const model = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: looping });
+  const model = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: looping, counting });
   const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider, budgetStore: store });
   const a = agent({ name: 'researcher', instructions: 'Research.', model, tools: [lookup], maxOutputTokens: 1_000, budget });
   return { spans, model, runtime, agent: a };
@@ -117,5 +119,67 @@ describe('budget: USD per agent over a window (memory store)', () => {
     const window = await store.window('tracebound:spend:researcher', 3_600_000);
     expect(window.spentUsd).toBeCloseTo(total, 9);
     expect(window.reservedUsd).toBe(0);
+  });
+});
+
+describe('budget: the prompt is counted only where the count can change a decision', () => {
+  const exact = openaiTokenCounting('gpt-4o-mini');
+  /** gpt-4o-mini's counting, with a spy on the exact count. */
+  const spied = (bounded = true) => {
+    const countTokens = vi.fn((request: CountedRequest) => exact.countTokens(request));
+    return { countTokens, ...(bounded ? { tokenUpperBound: exact.tokenUpperBound } : {}) };
+  };
+  const usdPerToken = (field: 'inputTokens' | 'outputTokens') =>
+    priceCall('openai', 'gpt-4o-mini', { ...usage, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, [field]: 1_000_000 })!.usd / 1e6;
+  const chatSpans = (spans: ReturnType<typeof collectSpans>) =>
+    spans.spans().filter((s) => s.name === 'chat gpt-4o-mini').sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+
+  it('a run far from its USD limit never counts: it reserves the upper bound', async () => {
+    const counting = spied();
+    const { spans, model, runtime, agent: a } = setup({ runCostUsd: 1_000, maxSteps: 3 }, memoryStore(), counting);
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('max_steps');
+    expect(model.requests).toHaveLength(3);
+    expect(model.requests.every((r) => r.maxOutputTokens === 1_000)).toBe(true);
+    expect(counting.countTokens).not.toHaveBeenCalled();
+    // No counted prompt to record: utilization comes from the reported input tokens.
+    for (const chat of chatSpans(spans)) {
+      expect(chat.attributes[ATTR.contextPromptTokens]).toBeUndefined();
+      expect(chat.attributes[ATTR.contextUtilization]).toBe(usage.inputTokens / 128_000);
+    }
+  });
+
+  it('a call near the limit is counted, corrected by the uncounted call before it, and lowered by the count', async () => {
+    const counting = spied();
+    const limit = callCost * 3;
+    const { spans, model, runtime, agent: a } = setup({ runCostUsd: limit, maxSteps: 20 }, memoryStore(), counting);
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('budget_exceeded');
+    expect(result.costUsd).toBeLessThanOrEqual(limit);
+    expect(model.requests).toHaveLength(3);
+    // Calls 1 and 2 fit whole at their bound. Call 3 does not: the previous call is counted to
+    // learn its correction, then call 3 itself; the refused call 4 is counted too.
+    const counted = counting.countTokens.mock.calls.map(([request]) => request.messages);
+    expect(counted.slice(0, 2)).toEqual([model.requests[1]!.messages, model.requests[2]!.messages]);
+    expect(counted).toHaveLength(3);
+    const promptTokens = exact.countTokens(model.requests[2]!) + usage.inputTokens - exact.countTokens(model.requests[1]!);
+    const room = limit - 2 * callCost;
+    const lowered = Math.floor((room - Math.ceil(promptTokens * 1.1) * usdPerToken('inputTokens')) / usdPerToken('outputTokens') + 1e-9);
+    expect(model.requests[2]!.maxOutputTokens).toBe(lowered);
+    expect(chatSpans(spans).map((c) => c.attributes[ATTR.contextPromptTokens])).toEqual([undefined, undefined, promptTokens]);
+  });
+
+  it('a spend window (shared with other runs) is always reserved at the count', async () => {
+    const counting = spied();
+    const { model, runtime, agent: a } = setup({ spend: { usd: 1_000, window: '1h' }, maxSteps: 3 }, memoryStore(), counting);
+    await runtime.run(a, 'go');
+    expect(counting.countTokens.mock.calls.map(([request]) => request.messages)).toEqual(model.requests.map((r) => r.messages));
+  });
+
+  it('a model that counts but gives no upper bound is counted on every guarded call', async () => {
+    const counting = spied(false);
+    const { model, runtime, agent: a } = setup({ runCostUsd: 1_000, maxSteps: 3 }, memoryStore(), counting);
+    await runtime.run(a, 'go');
+    expect(counting.countTokens).toHaveBeenCalledTimes(model.requests.length);
   });
 });
