@@ -11,7 +11,7 @@ import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-gu
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
 import { registerEnvironmentSecrets } from '../secrets.js';
-import { OtlpHttpTraceExporter } from './otlp-doubles.js';
+import { otlpHttpTraceExporter } from './otlp-doubles.js';
 import { SecretMaskingProcessor } from './secret-masking.js';
 
 /**
@@ -130,9 +130,9 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
       return guardedBatch(name, new OtlpJsonFileExporter(traceFile), guard);
     case 'otlp':
       // Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
-      return guardedBatch(name, new OtlpHttpTraceExporter({}, otlpProtocol(process.env) === 'http/protobuf' ? 'protobuf' : 'json'), guard);
+      return guardedBatch(name, otlpHttpTraceExporter({}, otlpProtocol(process.env) === 'http/protobuf' ? 'protobuf' : 'json'), guard);
     case 'otlp-proto':
-      return guardedBatch(name, new OtlpHttpTraceExporter({}, 'protobuf'), guard);
+      return guardedBatch(name, otlpHttpTraceExporter({}, 'protobuf'), guard);
     case 'langfuse': {
       const settings = langfuseSettings();
       const counting = new CountingExporter(name, langfuseExporter(settings), guard);

@@ -5,9 +5,9 @@ const require = createRequire(import.meta.url);
 
 /**
  * The `ioredis` module, loaded when a Redis store, queue input or stream output makes its own
- * client, not with tracebound (it is ~40 modules and their dependencies). ioredis is CommonJS
- * only, so requiring it keeps those constructors synchronous and gives the very module an
- * app's `import { Redis } from 'ioredis'` gets.
+ * client, not with tracebound (~55 modules with its dependencies). ioredis is CommonJS only, so
+ * requiring it keeps those constructors synchronous and gives the very module an app's
+ * `import { Redis } from 'ioredis'` gets.
  */
 export function ioredis(): typeof IORedis {
   return require('ioredis') as typeof IORedis;
