@@ -2,9 +2,9 @@ import type { Anthropic, ClientOptions } from '@anthropic-ai/sdk';
 import { abortable } from '../abort.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { ModelCallError } from './errors.js';
-import type * as Request from './anthropic-request.js';
-import type * as Response from './anthropic-response.js';
-import type * as Stream from './anthropic-stream.js';
+import { toAnthropicParams } from './anthropic-request.js';
+import { fromAnthropicMessage } from './anthropic-response.js';
+import { AnthropicStreamAssembler } from './anthropic-stream.js';
 import { toModelCallError, type AnthropicSdk } from './anthropic-errors.js';
 import { registerSecret } from '../secrets.js';
 
@@ -28,33 +28,15 @@ export interface AnthropicModelOptions {
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
-/** What a call needs: the SDK and the mapping of its requests, answers and stream events. */
-interface Loaded {
-  sdk: AnthropicSdk;
-  toAnthropicParams: typeof Request.toAnthropicParams;
-  fromAnthropicMessage: typeof Response.fromAnthropicMessage;
-  AnthropicStreamAssembler: typeof Stream.AnthropicStreamAssembler;
-}
-
-let loading: Promise<Loaded> | undefined;
+let sdk: Promise<AnthropicSdk> | undefined;
 
 /**
- * The `@anthropic-ai/sdk` module (~250 modules) and the mapping modules (their answer shapes are
- * zod schemas, built as they load), imported on the first call of any Anthropic model and then
- * shared by all, so `import('tracebound')` loads none of them in a process that never calls one.
+ * The `@anthropic-ai/sdk` module, imported on the first call of any Anthropic model (and then
+ * shared by all), so `import('tracebound')` does not load the SDK's ~250 modules for a process
+ * that never calls one.
  */
-function load(): Promise<Loaded> {
-  return (loading ??= Promise.all([
-    import('@anthropic-ai/sdk'),
-    import('./anthropic-request.js'),
-    import('./anthropic-response.js'),
-    import('./anthropic-stream.js'),
-  ]).then(([sdk, request, response, stream]) => ({
-    sdk,
-    toAnthropicParams: request.toAnthropicParams,
-    fromAnthropicMessage: response.fromAnthropicMessage,
-    AnthropicStreamAssembler: stream.AnthropicStreamAssembler,
-  })));
+function loadSdk(): Promise<AnthropicSdk> {
+  return (sdk ??= import('@anthropic-ai/sdk'));
 }
 
 /**
@@ -82,32 +64,32 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
   registerSecret(opts.apiKey);
   let client: Anthropic | undefined = opts.client;
   if (client) registerClientSecrets(client);
-  const getClient = (sdk: AnthropicSdk): Anthropic => (client ??= registerClientSecrets(new sdk.Anthropic(clientOptions(opts))));
+  const getClient = (loaded: AnthropicSdk): Anthropic => (client ??= registerClientSecrets(new loaded.Anthropic(clientOptions(opts))));
 
   async function generate(request: ModelRequest): Promise<ModelResponse> {
-    const { sdk, toAnthropicParams, fromAnthropicMessage } = await load();
+    const loaded = await loadSdk();
     try {
       const params = toAnthropicParams(modelId, request, opts.maxTokens);
-      const message = await getClient(sdk).messages.create({ ...params, stream: false }, { signal: request.signal });
+      const message = await getClient(loaded).messages.create({ ...params, stream: false }, { signal: request.signal });
       return fromAnthropicMessage(message);
     } catch (err) {
-      throw toModelCallError(sdk, err, request.signal);
+      throw toModelCallError(loaded, err, request.signal);
     }
   }
 
   async function* stream(request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
-    const { sdk, toAnthropicParams, AnthropicStreamAssembler } = await load();
+    const loaded = await loadSdk();
     const assembler = new AnthropicStreamAssembler();
     try {
       const params = toAnthropicParams(modelId, request, opts.maxTokens);
-      const events = await getClient(sdk).messages.create({ ...params, stream: true }, { signal: request.signal });
+      const events = await getClient(loaded).messages.create({ ...params, stream: true }, { signal: request.signal });
       for await (const event of untilAborted(events, request.signal)) yield* assembler.apply(event);
     } catch (err) {
-      throw toModelCallError(sdk, err, request.signal);
+      throw toModelCallError(loaded, err, request.signal);
     }
     // The SDK ends its event iterator quietly when the request is aborted, and a body that ends
     // without `message_stop` was cut short: neither is a whole answer.
-    if (request.signal?.aborted === true) throw toModelCallError(sdk, request.signal.reason, request.signal);
+    if (request.signal?.aborted === true) throw toModelCallError(loaded, request.signal.reason, request.signal);
     if (!assembler.completed) {
       throw new ModelCallError('anthropic connection: the stream ended before message_stop', {
         kind: 'connection',

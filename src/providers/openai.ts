@@ -1,6 +1,8 @@
 import type OpenAI from 'openai';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
+import { generateChat, streamChat } from './openai-chat.js';
 import { clientSetupError, toModelCallError, type OpenAISdk } from './openai-errors.js';
+import { generateResponses, streamResponses } from './openai-responses.js';
 import { registerSecret } from '../secrets.js';
 
 /** Options of {@link openai}. */
@@ -25,28 +27,14 @@ export interface OpenAIOptions {
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
-type Api = NonNullable<OpenAIOptions['api']>;
-
-/** What the calls of one API need: the SDK and that API's adapter (openai-chat.ts, openai-responses.ts). */
-interface Loaded {
-  sdk: OpenAISdk;
-  generate(client: OpenAI, modelId: string, request: ModelRequest): Promise<ModelResponse>;
-  stream(client: OpenAI, modelId: string, request: ModelRequest): AsyncIterable<ModelStreamChunk>;
-}
-
-const loaded: Partial<Record<Api, Promise<Loaded>>> = {};
+let sdk: Promise<OpenAISdk> | undefined;
 
 /**
- * The `openai` SDK (~150 modules) and the adapter of `api` (its response shapes are zod schemas,
- * built as it loads), imported on the first call of a model of that API and then shared by all,
- * so `import('tracebound')` loads neither in a process that never calls one.
+ * The `openai` module, imported on the first call of any OpenAI model (and then shared by all),
+ * so `import('tracebound')` does not load the SDK's ~150 modules for a process that never calls one.
  */
-function load(api: Api): Promise<Loaded> {
-  const adapter =
-    api === 'chat'
-      ? () => import('./openai-chat.js').then((m) => ({ generate: m.generateChat, stream: m.streamChat }))
-      : () => import('./openai-responses.js').then((m) => ({ generate: m.generateResponses, stream: m.streamResponses }));
-  return (loaded[api] ??= Promise.all([import('openai'), adapter()]).then(([sdk, calls]) => ({ sdk, ...calls })));
+function loadSdk(): Promise<OpenAISdk> {
+  return (sdk ??= import('openai'));
 }
 
 /**
@@ -65,24 +53,25 @@ export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
   registerSecret(opts.apiKey ?? opts.client?.apiKey);
   const api = opts.api ?? 'chat';
   const getClient = lazyClient(opts);
+  const call = { generate: api === 'chat' ? generateChat : generateResponses, stream: api === 'chat' ? streamChat : streamResponses };
   return {
     provider: 'openai',
     modelId,
     server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL),
     async generate(request: ModelRequest): Promise<ModelResponse> {
-      const { sdk, generate } = await load(api);
+      const loaded = await loadSdk();
       try {
-        return await generate(getClient(sdk), modelId, request);
+        return await call.generate(getClient(loaded), modelId, request);
       } catch (err) {
-        throw toModelCallError(sdk, err, request.signal);
+        throw toModelCallError(loaded, err, request.signal);
       }
     },
     async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
-      const { sdk, stream } = await load(api);
+      const loaded = await loadSdk();
       try {
-        yield* stream(getClient(sdk), modelId, request);
+        yield* call.stream(getClient(loaded), modelId, request);
       } catch (err) {
-        throw toModelCallError(sdk, err, request.signal);
+        throw toModelCallError(loaded, err, request.signal);
       }
     },
   };
@@ -102,10 +91,10 @@ export function serverOf(baseURL: string): { address: string; port: number } {
 /** Builds the client once, on first use; a constructor failure (no API key) is thrown each call. */
 function lazyClient(opts: OpenAIOptions): (loaded: OpenAISdk) => OpenAI {
   let client = opts.client;
-  return (sdk) => {
+  return (loaded) => {
     if (client) return client;
     try {
-      client = new sdk.OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, organization: opts.organization, maxRetries: 0 });
+      client = new loaded.OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, organization: opts.organization, maxRetries: 0 });
     } catch (err) {
       throw clientSetupError(err);
     }
