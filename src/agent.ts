@@ -52,7 +52,7 @@ export function agent(options: AgentOptions): Agent {
     if (seen.has(t.name)) throw new DefinitionError(what, `tools[${i}].name`, `repeats "${t.name}": tool names must be unique`);
     seen.add(t.name);
   });
-  const parsed = budgetPolicySchema.safeParse(options.budget ?? {});
+  const parsed = budgetPolicySchema().safeParse(options.budget ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = ['budget', ...(issue?.path ?? []).map(String)].join('.');

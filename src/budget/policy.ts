@@ -12,7 +12,7 @@ export const CONTEXT_STRATEGIES = ['drop_tool_results', 'trim', 'summarize', 're
  * `contextTokens` and `minOutputTokens`, USD for `runCostUsd` and `spend.usd`, counts for
  * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs`.
  */
-export const budgetPolicySchema = z
+const buildSchema = () => z
   .object({
     /** Most prompt tokens one model call may send (system + messages + tool schemas). */
     contextTokens: z.number().int().positive().optional(),
@@ -59,8 +59,18 @@ export const budgetPolicySchema = z
   })
   .strict();
 
+let schema: ReturnType<typeof buildSchema> | undefined;
+
+/**
+ * The schema of {@link BudgetPolicy}, built on its first use (`agent()`) rather than when
+ * tracebound is imported: the first zod schema a process builds costs tens of ms.
+ */
+export function budgetPolicySchema(): ReturnType<typeof buildSchema> {
+  return (schema ??= buildSchema());
+}
+
 /** A validated budget policy. */
-export type BudgetPolicy = z.infer<typeof budgetPolicySchema>;
+export type BudgetPolicy = z.infer<ReturnType<typeof buildSchema>>;
 
 /** Steps a run may take when the policy sets no `maxSteps`, so a confused model cannot loop forever. */
 export const DEFAULT_MAX_STEPS = 10;

@@ -1,8 +1,8 @@
-import { calcPrice } from '@pydantic/genai-prices';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Usage } from '../messages.js';
+import { genaiPrices } from './genai-prices.js';
 
 /**
  * A user's own price for a model, in USD per million tokens. Overrides the bundled table (for
@@ -85,7 +85,7 @@ function lookup(provider: string, modelId: string): Lookup {
   const key = `${provider}:${modelId}`;
   let found = lookups.get(key);
   if (found) return found;
-  const probe = calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: provider });
+  const probe = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: provider });
   if (!probe) {
     found = { kind: 'unknown' };
   } else {
@@ -141,7 +141,7 @@ export function pricerFor(provider: string, modelId: string, overrides: PriceOve
   if (found.kind === 'unknown') return () => undefined;
   if (found.kind === 'flat') return flatPricer(found.price, found.version);
   return (usage) => {
-    const result = calcPrice(
+    const result = genaiPrices().calcPrice(
       {
         input_tokens: usage.inputTokens,
         output_tokens: usage.outputTokens,

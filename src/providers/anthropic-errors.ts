@@ -1,10 +1,4 @@
-import {
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIError,
-  APIUserAbortError,
-  AnthropicError,
-} from '@anthropic-ai/sdk';
+import type * as AnthropicModule from '@anthropic-ai/sdk';
 import {
   AuthenticationError,
   ContextLengthExceededError,
@@ -15,6 +9,9 @@ import {
 } from './errors.js';
 
 const PROVIDER = 'anthropic';
+
+/** The `@anthropic-ai/sdk` module as `import()` gives it; loaded on a model's first call (anthropic.ts). */
+export type AnthropicSdk = typeof AnthropicModule;
 
 /**
  * Error `type`s the API sends in an SSE `error` event (docs.anthropic.com/en/api/errors), which
@@ -38,7 +35,8 @@ const PROMPT_TOO_LONG = /prompt is too long/i;
 
 /**
  * Maps anything an Anthropic SDK call throws to a {@link ModelCallError}; the original error is
- * kept as `cause`. An error that already is a `ModelCallError` is returned as is.
+ * kept as `cause`. An error that already is a `ModelCallError` is returned as is. `sdk` is the
+ * loaded SDK module whose error classes are matched (the SDK is imported lazily, not here).
  *
  * - `APIUserAbortError`, or any failure once `signal` is aborted → `aborted`
  * - `APIConnectionTimeoutError` → `timeout`; other `APIConnectionError` → `connection`
@@ -56,19 +54,19 @@ const PROMPT_TOO_LONG = /prompt is too long/i;
  *
  * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
-export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallError {
+export function toModelCallError(sdk: AnthropicSdk, err: unknown, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
-  if (err instanceof APIUserAbortError || signal?.aborted === true) {
+  if (err instanceof sdk.APIUserAbortError || signal?.aborted === true) {
     return new ModelCallError(describe('aborted', undefined, 'request aborted'), {
       kind: 'aborted',
       provider: PROVIDER,
       cause: err,
     });
   }
-  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err);
-  if (err instanceof APIConnectionError) return simple('connection', err);
-  if (err instanceof APIError) return fromApiError(err);
-  if (err instanceof SyntaxError || err instanceof AnthropicError) return simple('stream_error', err);
+  if (err instanceof sdk.APIConnectionTimeoutError) return simple('timeout', err);
+  if (err instanceof sdk.APIConnectionError) return simple('connection', err);
+  if (err instanceof sdk.APIError) return fromApiError(err);
+  if (err instanceof SyntaxError || err instanceof sdk.AnthropicError) return simple('stream_error', err);
   if (err instanceof Error && NO_CREDENTIALS.test(err.message)) {
     return new AuthenticationError(
       'anthropic authentication: no API key: set ANTHROPIC_API_KEY, or pass anthropic(model, { apiKey })',
@@ -78,7 +76,7 @@ export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallE
   return simple('connection', err);
 }
 
-function fromApiError(err: APIError): ModelCallError {
+function fromApiError(err: AnthropicModule.APIError): ModelCallError {
   const status = err.status;
   const kind = status === undefined ? streamErrorKind(err.type) : kindForStatus(status);
   const detail = err.apiMessage ?? err.message;

@@ -2,36 +2,36 @@ import type { ContentBlock, Message as AnthropicMessage } from '@anthropic-ai/sd
 import type { ReasoningPart, ToolCall, Usage } from '../messages.js';
 import type { FinishReason, ModelResponse } from './model.js';
 import { z } from 'zod';
-import { byType, checkShape, tokens } from './shape.js';
+import { byType, checkShape, lazySchema, tokens } from './shape.js';
 
 /** What to check when an answer is not Anthropic's shape (see shape.ts). */
 export const ANTHROPIC_SHAPE_HINT =
   'Check that the baseURL points at the Anthropic Messages API or a server compatible with it (POST /v1/messages).';
 
 /** The usage counts tracebound reads (see {@link AnthropicUsageCounts}). */
-export const usageCountsShape = z.object({
-  input_tokens: tokens.nullish(),
-  cache_read_input_tokens: tokens.nullish(),
-  cache_creation_input_tokens: tokens.nullish(),
-  output_tokens: tokens.nullish(),
-  output_tokens_details: z.object({ thinking_tokens: tokens.nullish() }).nullish(),
-});
+export const usageCountsShape = lazySchema(() => z.object({
+  input_tokens: tokens().nullish(),
+  cache_read_input_tokens: tokens().nullish(),
+  cache_creation_input_tokens: tokens().nullish(),
+  output_tokens: tokens().nullish(),
+  output_tokens_details: z.object({ thinking_tokens: tokens().nullish() }).nullish(),
+}));
 
 /** The content block fields tracebound reads, by block type. */
-export const contentBlockShape = byType({
+export const contentBlockShape = lazySchema(() => byType({
   text: z.object({ text: z.string() }),
   tool_use: z.object({ id: z.string(), name: z.string() }),
   thinking: z.object({ thinking: z.string(), signature: z.string() }),
   redacted_thinking: z.object({ data: z.string() }),
-});
+}));
 
-const messageShape = z.object({
+const messageShape = lazySchema(() => z.object({
   id: z.string().optional(),
   model: z.string().optional(),
-  content: z.array(contentBlockShape),
+  content: z.array(contentBlockShape()),
   stop_reason: z.string().nullish(),
-  usage: usageCountsShape.extend({ input_tokens: tokens, output_tokens: tokens }),
-});
+  usage: usageCountsShape().extend({ input_tokens: tokens(), output_tokens: tokens() }),
+}));
 const MESSAGE = { provider: 'anthropic', what: 'message body', hint: ANTHROPIC_SHAPE_HINT };
 
 /**
@@ -123,7 +123,7 @@ export function fromContent(content: readonly ContentBlock[]): ContentParts {
  * @throws {ModelCallError} `response_invalid` when it is not the documented shape.
  */
 export function fromAnthropicMessage(message: AnthropicMessage): ModelResponse {
-  checkShape(messageShape, message, MESSAGE);
+  checkShape(messageShape(), message, MESSAGE);
   const parts = fromContent(message.content);
   return {
     id: message.id,

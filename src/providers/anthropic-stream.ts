@@ -8,12 +8,12 @@ import type { ReasoningPart, ToolCall } from '../messages.js';
 import type { ModelResponse, ModelStreamChunk } from './model.js';
 import { z } from 'zod';
 import { ANTHROPIC_SHAPE_HINT, contentBlockShape, toFinishReason, toUsage, usageCountsShape, type AnthropicUsageCounts } from './anthropic-response.js';
-import { byType, checkShape, tokens } from './shape.js';
+import { byType, checkShape, lazySchema, tokens } from './shape.js';
 
 /** The event fields the assembler reads, by event type; other events are skipped. */
-const eventShape = byType({
-  message_start: z.object({ message: z.object({ id: z.string().optional(), model: z.string().optional(), usage: usageCountsShape }) }),
-  content_block_start: z.object({ index: z.number().int(), content_block: contentBlockShape }),
+const eventShape = lazySchema(() => byType({
+  message_start: z.object({ message: z.object({ id: z.string().optional(), model: z.string().optional(), usage: usageCountsShape() }) }),
+  content_block_start: z.object({ index: z.number().int(), content_block: contentBlockShape() }),
   content_block_delta: z.object({
     index: z.number().int(),
     delta: byType({
@@ -23,8 +23,8 @@ const eventShape = byType({
       signature_delta: z.object({ signature: z.string() }),
     }),
   }),
-  message_delta: z.object({ delta: z.object({ stop_reason: z.string().nullish() }), usage: usageCountsShape.extend({ output_tokens: tokens }) }),
-});
+  message_delta: z.object({ delta: z.object({ stop_reason: z.string().nullish() }), usage: usageCountsShape().extend({ output_tokens: tokens() }) }),
+}));
 const EVENT = { provider: 'anthropic', what: 'message stream event', hint: ANTHROPIC_SHAPE_HINT };
 
 /** A content block as it is being assembled from stream events. */
@@ -60,7 +60,7 @@ export class AnthropicStreamAssembler {
    * @throws {ModelCallError} `response_invalid` for an event that is not the documented shape.
    */
   apply(event: RawMessageStreamEvent): ModelStreamChunk[] {
-    checkShape(eventShape, event, EVENT);
+    checkShape(eventShape(), event, EVENT);
     switch (event.type) {
       case 'message_start':
         this.id = event.message.id;

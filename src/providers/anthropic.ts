@@ -1,4 +1,4 @@
-import Anthropic, { type ClientOptions } from '@anthropic-ai/sdk';
+import type { Anthropic, ClientOptions } from '@anthropic-ai/sdk';
 import { abortable } from '../abort.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { ModelCallError } from './errors.js';
@@ -6,7 +6,7 @@ import { toAnthropicParams } from './anthropic-request.js';
 import { anthropicTokenCounting } from './anthropic-tokens.js';
 import { fromAnthropicMessage } from './anthropic-response.js';
 import { AnthropicStreamAssembler } from './anthropic-stream.js';
-import { toModelCallError } from './anthropic-errors.js';
+import { toModelCallError, type AnthropicSdk } from './anthropic-errors.js';
 import { registerSecret } from '../secrets.js';
 
 /** Options of {@link anthropic}. */
@@ -29,10 +29,22 @@ export interface AnthropicModelOptions {
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
+let sdk: Promise<AnthropicSdk> | undefined;
+
+/**
+ * The `@anthropic-ai/sdk` module, imported on the first call of any Anthropic model (and then
+ * shared by all), so `import('tracebound')` does not load the SDK's ~250 modules for a process
+ * that never calls one.
+ */
+function loadSdk(): Promise<AnthropicSdk> {
+  return (sdk ??= import('@anthropic-ai/sdk'));
+}
+
 /**
  * A {@link Model} over Anthropic's Messages API (`POST /v1/messages`) through `@anthropic-ai/sdk`.
  *
- * - The SDK client is built on the first call, so defining an agent needs no API key.
+ * - The SDK is imported and its client built on the first call, so defining an agent needs no API
+ *   key and loads nothing.
  * - A client built here has `maxRetries: 0`, because tracebound's runtime retries and records each
  *   attempt itself, and `openTelemetry: false`, because this SDK emits its own span per API call
  *   and injects `traceparent` when a tracer provider is registered, while tracebound already makes
@@ -53,30 +65,32 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
   registerSecret(opts.apiKey);
   let client: Anthropic | undefined = opts.client;
   if (client) registerClientSecrets(client);
-  const getClient = (): Anthropic => (client ??= registerClientSecrets(new Anthropic(clientOptions(opts))));
+  const getClient = (loaded: AnthropicSdk): Anthropic => (client ??= registerClientSecrets(new loaded.Anthropic(clientOptions(opts))));
 
   async function generate(request: ModelRequest): Promise<ModelResponse> {
+    const loaded = await loadSdk();
     try {
       const params = toAnthropicParams(modelId, request, opts.maxTokens);
-      const message = await getClient().messages.create({ ...params, stream: false }, { signal: request.signal });
+      const message = await getClient(loaded).messages.create({ ...params, stream: false }, { signal: request.signal });
       return fromAnthropicMessage(message);
     } catch (err) {
-      throw toModelCallError(err, request.signal);
+      throw toModelCallError(loaded, err, request.signal);
     }
   }
 
   async function* stream(request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
+    const loaded = await loadSdk();
     const assembler = new AnthropicStreamAssembler();
     try {
       const params = toAnthropicParams(modelId, request, opts.maxTokens);
-      const events = await getClient().messages.create({ ...params, stream: true }, { signal: request.signal });
+      const events = await getClient(loaded).messages.create({ ...params, stream: true }, { signal: request.signal });
       for await (const event of untilAborted(events, request.signal)) yield* assembler.apply(event);
     } catch (err) {
-      throw toModelCallError(err, request.signal);
+      throw toModelCallError(loaded, err, request.signal);
     }
     // The SDK ends its event iterator quietly when the request is aborted, and a body that ends
     // without `message_stop` was cut short: neither is a whole answer.
-    if (request.signal?.aborted === true) throw toModelCallError(request.signal.reason, request.signal);
+    if (request.signal?.aborted === true) throw toModelCallError(loaded, request.signal.reason, request.signal);
     if (!assembler.completed) {
       throw new ModelCallError('anthropic connection: the stream ended before message_stop', {
         kind: 'connection',

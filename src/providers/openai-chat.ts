@@ -17,18 +17,18 @@ import type { FinishReason, ModelRequest, ModelResponse, ModelStreamChunk, ToolD
 import { z } from 'zod';
 import { OPENAI_SHAPE_HINT, parseArguments, stringifyArguments } from './openai-common.js';
 import { incompleteStream } from './openai-errors.js';
-import { byType, checkShape, tokens } from './shape.js';
+import { byType, checkShape, lazySchema, tokens } from './shape.js';
 
 /** The fields of Chat Completions answers this module reads (openai@6 types), checked before reading. */
-const usageShape = z
+const usageShape = lazySchema(() => z
   .object({
-    prompt_tokens: tokens,
-    completion_tokens: tokens,
-    prompt_tokens_details: z.object({ cached_tokens: tokens.nullish() }).nullish(),
-    completion_tokens_details: z.object({ reasoning_tokens: tokens.nullish() }).nullish(),
+    prompt_tokens: tokens(),
+    completion_tokens: tokens(),
+    prompt_tokens_details: z.object({ cached_tokens: tokens().nullish() }).nullish(),
+    completion_tokens_details: z.object({ reasoning_tokens: tokens().nullish() }).nullish(),
   })
-  .nullish();
-const completionShape = z.object({
+  .nullish());
+const completionShape = lazySchema(() => z.object({
   id: z.string().optional(),
   model: z.string().optional(),
   choices: z.array(
@@ -40,9 +40,9 @@ const completionShape = z.object({
       finish_reason: z.string().nullish(),
     }),
   ),
-  usage: usageShape,
-});
-const chunkShape = z.object({
+  usage: usageShape(),
+}));
+const chunkShape = lazySchema(() => z.object({
   id: z.string().optional(),
   model: z.string().optional(),
   choices: z.array(
@@ -63,8 +63,8 @@ const chunkShape = z.object({
       finish_reason: z.string().nullish(),
     }),
   ),
-  usage: usageShape,
-});
+  usage: usageShape(),
+}));
 const COMPLETION = { provider: 'openai', what: 'chat.completion body', hint: OPENAI_SHAPE_HINT };
 const CHUNK = { provider: 'openai', what: 'chat.completion.chunk stream event', hint: OPENAI_SHAPE_HINT };
 
@@ -115,7 +115,7 @@ export async function* streamChat(client: OpenAI, modelId: string, request: Mode
  * @throws {ModelCallError} `response_invalid` when the object is not the documented shape.
  */
 export function fromChatCompletion(completion: ChatCompletion): ModelResponse {
-  checkShape(completionShape, completion, COMPLETION);
+  checkShape(completionShape(), completion, COMPLETION);
   const choice = completion.choices[0];
   const toolCalls: ToolCall[] = (choice?.message.tool_calls ?? []).flatMap((call) =>
     call.type === 'function' ? [{ id: call.id, name: call.function.name, arguments: parseArguments(call.function.arguments) }] : [],
@@ -192,7 +192,7 @@ export async function* assembleChatStream(
 }
 
 function applyChunk(state: ChatStreamState, chunk: ChatCompletionChunk): ModelStreamChunk[] {
-  checkShape(chunkShape, chunk, CHUNK);
+  checkShape(chunkShape(), chunk, CHUNK);
   state.id ??= chunk.id;
   state.model ??= chunk.model;
   if (chunk.usage) state.usage = chunk.usage;

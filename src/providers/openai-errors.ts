@@ -1,4 +1,4 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
+import type * as OpenAIModule from 'openai';
 import {
   AuthenticationError,
   ContextLengthExceededError,
@@ -10,6 +10,9 @@ import {
 
 const PROVIDER = 'openai';
 
+/** The `openai` module as `import('openai')` gives it; loaded on a model's first call (openai.ts). */
+export type OpenAISdk = typeof OpenAIModule;
+
 /**
  * The API's `error.code` for a prompt over the context window (Chat Completions and Responses),
  * and its wording when a compatible server sends no code: "This model's maximum context length
@@ -20,7 +23,9 @@ const CONTEXT_WORDING = /maximum context length|exceeds the context window/i;
 
 /**
  * Maps anything the `openai` SDK (or the transport under it) throws to a {@link ModelCallError};
- * the original error is kept as `cause`. A `ModelCallError` is returned as is.
+ * the original error is kept as `cause`. A `ModelCallError` is returned as is. `sdk` is the loaded
+ * `openai` module whose error classes are matched (the SDK is imported lazily, so they are not
+ * imported here).
  *
  * - `APIUserAbortError`, or any failure once `signal` is aborted → `aborted`
  * - `APIConnectionTimeoutError` → `timeout`; other `APIConnectionError` → `connection`
@@ -35,16 +40,18 @@ const CONTEXT_WORDING = /maximum context length|exceeds the context window/i;
  *
  * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
-export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallError {
+export function toModelCallError(sdk: OpenAISdk, err: unknown, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
-  if (err instanceof APIUserAbortError || signal?.aborted === true) {
-    return new ModelCallError('OpenAI request aborted', { kind: 'aborted', provider: PROVIDER, cause: err });
-  }
-  if (err instanceof APIConnectionTimeoutError) return simple('timeout', err);
-  if (err instanceof APIConnectionError) return simple('connection', err);
-  if (err instanceof APIError) return fromApiError(err);
-  if (err instanceof SyntaxError || err instanceof OpenAIError) return simple('stream_error', err);
+  if (err instanceof sdk.APIUserAbortError || signal?.aborted === true) return aborted(err);
+  if (err instanceof sdk.APIConnectionTimeoutError) return simple('timeout', err);
+  if (err instanceof sdk.APIConnectionError) return simple('connection', err);
+  if (err instanceof sdk.APIError) return fromApiError(err);
+  if (err instanceof SyntaxError || err instanceof sdk.OpenAIError) return simple('stream_error', err);
   return simple('connection', err);
+}
+
+function aborted(cause: unknown): ModelCallError {
+  return new ModelCallError('OpenAI request aborted', { kind: 'aborted', provider: PROVIDER, cause });
 }
 
 /**
@@ -53,7 +60,7 @@ export function toModelCallError(err: unknown, signal?: AbortSignal): ModelCallE
  * throwing), else `stream_error`.
  */
 export function incompleteStream(signal: AbortSignal | undefined): ModelCallError {
-  if (signal?.aborted === true) return toModelCallError(signal.reason, signal);
+  if (signal?.aborted === true) return aborted(signal.reason);
   return new ModelCallError('OpenAI stream ended before its final event', { kind: 'stream_error', provider: PROVIDER });
 }
 
@@ -74,7 +81,7 @@ export function clientSetupError(err: unknown): ModelCallError {
   return new AuthenticationError(`openai authentication: ${detail}`, { kind: 'authentication', provider: PROVIDER, cause: err });
 }
 
-function fromApiError(err: APIError): ModelCallError {
+function fromApiError(err: OpenAIModule.APIError): ModelCallError {
   const status = err.status;
   if (status === undefined) return simple('stream_error', err);
   const opts = {

@@ -17,10 +17,10 @@ import type { FinishReason, ModelRequest, ModelResponse, ModelStreamChunk, ToolD
 import { z } from 'zod';
 import { OPENAI_SHAPE_HINT, parseArguments, stringifyArguments } from './openai-common.js';
 import { incompleteStream, reportedError } from './openai-errors.js';
-import { byType, checkShape, tokens } from './shape.js';
+import { byType, checkShape, lazySchema, tokens } from './shape.js';
 
 /** The fields of Responses answers this module reads (openai@6 types), checked before reading. */
-const responseShape = z.object({
+const responseShape = lazySchema(() => z.object({
   id: z.string().optional(),
   model: z.string().optional(),
   status: z.string().nullish(),
@@ -35,14 +35,14 @@ const responseShape = z.object({
   incomplete_details: z.object({ reason: z.string().nullish() }).nullish(),
   usage: z
     .object({
-      input_tokens: tokens,
-      output_tokens: tokens,
-      input_tokens_details: z.object({ cached_tokens: tokens.nullish() }).nullish(),
-      output_tokens_details: z.object({ reasoning_tokens: tokens.nullish() }).nullish(),
+      input_tokens: tokens(),
+      output_tokens: tokens(),
+      input_tokens_details: z.object({ cached_tokens: tokens().nullish() }).nullish(),
+      output_tokens_details: z.object({ reasoning_tokens: tokens().nullish() }).nullish(),
     })
     .nullish(),
-});
-const eventShape = byType({
+}));
+const eventShape = lazySchema(() => byType({
   'response.output_text.delta': z.object({ delta: z.string() }),
   'response.reasoning_summary_text.delta': z.object({ delta: z.string() }),
   'response.output_item.added': z.object({
@@ -50,11 +50,11 @@ const eventShape = byType({
     item: byType({ function_call: z.object({ call_id: z.string(), name: z.string() }) }),
   }),
   'response.function_call_arguments.delta': z.object({ output_index: z.number().int(), delta: z.string() }),
-  'response.completed': z.object({ response: responseShape }),
-  'response.incomplete': z.object({ response: responseShape }),
+  'response.completed': z.object({ response: responseShape() }),
+  'response.incomplete': z.object({ response: responseShape() }),
   'response.failed': z.object({ response: z.object({ error: z.object({ message: z.string().nullish() }).nullish() }) }),
   error: z.object({ message: z.string() }),
-});
+}));
 const RESPONSE = { provider: 'openai', what: 'response body', hint: OPENAI_SHAPE_HINT };
 const EVENT = { provider: 'openai', what: 'response stream event', hint: OPENAI_SHAPE_HINT };
 
@@ -103,7 +103,7 @@ export async function* streamResponses(client: OpenAI, modelId: string, request:
  *   `response_invalid` when it is not the documented shape.
  */
 export function fromResponse(response: Response): ModelResponse {
-  checkShape(responseShape, response, RESPONSE);
+  checkShape(responseShape(), response, RESPONSE);
   if (response.status === 'failed') throw reportedError(response.error?.message ?? 'response failed');
   const text: string[] = [];
   const toolCalls: ToolCall[] = [];
@@ -172,7 +172,7 @@ export async function* assembleResponsesStream(
   for await (const event of events) {
     // The SDK may hold buffered events after an abort; the caller asked to stop, so stop here.
     if (signal?.aborted) throw incompleteStream(signal);
-    checkShape(eventShape, event, EVENT);
+    checkShape(eventShape(), event, EVENT);
     switch (event.type) {
       case 'response.output_text.delta':
         yield { type: 'text-delta', text: event.delta };

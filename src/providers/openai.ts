@@ -1,7 +1,7 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { generateChat, streamChat } from './openai-chat.js';
-import { clientSetupError, toModelCallError } from './openai-errors.js';
+import { clientSetupError, toModelCallError, type OpenAISdk } from './openai-errors.js';
 import { generateResponses, streamResponses } from './openai-responses.js';
 import { openaiTokenCounting } from './openai-tokens.js';
 import { registerSecret } from '../secrets.js';
@@ -28,13 +28,24 @@ export interface OpenAIOptions {
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
+let sdk: Promise<OpenAISdk> | undefined;
+
+/**
+ * The `openai` module, imported on the first call of any OpenAI model (and then shared by all),
+ * so `import('tracebound')` does not load the SDK's ~150 modules for a process that never calls one.
+ */
+function loadSdk(): Promise<OpenAISdk> {
+  return (sdk ??= import('openai'));
+}
+
 /**
  * An OpenAI model over the official `openai` SDK, as a {@link Model} with `provider: 'openai'`.
  *
- * Defining one needs no API key: the client is built on the first call, with `maxRetries: 0`,
- * since tracebound's runtime retries and records each attempt itself. Every failure is thrown as
- * a {@link ModelCallError} (see `toModelCallError` in openai-errors.ts for the mapping); a
- * missing API key surfaces on that first call as an `AuthenticationError`.
+ * Defining one needs no API key and loads nothing: the SDK is imported and the client built on
+ * the first call, with `maxRetries: 0`, since tracebound's runtime retries and records each
+ * attempt itself. Every failure is thrown as a {@link ModelCallError} (see `toModelCallError` in
+ * openai-errors.ts for the mapping); a missing API key surfaces on that first call as an
+ * `AuthenticationError`.
  *
  * @param modelId the model to request, e.g. `gpt-4o-mini`; also the key for its price.
  * @throws {TypeError} when `baseURL` is not a URL.
@@ -50,17 +61,19 @@ export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
     server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL),
     ...openaiTokenCounting(modelId),
     async generate(request: ModelRequest): Promise<ModelResponse> {
+      const loaded = await loadSdk();
       try {
-        return await call.generate(getClient(), modelId, request);
+        return await call.generate(getClient(loaded), modelId, request);
       } catch (err) {
-        throw toModelCallError(err, request.signal);
+        throw toModelCallError(loaded, err, request.signal);
       }
     },
     async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
+      const loaded = await loadSdk();
       try {
-        yield* call.stream(getClient(), modelId, request);
+        yield* call.stream(getClient(loaded), modelId, request);
       } catch (err) {
-        throw toModelCallError(err, request.signal);
+        throw toModelCallError(loaded, err, request.signal);
       }
     },
   };
@@ -78,12 +91,12 @@ export function serverOf(baseURL: string): { address: string; port: number } {
 }
 
 /** Builds the client once, on first use; a constructor failure (no API key) is thrown each call. */
-function lazyClient(opts: OpenAIOptions): () => OpenAI {
+function lazyClient(opts: OpenAIOptions): (loaded: OpenAISdk) => OpenAI {
   let client = opts.client;
-  return () => {
+  return (loaded) => {
     if (client) return client;
     try {
-      client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, organization: opts.organization, maxRetries: 0 });
+      client = new loaded.OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, organization: opts.organization, maxRetries: 0 });
     } catch (err) {
       throw clientSetupError(err);
     }

@@ -17,8 +17,18 @@ export interface ShapeSource {
   hint: string;
 }
 
+/**
+ * A schema built on its first use, not as its module loads: building the adapters' answer shapes
+ * is most of what loading them costs (zod builds a schema eagerly), and `import('tracebound')`
+ * should not pay that for providers a process never calls.
+ */
+export function lazySchema<T extends z.ZodType>(build: () => T): () => T {
+  let schema: T | undefined;
+  return () => (schema ??= build());
+}
+
 /** A token count: a whole number of tokens, at least 0. */
-export const tokens = z.number().int().nonnegative();
+export const tokens = lazySchema(() => z.number().int().nonnegative());
 
 /**
  * An object checked only by its `type`: the schema of its type when it has one, else anything

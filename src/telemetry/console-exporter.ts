@@ -2,7 +2,8 @@
  * The `console` exporter: one readable line per span, in the span tree's format, instead of the
  * SDK's `ConsoleSpanExporter` (a ~60-line object dump per span).
  */
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { otelCore } from './sdk.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { spanRecordOf } from '../traces/span-record.js';
 import { renderSpanLine } from '../tracing/tree.js';
@@ -25,7 +26,7 @@ export class SpanLineExporter implements SpanExporter {
       return `[${record.traceId.slice(0, 8)}] ${renderSpanLine(record, { color: false })}\n`;
     });
     this.write(text.join(''));
-    resultCallback({ code: ExportResultCode.SUCCESS });
+    resultCallback({ code: otelCore().ExportResultCode.SUCCESS });
   }
 
   async shutdown(): Promise<void> {}

@@ -6,7 +6,8 @@
  * timeouts, within `OTEL_EXPORTER_OTLP_TIMEOUT`); a span counted here is one they gave up on.
  */
 import { TraceFlags, type Context } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { otelCore } from './sdk.js';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /** The name of the dropped-span counter, in warnings and in {@link ExportStats}. */
@@ -107,7 +108,7 @@ export class CountingExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.handed += spans.length;
     const done = (result: ExportResult) => {
-      if (result.code !== ExportResultCode.SUCCESS) {
+      if (result.code !== otelCore().ExportResultCode.SUCCESS) {
         this.guard.drop(this.name, spans.length, result.error?.message ?? 'export failed', true);
       }
       resultCallback(result);
@@ -115,7 +116,7 @@ export class CountingExporter implements SpanExporter {
     try {
       this.inner.export(spans, done);
     } catch (error) {
-      done({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      done({ code: otelCore().ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
     }
   }
 

@@ -1,4 +1,5 @@
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { otelCore } from './sdk.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -19,12 +20,12 @@ export class OtlpJsonFileExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     if (this.stopped) {
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error('the trace file exporter is shut down') });
+      resultCallback({ code: otelCore().ExportResultCode.FAILED, error: new Error('the trace file exporter is shut down') });
       return;
     }
     const body = JsonDoubleTraceSerializer.serializeRequest(spans);
     if (!body) {
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error('spans could not be serialised as OTLP/JSON') });
+      resultCallback({ code: otelCore().ExportResultCode.FAILED, error: new Error('spans could not be serialised as OTLP/JSON') });
       return;
     }
     const line = Buffer.concat([Buffer.from(body), Buffer.from('\n')]);
@@ -32,8 +33,8 @@ export class OtlpJsonFileExporter implements SpanExporter {
       .then(() => mkdir(dirname(this.path), { recursive: true }))
       .then(() => appendFile(this.path, line))
       .then(
-        () => resultCallback({ code: ExportResultCode.SUCCESS }),
-        (error: Error) => resultCallback({ code: ExportResultCode.FAILED, error }),
+        () => resultCallback({ code: otelCore().ExportResultCode.SUCCESS }),
+        (error: Error) => resultCallback({ code: otelCore().ExportResultCode.FAILED, error }),
       );
   }
 

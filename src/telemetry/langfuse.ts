@@ -8,11 +8,19 @@
  * variables, whose headers the OTLP exporter would otherwise add to every request: a token meant
  * for the user's Collector must not be sent to Langfuse.
  */
-import { LANGFUSE_SDK_VERSION } from '@langfuse/core';
-import { LangfuseSpanProcessor } from '@langfuse/otel';
+import type * as LangfuseCore from '@langfuse/core';
+import type * as LangfuseOtel from '@langfuse/otel';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { createRequire } from 'node:module';
 import { registerSecret } from '../secrets.js';
-import { OtlpHttpTraceExporter } from './otlp-doubles.js';
+import { otlpHttpTraceExporter } from './otlp-doubles.js';
+
+/*
+ * The Langfuse SDK (with the OpenTelemetry exporter packages under it, ~260 modules) loads only
+ * when the `langfuse` exporter is made. Its CommonJS build is required, so the exporter is still
+ * made synchronously, by `tracedRuntime()`.
+ */
+const require = createRequire(import.meta.url);
 
 /** Langfuse Cloud (EU), the processor's own default when no base URL is set. */
 export const LANGFUSE_DEFAULT_BASE_URL = 'https://cloud.langfuse.com';
@@ -70,13 +78,13 @@ export function langfuseExporter(settings: LangfuseSettings): SpanExporter {
   registerSecret(auth);
   return withoutOtlpEnvironment(
     () =>
-      new OtlpHttpTraceExporter(
+      otlpHttpTraceExporter(
         {
           url: `${settings.baseUrl}${LANGFUSE_OTEL_TRACES_PATH}`,
           headers: {
             Authorization: `Basic ${auth}`,
             'x-langfuse-sdk-name': 'javascript',
-            'x-langfuse-sdk-version': LANGFUSE_SDK_VERSION,
+            'x-langfuse-sdk-version': (require('@langfuse/core') as typeof LangfuseCore).LANGFUSE_SDK_VERSION,
             'x-langfuse-public-key': settings.publicKey,
           },
           timeoutMillis: settings.timeoutMs,
@@ -92,6 +100,7 @@ export function langfuseExporter(settings: LangfuseSettings): SpanExporter {
  * a filtered step); its batching, masking and media handling stay the SDK's.
  */
 export function langfuseProcessor(settings: LangfuseSettings, exporter: SpanExporter): SpanProcessor {
+  const { LangfuseSpanProcessor } = require('@langfuse/otel') as typeof LangfuseOtel;
   return new LangfuseSpanProcessor({
     publicKey: settings.publicKey,
     secretKey: settings.secretKey,

@@ -8,20 +8,26 @@
  * whole number is passed through untouched.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { OTLPExporterBase, type OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
-import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import {
-  JsonTraceSerializer,
-  ProtobufTraceSerializer,
-  TraceExporterMetricsHelper,
-  type IExportTraceServiceResponse,
-  type ISerializer,
-} from '@opentelemetry/otlp-transformer';
+import type * as ExporterBase from '@opentelemetry/otlp-exporter-base';
+import type { OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
+import type * as ExporterBaseHttp from '@opentelemetry/otlp-exporter-base/node-http';
+import type * as Transformer from '@opentelemetry/otlp-transformer';
+import type { IExportTraceServiceResponse, ISerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { createRequire } from 'node:module';
 import { DOUBLE_ATTRIBUTES, DOUBLE_EVENT_ATTRIBUTES } from '../tracing/attributes.js';
 
 /** A trace serializer, as the OTLP exporters take it. */
 export type TraceSerializer = ISerializer<ReadableSpan[], IExportTraceServiceResponse>;
+
+/*
+ * The OTLP packages (with @opentelemetry/sdk-metrics under them, ~200 modules) load when first
+ * needed, not with tracebound: the serializers on the first batch they serialize, the exporter
+ * when an `otlp` or `langfuse` exporter is made. They are CommonJS only, so requiring them keeps
+ * both synchronous and yields the same modules an `import` of them does.
+ */
+const require = createRequire(import.meta.url);
+const transformer = (): typeof Transformer => require('@opentelemetry/otlp-transformer') as typeof Transformer;
 
 const NO_KEYS: ReadonlySet<string> = new Set();
 
@@ -61,7 +67,7 @@ function retypeJson(attributes: JsonKeyValue[] | undefined, keys: ReadonlySet<st
 /** OTLP/JSON (the SDK's JsonTraceSerializer), double-typed attributes as `doubleValue`. */
 export const JsonDoubleTraceSerializer: TraceSerializer = {
   serializeRequest(spans) {
-    const body = JsonTraceSerializer.serializeRequest(spans);
+    const body = transformer().JsonTraceSerializer.serializeRequest(spans);
     if (!body || !needsRetyping(spans)) return body;
     const request = JSON.parse(new TextDecoder().decode(body)) as JsonRequest;
     for (const span of (request.resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? []))) {
@@ -70,7 +76,7 @@ export const JsonDoubleTraceSerializer: TraceSerializer = {
     }
     return new TextEncoder().encode(JSON.stringify(request));
   },
-  deserializeResponse: (data) => JsonTraceSerializer.deserializeResponse(data),
+  deserializeResponse: (data) => transformer().JsonTraceSerializer.deserializeResponse(data),
 };
 
 // ---- OTLP protobuf ----
@@ -197,34 +203,32 @@ const retypeRequest = within(1, within(2, within(2, retypeSpan)));
 /** OTLP protobuf (the SDK's ProtobufTraceSerializer), double-typed attributes as `double_value`. */
 export const ProtobufDoubleTraceSerializer: TraceSerializer = {
   serializeRequest(spans) {
-    const body = ProtobufTraceSerializer.serializeRequest(spans);
+    const body = transformer().ProtobufTraceSerializer.serializeRequest(spans);
     return body && needsRetyping(spans) ? retypeRequest(body) : body;
   },
-  deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+  deserializeResponse: (data) => transformer().ProtobufTraceSerializer.deserializeResponse(data),
 };
 
 /**
  * The OTLP/HTTP trace exporter of `@opentelemetry/exporter-trace-otlp-http` (JSON) or `-proto`,
  * built as they build theirs (same configuration, `OTEL_EXPORTER_OTLP_*` variables, retries and
- * self-metrics), with a double-typing serializer.
+ * self-metrics), with a double-typing serializer. Loads the OTLP exporter packages.
+ * @param config as for the SDK's `OTLPTraceExporter`; endpoint, headers, timeout and compression
+ *   fall back to the `OTEL_EXPORTER_OTLP_*` variables, read now
+ * @param encoding `json` (`application/json`) or `protobuf` (`application/x-protobuf`)
  */
-export class OtlpHttpTraceExporter extends OTLPExporterBase<ReadableSpan[]> implements SpanExporter {
-  /**
-   * @param config as for the SDK's `OTLPTraceExporter`; endpoint, headers, timeout and compression
-   *   fall back to the `OTEL_EXPORTER_OTLP_*` variables, read now
-   * @param encoding `json` (`application/json`) or `protobuf` (`application/x-protobuf`)
-   */
-  constructor(config: OTLPExporterNodeConfigBase, encoding: 'json' | 'protobuf') {
-    const contentType = encoding === 'json' ? 'application/json' : 'application/x-protobuf';
-    super(
-      createOtlpHttpExportDelegate(
-        // The SDK's own exporters configure themselves through this (deprecated for 2.0) adapter.
-        convertLegacyHttpOptions(config, 'TRACES', 'v1/traces', { 'Content-Type': contentType }),
-        encoding === 'json' ? JsonDoubleTraceSerializer : ProtobufDoubleTraceSerializer,
-        'otlp_http_span_exporter',
-        TraceExporterMetricsHelper,
-        undefined,
-      ),
-    );
-  }
+export function otlpHttpTraceExporter(config: OTLPExporterNodeConfigBase, encoding: 'json' | 'protobuf'): SpanExporter {
+  const { OTLPExporterBase } = require('@opentelemetry/otlp-exporter-base') as typeof ExporterBase;
+  const { convertLegacyHttpOptions, createOtlpHttpExportDelegate } = require('@opentelemetry/otlp-exporter-base/node-http') as typeof ExporterBaseHttp;
+  const contentType = encoding === 'json' ? 'application/json' : 'application/x-protobuf';
+  return new OTLPExporterBase<ReadableSpan[]>(
+    createOtlpHttpExportDelegate(
+      // The SDK's own exporters configure themselves through this (deprecated for 2.0) adapter.
+      convertLegacyHttpOptions(config, 'TRACES', 'v1/traces', { 'Content-Type': contentType }),
+      encoding === 'json' ? JsonDoubleTraceSerializer : ProtobufDoubleTraceSerializer,
+      'otlp_http_span_exporter',
+      transformer().TraceExporterMetricsHelper,
+      undefined,
+    ),
+  );
 }

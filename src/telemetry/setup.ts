@@ -3,15 +3,15 @@
  * exporters. The runtime itself only uses `@opentelemetry/api`.
  */
 import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpanLineExporter } from './console-exporter.js';
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
 import { OtlpJsonFileExporter } from './file-exporter.js';
 import { LANGFUSE_QUEUE_SIZE, langfuseExporter, langfuseProcessor, readLangfuseSettings, type LangfuseSettings } from './langfuse.js';
 import { registerEnvironmentSecrets } from '../secrets.js';
-import { OtlpHttpTraceExporter } from './otlp-doubles.js';
+import { RESOURCE_ATTR } from '../tracing/attributes.js';
+import { otlpHttpTraceExporter } from './otlp-doubles.js';
+import { otelContextAsyncHooks, otelResources, otelTraceBase } from './sdk.js';
 import { SecretMaskingProcessor } from './secret-masking.js';
 
 /**
@@ -120,7 +120,7 @@ function langfuseSettings(): LangfuseSettings {
 /** A batch processor over `exporter`, bounded and counted by `guard`. */
 function guardedBatch(name: ExporterName, exporter: SpanExporter, guard: ExportGuard): SpanProcessor {
   const counting = new CountingExporter(name, exporter, guard);
-  const batch = new BatchSpanProcessor(counting, { maxQueueSize: EXPORT_QUEUE_SIZE, maxExportBatchSize: 1_024, scheduledDelayMillis: 500 });
+  const batch = new (otelTraceBase().BatchSpanProcessor)(counting, { maxQueueSize: EXPORT_QUEUE_SIZE, maxExportBatchSize: 1_024, scheduledDelayMillis: 500 });
   return new GuardedSpanProcessor(name, batch, counting, EXPORT_QUEUE_SIZE, guard);
 }
 
@@ -130,9 +130,9 @@ function processorFor(name: ExporterName, traceFile: string, guard: ExportGuard)
       return guardedBatch(name, new OtlpJsonFileExporter(traceFile), guard);
     case 'otlp':
       // Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
-      return guardedBatch(name, new OtlpHttpTraceExporter({}, otlpProtocol(process.env) === 'http/protobuf' ? 'protobuf' : 'json'), guard);
+      return guardedBatch(name, otlpHttpTraceExporter({}, otlpProtocol(process.env) === 'http/protobuf' ? 'protobuf' : 'json'), guard);
     case 'otlp-proto':
-      return guardedBatch(name, new OtlpHttpTraceExporter({}, 'protobuf'), guard);
+      return guardedBatch(name, otlpHttpTraceExporter({}, 'protobuf'), guard);
     case 'langfuse': {
       const settings = langfuseSettings();
       const counting = new CountingExporter(name, langfuseExporter(settings), guard);
@@ -164,10 +164,11 @@ export function createTracerProvider(options: TracingSetupOptions = {}): BasicTr
   const processors: SpanProcessor[] = exporterNames(options.exporter)
     .map((name) => processorFor(name, traceFile, guard))
     .filter((p): p is SpanProcessor => p !== undefined);
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  return new BasicTracerProvider({
+  context.setGlobalContextManager(new (otelContextAsyncHooks().AsyncLocalStorageContextManager)().enable());
+  const { detectResources, envDetector, resourceFromAttributes } = otelResources();
+  return new (otelTraceBase().BasicTracerProvider)({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
-    resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'tracebound' }).merge(
+    resource: resourceFromAttributes({ [RESOURCE_ATTR.SERVICE_NAME]: options.serviceName ?? 'tracebound' }).merge(
       detectResources({ detectors: [envDetector] }),
     ),
     // Masking first: every exporter and added processor then sees spans without known secrets.

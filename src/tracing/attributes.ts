@@ -207,3 +207,12 @@ export const SPAN_NAME = {
 
 /** The `tracebound.*` resource/scope name of tracebound's tracer. */
 export const TRACER_NAME = 'tracebound';
+
+/**
+ * Resource attributes tracebound sets or reads: `service.name` is a stable OpenTelemetry name,
+ * copied rather than imported from `@opentelemetry/semantic-conventions`, whose entry point
+ * costs `import('tracebound')` seven modules for one string.
+ */
+export const RESOURCE_ATTR = {
+  SERVICE_NAME: 'service.name',
+} as const;

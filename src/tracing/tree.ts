@@ -7,8 +7,7 @@
  * the footer is always the run's last child, so a step can be printed as soon as it ends without
  * knowing whether another follows.
  */
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME, TRACER_NAME } from './attributes.js';
+import { ATTR, EVENT, EVENT_ATTR, OPERATION, RESOURCE_ATTR, SPAN_NAME, TRACER_NAME } from './attributes.js';
 import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
 
 /** How to render. */
@@ -371,7 +370,7 @@ function groupByTrace(spans: readonly SpanRecord[]): SpanRecord[][] {
 
 function renderTrace(trace: readonly SpanRecord[], options: TreeOptions): string[] {
   const first = trace[0] as SpanRecord;
-  const service = first.resource[ATTR_SERVICE_NAME];
+  const service = first.resource[RESOURCE_ATTR.SERVICE_NAME];
   const lines = [paint('dim', joinParts([`trace ${first.traceId}`, service === undefined ? undefined : `service ${String(service)}`]), options)];
   const walk: Walk = { children: indexChildren(trace), printed: new Set(), options };
   const ids = new Set(trace.map((span) => span.spanId));

@@ -3,7 +3,8 @@
  * window read are each one Lua script (one round trip, atomic on the server), computing exactly
  * what the in-memory store computes, in integer nano-dollars, on Redis's own clock.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from './ioredis.js';
 import {
   BudgetStoreError,
   type ReserveRequest,
@@ -166,7 +167,7 @@ export function redisStore(options: RedisStoreOptions = {}): SpendStore {
   const owned = options.client === undefined;
   const client =
     options.client ??
-    new Redis(options.url ?? DEFAULT_URL, {
+    new (ioredis().Redis)(options.url ?? DEFAULT_URL, {
       // Without a queue a command sent while disconnected fails at once instead of waiting for a
       // reconnect; `ready()` below waits for the first connection, bounded by the timeout.
       enableOfflineQueue: false,

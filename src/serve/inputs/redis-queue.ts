@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ROOT_CONTEXT, defaultTextMapGetter, trace, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from '../../budget/stores/ioredis.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type RunOutcome } from '../types.js';
 
 /** Options of {@link redisQueueInput}. Durations in ms. */
@@ -319,7 +320,7 @@ export function redisQueueInput(options: RedisQueueInputOptions): Input {
     async start(dispatcher: Dispatcher): Promise<void> {
       if (current) throw new Error('redisQueueInput: already started');
       current = dispatcher;
-      client = options.client ?? new Redis(options.url ?? DEFAULT_URL);
+      client = options.client ?? new (ioredis().Redis)(options.url ?? DEFAULT_URL);
       // Failures reach onError through the calls that fail; ioredis would also log each one.
       if (owned) client.on('error', () => undefined);
       // A blocked read must fail at once when its connection drops, so the loop notices stop().

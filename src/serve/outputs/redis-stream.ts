@@ -2,7 +2,8 @@
  * A Redis stream output: every outcome is added to a stream as one JSON field, for consumers that
  * read results with XRANGE / XREAD (or a consumer group of their own).
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from '../../budget/stores/ioredis.js';
 import { outcomeJson } from '../serve.js';
 import type { Output, RunOutcome } from '../types.js';
 
@@ -39,7 +40,7 @@ export function redisStreamOutput(options: RedisStreamOutputOptions): Output {
   const onError =
     options.onError ?? ((error: unknown, outcome: RunOutcome) => console.error(`tracebound redis-stream ${options.stream}: outcome of ${outcome.message.id} lost:`, error));
   const owned = options.client === undefined;
-  const client = options.client ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const client = options.client ?? new (ioredis().Redis)(options.url ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
   // Failures reach onError through the XADDs that fail; ioredis would also log each one.
   if (owned) client.on('error', () => undefined);
 
