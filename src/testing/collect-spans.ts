@@ -1,12 +1,6 @@
 import type { Context } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-  type Span,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { otelTraceBase } from '../telemetry/sdk.js';
+import type { BasicTracerProvider, ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /** An in-memory span sink for tests: pass `tracerProvider` to `tracedRuntime()`. */
 export interface SpanCollector {
@@ -47,6 +41,9 @@ class OpenSpanTracker implements SpanProcessor {
  * tracks the spans still open.
  */
 export function collectSpans(): SpanCollector {
+  // Loaded here, not with tracebound/testing: an agent module importing the testing kit for its
+  // offline setup must not load the SDK (the CLI imports such modules through tsx's hooks).
+  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = otelTraceBase();
   const exporter = new InMemorySpanExporter();
   const tracker = new OpenSpanTracker();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [tracker, new SimpleSpanProcessor(exporter)] });
