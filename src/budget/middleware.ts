@@ -176,6 +176,7 @@ function report(ctx: ModelCallContext, decision: GuardDecision): void {
  * it cannot afford (the run's next stop is then `graceful_limit`).
  */
 function lowered(ctx: ModelCallContext, request: ModelRequest, decision: GuardDecision, finish: boolean): ModelRequest {
+  if (decision.decision === 'allow' && request.maxOutputTokens === decision.maxOutputTokens) return request;
   const sent: ModelRequest = { ...request, maxOutputTokens: decision.maxOutputTokens };
   if (finish && ctx.purpose === 'step' && decision.decision === 'lower' && request.toolChoice !== 'none') {
     sent.toolChoice = 'none';

@@ -4,7 +4,6 @@
  * answer, a limit or a failure. Every call goes through the middleware chain, which is where
  * tracing, the budget, retries, hooks and stream events live; the loop knows none of them.
  */
-import { NEVER_ABORTED } from '../abort.js';
 import type { Agent } from '../agent.js';
 import type { StopReason } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
@@ -110,11 +109,10 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   }
   state.pendingToolCalls = response.toolCalls;
   const tools = toolIndexOf(agent);
-  const signal = run.signal ?? NEVER_ABORTED;
   const outcomes = await Promise.all(
     response.toolCalls.map((c) => {
       const tool = tools.byName.get(c.name);
-      return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, signal, tools.names));
+      return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names));
     }),
   );
   state.totals.toolCalls += outcomes.length;

@@ -1,4 +1,4 @@
-import { abortable } from '../abort.js';
+import { abortable, NEVER_ABORTED } from '../abort.js';
 import { errorType } from '../errors.js';
 import type { ToolCall } from '../messages.js';
 import type { Tool } from '../tool.js';
@@ -48,7 +48,7 @@ function failure(type: string, content: string, error?: unknown): ToolOutcome {
 export async function executeTool(
   tool: Tool | undefined,
   call: ToolCall,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   available: readonly string[],
 ): Promise<ToolOutcome> {
   if (!tool) {
@@ -60,7 +60,8 @@ export async function executeTool(
     return failure('invalid_arguments', `Invalid arguments for tool "${call.name}": ${problems}. Call it again with valid arguments.`);
   }
   const timeout = tool.timeoutMs === undefined ? undefined : new AbortController();
-  const toolSignal = timeout ? AbortSignal.any([signal, timeout.signal]) : signal;
+  // Without a run signal or a timeout there is nothing to race: no listener is added.
+  const toolSignal = timeout ? (signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal) : signal;
   const timer = timeout
     ? setTimeout(() => timeout.abort(new ToolTimeoutError(`tool "${call.name}" timed out after ${tool.timeoutMs} ms`)), tool.timeoutMs)
     : undefined;
@@ -68,11 +69,12 @@ export async function executeTool(
     // Raced against the signal, not trusted to honour it: a tool that ignores its signal must not
     // hold the run past its deadline, and what it returns after the race is dropped. The race
     // rejects inside the abort itself, so a tool that settles on abort never wins it.
-    const result = await abortable(Promise.resolve(tool.execute(parsed.data, { signal: toolSignal, toolCallId: call.id })), toolSignal);
+    const execution = tool.execute(parsed.data, { signal: toolSignal ?? NEVER_ABORTED, toolCallId: call.id });
+    const result = await abortable(Promise.resolve(execution), toolSignal);
     return { content: stringify(result), isError: false };
   } catch (error) {
     // The run's own stop (`timeout` or `aborted`, see loop.ts) wins over what the tool threw.
-    const type = errorType(signal.aborted ? signal.reason : error);
+    const type = errorType(signal?.aborted ? signal.reason : error);
     const content = error instanceof ToolError ? error.content : `Error: ${error instanceof Error ? error.message : String(error)}`;
     return failure(type, content, error);
   } finally {

@@ -84,7 +84,10 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         name: SPAN_NAME.run(agent.name),
         parent: ctx.parent,
         attributes: () => {
-          const attrs = runAttributes({ ...owner, agentId: agent.id, model: agent.model, input: state.input }, recording);
+          const attrs = runAttributes(
+            { agentName: agent.name, conversationId: state.conversationId, agentId: agent.id, model: agent.model, input: state.input },
+            recording,
+          );
           attrs[ATTR.runId] = state.runId;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
