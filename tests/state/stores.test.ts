@@ -10,9 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BudgetStoreError, spendKey, type ReserveRequest, type SpendStore } from '../../src/budget/store.js';
-import { memoryStore } from '../../src/budget/stores/memory.js';
-import { redisStore } from '../../src/budget/stores/redis.js';
+import { BudgetStoreError } from '../../src/state/errors.js';
+import { spendKey, type ReserveRequest, type SpendStore } from '../../src/state/store.js';
+import { memoryStore } from '../../src/state/memory.js';
+import { redisStore } from '../../src/state/redis.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import type { FleetReport, WorkerConfig } from './fleet-worker.js';
 

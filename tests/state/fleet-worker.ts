@@ -1,6 +1,6 @@
 /**
- * One process of a simulated fleet, spawned by tests/budget/stores.test.ts as
- * `node --import tsx tests/budget/fleet-worker.ts '<json WorkerConfig>'`.
+ * One process of a simulated fleet, spawned by tests/state/stores.test.ts as
+ * `node --import tsx tests/state/fleet-worker.ts '<json WorkerConfig>'`.
  *
  * - `fleet`: connects, prints `ready`, waits for `go` on stdin (so every process starts spending
  *   at once), runs `runs` concurrent runs of up to `cycles` model calls each (reserve, a short
@@ -10,7 +10,7 @@
  *   SIGKILLs it, as a crash mid-call.
  */
 import { createInterface } from 'node:readline';
-import { redisStore } from '../../src/budget/stores/redis.js';
+import { redisStore } from '../../src/state/redis.js';
 
 /** What the test passes on the command line. Amounts in USD, durations in ms. */
 export interface WorkerConfig {

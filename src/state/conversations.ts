@@ -1,0 +1,135 @@
+/**
+ * Conversations as middleware: a run with a `conversationId` takes the conversation's lease and
+ * loads its messages before its first step (`load_conversation`), runs with them ahead of its
+ * input, and when it resolves saves its turn (input, answers, tool calls and results) and gives
+ * the lease back in one write (`save_conversation`). A run that rejects saves nothing. The lease
+ * keeps two runs of one conversation from interleaving, in one process or across the processes
+ * sharing the store: the second waits, up to `waitMs`, then fails with `ConversationBusyError`.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as wait } from 'node:timers/promises';
+import type { Message } from '../messages.js';
+import type { Conversations } from '../runtime/conversations.js';
+import type { Middleware, RunContext } from '../runtime/middleware.js';
+import { toRunError } from '../runtime/run-signal.js';
+import { ConversationBusyError } from './errors.js';
+import type { Conversation } from '../runtime/conversations.js';
+import type { Lease, Store } from './store.js';
+
+/** Default longest wait for another run of the same conversation, in ms. */
+export const DEFAULT_CONVERSATION_WAIT_MS = 30_000;
+/** Default lease of a run on its conversation, in ms; renewed every third of it while the run lives. */
+export const DEFAULT_CONVERSATION_LEASE_MS = 15_000;
+/** Polling a held conversation starts at this delay (ms) and doubles up to the next. */
+const FIRST_POLL_MS = 5;
+const LONGEST_POLL_MS = 100;
+
+/** What the conversation middleware needs. Durations in ms. */
+export interface ConversationOptions {
+  store: Store;
+  /** Longest wait for another run of the same conversation. Default 30,000. */
+  waitMs?: number;
+  /**
+   * How long a run's lease on its conversation lasts without renewal: after a crash, the longest
+   * a conversation stays held. Default 15,000.
+   */
+  leaseMs?: number;
+}
+
+/** Makes the conversation middleware of one runtime. */
+export function conversationMiddleware({ store, waitMs = DEFAULT_CONVERSATION_WAIT_MS, leaseMs = DEFAULT_CONVERSATION_LEASE_MS }: ConversationOptions): Middleware {
+  /** The turn of each run with a conversation: its input, then what each step appended. */
+  const turns = new WeakMap<RunContext, Message[]>();
+  const conversations = store.conversations;
+
+  /**
+   * Takes the lease, polling while another run holds it.
+   * @throws {ConversationBusyError} once `waitMs` passed; a run error when the run is aborted.
+   */
+  async function take(run: RunContext, id: string, lease: Lease): Promise<Conversation | undefined> {
+    const deadline = performance.now() + waitMs;
+    for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, LONGEST_POLL_MS)) {
+      const got = await conversations.acquire(id, lease);
+      if (got.held) return got.conversation;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new ConversationBusyError(
+          id,
+          `Conversation "${id}" stayed in use by another run for ${waitMs} ms (two runs of one conversation never interleave): retry later, or raise conversationWaitMs.`,
+        );
+      }
+      try {
+        await wait(Math.min(delay, left), undefined, { signal: run.signal, ref: false });
+      } catch (error) {
+        throw toRunError(error, run.state, run.signal);
+      }
+    }
+  }
+
+  return {
+    name: 'conversations',
+    async wrapRun(ctx, next) {
+      const id = ctx.state.conversationId;
+      if (id === undefined) return next();
+      const lease: Lease = { owner: `${ctx.state.runId}/${randomUUID()}`, ttlMs: leaseMs };
+      let held = false;
+      let saved = false;
+      let renewal: NodeJS.Timeout | undefined;
+      try {
+        const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
+          const conversation = await take(ctx, id, lease);
+          held = true;
+          // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
+          renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
+          return conversation?.messages ?? [];
+        });
+        ctx.state.messages.unshift(...history);
+        const turn = [...ctx.state.input];
+        turns.set(ctx, turn);
+        const result = await next();
+        clearInterval(renewal);
+        await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: turn }, async (messages) => {
+          if (!(await conversations.append(id, { owner: lease.owner, agent: ctx.agent.name, messages }))) {
+            throw new ConversationBusyError(
+              id,
+              `Conversation "${id}": this run's lease lapsed (it was not renewed for ${leaseMs} ms) and its turn was not saved: raise conversationLeaseMs if the process stalls that long.`,
+            );
+          }
+          saved = true;
+        });
+        return result;
+      } finally {
+        clearInterval(renewal);
+        if (held && !saved) await conversations.release(id, lease.owner).catch(() => undefined);
+      }
+    },
+    async wrapStep(ctx, next) {
+      const turn = turns.get(ctx.run);
+      if (!turn) return next();
+      const { messages } = ctx.run.state;
+      const before = messages[lastAssistant(messages)];
+      const outcome = await next();
+      // A step appends one answer and the results of its tool calls; compression may have
+      // rewritten what came before, so the step's own messages are found from its answer.
+      const at = lastAssistant(messages);
+      if (at >= 0 && messages[at] !== before) turn.push(...messages.slice(at));
+      return outcome;
+    },
+  };
+}
+
+/** The index of the last assistant message, -1 when there is none. */
+function lastAssistant(messages: readonly Message[]): number {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]?.role === 'assistant') return i;
+  return -1;
+}
+
+/** A store's conversations as a runtime shows them. */
+export function conversationsOf(store: Store): Conversations {
+  const { conversations } = store;
+  return {
+    get: (id) => conversations.get(id),
+    list: (query) => conversations.list(query),
+    delete: (id) => conversations.delete(id),
+  };
+}
