@@ -11,11 +11,15 @@
  */
 import { createInterface } from 'node:readline';
 import { redisStore } from '../../src/state/redis.js';
+import { sqliteStore } from '../../src/state/sqlite.js';
 
 /** What the test passes on the command line. Amounts in USD, durations in ms. */
 export interface WorkerConfig {
   mode: 'fleet' | 'hold';
+  /** The Redis server the processes share, unless `sqlite` is set. */
   url: string;
+  /** The SQLite file the processes share instead of Redis. */
+  sqlite?: string;
   key: string;
   limitUsd: number;
   maxUsd: number;
@@ -38,7 +42,7 @@ export interface FleetReport {
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
-const store = redisStore({ url: config.url, timeoutMs: 10_000 });
+const store = config.sqlite ? sqliteStore({ path: config.sqlite }) : redisStore({ url: config.url, timeoutMs: 10_000 });
 const request = {
   key: config.key,
   maxUsd: config.maxUsd,
