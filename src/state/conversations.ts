@@ -59,7 +59,8 @@ export function conversationMiddleware({ store, waitMs = DEFAULT_CONVERSATION_WA
         );
       }
       try {
-        await wait(Math.min(delay, left), undefined, { signal: run.signal, ref: false });
+        // A ref'd timer: a process whose only run waits here must not exit.
+        await wait(Math.min(delay, left), undefined, { signal: run.signal });
       } catch (error) {
         throw toRunError(error, run.state, run.signal);
       }
