@@ -64,6 +64,13 @@ export interface RuntimeOptions {
    * the run lives): after a crash, the longest its conversation stays held. Default 15,000.
    */
   conversationLeaseMs?: number;
+  /**
+   * Retention: each conversation keeps at most this many messages, the oldest dropped when a turn
+   * is saved (from a user message on; never fewer than the latest turn). Default: all.
+   */
+  conversationMaxMessages?: number;
+  /** Retention: a conversation is forgotten this many ms after its last turn. Default: kept until deleted. */
+  conversationTtlMs?: number;
   /** Context windows in tokens that win over the bundled model data, by model id or `provider:model`. */
   contextWindows?: ContextWindowOverrides;
 }
@@ -80,7 +87,13 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const hooks = options.hooks ? hooksMiddleware(options.hooks) : undefined;
   const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const store = options.store ?? options.budgetStore ?? memoryStore();
-  const conversations = conversationMiddleware({ store, waitMs: options.conversationWaitMs, leaseMs: options.conversationLeaseMs });
+  const conversations = conversationMiddleware({
+    store,
+    waitMs: options.conversationWaitMs,
+    leaseMs: options.conversationLeaseMs,
+    maxMessages: options.conversationMaxMessages,
+    ttlMs: options.conversationTtlMs,
+  });
   const budget = budgetMiddleware({ store, prices: options.prices ?? {}, retry: retryPolicy });
   const retry = retryMiddleware(retryPolicy);
   const core = modelCallCore(options.prices ?? {});

@@ -14,7 +14,7 @@ import type { Middleware, RunContext } from '../runtime/middleware.js';
 import { toRunError } from '../runtime/run-signal.js';
 import { ConversationBusyError } from './errors.js';
 import type { Conversation } from '../runtime/conversations.js';
-import type { Lease, Store } from './store.js';
+import type { Lease, Store, Turn } from './store.js';
 
 /** Default longest wait for another run of the same conversation, in ms. */
 export const DEFAULT_CONVERSATION_WAIT_MS = 30_000;
@@ -34,10 +34,21 @@ export interface ConversationOptions {
    * a conversation stays held. Default 15,000.
    */
   leaseMs?: number;
+  /**
+   * Retention: keep at most this many messages, the oldest dropped in the save's write, so the
+   * kept ones start with a user message; never fewer than the latest turn. Default: all.
+   */
+  maxMessages?: number;
+  /** Retention: forget a conversation this long after its last turn. Default: kept until deleted. */
+  ttlMs?: number;
 }
 
 /** Makes the conversation middleware of one runtime. */
-export function conversationMiddleware({ store, waitMs = DEFAULT_CONVERSATION_WAIT_MS, leaseMs = DEFAULT_CONVERSATION_LEASE_MS }: ConversationOptions): Middleware {
+export function conversationMiddleware(options: ConversationOptions): Middleware {
+  const { store, waitMs = DEFAULT_CONVERSATION_WAIT_MS, leaseMs = DEFAULT_CONVERSATION_LEASE_MS, maxMessages, ttlMs } = options;
+  if (maxMessages !== undefined && !(Number.isInteger(maxMessages) && maxMessages > 0)) {
+    throw new RangeError(`conversationMaxMessages must be a positive integer, got ${maxMessages}`);
+  }
   /** The turn of each run with a conversation: its input, then what each step appended. */
   const turns = new WeakMap<RunContext, Message[]>();
   const conversations = store.conversations;
@@ -76,10 +87,13 @@ export function conversationMiddleware({ store, waitMs = DEFAULT_CONVERSATION_WA
       let held = false;
       let saved = false;
       let renewal: NodeJS.Timeout | undefined;
+      /** The stored messages, before any middleware filtered them: retention counts these. */
+      let stored: readonly Message[] = [];
       try {
         const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
           const conversation = await take(ctx, id, lease);
           held = true;
+          stored = conversation?.messages ?? [];
           // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
           renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
           return conversation?.messages ?? [];
@@ -90,7 +104,11 @@ export function conversationMiddleware({ store, waitMs = DEFAULT_CONVERSATION_WA
         const result = await next();
         clearInterval(renewal);
         await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: turn }, async (messages) => {
-          if (!(await conversations.append(id, { owner: lease.owner, agent: ctx.agent.name, messages }))) {
+          const turn: Turn = { owner: lease.owner, agent: ctx.agent.name, messages };
+          const drop = maxMessages === undefined ? 0 : dropped(stored, messages, maxMessages);
+          if (drop > 0) turn.drop = drop;
+          if (ttlMs !== undefined) turn.ttlMs = ttlMs;
+          if (!(await conversations.append(id, turn))) {
             throw new ConversationBusyError(
               id,
               `Conversation "${id}": this run's lease lapsed (it was not renewed for ${leaseMs} ms) and its turn was not saved: raise conversationLeaseMs if the process stalls that long.`,
@@ -117,6 +135,18 @@ export function conversationMiddleware({ store, waitMs = DEFAULT_CONVERSATION_WA
       return outcome;
     },
   };
+}
+
+/**
+ * How many of the oldest stored messages to drop so that at most `max` remain after `turn` is
+ * added, rounded up to the next user message (a kept history never opens with an answer or a
+ * tool result), and never into the turn itself.
+ */
+function dropped(stored: readonly Message[], turn: readonly Message[], max: number): number {
+  let drop = stored.length + turn.length - max;
+  if (drop <= 0) return 0;
+  while (drop < stored.length && stored[drop]?.role !== 'user') drop++;
+  return Math.min(drop, stored.length);
 }
 
 /** The index of the last assistant message, -1 when there is none. */

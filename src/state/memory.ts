@@ -196,14 +196,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
 /** Conversations in memory, with their leases. */
 function memoryConversations(now: () => number): ConversationStore {
-  const stored = new Map<string, { agent: string; messages: Message[]; createdAt: number; updatedAt: number }>();
+  const conversations = new Map<string, { agent: string; messages: Message[]; createdAt: number; updatedAt: number; expiresAt?: number }>();
+  /** The live conversation, forgetting it once past its time to live. */
+  const live = (id: string) => {
+    const c = conversations.get(id);
+    if (c?.expiresAt !== undefined && c.expiresAt <= now()) conversations.delete(id);
+    return conversations.get(id);
+  };
   const leases = new Map<string, { owner: string; expiresAt: number }>();
   const holds = (id: string, owner: string): boolean => {
     const lease = leases.get(id);
     return lease !== undefined && lease.owner === owner && lease.expiresAt > now();
   };
   const read = (id: string): Conversation | undefined => {
-    const c = stored.get(id);
+    const c = live(id);
     return c && { id, agent: c.agent, messages: structuredClone(c.messages), createdAt: isoTime(c.createdAt), updatedAt: isoTime(c.updatedAt) };
   };
   return {
@@ -221,10 +227,12 @@ function memoryConversations(now: () => number): ConversationStore {
     async append(id, turn) {
       if (!holds(id, turn.owner)) return false;
       const at = now();
-      const c = stored.get(id) ?? { agent: turn.agent, messages: [], createdAt: at, updatedAt: at };
+      const c = live(id) ?? { agent: turn.agent, messages: [], createdAt: at, updatedAt: at };
       c.messages.push(...structuredClone(turn.messages));
+      c.messages.splice(0, turn.drop ?? 0);
       c.updatedAt = at;
-      stored.set(id, c);
+      c.expiresAt = turn.ttlMs === undefined ? undefined : at + turn.ttlMs;
+      conversations.set(id, c);
       leases.delete(id);
       return true;
     },
@@ -235,14 +243,17 @@ function memoryConversations(now: () => number): ConversationStore {
       return read(id);
     },
     async list(query = {}) {
-      return [...stored]
-        .filter(([, c]) => query.agent === undefined || c.agent === query.agent)
+      return [...conversations.keys()]
+        .flatMap((id) => {
+          const c = live(id);
+          return c && (query.agent === undefined || c.agent === query.agent) ? [[id, c] as const] : [];
+        })
         .sort(([, a], [, b]) => b.updatedAt - a.updatedAt)
         .slice(0, query.limit ?? DEFAULT_LIST_LIMIT)
         .map(([id, c]) => ({ id, agent: c.agent, messages: c.messages.length, createdAt: isoTime(c.createdAt), updatedAt: isoTime(c.updatedAt) }));
     },
     async delete(id) {
-      return stored.delete(id);
+      return live(id) !== undefined && conversations.delete(id);
     },
   };
 }

@@ -27,8 +27,9 @@ return 1
 `;
 
 /**
- * KEYS: lease, meta, messages, index. ARGV: owner, agent, encoded id, then one JSON message each.
- * Returns 1 when appended (and the lease released), 0 when the lease is not the owner's.
+ * KEYS: lease, meta, messages, index. ARGV: owner, agent, encoded id, messages to drop from the
+ * front, time to live in ms ('' for none), then one JSON message each. Returns 1 when appended
+ * (and the lease released), 0 when the lease is not the owner's.
  */
 const APPEND = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -37,7 +38,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSETNX', KEYS[2], 'agent', ARGV[2])
 redis.call('HSETNX', KEYS[2], 'created', now)
 redis.call('HSET', KEYS[2], 'updated', now)
-for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+for i = 6, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+local drop = tonumber(ARGV[4])
+if drop > 0 then redis.call('LTRIM', KEYS[3], drop, -1) end
+if ARGV[5] == '' then
+  redis.call('PERSIST', KEYS[2])
+  redis.call('PERSIST', KEYS[3])
+else
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
 redis.call('ZADD', KEYS[4], now, ARGV[3])
 redis.call('DEL', KEYS[1])
 return 1
@@ -56,7 +66,8 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 
 /**
  * KEYS: index. ARGV: agent ('' for any), limit, the meta keys' prefix. Returns rows
- * {encoded id, agent, created, updated, message count}, most recently updated first.
+ * {encoded id, agent, created, updated, message count}, most recently updated first; drops the
+ * index entries of conversations whose keys expired.
  */
 const LIST = `
 local rows = {}
@@ -64,6 +75,7 @@ local limit = tonumber(ARGV[2])
 if limit <= 0 then return rows end
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
   local meta = redis.call('HMGET', ARGV[3] .. id, 'agent', 'created', 'updated')
+  if not meta[1] then redis.call('ZREM', KEYS[1], id) end
   if meta[1] and (ARGV[1] == '' or meta[1] == ARGV[1]) then
     rows[#rows + 1] = {id, meta[1], meta[2], meta[3], redis.call('LLEN', ARGV[3] .. id .. ':messages')}
     if #rows >= limit then break end
@@ -132,7 +144,10 @@ export function redisConversations(client: Redis, prefix: string, call: RedisCal
       const k = keys(id);
       const messages = turn.messages.map((m) => JSON.stringify(m));
       const reply = await call('save a conversation turn', () =>
-        scripts.traceboundConversationAppend(k.lease, k.meta, k.messages, index, turn.owner, turn.agent, encodeURIComponent(id), ...messages),
+        scripts.traceboundConversationAppend(
+          k.lease, k.meta, k.messages, index,
+          turn.owner, turn.agent, encodeURIComponent(id), turn.drop ?? 0, turn.ttlMs === undefined ? '' : Math.ceil(turn.ttlMs), ...messages,
+        ),
       );
       return reply === 1;
     },

@@ -30,8 +30,9 @@ export interface SqliteStoreOptions {
 /**
  * The schema, one migration per version (`tracebound_migrations` records those applied). A
  * release that changes the schema appends a migration; never edit one that shipped.
+ * @internal exported for the migration tests.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE spend_reservations (
      key TEXT NOT NULL, id TEXT NOT NULL, nanos INTEGER NOT NULL, expires_at INTEGER NOT NULL,
      PRIMARY KEY (key, id)) WITHOUT ROWID;
@@ -49,6 +50,9 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;
    CREATE TABLE conversation_leases (
      conversation_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // 2: retention by time: a conversation past `expires_at` (ms) is gone; NULL keeps it.
+  `ALTER TABLE conversations ADD COLUMN expires_at INTEGER;
+   CREATE INDEX conversations_expiry ON conversations (expires_at) WHERE expires_at IS NOT NULL;`,
 ];
 
 /** The schema version this release writes. */
@@ -91,15 +95,16 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     acquire: (id, lease) => run('conversations', 'take the lease of a conversation', (s) => s.acquire.immediate(id, lease.owner, lease.ttlMs)),
     renew: (id, lease) =>
       run('conversations', 'renew the lease of a conversation', (s) => s.renew.run(Date.now() + lease.ttlMs, id, lease.owner, Date.now()).changes > 0),
-    append: (id, turn) => run('conversations', 'save a conversation turn', (s) => s.append.immediate(id, turn.owner, turn.agent, turn.messages)),
+    append: (id, turn) =>
+      run('conversations', 'save a conversation turn', (s) => s.append.immediate(id, turn.owner, turn.agent, turn.messages, turn.drop ?? 0, turn.ttlMs ?? null)),
     release: (id, owner) => run('conversations', 'release the lease of a conversation', (s) => void s.release.run(id, owner)),
-    get: (id) => run('conversations', 'read a conversation', (s) => s.read(id)),
+    get: (id) => run('conversations', 'read a conversation', (s) => s.read(id, Date.now())),
     list: (query = {}) =>
-      run('conversations', 'list conversations', (s) =>
-        (query.agent === undefined ? s.list.all(query.limit ?? DEFAULT_LIST_LIMIT) : s.listByAgent.all(query.agent, query.limit ?? DEFAULT_LIST_LIMIT)).map(
-          (row): ConversationInfo => infoOf(row as ConversationRow),
-        ),
-      ),
+      run('conversations', 'list conversations', (s) => {
+        const limit = query.limit ?? DEFAULT_LIST_LIMIT;
+        const rows = query.agent === undefined ? s.list.all(Date.now(), limit) : s.listByAgent.all(query.agent, Date.now(), limit);
+        return rows.map((row): ConversationInfo => infoOf(row as ConversationRow));
+      }),
     delete: (id) => run('conversations', 'delete a conversation', (s) => s.remove.immediate(id)),
   };
 
@@ -148,11 +153,12 @@ interface Statements {
   window: Transaction<[string, number], { spentUsd: number; reservedUsd: number }>;
   acquire: Transaction<[string, string, number], Acquired>;
   renew: BetterSqlite3.Statement<[number, string, string, number]>;
-  append: Transaction<[string, string, string, readonly Message[]], boolean>;
+  append: Transaction<[string, string, string, readonly Message[], number, number | null], boolean>;
   release: BetterSqlite3.Statement<[string, string]>;
-  read(id: string): Conversation | undefined;
-  list: BetterSqlite3.Statement<[number]>;
-  listByAgent: BetterSqlite3.Statement<[string, number]>;
+  /** The conversation unless it is past its time to live at `at` (ms). */
+  read(id: string, at: number): Conversation | undefined;
+  list: BetterSqlite3.Statement<[number, number]>;
+  listByAgent: BetterSqlite3.Statement<[string, number, number]>;
   remove: Transaction<[string], boolean>;
 }
 
@@ -225,17 +231,30 @@ function prepare(db: BetterSqlite3.Database): Statements {
   );
   const holds = q('SELECT 1 FROM conversation_leases WHERE conversation_id = ? AND owner = ? AND expires_at > ?').pluck();
   const dropLease = q('DELETE FROM conversation_leases WHERE conversation_id = ? AND owner = ?');
-  const row = q('SELECT id, agent, messages, created_at, updated_at FROM conversations WHERE id = ?');
+  const LIVE = '(expires_at IS NULL OR expires_at > ?)';
+  const COLUMNS = 'id, agent, messages, created_at, updated_at';
+  const row = q(`SELECT ${COLUMNS} FROM conversations WHERE id = ? AND ${LIVE}`);
   const messagesOf = q('SELECT message FROM conversation_messages WHERE conversation_id = ? ORDER BY seq').pluck();
   const create = q('INSERT INTO conversations (id, agent, messages, created_at, updated_at) VALUES (?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING');
   const count = q('SELECT messages FROM conversations WHERE id = ?').pluck();
+  const nextSeq = q('SELECT COALESCE(MAX(seq), -1) + 1 FROM conversation_messages WHERE conversation_id = ?').pluck();
   const addMessage = q('INSERT INTO conversation_messages (conversation_id, seq, message) VALUES (?, ?, ?)');
-  const touch = q('UPDATE conversations SET messages = ?, updated_at = ? WHERE id = ?');
+  const dropOldest = q(
+    'DELETE FROM conversation_messages WHERE conversation_id = ? AND seq IN (SELECT seq FROM conversation_messages WHERE conversation_id = ? ORDER BY seq LIMIT ?)',
+  );
+  const touch = q('UPDATE conversations SET messages = ?, updated_at = ?, expires_at = ? WHERE id = ?');
   const deleteMessages = q('DELETE FROM conversation_messages WHERE conversation_id = ?');
   const deleteConversation = q('DELETE FROM conversations WHERE id = ?');
+  const expired = q('SELECT 1 FROM conversations WHERE id = ? AND NOT ' + LIVE).pluck();
+  /** Forgets the conversation when it is past its time to live, so a new turn starts it anew. */
+  const purgeExpired = (id: string, at: number) => {
+    if (expired.get(id, at) === undefined) return;
+    deleteMessages.run(id);
+    deleteConversation.run(id);
+  };
 
-  const read = (id: string): Conversation | undefined => {
-    const r = row.get(id) as ConversationRow | undefined;
+  const read = (id: string, at: number): Conversation | undefined => {
+    const r = row.get(id, at) as ConversationRow | undefined;
     if (!r) return undefined;
     const info = infoOf(r);
     return { id, agent: info.agent, messages: (messagesOf.all(id) as string[]).map((m) => JSON.parse(m) as Message), createdAt: info.createdAt, updatedAt: info.updatedAt };
@@ -275,26 +294,29 @@ function prepare(db: BetterSqlite3.Database): Statements {
       const lease = leaseOf.get(id) as { owner: string; expires_at: number } | undefined;
       if (lease && lease.owner !== owner && lease.expires_at > at) return { held: false };
       setLease.run(id, owner, at + ttlMs);
-      return { held: true, conversation: read(id) };
+      return { held: true, conversation: read(id, at) };
     }),
     renew: q('UPDATE conversation_leases SET expires_at = ? WHERE conversation_id = ? AND owner = ? AND expires_at > ?') as BetterSqlite3.Statement<[number, string, string, number]>,
-    append: db.transaction((id: string, owner: string, agent: string, messages: readonly Message[]) => {
+    append: db.transaction((id: string, owner: string, agent: string, messages: readonly Message[], drop: number, ttlMs: number | null) => {
       const at = Date.now();
       if (holds.get(id, owner, at) === undefined) return false;
+      purgeExpired(id, at);
       create.run(id, agent, at, at);
-      let seq = count.get(id) as number;
+      let seq = nextSeq.get(id) as number;
       for (const m of messages) addMessage.run(id, seq++, JSON.stringify(m));
-      touch.run(seq, at, id);
+      const dropped = drop > 0 ? dropOldest.run(id, id, drop).changes : 0;
+      touch.run((count.get(id) as number) + messages.length - dropped, at, ttlMs === null ? null : at + ttlMs, id);
       dropLease.run(id, owner);
       return true;
     }),
     release: dropLease as BetterSqlite3.Statement<[string, string]>,
     read,
-    list: q('SELECT id, agent, messages, created_at, updated_at FROM conversations ORDER BY updated_at DESC, id LIMIT ?') as BetterSqlite3.Statement<[number]>,
+    list: q(`SELECT ${COLUMNS} FROM conversations WHERE ${LIVE} ORDER BY updated_at DESC, id LIMIT ?`) as BetterSqlite3.Statement<[number, number]>,
     listByAgent: q(
-      'SELECT id, agent, messages, created_at, updated_at FROM conversations WHERE agent = ? ORDER BY updated_at DESC, id LIMIT ?',
-    ) as BetterSqlite3.Statement<[string, number]>,
+      `SELECT ${COLUMNS} FROM conversations WHERE agent = ? AND ${LIVE} ORDER BY updated_at DESC, id LIMIT ?`,
+    ) as BetterSqlite3.Statement<[string, number, number]>,
     remove: db.transaction((id: string) => {
+      purgeExpired(id, Date.now());
       deleteMessages.run(id);
       return deleteConversation.run(id).changes > 0;
     }),

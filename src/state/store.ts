@@ -96,6 +96,13 @@ export interface Turn {
   /** The agent of the run (recorded when the turn starts the conversation). */
   agent: string;
   messages: readonly Message[];
+  /** Retention: how many of the oldest stored messages to remove in the same write. Default 0. */
+  drop?: number;
+  /**
+   * Retention: forget the whole conversation this many ms after this write unless another turn
+   * comes first. Default: kept until deleted.
+   */
+  ttlMs?: number;
 }
 
 /**
@@ -114,8 +121,10 @@ export interface ConversationStore {
   /** Extends a lease its owner holds. @returns false when it was lost (lapsed and taken). */
   renew(id: string, lease: Lease): Promise<boolean>;
   /**
-   * Appends the turn's messages (creating the conversation when new) and releases the lease, in
-   * one atomic write, when `turn.owner` still holds the lease.
+   * Appends the turn's messages (creating the conversation when new; a lapsed one starts anew),
+   * drops the oldest `turn.drop` messages, sets its time to live, and releases the lease, in one
+   * atomic write, when `turn.owner` still holds the lease. A conversation past its time to live
+   * is gone for every method.
    * @returns false, writing nothing, when the lease was lost.
    */
   append(id: string, turn: Turn): Promise<boolean>;

@@ -145,6 +145,39 @@ describe.each(stores)('%s store: conversations', (name, make) => {
     expect(await store.conversations.acquire(id, lease('b'))).toEqual({ held: true, conversation: undefined });
   });
 
+  it('drops the oldest messages in the same write as a turn (retention by count)', async () => {
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN });
+    await store.conversations.acquire(id, lease('a'));
+    const next: Message[] = [{ role: 'user', content: 'next' }, { role: 'assistant', content: 'ok' }];
+    expect(await store.conversations.append(id, { owner: 'a', agent: agentName, messages: next, drop: 3 })).toBe(true);
+    const kept = [...TURN.slice(3), ...next];
+    expect((await store.conversations.get(id))?.messages).toEqual(kept);
+    expect((await store.conversations.list({ agent: agentName }))[0]?.messages).toBe(kept.length);
+    // Later turns append after what was kept.
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: [{ role: 'user', content: 'last' }] });
+    expect((await store.conversations.get(id))?.messages).toEqual([...kept, { role: 'user', content: 'last' }]);
+  });
+
+  it('forgets a conversation past its time to live, unless a turn came first (retention by time)', async () => {
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN, ttlMs: 300 });
+    await sleep(150);
+    expect((await store.conversations.get(id))?.messages).toEqual(TURN);
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN.slice(0, 1), ttlMs: 300 });
+    await sleep(200);
+    // 350 ms after the first turn, 200 ms after the second: still there.
+    expect((await store.conversations.get(id))?.messages).toHaveLength(TURN.length + 1);
+    await sleep(200);
+    expect(await store.conversations.get(id)).toBeUndefined();
+    expect(await store.conversations.list({ agent: agentName })).toEqual([]);
+    expect(await store.conversations.acquire(id, lease('b'))).toEqual({ held: true, conversation: undefined });
+    await store.conversations.append(id, { owner: 'b', agent: agentName, messages: TURN.slice(0, 1) });
+    expect((await store.conversations.get(id))?.messages).toEqual(TURN.slice(0, 1));
+  });
+
   it('keeps ids apart that a naive key scheme would mix up', async () => {
     for (const c of [id, `${id}:messages`, `${id}:lease`]) {
       expect((await store.conversations.acquire(c, lease('a'))).held).toBe(true);

@@ -161,6 +161,26 @@ describe('a conversation across runs', () => {
     expect(text(model.requests.at(-1)?.messages ?? [])).toEqual(['user: fresh']);
   });
 
+  it('keeps at most conversationMaxMessages, from a user message on, and forgets after conversationTtlMs', async () => {
+    const add = tool({ name: 'add', description: 'Adds.', parameters: z.object({ a: z.number(), b: z.number() }), execute: async ({ a, b }) => a + b });
+    const model = scriptedModel({
+      respond: (request) =>
+        request.messages.at(-1)?.content === 'add'
+          ? { toolCalls: [{ id: `call_${request.messages.length}`, name: 'add', arguments: { a: 1, b: 2 } }] }
+          : { text: `re: ${request.messages.at(-1)?.content}` },
+    });
+    const runtime = createRuntime({ conversationMaxMessages: 5, conversationTtlMs: 400 });
+    const chat = agent({ name: 'chat', instructions: '', model, tools: [add] });
+    for (const input of ['one', 'add', 'three']) await runtime.run(chat, input, { conversationId: 'c-kept' });
+    // 2 + 4 + 2 messages; keeping 5 would open with an assistant's tool call, so the history starts at 'three'.
+    expect(text((await runtime.conversations.get('c-kept'))?.messages ?? [])).toEqual(['user: three', 'assistant: re: three']);
+    await runtime.run(chat, 'four', { conversationId: 'c-kept' });
+    expect(text(model.requests.at(-1)?.messages ?? [])).toEqual(['user: three', 'assistant: re: three', 'user: four']);
+    expect((await runtime.conversations.get('c-kept'))?.messages).toHaveLength(4);
+    await sleep(500);
+    expect(await runtime.conversations.get('c-kept')).toBeUndefined();
+  });
+
   it('fails a run with ConversationBusyError when another run holds the conversation past the wait', async () => {
     const store = memoryStore();
     await store.conversations.acquire('c-busy', { owner: 'elsewhere', ttlMs: 60_000 });

@@ -20,7 +20,7 @@ import { BudgetStoreError, StoreError } from '../../src/state/errors.js';
 import { spendKey, type ReserveRequest, type SpendStore } from '../../src/state/store.js';
 import { memoryStore } from '../../src/state/memory.js';
 import { redisStore } from '../../src/state/redis.js';
-import { SQLITE_SCHEMA_VERSION, sqliteStore } from '../../src/state/sqlite.js';
+import { MIGRATIONS, SQLITE_SCHEMA_VERSION, sqliteStore } from '../../src/state/sqlite.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import type { FleetReport, WorkerConfig } from './fleet-worker.js';
 
@@ -404,6 +404,27 @@ describe('sqlite store', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const versions = db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all();
       expect(versions).toEqual(Array.from({ length: SQLITE_SCHEMA_VERSION }, (_, i) => i + 1));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('migrates a file an earlier release wrote (schema version 1), keeping its conversations', async () => {
+    const path = freshFile();
+    const old = new Database(path);
+    old.exec('CREATE TABLE tracebound_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    old.exec(MIGRATIONS[0] as string);
+    old.prepare('INSERT INTO tracebound_migrations VALUES (1, 0)').run();
+    old.prepare("INSERT INTO conversations VALUES ('c-old', 'chat', 1, 0, 0)").run();
+    old.prepare("INSERT INTO conversation_messages VALUES ('c-old', 0, ?)").run(JSON.stringify({ role: 'user', content: 'hi' }));
+    old.close();
+    const store = sqliteStore({ path });
+    expect(await store.conversations.get('c-old')).toMatchObject({ agent: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all()).toEqual([1, 2]);
+      expect(db.prepare("SELECT name FROM pragma_table_info('conversations')").pluck().all()).toContain('expires_at');
     } finally {
       db.close();
     }
