@@ -4,12 +4,24 @@
  */
 import type { Message } from '../messages.js';
 
+/**
+ * A summary of a conversation's first messages, made by the `summarize` compression strategy and
+ * kept with the conversation: later runs load it in place of the messages it covers.
+ */
+export interface ConversationSummary {
+  /** The summary message's text, as the model was sent it. */
+  content: string;
+  /** How many of the conversation's first `messages` it stands for. */
+  covers: number;
+}
+
 /** A stored conversation: every message of its turns, in order, system prompt excluded. */
 export interface Conversation {
   id: string;
   /** The agent whose run started it. */
   agent: string;
   messages: Message[];
+  summary?: ConversationSummary;
   /** When its first turn was saved, ISO 8601 (UTC). */
   createdAt: string;
   /** When its last turn was saved, ISO 8601 (UTC). */

@@ -5,15 +5,18 @@
  * the lease back in one write (`save_conversation`). A run that rejects saves nothing. The lease
  * keeps two runs of one conversation from interleaving, in one process or across the processes
  * sharing the store: the second waits, up to `waitMs`, then fails with `ConversationBusyError`.
+ *
+ * A summary the `summarize` compression makes of the loaded history is saved with the turn, and
+ * later runs load it in place of the messages it covers, so they summarise again only once the
+ * history outgrows the context again.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Message } from '../messages.js';
-import type { Conversations } from '../runtime/conversations.js';
+import type { Conversation, ConversationSummary, Conversations } from '../runtime/conversations.js';
 import type { Middleware, RunContext } from '../runtime/middleware.js';
 import { toRunError } from '../runtime/run-signal.js';
 import { ConversationBusyError } from './errors.js';
-import type { Conversation } from '../runtime/conversations.js';
 import type { Lease, Store, Turn } from './store.js';
 
 /** Default longest wait for another run of the same conversation, in ms. */
@@ -49,8 +52,7 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
   if (maxMessages !== undefined && !(Number.isInteger(maxMessages) && maxMessages > 0)) {
     throw new RangeError(`conversationMaxMessages must be a positive integer, got ${maxMessages}`);
   }
-  /** The turn of each run with a conversation: its input, then what each step appended. */
-  const turns = new WeakMap<RunContext, Message[]>();
+  const runs = new WeakMap<RunContext, RunConversation>();
   const conversations = store.conversations;
 
   /**
@@ -89,6 +91,7 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
       let renewal: NodeJS.Timeout | undefined;
       /** The stored messages, before any middleware filtered them: retention counts these. */
       let stored: readonly Message[] = [];
+      let view: Prefix | undefined;
       try {
         const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
           const conversation = await take(ctx, id, lease);
@@ -96,18 +99,24 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
           stored = conversation?.messages ?? [];
           // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
           renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
-          return conversation?.messages ?? [];
+          view = prefixOf(conversation);
+          return [...(view.note ? [view.note] : []), ...view.rest];
         });
         ctx.state.messages.unshift(...history);
-        const turn = [...ctx.state.input];
-        turns.set(ctx, turn);
+        const own: RunConversation = { turn: [...ctx.state.input] };
+        // A history a middleware filtered no longer maps onto the stored messages: no summary of
+        // it is kept then.
+        const loaded = view ? [...(view.note ? [view.note] : []), ...view.rest] : [];
+        if (view && loaded.length === history.length && loaded.every((m, i) => m === history[i])) own.prefix = view;
+        runs.set(ctx, own);
         const result = await next();
         clearInterval(renewal);
-        await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: turn }, async (messages) => {
+        await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: own.turn }, async (messages) => {
           const turn: Turn = { owner: lease.owner, agent: ctx.agent.name, messages };
           const drop = maxMessages === undefined ? 0 : dropped(stored, messages, maxMessages);
           if (drop > 0) turn.drop = drop;
           if (ttlMs !== undefined) turn.ttlMs = ttlMs;
+          if (own.summary) turn.summary = own.summary;
           if (!(await conversations.append(id, turn))) {
             throw new ConversationBusyError(
               id,
@@ -123,7 +132,7 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
       }
     },
     async wrapStep(ctx, next) {
-      const turn = turns.get(ctx.run);
+      const turn = runs.get(ctx.run)?.turn;
       if (!turn) return next();
       const { messages } = ctx.run.state;
       const before = messages[lastAssistant(messages)];
@@ -134,7 +143,69 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
       if (at >= 0 && messages[at] !== before) turn.push(...messages.slice(at));
       return outcome;
     },
+    async wrapCompress(ctx, next) {
+      const own = runs.get(ctx.run);
+      const outcome = await next();
+      if (own?.prefix && ctx.strategy === 'summarize') {
+        const summarized = summaryOf(own.prefix, ctx.messages, outcome.messages);
+        if (summarized) {
+          own.prefix = summarized.prefix;
+          own.summary = summarized.summary;
+        }
+      }
+      return outcome;
+    },
   };
+}
+
+/** What a run with a conversation keeps between its load and its save. */
+interface RunConversation {
+  /** The turn: its input, then what each step appended. */
+  turn: Message[];
+  /** The loaded history as it now stands in the run's messages (absent when a middleware filtered it). */
+  prefix?: Prefix;
+  /** A summary made during the run, to save with the turn. */
+  summary?: ConversationSummary;
+}
+
+/**
+ * The history in a run's messages: a summary note standing for the first `covers` stored
+ * messages (when there is one), then the stored messages after them, in order.
+ */
+interface Prefix {
+  note?: Message;
+  covers: number;
+  rest: Message[];
+}
+
+/** The history a conversation loads as: its summary in place of what it covers, then the rest. */
+function prefixOf(conversation: Conversation | undefined): Prefix {
+  if (!conversation) return { covers: 0, rest: [] };
+  const { summary, messages } = conversation;
+  if (!summary) return { covers: 0, rest: messages };
+  return { note: { role: 'user', content: summary.content }, covers: summary.covers, rest: messages.slice(summary.covers) };
+}
+
+/**
+ * The summary a `summarize` compression made, when it replaced the first messages of the loaded
+ * history (the old summary included) with its note and kept everything after them: the new
+ * history prefix and the summary to store. Undefined when it summarised something else (part of
+ * the turn), which a stored summary could not stand for.
+ */
+function summaryOf(prefix: Prefix, before: readonly Message[], after: readonly Message[]): { prefix: Prefix; summary: ConversationSummary } | undefined {
+  const kept = new Set(after);
+  const history = [...(prefix.note ? [prefix.note] : []), ...prefix.rest];
+  let k = 0;
+  while (k < history.length && !kept.has(history[k] as Message)) k++;
+  if (k === 0 || !history.slice(k).every((m) => kept.has(m))) return undefined;
+  const inHistory = new Set(history);
+  if (!before.every((m) => inHistory.has(m) || kept.has(m))) return undefined;
+  const had = new Set(before);
+  const note = after.find((m) => !had.has(m));
+  if (!note) return undefined;
+  // The old note stands for `covers` stored messages; every other history message for one.
+  const covers = prefix.note ? prefix.covers + k - 1 : prefix.covers + k;
+  return { prefix: { note, covers, rest: history.slice(k) }, summary: { content: note.content, covers } };
 }
 
 /**

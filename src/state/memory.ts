@@ -2,7 +2,7 @@
  * The in-memory store: the default, for one process. Its spend window is the reference the SQLite
  * and Redis stores follow step for step (same integer arithmetic, same cut-offs).
  */
-import type { Conversation } from '../runtime/conversations.js';
+import type { Conversation, ConversationSummary } from '../runtime/conversations.js';
 import type { Message } from '../messages.js';
 import {
   DEFAULT_LIST_LIMIT,
@@ -196,7 +196,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
 /** Conversations in memory, with their leases. */
 function memoryConversations(now: () => number): ConversationStore {
-  const conversations = new Map<string, { agent: string; messages: Message[]; createdAt: number; updatedAt: number; expiresAt?: number }>();
+  const conversations = new Map<
+    string,
+    { agent: string; messages: Message[]; createdAt: number; updatedAt: number; expiresAt?: number; summary?: ConversationSummary }
+  >();
   /** The live conversation, forgetting it once past its time to live. */
   const live = (id: string) => {
     const c = conversations.get(id);
@@ -210,7 +213,10 @@ function memoryConversations(now: () => number): ConversationStore {
   };
   const read = (id: string): Conversation | undefined => {
     const c = live(id);
-    return c && { id, agent: c.agent, messages: structuredClone(c.messages), createdAt: isoTime(c.createdAt), updatedAt: isoTime(c.updatedAt) };
+    if (!c) return undefined;
+    const conversation: Conversation = { id, agent: c.agent, messages: structuredClone(c.messages), createdAt: isoTime(c.createdAt), updatedAt: isoTime(c.updatedAt) };
+    if (c.summary) conversation.summary = { ...c.summary };
+    return conversation;
   };
   return {
     async acquire(id, lease) {
@@ -229,7 +235,10 @@ function memoryConversations(now: () => number): ConversationStore {
       const at = now();
       const c = live(id) ?? { agent: turn.agent, messages: [], createdAt: at, updatedAt: at };
       c.messages.push(...structuredClone(turn.messages));
-      c.messages.splice(0, turn.drop ?? 0);
+      const drop = turn.drop ?? 0;
+      c.messages.splice(0, drop);
+      const summary = turn.summary ?? c.summary;
+      if (summary) c.summary = { content: summary.content, covers: Math.max(0, summary.covers - drop) };
       c.updatedAt = at;
       c.expiresAt = turn.ttlMs === undefined ? undefined : at + turn.ttlMs;
       conversations.set(id, c);

@@ -28,8 +28,9 @@ return 1
 
 /**
  * KEYS: lease, meta, messages, index. ARGV: owner, agent, encoded id, messages to drop from the
- * front, time to live in ms ('' for none), then one JSON message each. Returns 1 when appended
- * (and the lease released), 0 when the lease is not the owner's.
+ * front, time to live in ms ('' for none), a new summary's text and covers ('' for none), then
+ * one JSON message each. Returns 1 when appended (and the lease released), 0 when the lease is
+ * not the owner's.
  */
 const APPEND = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -38,9 +39,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSETNX', KEYS[2], 'agent', ARGV[2])
 redis.call('HSETNX', KEYS[2], 'created', now)
 redis.call('HSET', KEYS[2], 'updated', now)
-for i = 6, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+for i = 8, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'summary', ARGV[6], 'summaryCovers', ARGV[7]) end
 local drop = tonumber(ARGV[4])
-if drop > 0 then redis.call('LTRIM', KEYS[3], drop, -1) end
+if drop > 0 then
+  redis.call('LTRIM', KEYS[3], drop, -1)
+  local covers = redis.call('HGET', KEYS[2], 'summaryCovers')
+  if covers then redis.call('HSET', KEYS[2], 'summaryCovers', math.max(0, tonumber(covers) - drop)) end
+end
 if ARGV[5] == '' then
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[3])
@@ -146,7 +152,8 @@ export function redisConversations(client: Redis, prefix: string, call: RedisCal
       const reply = await call('save a conversation turn', () =>
         scripts.traceboundConversationAppend(
           k.lease, k.meta, k.messages, index,
-          turn.owner, turn.agent, encodeURIComponent(id), turn.drop ?? 0, turn.ttlMs === undefined ? '' : Math.ceil(turn.ttlMs), ...messages,
+          turn.owner, turn.agent, encodeURIComponent(id), turn.drop ?? 0, turn.ttlMs === undefined ? '' : Math.ceil(turn.ttlMs),
+          turn.summary?.content ?? '', turn.summary?.covers ?? '', ...messages,
         ),
       );
       return reply === 1;
@@ -188,11 +195,14 @@ function conversationOf(id: string, meta: unknown, messages: unknown): Conversat
   if (!Array.isArray(meta) || meta.length === 0) return undefined;
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < meta.length; i += 2) fields.set(String(meta[i]), String(meta[i + 1]));
-  return {
+  const conversation: Conversation = {
     id,
     agent: fields.get('agent') ?? '',
     messages: (messages as string[]).map((m) => JSON.parse(m) as Message),
     createdAt: isoTime(Number(fields.get('created'))),
     updatedAt: isoTime(Number(fields.get('updated'))),
   };
+  const summary = fields.get('summary');
+  if (summary !== undefined) conversation.summary = { content: summary, covers: Number(fields.get('summaryCovers')) };
+  return conversation;
 }

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Message } from '../messages.js';
-import type { Conversation, ConversationInfo } from '../runtime/conversations.js';
+import type { Conversation, ConversationInfo, ConversationSummary } from '../runtime/conversations.js';
 import { storeError, StoreError, type StoreArea } from './errors.js';
 import { actualNanos, durationMs, reserveArgs, toUsd } from './memory.js';
 import { DEFAULT_LIST_LIMIT, isoTime, type Acquired, type ConversationStore, type Store } from './store.js';
@@ -50,9 +50,12 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;
    CREATE TABLE conversation_leases (
      conversation_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
-  // 2: retention by time: a conversation past `expires_at` (ms) is gone; NULL keeps it.
+  // 2: retention by time (a conversation past `expires_at`, in ms, is gone; NULL keeps it) and a
+  // stored summary of the first `summary_covers` messages.
   `ALTER TABLE conversations ADD COLUMN expires_at INTEGER;
-   CREATE INDEX conversations_expiry ON conversations (expires_at) WHERE expires_at IS NOT NULL;`,
+   CREATE INDEX conversations_expiry ON conversations (expires_at) WHERE expires_at IS NOT NULL;
+   ALTER TABLE conversations ADD COLUMN summary TEXT;
+   ALTER TABLE conversations ADD COLUMN summary_covers INTEGER;`,
 ];
 
 /** The schema version this release writes. */
@@ -96,7 +99,9 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     renew: (id, lease) =>
       run('conversations', 'renew the lease of a conversation', (s) => s.renew.run(Date.now() + lease.ttlMs, id, lease.owner, Date.now()).changes > 0),
     append: (id, turn) =>
-      run('conversations', 'save a conversation turn', (s) => s.append.immediate(id, turn.owner, turn.agent, turn.messages, turn.drop ?? 0, turn.ttlMs ?? null)),
+      run('conversations', 'save a conversation turn', (s) =>
+        s.append.immediate(id, turn.owner, turn.agent, turn.messages, turn.drop ?? 0, turn.ttlMs ?? null, turn.summary ?? null),
+      ),
     release: (id, owner) => run('conversations', 'release the lease of a conversation', (s) => void s.release.run(id, owner)),
     get: (id) => run('conversations', 'read a conversation', (s) => s.read(id, Date.now())),
     list: (query = {}) =>
@@ -139,6 +144,12 @@ interface ConversationRow {
   updated_at: number;
 }
 
+/** A row as `read` selects it, with the summary. */
+interface FullRow extends ConversationRow {
+  summary: string | null;
+  summary_covers: number | null;
+}
+
 function infoOf(row: ConversationRow): ConversationInfo {
   return { id: row.id, agent: row.agent, messages: row.messages, createdAt: isoTime(row.created_at), updatedAt: isoTime(row.updated_at) };
 }
@@ -153,7 +164,7 @@ interface Statements {
   window: Transaction<[string, number], { spentUsd: number; reservedUsd: number }>;
   acquire: Transaction<[string, string, number], Acquired>;
   renew: BetterSqlite3.Statement<[number, string, string, number]>;
-  append: Transaction<[string, string, string, readonly Message[], number, number | null], boolean>;
+  append: Transaction<[string, string, string, readonly Message[], number, number | null, ConversationSummary | null], boolean>;
   release: BetterSqlite3.Statement<[string, string]>;
   /** The conversation unless it is past its time to live at `at` (ms). */
   read(id: string, at: number): Conversation | undefined;
@@ -233,7 +244,7 @@ function prepare(db: BetterSqlite3.Database): Statements {
   const dropLease = q('DELETE FROM conversation_leases WHERE conversation_id = ? AND owner = ?');
   const LIVE = '(expires_at IS NULL OR expires_at > ?)';
   const COLUMNS = 'id, agent, messages, created_at, updated_at';
-  const row = q(`SELECT ${COLUMNS} FROM conversations WHERE id = ? AND ${LIVE}`);
+  const row = q(`SELECT ${COLUMNS}, summary, summary_covers FROM conversations WHERE id = ? AND ${LIVE}`);
   const messagesOf = q('SELECT message FROM conversation_messages WHERE conversation_id = ? ORDER BY seq').pluck();
   const create = q('INSERT INTO conversations (id, agent, messages, created_at, updated_at) VALUES (?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING');
   const count = q('SELECT messages FROM conversations WHERE id = ?').pluck();
@@ -243,6 +254,8 @@ function prepare(db: BetterSqlite3.Database): Statements {
     'DELETE FROM conversation_messages WHERE conversation_id = ? AND seq IN (SELECT seq FROM conversation_messages WHERE conversation_id = ? ORDER BY seq LIMIT ?)',
   );
   const touch = q('UPDATE conversations SET messages = ?, updated_at = ?, expires_at = ? WHERE id = ?');
+  const setSummary = q('UPDATE conversations SET summary = ?, summary_covers = ? WHERE id = ?');
+  const shiftSummary = q('UPDATE conversations SET summary_covers = MAX(0, summary_covers - ?) WHERE id = ? AND summary IS NOT NULL');
   const deleteMessages = q('DELETE FROM conversation_messages WHERE conversation_id = ?');
   const deleteConversation = q('DELETE FROM conversations WHERE id = ?');
   const expired = q('SELECT 1 FROM conversations WHERE id = ? AND NOT ' + LIVE).pluck();
@@ -254,10 +267,13 @@ function prepare(db: BetterSqlite3.Database): Statements {
   };
 
   const read = (id: string, at: number): Conversation | undefined => {
-    const r = row.get(id, at) as ConversationRow | undefined;
+    const r = row.get(id, at) as FullRow | undefined;
     if (!r) return undefined;
     const info = infoOf(r);
-    return { id, agent: info.agent, messages: (messagesOf.all(id) as string[]).map((m) => JSON.parse(m) as Message), createdAt: info.createdAt, updatedAt: info.updatedAt };
+    const messages = (messagesOf.all(id) as string[]).map((m) => JSON.parse(m) as Message);
+    const conversation: Conversation = { id, agent: info.agent, messages, createdAt: info.createdAt, updatedAt: info.updatedAt };
+    if (r.summary !== null) conversation.summary = { content: r.summary, covers: r.summary_covers ?? 0 };
+    return conversation;
   };
 
   return {
@@ -297,18 +313,22 @@ function prepare(db: BetterSqlite3.Database): Statements {
       return { held: true, conversation: read(id, at) };
     }),
     renew: q('UPDATE conversation_leases SET expires_at = ? WHERE conversation_id = ? AND owner = ? AND expires_at > ?') as BetterSqlite3.Statement<[number, string, string, number]>,
-    append: db.transaction((id: string, owner: string, agent: string, messages: readonly Message[], drop: number, ttlMs: number | null) => {
-      const at = Date.now();
-      if (holds.get(id, owner, at) === undefined) return false;
-      purgeExpired(id, at);
-      create.run(id, agent, at, at);
-      let seq = nextSeq.get(id) as number;
-      for (const m of messages) addMessage.run(id, seq++, JSON.stringify(m));
-      const dropped = drop > 0 ? dropOldest.run(id, id, drop).changes : 0;
-      touch.run((count.get(id) as number) + messages.length - dropped, at, ttlMs === null ? null : at + ttlMs, id);
-      dropLease.run(id, owner);
-      return true;
-    }),
+    append: db.transaction(
+      (id: string, owner: string, agent: string, messages: readonly Message[], drop: number, ttlMs: number | null, summary: ConversationSummary | null) => {
+        const at = Date.now();
+        if (holds.get(id, owner, at) === undefined) return false;
+        purgeExpired(id, at);
+        create.run(id, agent, at, at);
+        let seq = nextSeq.get(id) as number;
+        for (const m of messages) addMessage.run(id, seq++, JSON.stringify(m));
+        const dropped = drop > 0 ? dropOldest.run(id, id, drop).changes : 0;
+        touch.run((count.get(id) as number) + messages.length - dropped, at, ttlMs === null ? null : at + ttlMs, id);
+        if (summary) setSummary.run(summary.content, summary.covers, id);
+        if (dropped > 0) shiftSummary.run(dropped, id);
+        dropLease.run(id, owner);
+        return true;
+      },
+    ),
     release: dropLease as BetterSqlite3.Statement<[string, string]>,
     read,
     list: q(`SELECT ${COLUMNS} FROM conversations WHERE ${LIVE} ORDER BY updated_at DESC, id LIMIT ?`) as BetterSqlite3.Statement<[number, number]>,

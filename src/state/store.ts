@@ -6,7 +6,7 @@
  * conversation kept apart by a lease); run checkpoints and events come next.
  */
 import type { Message } from '../messages.js';
-import type { Conversation, ConversationInfo, ConversationQuery } from '../runtime/conversations.js';
+import type { Conversation, ConversationInfo, ConversationQuery, ConversationSummary } from '../runtime/conversations.js';
 
 /** A reservation request: take up to `maxUsd` (at least `minUsd`) if the window has room. */
 export interface ReserveRequest {
@@ -98,6 +98,11 @@ export interface Turn {
   messages: readonly Message[];
   /** Retention: how many of the oldest stored messages to remove in the same write. Default 0. */
   drop?: number;
+  /**
+   * A new summary of the conversation's first `covers` messages (counted before this write),
+   * replacing the stored one. A `drop` lowers a summary's `covers` by the messages dropped.
+   */
+  summary?: ConversationSummary;
   /**
    * Retention: forget the whole conversation this many ms after this write unless another turn
    * comes first. Default: kept until deleted.

@@ -160,6 +160,23 @@ describe.each(stores)('%s store: conversations', (name, make) => {
     expect((await store.conversations.get(id))?.messages).toEqual([...kept, { role: 'user', content: 'last' }]);
   });
 
+  it('keeps a summary with the conversation, replaced by a newer one, its covers lowered by a drop', async () => {
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN });
+    expect((await store.conversations.get(id))?.summary).toBeUndefined();
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN.slice(0, 1), summary: { content: 'S1: ünï', covers: 5 } });
+    expect((await store.conversations.get(id))?.summary).toEqual({ content: 'S1: ünï', covers: 5 });
+    const got = await store.conversations.acquire(id, lease('a'));
+    expect(got.held && got.conversation?.summary).toEqual({ content: 'S1: ünï', covers: 5 });
+    // A turn without a summary keeps the stored one; a drop shifts what it covers.
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN.slice(0, 1), drop: 2 });
+    expect((await store.conversations.get(id))?.summary).toEqual({ content: 'S1: ünï', covers: 3 });
+    await store.conversations.acquire(id, lease('a'));
+    await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN.slice(0, 1), summary: { content: 'S2', covers: 6 } });
+    expect((await store.conversations.get(id))?.summary).toEqual({ content: 'S2', covers: 6 });
+  });
+
   it('forgets a conversation past its time to live, unless a turn came first (retention by time)', async () => {
     await store.conversations.acquire(id, lease('a'));
     await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN, ttlMs: 300 });

@@ -181,6 +181,45 @@ describe('a conversation across runs', () => {
     expect(await runtime.conversations.get('c-kept')).toBeUndefined();
   });
 
+  it('keeps a summary of the history with the conversation, and later turns load it instead of what it covers', async () => {
+    // Long turns against a small context: each run's prompt is over the limit unless the history
+    // is summarised; the scripted model answers a summarising call with a numbered summary.
+    const long = (word: string) => `${word} ${'x'.repeat(800)}`;
+    let summaries = 0;
+    const model = scriptedModel({
+      respond: (request) =>
+        request.system?.startsWith('Summarize')
+          ? { text: `summary #${++summaries}` }
+          : { text: long(`re: ${String(request.messages.at(-1)?.content).split(' ')[0]}`) },
+    });
+    const store = sqliteStore({ path: join(dir, `${randomUUID()}.db`) });
+    const runtime = createRuntime({ store });
+    const chat = agent({ name: 'chat', instructions: '', model, budget: { contextTokens: 400, contextStrategy: ['summarize'] } });
+    const sent = () => text(model.requests.filter((r) => !r.system?.startsWith('Summarize')).at(-1)?.messages ?? []);
+
+    await runtime.run(chat, long('one'), { conversationId: 'c-sum' });
+    await runtime.run(chat, long('two'), { conversationId: 'c-sum' });
+    // Turn 2 was over the limit: the history (turn 1) was summarised, and the summary kept.
+    expect(summaries).toBe(1);
+    expect(sent()).toEqual(['user: Summary of the earlier conversation:\nsummary #1', `user: ${long('two')}`]);
+    const stored = await runtime.conversations.get('c-sum');
+    expect(stored?.messages).toHaveLength(4);
+    expect(stored?.summary).toEqual({ content: 'Summary of the earlier conversation:\nsummary #1', covers: 2 });
+
+    // Turn 3 loads the summary and turn 2 (over the limit again), so it summarises those: the
+    // new summary covers all 4 stored messages.
+    await runtime.run(chat, long('three'), { conversationId: 'c-sum' });
+    expect(summaries).toBe(2);
+    // What turn 3 had summarised: the stored summary, then turn 2, not turn 1's messages.
+    const summarised = String(model.requests.filter((r) => r.system?.startsWith('Summarize')).at(-1)?.messages[0]?.content);
+    expect(summarised).toContain('summary #1');
+    expect(summarised).toContain('two x');
+    expect(summarised).not.toContain('one x');
+    expect(sent()).toEqual(['user: Summary of the earlier conversation:\nsummary #2', `user: ${long('three')}`]);
+    expect((await runtime.conversations.get('c-sum'))?.summary).toEqual({ content: 'Summary of the earlier conversation:\nsummary #2', covers: 4 });
+    await store.close();
+  });
+
   it('fails a run with ConversationBusyError when another run holds the conversation past the wait', async () => {
     const store = memoryStore();
     await store.conversations.acquire('c-busy', { owner: 'elsewhere', ttlMs: 60_000 });
