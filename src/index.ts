@@ -40,7 +40,7 @@ export { BudgetStoreError, ConversationBusyError, StoreError } from './state/err
 export { memoryStore, type MemoryStoreOptions } from './state/memory.js';
 export { redisStore, type RedisStoreOptions } from './state/redis.js';
 export { sqliteStore, type SqliteStoreOptions } from './state/sqlite.js';
-export type { Conversation, ConversationInfo, ConversationQuery, Conversations } from './runtime/conversations.js';
+export type { Conversation, ConversationInfo, ConversationQuery, ConversationSummary, Conversations } from './runtime/conversations.js';
 export { contextWindow, tokenCounterFor, type TokenCounter } from './budget/tokens.js';
 export {
   dropToolResults,
