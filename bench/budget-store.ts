@@ -11,10 +11,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { SpendStore } from '../src/budget/store.js';
-import { spendKey } from '../src/budget/store.js';
-import { memoryStore } from '../src/budget/stores/memory.js';
-import { redisStore } from '../src/budget/stores/redis.js';
+import type { SpendStore } from '../src/state/store.js';
+import { spendKey } from '../src/state/store.js';
+import { memoryStore } from '../src/state/memory.js';
+import { redisStore } from '../src/state/redis.js';
 import { startRedis } from '../tests/support/redis.js';
 
 const CALLERS = 100;

@@ -19,9 +19,9 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import type { BudgetPolicy } from '../src/budget/policy.js';
-import type { SpendStore } from '../src/budget/store.js';
-import { memoryStore } from '../src/budget/stores/memory.js';
-import { redisStore } from '../src/budget/stores/redis.js';
+import type { Store } from '../src/state/store.js';
+import { memoryStore } from '../src/state/memory.js';
+import { redisStore } from '../src/state/redis.js';
 import { tokenCounterFor } from '../src/budget/tokens.js';
 import type { ModelRequest } from '../src/providers/model.js';
 import { createRuntime } from '../src/create-runtime.js';
@@ -104,7 +104,7 @@ function tracing(traced: boolean) {
   };
 }
 
-function variant(budget: BudgetKind, traced: boolean, store: SpendStore | undefined): Variant {
+function variant(budget: BudgetKind, traced: boolean, store: Store | undefined): Variant {
   const model = makeModel();
   const t = tracing(traced);
   const options = store ? { budgetStore: store } : {};
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
   try {
     for (const traced of [false, true]) {
       for (const budget of Object.keys(BUDGETS) as BudgetKind[]) {
-        let store: SpendStore | undefined;
+        let store: Store | undefined;
         if (budget === 'memory') store = memoryStore();
         if (budget === 'redis') {
           const client = countedClient(url);

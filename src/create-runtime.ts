@@ -1,14 +1,13 @@
 /**
  * Making a runtime: the middleware chain is composed here, once per runtime, in this order
- * (outermost first): tracing's run, step, compression and tool spans; the hooks; the user's own
- * middleware; the budget; stream events (only for `stream()`); tracing's `chat` span; retries;
+ * (outermost first): tracing's run, step, compression, tool and conversation spans; the
+ * conversation (load before the run, save after it); the hooks; the user's own middleware; the
+ * budget; stream events (only for `stream()`); tracing's `chat` span; retries;
  * and at the bottom the provider call.
  */
 import type { Tracer } from '@opentelemetry/api';
 import type { ContextWindowOverrides } from './budget/context-window.js';
 import { budgetMiddleware } from './budget/middleware.js';
-import type { SpendStore } from './budget/store.js';
-import { memoryStore } from './budget/stores/memory.js';
 import type { PriceOverrides } from './pricing/price.js';
 import { hooksMiddleware, type Hooks } from './runtime/hooks.js';
 import { composeChain, type Middleware } from './runtime/middleware.js';
@@ -16,6 +15,9 @@ import { modelCallCore } from './runtime/model-call.js';
 import { DEFAULT_RETRY, retryMiddleware, type RetryPolicy } from './runtime/retry.js';
 import { runtimeOver, type Runtime } from './runtime/runtime.js';
 import { streamEvents } from './runtime/stream-events.js';
+import { conversationMiddleware, conversationsOf } from './state/conversations.js';
+import { memoryStore } from './state/memory.js';
+import type { Store } from './state/store.js';
 import { tracingMiddleware } from './tracing/middleware.js';
 
 /** Options of a runtime, shared by all its runs. */
@@ -45,10 +47,30 @@ export interface RuntimeOptions {
   /** Default wall-time limit of each run, in ms. */
   timeoutMs?: number;
   /**
-   * Where per-agent spend windows (`budget.spend`) live: in memory by default (this runtime's
-   * runs), `redisStore()` for a fleet of processes.
+   * Where the runtime's state lives: spend windows (`budget.spend`) and conversations. In memory
+   * by default (this runtime's runs); `sqliteStore({ path })` for the processes of one machine,
+   * `redisStore({ url })` for a fleet. The caller closes a store it made.
    */
-  budgetStore?: SpendStore;
+  store?: Store;
+  /** The name `store` had before it held conversations; `store` wins when both are set. */
+  budgetStore?: Store;
+  /**
+   * Longest wait, in ms, of a run for another run of the same conversation before it fails with
+   * `ConversationBusyError`. Default 30,000.
+   */
+  conversationWaitMs?: number;
+  /**
+   * A run's lease on its conversation without renewal, in ms (renewed every third of it while
+   * the run lives): after a crash, the longest its conversation stays held. Default 15,000.
+   */
+  conversationLeaseMs?: number;
+  /**
+   * Retention: each conversation keeps at most this many messages, the oldest dropped when a turn
+   * is saved (from a user message on; never fewer than the latest turn). Default: all.
+   */
+  conversationMaxMessages?: number;
+  /** Retention: a conversation is forgotten this many ms after its last turn. Default: kept until deleted. */
+  conversationTtlMs?: number;
   /** Context windows in tokens that win over the bundled model data, by model id or `provider:model`. */
   contextWindows?: ContextWindowOverrides;
 }
@@ -64,13 +86,22 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     : undefined;
   const hooks = options.hooks ? hooksMiddleware(options.hooks) : undefined;
   const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
-  const budget = budgetMiddleware({ store: options.budgetStore ?? memoryStore(), prices: options.prices ?? {}, retry: retryPolicy });
+  const store = options.store ?? options.budgetStore ?? memoryStore();
+  const conversations = conversationMiddleware({
+    store,
+    waitMs: options.conversationWaitMs,
+    leaseMs: options.conversationLeaseMs,
+    maxMessages: options.conversationMaxMessages,
+    ttlMs: options.conversationTtlMs,
+  });
+  const budget = budgetMiddleware({ store, prices: options.prices ?? {}, retry: retryPolicy });
   const retry = retryMiddleware(retryPolicy);
   const core = modelCallCore(options.prices ?? {});
   const chain = (events: boolean) =>
     composeChain(
       [
         ...(tracing ? [tracing.outer] : []),
+        conversations,
         ...(hooks ? [hooks] : []),
         ...(options.middleware ?? []),
         budget,
@@ -80,5 +111,5 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       ],
       core,
     );
-  return runtimeOver({ run: chain(false), stream: chain(true) }, options.timeoutMs);
+  return runtimeOver({ run: chain(false), stream: chain(true) }, conversationsOf(store), options.timeoutMs);
 }

@@ -24,16 +24,23 @@ export {
 export type { BudgetPolicy } from './budget/policy.js';
 export { BudgetConfigError } from './budget/guard.js';
 export {
-  BudgetStoreError,
   spendKey,
+  type Acquired,
+  type ConversationStore,
+  type Lease,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
   type SpendStore,
+  type Store,
+  type Turn,
   type WindowState,
-} from './budget/store.js';
-export { memoryStore, type MemoryStoreOptions } from './budget/stores/memory.js';
-export { redisStore, type RedisStoreOptions } from './budget/stores/redis.js';
+} from './state/store.js';
+export { BudgetStoreError, ConversationBusyError, StoreError } from './state/errors.js';
+export { memoryStore, type MemoryStoreOptions } from './state/memory.js';
+export { redisStore, type RedisStoreOptions } from './state/redis.js';
+export { sqliteStore, type SqliteStoreOptions } from './state/sqlite.js';
+export type { Conversation, ConversationInfo, ConversationQuery, ConversationSummary, Conversations } from './runtime/conversations.js';
 export { contextWindow, tokenCounterFor, type TokenCounter } from './budget/tokens.js';
 export {
   dropToolResults,
@@ -65,6 +72,7 @@ export type { Runtime, RunOptions } from './runtime/runtime.js';
 export type { BudgetCheck, BudgetSettle, RunEvent, RunResult, StepFinish } from './runtime/events.js';
 export type {
   CompressContext,
+  ConversationContext,
   Middleware,
   ModelCallContext,
   RunContext,

@@ -8,7 +8,8 @@ import type { BudgetCheck, BudgetSettle } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
 import type { BudgetPolicy } from './policy.js';
 import { DEFAULT_MAX_OUTPUT_TOKENS, windowMs } from './policy.js';
-import { BudgetStoreError, spendKey, type SettleRequest, type SpendStore } from './store.js';
+import { BudgetStoreError } from '../state/errors.js';
+import { spendKey, type SettleRequest, type SpendStore } from '../state/store.js';
 
 /** USD per token of uncached input and of output: what the worst case is priced at. */
 export interface Rates {
@@ -256,6 +257,7 @@ export class BudgetGuard {
       } catch (error) {
         if (!(error instanceof BudgetStoreError)) throw error;
         throw new BudgetStoreError(
+          error.store,
           `a spend of $${request.actualUsd} from an earlier call is not recorded in the window of "${this.key}" (${error.message}); ` +
             'new reservations fail until the store records it',
           { cause: error },

@@ -18,7 +18,7 @@ import type { ModelCallOutcome } from '../runtime/outcomes.js';
 import { retryDelayMs, type RetryPolicy } from '../runtime/retry.js';
 import { fitContext } from './fit-context.js';
 import { BudgetGuard, hasUsdLimit, type GuardDecision, type Rates, type StoreOutage } from './guard.js';
-import type { SpendStore } from './store.js';
+import type { SpendStore } from '../state/store.js';
 import { tokenCounterFor, type TokenCounter } from './tokens.js';
 
 /** What the budget middleware needs from its runtime. */

@@ -4,6 +4,8 @@
  * export. One definition, so the two commands cannot drift apart.
  */
 import { InvalidArgumentError, Option } from 'commander';
+import { sqliteStore } from '../state/sqlite.js';
+import type { Store } from '../state/store.js';
 import { exporterNames, exportsLocallyOnly, type ExporterName } from '../telemetry/setup.js';
 import type { TracedRuntimeOptions } from '../telemetry/traced-runtime.js';
 import { UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
@@ -38,14 +40,31 @@ export function exporterOption(): Option {
     .default(DEFAULT_EXPORTERS, 'file');
 }
 
+/** Where the CLI keeps state when the module brings no store: the `--state` default. */
+export const DEFAULT_STATE_FILE = '.tracebound/state.db';
+
+/** The `--state <path>` option of `run` and `serve`. */
+export function stateOption(): Option {
+  return new Option('--state <path>', 'SQLite file of conversations and budget spend windows (unless the module exports a store)').default(DEFAULT_STATE_FILE);
+}
+
 /**
- * Where the budget's spend windows live, for `--help`: the CLI takes the store from the module's
- * `runtime` export, else the runtime's default.
+ * Where state lives, for `--help`: the module's `runtime` store, else the `--state` SQLite file.
  */
 export const STORE_HELP =
-  'Budget spend windows (budget.spend) live in this process\'s memory unless the agent module exports ' +
-  '`runtime` with a `budgetStore` (e.g. redisStore({ url }) to share them across processes). The module\'s ' +
+  'Conversations (--conversation, or conversationId in serve) and budget spend windows (budget.spend) live in ' +
+  'the --state SQLite file, shared by every tracebound process on this machine, unless the agent module exports ' +
+  '`runtime` with a `store` (e.g. redisStore({ url }) to share them across machines). The module\'s ' +
   '`runtime` export also sets prices, retry, redact, hooks, timeoutMs, contextWindows and serviceName.';
+
+/**
+ * The store of a CLI command: the module's (`runtime.store`, or its older name `budgetStore`),
+ * else a SQLite store at `stateFile`, created on first use. The CLI owns the process, so it
+ * closes the store either way (a Redis connection would otherwise keep the process alive).
+ */
+export function cliStore(module: AgentModule, stateFile: string): Store {
+  return module.runtime?.store ?? module.runtime?.budgetStore ?? sqliteStore({ path: stateFile });
+}
 
 /**
  * The agent to run: the module's own, or with `--offline` the one its `offline` setup starts
@@ -73,15 +92,17 @@ export async function resolveAgent(module: AgentModule, offline: boolean | undef
 /**
  * The runtime options of a CLI run: the module's `runtime` export, with what the flags set on
  * top. `--capture-content` wins; without it the module's `captureContent`, else on only when
- * every exporter is local.
+ * every exporter is local. `store` is the command's (see {@link cliStore}).
  */
 export function runtimeOptions(
   module: AgentModule,
   exporters: readonly ExporterName[],
   captureContent: boolean | undefined,
+  store: Store,
 ): TracedRuntimeOptions {
   return {
     ...module.runtime,
+    store,
     captureContent: captureContent ?? module.runtime?.captureContent ?? exportsLocallyOnly(exporters),
   };
 }

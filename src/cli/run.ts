@@ -4,13 +4,15 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import type { Command } from 'commander';
 import type { Agent } from '../agent.js';
 import { RunError } from '../errors.js';
+import { ConversationBusyError, StoreError } from '../state/errors.js';
 import { ATTR, OPERATION } from '../tracing/attributes.js';
 import { flushOnExit } from './exit.js';
 import { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
 import { spanRecordOf, type SpanRecord } from '../traces/span-record.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
-import { exporterOption, resolveAgent, runtimeOptions, STORE_HELP } from './agent-options.js';
+import type { Store } from '../state/store.js';
+import { cliStore, exporterOption, resolveAgent, runtimeOptions, stateOption, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './io.js';
 import { renderRunFooter, renderRunHeader, renderStep } from '../tracing/tree.js';
 
@@ -22,6 +24,10 @@ export interface RunFlags {
   offline?: boolean;
   /** Record message content even with a remote exporter (replay needs it). */
   captureContent?: boolean;
+  /** Continue this conversation: the run sees its earlier turns and adds its own. */
+  conversation?: string;
+  /** The SQLite file of state when the module exports no store. */
+  state: string;
 }
 
 /**
@@ -87,22 +93,21 @@ export async function runCommand(modulePath: string, input: string | undefined, 
     io.stderr(`tracebound run: ${error.message}\n`);
     return 2;
   }
+  const store = cliStore(module, flags.state);
   try {
-    return await runAgent(setup.agent, text, module, flags, io);
+    return await runAgent(setup.agent, text, module, store, flags, io);
   } finally {
     await setup.close();
-    // The CLI owns the process, so it closes the store the module made (a Redis connection
-    // would otherwise keep the process alive).
-    await module.runtime?.budgetStore?.close();
+    await store.close();
   }
 }
 
 /** Runs `agent` once with a traced runtime, printing the tree; the trace file is written once the runtime exists. */
-async function runAgent(agent: Agent, text: string, module: AgentModule, flags: RunFlags, io: CliContext): Promise<number> {
+async function runAgent(agent: Agent, text: string, module: AgentModule, store: Store, flags: RunFlags, io: CliContext): Promise<number> {
   let runtime: ReturnType<typeof tracedRuntime>;
   try {
     runtime = tracedRuntime({
-      ...runtimeOptions(module, flags.exporter, flags.captureContent),
+      ...runtimeOptions(module, flags.exporter, flags.captureContent, store),
       exporter: flags.exporter,
       traceFile: flags.traceFile,
       spanProcessors: [new ProgressPrinter(io)],
@@ -121,10 +126,18 @@ async function runAgent(agent: Agent, text: string, module: AgentModule, flags: 
   });
   try {
     io.stdout(`${renderRunHeader({ agentName: agent.name, model: agent.model.modelId, provider: agent.model.provider }, { color: io.color })}\n`);
-    const result = await runtime.run(agent, text, { signal: controller.signal });
+    const result = await runtime.run(agent, text, { signal: controller.signal, conversationId: flags.conversation });
     io.stdout(`\n${result.output}\n`);
+    if (flags.conversation !== undefined) {
+      const where = store.name === 'sqlite' && !module.runtime?.store && !module.runtime?.budgetStore ? flags.state : `the module's ${store.name} store`;
+      io.stdout(`\nconversation ${flags.conversation}: ${result.messages.length} messages, kept in ${where}\n`);
+    }
     return 0;
   } catch (error) {
+    if (error instanceof StoreError || error instanceof ConversationBusyError) {
+      io.stderr(`\nrun failed: ${error.message}\n`);
+      return 1;
+    }
     if (!(error instanceof RunError)) throw error;
     io.stderr(`\nrun ${error.stopReason}: ${error.message}\n`);
     return 1;
@@ -146,6 +159,8 @@ export function registerRun(program: Command, context: CliContext): void {
     .addOption(exporterOption())
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
     .option('--capture-content', 'record prompts, answers and tool results with remote exporters too (on by default for file/console)')
+    .option('--conversation <id>', 'continue this conversation: the agent sees its earlier turns, and this one is saved')
+    .addOption(stateOption())
     .addHelpText('after', `\n${STORE_HELP}`)
     .action(async (modulePath: string, input: string | undefined, flags: RunFlags) => {
       context.exitCode = await runCommand(modulePath, input, flags, context);

@@ -9,7 +9,7 @@ import { TRACER_NAME } from '../tracing/attributes.js';
 import { createTracerProvider, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
-import { exporterOption, resolveAgent, runtimeOptions, STORE_HELP } from './agent-options.js';
+import { cliStore, exporterOption, resolveAgent, runtimeOptions, stateOption, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './io.js';
 
 /** Flags of `serve`. */
@@ -25,6 +25,8 @@ export interface ServeFlags {
   concurrency: string;
   backlog: string;
   drainTimeout: string;
+  /** The SQLite file of state when the module exports no store. */
+  state: string;
 }
 
 /** Exit code when a second signal cuts the drain short. */
@@ -73,9 +75,8 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
     io.stderr(`tracebound serve: ${error.message}\n`);
     return 2;
   }
-  // The CLI owns the process, so it closes the store the module made (a Redis connection would
-  // otherwise keep the process alive).
-  const closeModule = () => Promise.all([setup.close(), module.runtime?.budgetStore?.close()]);
+  const store = cliStore(module, flags.state);
+  const closeModule = () => Promise.all([setup.close(), store.close()]);
   // The CLI owns the provider, so rejected-message spans and run spans go to the same exporters.
   let provider: ReturnType<typeof createTracerProvider>;
   try {
@@ -86,7 +87,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
     io.stderr(`tracebound serve: --exporter ${error.exporter}: ${error.message}\n`);
     return 2;
   }
-  const runtime = tracedRuntime({ ...runtimeOptions(module, flags.exporter, flags.captureContent), tracerProvider: provider });
+  const runtime = tracedRuntime({ ...runtimeOptions(module, flags.exporter, flags.captureContent, store), tracerProvider: provider });
   const http = httpInput({ port: numbers.port, host: flags.host });
   const { concurrency, backlog, drainTimeoutMs } = numbers;
   const server = serve({
@@ -107,7 +108,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
     return 2;
   }
   const signal = firstSignal(io);
-  io.stdout(`serving ${setup.agent.name} on ${http.url} (POST /v1/runs, GET /healthz, GET /readyz)\n`);
+  io.stdout(`serving ${setup.agent.name} on ${http.url} (POST /v1/runs, GET|DELETE /v1/conversations/{id}, GET /healthz, GET /readyz)\n`);
   await signal;
   await server.stop();
   await provider.shutdown();
@@ -131,6 +132,7 @@ export function registerServe(program: Command, context: CliContext): void {
     .option('--concurrency <n>', 'most runs at once', '16')
     .option('--backlog <n>', 'most requests waiting for a slot before 429', '256')
     .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight runs may finish before they are aborted', '30000')
+    .addOption(stateOption())
     .addHelpText('after', `\n${STORE_HELP}`)
     .action(async (modulePath: string, flags: ServeFlags) => {
       context.exitCode = await serveCommand(modulePath, flags, context);

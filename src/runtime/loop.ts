@@ -62,6 +62,8 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
           },
     compress: chain.compress,
     callModel: chain.modelCall,
+    loadConversation: chain.loadConversation,
+    saveConversation: chain.saveConversation,
   };
   try {
     return await chain.run(run, async () => {

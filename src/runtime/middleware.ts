@@ -1,6 +1,6 @@
 /**
  * The middleware interface: behaviour around the loop's calls (a run, a step, one compression, a
- * model call, a tool call), after Pydantic AI's instrumentation capability and the AI SDK's
+ * model call, a tool call, a conversation's load and save), after Pydantic AI's instrumentation capability and the AI SDK's
  * `wrapLanguageModel`. Tracing, the budget, retries, hooks and stream events are each one
  * middleware; users add their own. A runtime composes its chain once; a middleware that does not
  * wrap a call costs that call nothing.
@@ -43,6 +43,13 @@ export interface RunContext {
    * are guarded, traced, retried and counted like any other.
    */
   callModel(ctx: ModelCallContext): Promise<ModelCallOutcome>;
+  /**
+   * Loads a conversation's history through the chain's `wrapLoadConversation` (traced, and open
+   * to a middleware that filters or redacts history): the conversation middleware calls it.
+   */
+  loadConversation(ctx: ConversationContext, load: () => Promise<Message[]>): Promise<Message[]>;
+  /** Saves a turn through the chain's `wrapSaveConversation`; `save` gets the messages as passed down. */
+  saveConversation(ctx: ConversationContext, save: (messages: Message[]) => Promise<void>): Promise<void>;
 }
 
 /** One step of a run. */
@@ -90,6 +97,19 @@ export interface CompressContext {
   readonly limit: number;
 }
 
+/** A conversation's history being loaded before a run, or a run's turn being saved after it. */
+export interface ConversationContext {
+  readonly run: RunContext;
+  readonly conversationId: string;
+  /** The store's name (`tracebound.store`): `memory`, `sqlite`, `redis` or a custom name. */
+  readonly store: string;
+  /**
+   * Load: empty until loaded. Save: the turn's messages (input, answers, tool calls and results)
+   * as they reach this layer; each layer may pass changed ones to `next`.
+   */
+  messages: Message[];
+}
+
 /**
  * Behaviour around the loop's calls. Each `wrap*` gets the call's context and `next`, which runs
  * the rest of the chain and the call itself; it may change what goes in, look at or replace what
@@ -104,6 +124,10 @@ export interface Middleware {
   wrapCompress?(ctx: CompressContext, next: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
   wrapModelCall?(ctx: ModelCallContext, next: (request: ModelRequest) => Promise<ModelCallOutcome>): Promise<ModelCallOutcome>;
   wrapToolCall?(ctx: ToolCallContext, next: () => Promise<ToolOutcome>): Promise<ToolOutcome>;
+  /** Around loading a conversation's history: may filter or redact what `next` returns. */
+  wrapLoadConversation?(ctx: ConversationContext, next: () => Promise<Message[]>): Promise<Message[]>;
+  /** Around saving a run's turn: may pass changed (filtered, redacted) messages to `next`. */
+  wrapSaveConversation?(ctx: ConversationContext, next: (messages: Message[]) => Promise<void>): Promise<void>;
   /** Sees every run event as it is emitted (synchronously: keep it cheap, never throw). */
   onEvent?(run: RunContext, event: RunEvent): void;
 }
@@ -115,6 +139,8 @@ export interface Chain {
   compress(ctx: CompressContext, core: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
   modelCall(ctx: ModelCallContext): Promise<ModelCallOutcome>;
   toolCall(ctx: ToolCallContext, core: () => Promise<ToolOutcome>): Promise<ToolOutcome>;
+  loadConversation(ctx: ConversationContext, core: () => Promise<Message[]>): Promise<Message[]>;
+  saveConversation(ctx: ConversationContext, core: (messages: Message[]) => Promise<void>): Promise<void>;
   /** The middleware that observe events, in chain order. */
   observers: readonly Middleware[];
 }
@@ -146,12 +172,21 @@ export function composeChain(
     if (i === modelWrappers.length) return callModel(ctx, request);
     return (modelWrappers[i] as (typeof modelWrappers)[number])(ctx, (next) => modelAt(ctx, i + 1, next));
   };
+  type SaveWrapper = NonNullable<Middleware['wrapSaveConversation']>;
+  const saveWrappers = pick('wrapSaveConversation') as SaveWrapper[];
+  const saveAt = (ctx: ConversationContext, i: number, messages: Message[], core: (messages: Message[]) => Promise<void>): Promise<void> => {
+    ctx.messages = messages;
+    if (i === saveWrappers.length) return core(messages);
+    return (saveWrappers[i] as SaveWrapper)(ctx, (next) => saveAt(ctx, i + 1, next, core));
+  };
   return {
     run: nest(pick('wrapRun') as Wrap<RunContext, RunResult>[]),
     step: nest(pick('wrapStep') as Wrap<StepContext, StepOutcome>[]),
     compress: nest(pick('wrapCompress') as Wrap<CompressContext, CompressOutcome>[]),
     modelCall: (ctx) => modelAt(ctx, 0, ctx.request),
     toolCall: nest(pick('wrapToolCall') as Wrap<ToolCallContext, ToolOutcome>[]),
+    loadConversation: nest(pick('wrapLoadConversation') as Wrap<ConversationContext, Message[]>[]),
+    saveConversation: (ctx, core) => saveAt(ctx, 0, ctx.messages, core),
     observers: middleware.filter((m) => m.onEvent !== undefined),
   };
 }

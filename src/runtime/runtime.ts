@@ -2,6 +2,7 @@
 import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
+import type { Conversations } from './conversations.js';
 import type { RunEvent, RunResult } from './events.js';
 import { runAgent } from './loop.js';
 import type { Chain } from './middleware.js';
@@ -13,7 +14,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Wall-time limit of this run, in ms; overrides the runtime's. */
   timeoutMs?: number;
-  /** `gen_ai.conversation.id` (and Langfuse's session id) of the run. */
+  /**
+   * Continues this conversation: its stored messages come before the input, and the run's turn
+   * is saved when it resolves. Also `gen_ai.conversation.id` (and Langfuse's session id).
+   */
   conversationId?: string;
   /** The run's id (`tracebound.run.id`); a random UUID when absent. */
   runId?: string;
@@ -30,6 +34,8 @@ export interface Runtime {
    * @param input the user's message, or a whole conversation to continue.
    * @throws {RunError} (`RunAbortedError`, `RunTimeoutError`) for the stops `aborted`,
    *   `timeout` and `error`, with the partial usage and cost.
+   * @throws {ConversationBusyError} when another run held the conversation longer than the
+   *   runtime's `conversationWaitMs`; `StoreError` when the store failed loading or saving it.
    */
   run(agent: Agent, input: string | Message[], options?: RunOptions): Promise<RunResult>;
   /**
@@ -38,6 +44,8 @@ export interface Runtime {
    * @throws {RunError} from the iteration, as `run()` rejects.
    */
   stream(agent: Agent, input: string | Message[], options?: RunOptions): AsyncIterable<RunEvent>;
+  /** The conversations in the runtime's store. */
+  readonly conversations: Conversations;
 }
 
 /** The chains a runtime runs over: `stream` adds the event middleware to `run`'s. */
@@ -54,9 +62,10 @@ const newRunId = (): string => globalThis.crypto.randomUUID();
 
 /**
  * A runtime over composed chains.
+ * @param conversations the conversations of the store the chains use.
  * @param timeoutMs the default wall-time limit of each run, in ms.
  */
-export function runtimeOver(chains: RuntimeChains, timeoutMs?: number): Runtime {
+export function runtimeOver(chains: RuntimeChains, conversations: Conversations, timeoutMs?: number): Runtime {
   const start = (agent: Agent, input: string | Message[], options: RunOptions, chain: Chain, sink?: (event: RunEvent) => void) =>
     runAgent(agent, newRunState({ runId: options.runId ?? newRunId(), agent: agent.name, input, conversationId: options.conversationId }), {
       chain,
@@ -70,6 +79,7 @@ export function runtimeOver(chains: RuntimeChains, timeoutMs?: number): Runtime 
   return {
     run: (agent, input, options = {}) => start(agent, input, options, chains.run),
     stream: (agent, input, options = {}) => streamRun((signal, sink) => start(agent, input, { ...options, signal }, chains.stream, sink), options.signal),
+    conversations,
   };
 }
 

@@ -279,6 +279,7 @@ export function serve(options: ServeOptions): Server {
 
   const server: Server = {
     dispatch,
+    conversations: runtime.conversations,
     start: () => (started ??= Promise.all(options.inputs.map((input) => input.start(server))).then(() => {})),
     stop: () => (stopped ??= (started ?? Promise.resolve()).catch(() => {}).then(shutdown)),
   };

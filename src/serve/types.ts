@@ -4,6 +4,7 @@
  * user can bring their own.
  */
 import type { Context } from '@opentelemetry/api';
+import type { Conversations } from '../runtime/conversations.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
 
 /** One message to run: the user input, and where it came from. */
@@ -31,6 +32,8 @@ export interface Dispatcher {
    * @throws {ServerBusyError} when the backlog is full (an HTTP input answers 429).
    */
   dispatch(message: InboundMessage, onEvent?: (event: RunEvent) => void): Promise<RunOutcome>;
+  /** The conversations of the runtime the runs go through (an HTTP input serves them). */
+  readonly conversations?: Conversations;
 }
 
 /** A source of messages: HTTP, a schedule, a queue, or the user's own. */

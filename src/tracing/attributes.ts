@@ -91,6 +91,10 @@ export const ATTR = {
   contextMessagesBefore: 'tracebound.context.messages_before',
   contextMessagesAfter: 'tracebound.context.messages_after',
   contextPromptTokens: 'tracebound.context.prompt_tokens',
+  /** Messages a `load_conversation` span loaded, or a `save_conversation` span saved. */
+  conversationMessages: 'tracebound.conversation.messages',
+  /** The store a state operation used: `memory`, `sqlite`, `redis` or a custom name. */
+  store: 'tracebound.store',
   replaySource: 'tracebound.replay.source',
   replayMode: 'tracebound.replay.mode',
   replayDifferences: 'tracebound.replay.differences',
@@ -148,6 +152,8 @@ export const OPERATION = {
   executeTool: 'execute_tool',
   step: 'step',
   compressContext: 'compress_context',
+  loadConversation: 'load_conversation',
+  saveConversation: 'save_conversation',
 } as const;
 
 /** Span event names. */
@@ -199,6 +205,8 @@ export const SPAN_NAME = {
   chat: (model: string) => `${OPERATION.chat} ${model}`,
   tool: (toolName: string) => `${OPERATION.executeTool} ${toolName}`,
   compress: () => OPERATION.compressContext,
+  loadConversation: () => OPERATION.loadConversation,
+  saveConversation: () => OPERATION.saveConversation,
   /** One delivery attempt of an outcome to an output (`deliver webhook`). */
   deliver: (output: string) => `deliver ${output}`,
   /** A message `serve` rejected before running it (`invalid_input http`). */

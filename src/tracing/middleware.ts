@@ -1,5 +1,6 @@
 /**
- * Tracing as middleware: every run, step, compression, model call and tool call becomes an
+ * Tracing as middleware: every run, step, compression, model call, tool call and conversation
+ * load or save becomes an
  * OpenTelemetry span named after the GenAI semantic conventions, with the attributes of
  * instrumentation.ts, computed only when a span is recording. Budget decisions and retries
  * arrive as run events and become span events where they happened.
@@ -11,7 +12,7 @@
  */
 import { context as otelContext, SpanKind, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
-import type { CompressContext, Middleware, RunContext } from '../runtime/middleware.js';
+import type { CompressContext, ConversationContext, Middleware, RunContext } from '../runtime/middleware.js';
 import { maxSteps } from '../runtime/limits.js';
 import { stepFinish } from '../runtime/outcomes.js';
 import { ATTR, OPERATION, SPAN_NAME } from './attributes.js';
@@ -74,6 +75,19 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
   };
   const compressions = new WeakMap<CompressContext, OpenSpan>();
   const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
+
+  /** A `load_conversation` or `save_conversation` span under the run's. */
+  const conversationSpan = (name: string, ctx: ConversationContext): OpenSpan =>
+    openSpan(tracer, {
+      name,
+      parent: spansOf(ctx.run).run.context,
+      attributes: () => ({
+        [ATTR.operation]: name,
+        [ATTR.agentName]: ctx.run.agent.name,
+        [ATTR.conversationId]: ctx.conversationId,
+        [ATTR.store]: ctx.store,
+      }),
+    });
 
   const outer: Middleware = {
     name: 'tracing',
@@ -193,6 +207,32 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
           if (outcome.errorType && open.span.isRecording()) open.span.setAttribute(ATTR.errorType, outcome.errorType);
         }
         return outcome;
+      } catch (error) {
+        recordError(open.span, error, recording);
+        throw error;
+      } finally {
+        open.span.end();
+      }
+    },
+    async wrapLoadConversation(ctx, next) {
+      const open = conversationSpan(SPAN_NAME.loadConversation(), ctx);
+      try {
+        const messages = await next();
+        if (open.span.isRecording()) open.span.setAttribute(ATTR.conversationMessages, messages.length);
+        return messages;
+      } catch (error) {
+        recordError(open.span, error, recording);
+        throw error;
+      } finally {
+        open.span.end();
+      }
+    },
+    async wrapSaveConversation(ctx, next) {
+      const open = conversationSpan(SPAN_NAME.saveConversation(), ctx);
+      try {
+        await next(ctx.messages);
+        // What the layers below passed on is what was saved.
+        if (open.span.isRecording()) open.span.setAttribute(ATTR.conversationMessages, ctx.messages.length);
       } catch (error) {
         recordError(open.span, error, recording);
         throw error;

@@ -9,7 +9,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { BudgetStoreError } from '../budget/store.js';
+import { ConversationBusyError, StoreError } from '../state/errors.js';
 import { errorType } from '../errors.js';
 import { ModelCallError } from '../providers/errors.js';
 import { maskSecrets } from '../secrets.js';
@@ -56,10 +56,10 @@ export function openSpan(tracer: Tracer, spec: SpanSpec): OpenSpan {
 
 /**
  * Whether an error's message was written by tracebound from operational facts (a provider's error
- * kind, status and text; a spend store outage), not from what a tool, hook or user sent.
+ * kind, status and text; a store outage, a busy conversation), not from what a tool, hook or user sent.
  */
 function hasOwnMessage(error: unknown): boolean {
-  return error instanceof ModelCallError || error instanceof BudgetStoreError;
+  return error instanceof ModelCallError || error instanceof StoreError || error instanceof ConversationBusyError;
 }
 
 /** Where a V8 stack's frames start: after the `Name: message` header, which may span lines. */
@@ -76,7 +76,7 @@ const FRAMES = /\n\s+at /;
  *   `exception.stacktrace` (the status message is the redacted message).
  *
  * Messages tracebound writes itself from operational facts (a `ModelCallError`, a
- * `BudgetStoreError`) are not content: `redact` still applies, capture off keeps them.
+ * `StoreError`) are not content: `redact` still applies, capture off keeps them.
  */
 export function recordError(span: Span, error: unknown, capture?: ContentCapture): void {
   if (!span.isRecording()) return;

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
-import { redisStore } from '../../src/budget/stores/redis.js';
+import { redisStore } from '../../src/state/redis.js';
 import { openaiTokenCounting } from '../../src/providers/openai-tokens.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';

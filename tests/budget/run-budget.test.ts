@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { BudgetConfigError } from '../../src/budget/guard.js';
-import { memoryStore } from '../../src/budget/stores/memory.js';
+import { memoryStore } from '../../src/state/memory.js';
 import { RunError } from '../../src/errors.js';
 import { priceCall } from '../../src/pricing/price.js';
 import type { CountedRequest } from '../../src/providers/model.js';

@@ -9,8 +9,9 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agent } from '../../src/agent.js';
 import type { BudgetPolicy } from '../../src/budget/policy.js';
-import { BudgetStoreError, spendKey, type SpendStore } from '../../src/budget/store.js';
-import { redisStore } from '../../src/budget/stores/redis.js';
+import { BudgetStoreError } from '../../src/state/errors.js';
+import { spendKey, type Store } from '../../src/state/store.js';
+import { redisStore } from '../../src/state/redis.js';
 import { RunError } from '../../src/errors.js';
 import type { Model } from '../../src/providers/model.js';
 import type { RetryPolicy } from '../../src/runtime/retry.js';
@@ -53,7 +54,7 @@ function stoppingModel(server: RedisServer): Model & { calls: () => number } {
 
 function setup(server: RedisServer, budget: BudgetPolicy, retry: Partial<RetryPolicy> = { initialDelayMs: 1, maxDelayMs: 10 }) {
   const spans = collectSpans();
-  const store: SpendStore = redisStore({ url: server.url, timeoutMs: STORE_TIMEOUT_MS });
+  const store: Store = redisStore({ url: server.url, timeoutMs: STORE_TIMEOUT_MS });
   cleanups.push(() => store.close());
   const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider, budgetStore: store, retry });
   const model = stoppingModel(server);

@@ -1,7 +1,8 @@
 /**
  * `tracebound run` and `tracebound serve` options shared through src/cli/agent-options.ts, in
  * process: `--exporter` (repeatable, comma-separated, never taking the input), `--offline` on a
- * module without an offline setup, and the module's `runtime` export.
+ * module without an offline setup, the module's `runtime` export, and `run --conversation`
+ * continuing a conversation kept in the `--state` SQLite file.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -123,8 +124,52 @@ describe('the module\'s `runtime` export', () => {
     for (const command of ['run', 'serve']) {
       const help = await runCli([command, '--help']);
       expect(help.code, command).toBe(0);
-      expect(help.stdout, command).toMatch(/Budget spend windows \(budget\.spend\) live in this process's memory unless the\s+agent module exports\s+`runtime` with a `budgetStore`/);
+      expect(help.stdout, command).toMatch(/Conversations \(--conversation, or conversationId in serve\) and budget spend\s+windows \(budget\.spend\) live in the --state SQLite file/);
+      expect(help.stdout, command).toMatch(/--state <path>\s+SQLite file of conversations and budget spend windows/);
       expect(help.stdout, command).toMatch(/--exporter <names>/);
     }
+  });
+});
+
+describe('tracebound run --conversation', () => {
+  it('continues a conversation across two commands through the --state file', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'memo.ts');
+    await writeFile(
+      path,
+      [
+        `import { agent } from ${JSON.stringify(join(SRC, 'agent.ts'))};`,
+        `import { scriptedModel } from ${JSON.stringify(join(SRC, 'testing/scripted-model.ts'))};`,
+        "const heard = (messages) => messages.filter((m) => m.role === 'user').map((m) => m.content).join(' | ');",
+        "export default agent({ name: 'memo', instructions: '', model: scriptedModel({ respond: (r) => ({ text: `heard: ${heard(r.messages)}` }) }) });",
+      ].join('\n'),
+    );
+    const state = join(dir, 'state', 'state.db');
+    expect(existsSync(state)).toBe(false);
+    const first = await runCli(['run', path, '--exporter', 'none', '--state', state, '--conversation', 'c-1', 'My name is Ada.']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('\nheard: My name is Ada.\n');
+    expect(first.stdout).toContain(`conversation c-1: 2 messages, kept in ${state}`);
+    const second = await runCli(['run', path, '--exporter', 'none', '--state', state, '--conversation', 'c-1', 'Who am I?']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('\nheard: My name is Ada. | Who am I?\n');
+    expect(second.stdout).toContain('conversation c-1: 4 messages');
+    // Another conversation, and a run without one, start afresh; neither touches c-1.
+    const other = await runCli(['run', path, '--exporter', 'none', '--state', state, '--conversation', 'c-2', 'Hello.']);
+    expect(other.stdout).toContain('\nheard: Hello.\n');
+    const none = await runCli(['run', path, '--exporter', 'none', '--state', state, 'Alone.']);
+    expect(none.stdout).toContain('\nheard: Alone.\n');
+    expect(none.stdout).not.toContain('conversation');
+  });
+
+  it('fails with exit 1 and a message saying what to do when the state file is not a database', async () => {
+    const dir = await tempDir();
+    const state = join(dir, 'state.db');
+    await writeFile(state, 'not a database\n'.repeat(100));
+    const { path } = await weatherModule();
+    const result = await runCli(['run', path, '--exporter', 'none', '--state', state, '--conversation', 'c-1', 'Paris']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${state} is not a SQLite database or is damaged: move it away`);
   });
 });

@@ -264,7 +264,8 @@ describe('the loop', () => {
     const { spans, runtime, agent: a } = setup([callAdd('c1'), { text: 'ok', usage }]);
     await runtime.run(a, 'go', { conversationId: 'conv-42' });
     const all = spans.spans();
-    expect(all).toHaveLength(6);
+    // run, 2 steps, 2 chats, 1 tool, and the conversation's load and save
+    expect(all).toHaveLength(8);
     for (const span of all) {
       expect(span.attributes[ATTR.agentName]).toBe('calc');
       expect(span.attributes[ATTR.conversationId]).toBe('conv-42');

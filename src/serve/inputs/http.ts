@@ -1,6 +1,7 @@
 /**
  * The HTTP input (node:http): `POST /v1/runs` runs a message and answers JSON, or streams the run's
- * events as server-sent events when the client asks for `text/event-stream`; `GET /healthz` and
+ * events as server-sent events when the client asks for `text/event-stream`;
+ * `GET`/`DELETE /v1/conversations/{id}` read and forget a conversation; `GET /healthz` and
  * `GET /readyz` answer probes. An incoming W3C `traceparent` continues the caller's trace.
  */
 import { randomUUID } from 'node:crypto';
@@ -84,6 +85,7 @@ function eventJson(event: RunEvent): string {
 /** HTTP status of an outcome that is not a result. */
 function failureStatus(error: Extract<RunOutcome, { ok: false }>['error']): number {
   if (error.type === 'invalid_input') return 400;
+  if (error.type === 'conversation_busy') return 409;
   if (error.stopReason === 'timeout') return 504;
   if (error.stopReason === 'aborted') return 503;
   return 500;
@@ -107,8 +109,10 @@ class SseWriter {
 /**
  * Makes the HTTP input. Answers: 200 with `{ output, stopReason, usage, costUsd, steps, toolCalls,
  * traceId }` (budget stops included); 400 `{ error: { type: 'invalid_input', field, message } }`;
- * 429 with `retry-after` (seconds) when the backlog is full; 503 while draining; 500/503/504 for
- * runs that failed, were aborted or timed out (with `stopReason`). SSE streams `event: <type>`
+ * 429 with `retry-after` (seconds) when the backlog is full; 503 while draining; 409 when another
+ * run held the message's conversation too long; 500/503/504 for runs that failed, were aborted or
+ * timed out (with `stopReason`). `GET /v1/conversations/{id}` answers 200 with
+ * `{ id, agent, messages, createdAt, updatedAt }` or 404; `DELETE` answers 204 or 404. SSE streams `event: <type>`
  * frames ending with `run-end` or `error`; a client that disconnects aborts its run.
  */
 export function httpInput(options: HttpInputOptions = {}): HttpInput {
@@ -139,6 +143,29 @@ export function httpInput(options: HttpInputOptions = {}): HttpInput {
     else sendJson(res, failureStatus(outcome.error), { error: outcome.error });
   };
 
+  /** `GET` or `DELETE /v1/conversations/{id}` (the id URI-encoded). */
+  const conversation = async (req: IncomingMessage, res: ServerResponse, encodedId: string): Promise<void> => {
+    const conversations = dispatcher!.conversations;
+    if (!conversations) return sendJson(res, 404, { error: { type: 'not_found', message: 'this server keeps no conversations' } });
+    let id: string;
+    try {
+      id = decodeURIComponent(encodedId);
+    } catch {
+      throw new HttpError(400, { type: 'invalid_input', field: 'id', message: 'the conversation id is not valid URI encoding' });
+    }
+    const missing = () => sendJson(res, 404, { error: { type: 'not_found', message: `no conversation "${id}"` } });
+    if (req.method === 'GET') {
+      const found = await conversations.get(id);
+      return found ? sendJson(res, 200, found) : missing();
+    }
+    if (req.method === 'DELETE') {
+      if (!(await conversations.delete(id))) return missing();
+      res.writeHead(204).end();
+      return;
+    }
+    sendJson(res, 405, { error: { type: 'method_not_allowed', message: 'use GET or DELETE' } }, { allow: 'GET, DELETE' });
+  };
+
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     if (draining) res.setHeader('connection', 'close');
@@ -146,6 +173,8 @@ export function httpInput(options: HttpInputOptions = {}): HttpInput {
     if (req.method === 'GET' && path === '/readyz') return sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready' });
     if (path === '/v1/runs' && req.method === 'POST') return postRun(req, res);
     if (path === '/v1/runs') return sendJson(res, 405, { error: { type: 'method_not_allowed', message: 'use POST' } }, { allow: 'POST' });
+    const conversationPath = /^\/v1\/conversations\/([^/]+)$/.exec(path ?? '');
+    if (conversationPath) return conversation(req, res, conversationPath[1] as string);
     sendJson(res, 404, { error: { type: 'not_found', message: `no route ${req.method} ${path}` } });
   };
 

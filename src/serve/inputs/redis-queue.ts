@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { ROOT_CONTEXT, defaultTextMapGetter, trace, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Redis } from 'ioredis';
-import { ioredis } from '../../budget/stores/ioredis.js';
+import { ioredis } from '../../state/ioredis.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type RunOutcome } from '../types.js';
 
 /** Options of {@link redisQueueInput}. Durations in ms. */

@@ -3,7 +3,7 @@
  * read results with XRANGE / XREAD (or a consumer group of their own).
  */
 import type { Redis } from 'ioredis';
-import { ioredis } from '../../budget/stores/ioredis.js';
+import { ioredis } from '../../state/ioredis.js';
 import { outcomeJson } from '../serve.js';
 import type { Output, RunOutcome } from '../types.js';
 

@@ -1,8 +1,19 @@
 /**
- * The in-memory spend store: the default, for one process, and the reference the Redis store's
- * scripts follow step for step (same integer arithmetic, same cut-offs).
+ * The in-memory store: the default, for one process. Its spend window is the reference the SQLite
+ * and Redis stores follow step for step (same integer arithmetic, same cut-offs).
  */
-import type { ReserveRequest, ReserveResult, SettleRequest, SpendStore, WindowState } from '../store.js';
+import type { Conversation, ConversationSummary } from '../runtime/conversations.js';
+import type { Message } from '../messages.js';
+import {
+  DEFAULT_LIST_LIMIT,
+  isoTime,
+  type ConversationStore,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleRequest,
+  type Store,
+  type WindowState,
+} from './store.js';
 
 /**
  * Nano-dollars per USD. Amounts are held as integers so that sums never drift and Redis (whose Lua
@@ -90,16 +101,18 @@ interface Window {
 }
 
 /**
- * A spend store in this process's memory: windows are shared by every run in the process, not
- * across processes (use `redisStore` for a fleet). An idle window is forgotten once its
- * spends have left it and its reservations have expired.
+ * A store in this process's memory: spend windows and conversations are shared by every run in
+ * the process, not across processes (use `sqliteStore` for one machine, `redisStore` for a
+ * fleet), and gone when it exits. An idle window is forgotten once its spends have left it and
+ * its reservations have expired. Conversations are kept as copies, so a caller changing a
+ * message it passed or got back changes nothing stored.
  *
  * Settling is idempotent per id while the first settle's spend is inside the window. Reserving an
  * id that already holds an open reservation returns that reservation instead of holding twice.
  * Reserve and settle reject with `RangeError` on malformed amounts or durations, never with
  * `BudgetStoreError`.
  */
-export function memoryStore(options: MemoryStoreOptions = {}): SpendStore {
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now;
   const windows = new Map<string, Window>();
 
@@ -128,6 +141,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): SpendStore {
   }
 
   return {
+    name: 'memory',
+    conversations: memoryConversations(now),
     async reserve(request) {
       const args = reserveArgs(request);
       const at = now();
@@ -175,6 +190,79 @@ export function memoryStore(options: MemoryStoreOptions = {}): SpendStore {
 
     async close() {
       windows.clear();
+    },
+  };
+}
+
+/** Conversations in memory, with their leases. */
+function memoryConversations(now: () => number): ConversationStore {
+  const conversations = new Map<
+    string,
+    { agent: string; messages: Message[]; createdAt: number; updatedAt: number; expiresAt?: number; summary?: ConversationSummary }
+  >();
+  /** The live conversation, forgetting it once past its time to live. */
+  const live = (id: string) => {
+    const c = conversations.get(id);
+    if (c?.expiresAt !== undefined && c.expiresAt <= now()) conversations.delete(id);
+    return conversations.get(id);
+  };
+  const leases = new Map<string, { owner: string; expiresAt: number }>();
+  const holds = (id: string, owner: string): boolean => {
+    const lease = leases.get(id);
+    return lease !== undefined && lease.owner === owner && lease.expiresAt > now();
+  };
+  const read = (id: string): Conversation | undefined => {
+    const c = live(id);
+    if (!c) return undefined;
+    const conversation: Conversation = { id, agent: c.agent, messages: structuredClone(c.messages), createdAt: isoTime(c.createdAt), updatedAt: isoTime(c.updatedAt) };
+    if (c.summary) conversation.summary = { ...c.summary };
+    return conversation;
+  };
+  return {
+    async acquire(id, lease) {
+      const held = leases.get(id);
+      if (held && held.owner !== lease.owner && held.expiresAt > now()) return { held: false };
+      leases.set(id, { owner: lease.owner, expiresAt: now() + lease.ttlMs });
+      return { held: true, conversation: read(id) };
+    },
+    async renew(id, lease) {
+      if (!holds(id, lease.owner)) return false;
+      leases.set(id, { owner: lease.owner, expiresAt: now() + lease.ttlMs });
+      return true;
+    },
+    async append(id, turn) {
+      if (!holds(id, turn.owner)) return false;
+      const at = now();
+      const c = live(id) ?? { agent: turn.agent, messages: [], createdAt: at, updatedAt: at };
+      c.messages.push(...structuredClone(turn.messages));
+      const drop = turn.drop ?? 0;
+      c.messages.splice(0, drop);
+      const summary = turn.summary ?? c.summary;
+      if (summary) c.summary = { content: summary.content, covers: Math.max(0, summary.covers - drop) };
+      c.updatedAt = at;
+      c.expiresAt = turn.ttlMs === undefined ? undefined : at + turn.ttlMs;
+      conversations.set(id, c);
+      leases.delete(id);
+      return true;
+    },
+    async release(id, owner) {
+      if (leases.get(id)?.owner === owner) leases.delete(id);
+    },
+    async get(id) {
+      return read(id);
+    },
+    async list(query = {}) {
+      return [...conversations.keys()]
+        .flatMap((id) => {
+          const c = live(id);
+          return c && (query.agent === undefined || c.agent === query.agent) ? [[id, c] as const] : [];
+        })
+        .sort(([, a], [, b]) => b.updatedAt - a.updatedAt)
+        .slice(0, query.limit ?? DEFAULT_LIST_LIMIT)
+        .map(([id, c]) => ({ id, agent: c.agent, messages: c.messages.length, createdAt: isoTime(c.createdAt), updatedAt: isoTime(c.updatedAt) }));
+    },
+    async delete(id) {
+      return live(id) !== undefined && conversations.delete(id);
     },
   };
 }

@@ -1,19 +1,15 @@
 /**
- * The Redis spend store: one agent's rolling window shared by a fleet. Reserve, settle and the
- * window read are each one Lua script (one round trip, atomic on the server), computing exactly
- * what the in-memory store computes, in integer nano-dollars, on Redis's own clock.
+ * The Redis store: state shared by a fleet. A spend window's reserve, settle and read are each
+ * one Lua script (one round trip, atomic on the server), computing exactly what the in-memory
+ * store computes, in integer nano-dollars, on Redis's own clock. Conversations are in
+ * redis-conversations.ts.
  */
 import type { Redis } from 'ioredis';
 import { ioredis } from './ioredis.js';
-import {
-  BudgetStoreError,
-  type ReserveRequest,
-  type ReserveResult,
-  type SettleRequest,
-  type SpendStore,
-  type WindowState,
-} from '../store.js';
+import { storeError, StoreError, type StoreArea } from './errors.js';
 import { actualNanos, durationMs, reserveArgs, toUsd } from './memory.js';
+import { redisConversations } from './redis-conversations.js';
+import type { ReserveRequest, ReserveResult, SettleRequest, Store, WindowState } from './store.js';
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -33,8 +29,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /**
    * Longest wait for an answer, in ms, connecting included; past it the call rejects with
-   * {@link BudgetStoreError}. Default 500, so a down Redis fails a model call fast rather than
-   * stalling it.
+   * `StoreError` (`BudgetStoreError` for the spend window). Default 500, so a down Redis fails a
+   * model call fast rather than stalling it.
    */
   timeoutMs?: number;
 }
@@ -144,8 +140,9 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_TIMEOUT_MS = 500;
 
 /**
- * A spend store in Redis (5 or later: the scripts read `TIME` before writing), shared by every
- * process that points at the same server, so a fleet together stays within each agent's window.
+ * A store in Redis (5 or later: the scripts read `TIME` before writing), shared by every process
+ * that points at the same server, so a fleet together stays within each agent's spend window and
+ * continues each conversation where any of its processes left it.
  * Reserve, settle and window are each one `EVALSHA` (ioredis `defineCommand`; it falls back to
  * `EVAL` once after a server restart flushed the script cache).
  *
@@ -154,14 +151,14 @@ const DEFAULT_TIMEOUT_MS = 500;
  * after its `ttlMs`. Each window's keys expire once idle for the window (or the last reservation's
  * TTL, if longer). Amounts are exact up to about $9M per window.
  *
- * Errors: reserve, settle and window reject with {@link BudgetStoreError} (its `cause` is the
- * ioredis error) when Redis cannot be reached, does not answer within `timeoutMs`, or replies with
- * an error (such as WRONGTYPE when the key holds something else); with `RangeError` on malformed
- * amounts or durations. A call that timed out may still have been applied: a reservation then
+ * Errors: reserve, settle and window reject with `BudgetStoreError`, the conversations' methods
+ * with `StoreError` (its `cause` is the ioredis error), when Redis cannot be reached, does not
+ * answer within `timeoutMs`, or replies with an error (such as WRONGTYPE when the key holds
+ * something else); with `RangeError` on malformed amounts or durations. A call that timed out may still have been applied: a reservation then
  * holds its amount until its TTL (the safe side), and a settle retried with the same id counts
  * once.
  */
-export function redisStore(options: RedisStoreOptions = {}): SpendStore {
+export function redisStore(options: RedisStoreOptions = {}): Store {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const prefix = options.prefix ?? '';
   const owned = options.client === undefined;
@@ -185,9 +182,13 @@ export function redisStore(options: RedisStoreOptions = {}): SpendStore {
   let closed = false;
   let connecting: Promise<void> | undefined;
 
-  function ready(): Promise<void> | undefined {
+  const where = options.client ? 'the client given to redisStore()' : (options.url ?? DEFAULT_URL);
+  const fail = (area: StoreArea, what: string, cause?: unknown) =>
+    storeError(area, 'redis', `Redis store: ${what}; check that Redis is up at ${where}, or raise redisStore's timeoutMs.`, cause);
+
+  function ready(area: StoreArea): Promise<void> | undefined {
     if (closed || client.status === 'end') {
-      return Promise.reject(new BudgetStoreError('The Redis spend store is closed.'));
+      return Promise.reject(storeError(area, 'redis', 'The Redis store is closed: make a new one (or do not close it while runs use it).'));
     }
     if (client.status === 'ready') return undefined;
     connecting ??= new Promise<void>((resolve) => {
@@ -201,25 +202,26 @@ export function redisStore(options: RedisStoreOptions = {}): SpendStore {
     return connecting;
   }
 
-  async function call<T>(what: string, op: () => Promise<T>): Promise<T> {
+  /** Runs one command, bounded by the timeout; every failure becomes the area's store error. */
+  async function call<T>(area: StoreArea, what: string, op: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     let late = false;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         late = true;
-        reject(new BudgetStoreError(`Redis spend store: ${what} got no answer within ${timeoutMs} ms.`));
+        reject(fail(area, `${what} got no answer within ${timeoutMs} ms`));
       }, timeoutMs);
     });
-    const pending = ready();
+    const pending = ready(area);
     // A call that already failed for its caller must not reach Redis once it reconnects: a
-    // reserve would hold money nobody settles.
-    const afterConnect = (): Promise<T> => (late ? Promise.reject(new BudgetStoreError('timed out')) : op());
+    // reserve would hold money nobody settles, a lease would hold a conversation nobody runs.
+    const afterConnect = (): Promise<T> => (late ? Promise.reject(fail(area, `${what} timed out`)) : op());
     try {
       return await Promise.race([pending ? pending.then(afterConnect) : op(), timeout]);
     } catch (error) {
-      if (error instanceof BudgetStoreError) throw error;
+      if (error instanceof StoreError) throw error;
       const message = error instanceof Error ? error.message : String(error);
-      throw new BudgetStoreError(`Redis spend store: ${what} failed: ${message}`, { cause: error });
+      throw fail(area, `${what} failed: ${message}`, error);
     } finally {
       clearTimeout(timer);
     }
@@ -231,9 +233,11 @@ export function redisStore(options: RedisStoreOptions = {}): SpendStore {
   }
 
   return {
+    name: 'redis',
+    conversations: redisConversations(client, prefix, (what, op) => call('conversations', what, op)),
     async reserve(request: ReserveRequest): Promise<ReserveResult> {
       const a = reserveArgs(request);
-      const reply = await call('reserve', () =>
+      const reply = await call('spend', 'reserve', () =>
         scripts.traceboundReserve(...keys(request.key), request.id, a.maxNanos, a.minNanos, a.limitNanos, a.windowMs, a.ttlMs),
       );
       const [granted, spent, held] = integers(reply, 3);
@@ -248,12 +252,12 @@ export function redisStore(options: RedisStoreOptions = {}): SpendStore {
     async settle(request: SettleRequest): Promise<void> {
       const nanos = actualNanos(request.actualUsd);
       const windowMs = durationMs('windowMs', request.windowMs);
-      await call('settle', () => scripts.traceboundSettle(...keys(request.key), request.id, nanos, windowMs));
+      await call('spend', 'settle', () => scripts.traceboundSettle(...keys(request.key), request.id, nanos, windowMs));
     },
 
     async window(key: string, windowMs: number): Promise<WindowState> {
       const ms = durationMs('windowMs', windowMs);
-      const [spent, held] = integers(await call('window', () => scripts.traceboundWindow(...keys(key), ms)), 2);
+      const [spent, held] = integers(await call('spend', 'window', () => scripts.traceboundWindow(...keys(key), ms)), 2);
       return { spentUsd: toUsd(spent), reservedUsd: toUsd(held) };
     },
 
@@ -273,5 +277,5 @@ function integers(reply: unknown, length: number): number[] {
   if (Array.isArray(reply) && reply.length === length && reply.every((n) => typeof n === 'number')) {
     return reply as number[];
   }
-  throw new BudgetStoreError(`Redis spend store: unexpected script reply ${JSON.stringify(reply)}.`);
+  throw storeError('spend', 'redis', `Redis store: unexpected script reply ${JSON.stringify(reply)}; is another program writing tracebound's keys?`);
 }

@@ -1,33 +1,49 @@
 /**
- * The spend stores against their contract (src/budget/store.ts): one behavioural suite run on the
- * in-memory store and on the Redis store over a real redis-server, then what only a fleet has:
- * several Node processes sharing a window, a process killed mid-call, Redis going away.
+ * The spend windows of the stores against their contract (src/state/store.ts): one behavioural
+ * suite run on the in-memory store, the SQLite store in a temp file and the Redis store over a
+ * real redis-server, then what only shared stores have: several Node processes sharing a window
+ * (Redis, and SQLite on one machine), a process killed mid-call, Redis going away, a corrupt
+ * SQLite file. The conversations' contract is in conversation-store.test.ts.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BudgetStoreError, spendKey, type ReserveRequest, type SpendStore } from '../../src/budget/store.js';
-import { memoryStore } from '../../src/budget/stores/memory.js';
-import { redisStore } from '../../src/budget/stores/redis.js';
+import { BudgetStoreError, StoreError } from '../../src/state/errors.js';
+import { spendKey, type ReserveRequest, type SpendStore } from '../../src/state/store.js';
+import { memoryStore } from '../../src/state/memory.js';
+import { redisStore } from '../../src/state/redis.js';
+import { MIGRATIONS, SQLITE_SCHEMA_VERSION, sqliteStore } from '../../src/state/sqlite.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import type { FleetReport, WorkerConfig } from './fleet-worker.js';
 
 let redis: RedisServer;
 let inspect: Redis;
+let dir: string;
 
 beforeAll(async () => {
   redis = await startRedis();
   inspect = new Redis(redis.url);
+  dir = mkdtempSync(join(tmpdir(), 'tracebound-sqlite-'));
 });
 
 afterAll(async () => {
   await inspect?.quit();
   await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
+
+/** A SQLite file no test has used yet. */
+function freshFile(): string {
+  return join(dir, `${randomUUID()}.db`);
+}
 
 /** A fresh agent key per test, so tests never see each other's windows. */
 function freshKey(): string {
@@ -40,6 +56,7 @@ function request(key: string, overrides: Partial<ReserveRequest> = {}): ReserveR
 
 const stores: [string, () => SpendStore][] = [
   ['memory', () => memoryStore()],
+  ['sqlite', () => sqliteStore({ path: freshFile() })],
   ['redis', () => redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS })],
 ];
 
@@ -183,30 +200,31 @@ describe('memory store', () => {
   });
 });
 
+const worker = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
+
+/** Spawns a fleet worker process; `nextLine` reads its stdout line by line. */
+function startWorker(config: WorkerConfig) {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker, JSON.stringify(config)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => {
+    const next = waiting.shift();
+    if (next) next(line);
+    else queue.push(line);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const nextLine = (): Promise<string> =>
+    Promise.race([
+      queue.length > 0 ? Promise.resolve(queue.shift() as string) : new Promise<string>((resolve) => waiting.push(resolve)),
+      exited.then((code) => Promise.reject(new Error(`fleet worker exited (${code}) before printing a line`))),
+    ]);
+  return { child, nextLine, exited };
+}
+
 describe('redis store', () => {
-  const worker = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
-
-  function startWorker(config: WorkerConfig) {
-    const child = spawn(process.execPath, ['--import', 'tsx', worker, JSON.stringify(config)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const lines = createInterface({ input: child.stdout });
-    const queue: string[] = [];
-    const waiting: ((line: string) => void)[] = [];
-    lines.on('line', (line) => {
-      const next = waiting.shift();
-      if (next) next(line);
-      else queue.push(line);
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const nextLine = (): Promise<string> =>
-      Promise.race([
-        queue.length > 0 ? Promise.resolve(queue.shift() as string) : new Promise<string>((resolve) => waiting.push(resolve)),
-        exited.then((code) => Promise.reject(new Error(`fleet worker exited (${code}) before printing a line`))),
-      ]);
-    return { child, nextLine, exited };
-  }
-
   it('keeps 100 concurrent runs in 4 processes within one shared window, refusing some', { timeout: 120_000 }, async () => {
     const key = freshKey();
     const limitUsd = 3;
@@ -346,5 +364,102 @@ describe('redis store outages', () => {
     await expectFastFailure(store);
     await store.close();
     await expect(store.window(freshKey(), 1_000)).rejects.toBeInstanceOf(BudgetStoreError);
+  });
+});
+
+describe('sqlite store', () => {
+  it('keeps 2 processes sharing one file within one window, refusing some', { timeout: 120_000 }, async () => {
+    const path = freshFile();
+    const key = freshKey();
+    const limitUsd = 1.5;
+    const config: WorkerConfig = {
+      mode: 'fleet', url: '', sqlite: path, key, limitUsd, maxUsd: 0.05, minUsd: 0.01,
+      windowMs: 60_000, ttlMs: 30_000, runs: 25, cycles: 4,
+    };
+    const workers = Array.from({ length: 2 }, () => startWorker(config));
+    for (const w of workers) expect(await w.nextLine()).toBe('ready');
+    for (const w of workers) w.child.stdin?.end('go\n');
+    const reports = await Promise.all(workers.map(async (w) => JSON.parse(await w.nextLine()) as FleetReport));
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+
+    const store = sqliteStore({ path });
+    const state = await store.window(key, 60_000);
+    await store.close();
+    const settledNanos = reports.reduce((sum, r) => sum + r.settledNanos, 0);
+    expect(state.reservedUsd).toBe(0);
+    expect(Math.round(state.spentUsd * 1e9)).toBe(settledNanos);
+    expect(settledNanos).toBeLessThanOrEqual(limitUsd * 1e9);
+    expect(reports.reduce((sum, r) => sum + r.refusals, 0)).toBeGreaterThan(0);
+    expect(reports.every((r) => r.grants > 0)).toBe(true);
+  });
+
+  it('creates its file and directory on first use, in WAL mode, with its schema version recorded', async () => {
+    const path = join(dir, randomUUID(), 'nested', 'state.db');
+    const store = sqliteStore({ path });
+    expect(existsSync(path)).toBe(false);
+    await store.window(freshKey(), 1_000);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const versions = db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all();
+      expect(versions).toEqual(Array.from({ length: SQLITE_SCHEMA_VERSION }, (_, i) => i + 1));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('migrates a file an earlier release wrote (schema version 1), keeping its conversations', async () => {
+    const path = freshFile();
+    const old = new Database(path);
+    old.exec('CREATE TABLE tracebound_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    old.exec(MIGRATIONS[0] as string);
+    old.prepare('INSERT INTO tracebound_migrations VALUES (1, 0)').run();
+    old.prepare("INSERT INTO conversations VALUES ('c-old', 'chat', 1, 0, 0)").run();
+    old.prepare("INSERT INTO conversation_messages VALUES ('c-old', 0, ?)").run(JSON.stringify({ role: 'user', content: 'hi' }));
+    old.close();
+    const store = sqliteStore({ path });
+    expect(await store.conversations.get('c-old')).toMatchObject({ agent: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all()).toEqual([1, 2]);
+      expect(db.prepare("SELECT name FROM pragma_table_info('conversations')").pluck().all()).toContain('expires_at');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a file whose schema a newer release wrote, saying to upgrade', async () => {
+    const path = freshFile();
+    const first = sqliteStore({ path });
+    await first.window(freshKey(), 1_000);
+    await first.close();
+    const db = new Database(path);
+    db.prepare('INSERT INTO tracebound_migrations (version, applied_at) VALUES (?, ?)').run(SQLITE_SCHEMA_VERSION + 1, Date.now());
+    db.close();
+    const store = sqliteStore({ path });
+    const error = await store.conversations.get('c').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ store: 'sqlite', kind: 'store_unavailable' });
+    expect((error as Error).message).toContain('upgrade tracebound');
+    await store.close();
+  });
+
+  it('gives typed errors naming the file and what to do when it is not a database', async () => {
+    const path = freshFile();
+    writeFileSync(path, 'this is a trace, not a database\n'.repeat(200));
+    const store = sqliteStore({ path });
+    const spend = await store.reserve(request(freshKey())).catch((e: unknown) => e);
+    expect(spend).toBeInstanceOf(BudgetStoreError);
+    expect(spend).toMatchObject({ store: 'sqlite', kind: 'budget_store_unavailable' });
+    expect((spend as Error).message).toContain(path);
+    expect((spend as Error).message).toContain('move it away');
+    const conversation = await store.conversations.get('c').catch((e: unknown) => e);
+    expect(conversation).toBeInstanceOf(StoreError);
+    expect(conversation).not.toBeInstanceOf(BudgetStoreError);
+    expect((conversation as Error).message).toContain('move it away');
+    await store.close();
+    await expect(store.window(freshKey(), 1_000)).rejects.toThrow(/closed/);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * One process of a simulated fleet, spawned by tests/budget/stores.test.ts as
- * `node --import tsx tests/budget/fleet-worker.ts '<json WorkerConfig>'`.
+ * One process of a simulated fleet, spawned by tests/state/stores.test.ts as
+ * `node --import tsx tests/state/fleet-worker.ts '<json WorkerConfig>'`.
  *
  * - `fleet`: connects, prints `ready`, waits for `go` on stdin (so every process starts spending
  *   at once), runs `runs` concurrent runs of up to `cycles` model calls each (reserve, a short
@@ -10,12 +10,16 @@
  *   SIGKILLs it, as a crash mid-call.
  */
 import { createInterface } from 'node:readline';
-import { redisStore } from '../../src/budget/stores/redis.js';
+import { redisStore } from '../../src/state/redis.js';
+import { sqliteStore } from '../../src/state/sqlite.js';
 
 /** What the test passes on the command line. Amounts in USD, durations in ms. */
 export interface WorkerConfig {
   mode: 'fleet' | 'hold';
+  /** The Redis server the processes share, unless `sqlite` is set. */
   url: string;
+  /** The SQLite file the processes share instead of Redis. */
+  sqlite?: string;
   key: string;
   limitUsd: number;
   maxUsd: number;
@@ -38,7 +42,7 @@ export interface FleetReport {
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
-const store = redisStore({ url: config.url, timeoutMs: 10_000 });
+const store = config.sqlite ? sqliteStore({ path: config.sqlite }) : redisStore({ url: config.url, timeoutMs: 10_000 });
 const request = {
   key: config.key,
   maxUsd: config.maxUsd,

@@ -1,0 +1,161 @@
+/**
+ * The Store interface: one place for a runtime's state, shared by the runs of one process
+ * (memory), of one machine (SQLite) or of a fleet (Redis). It holds the budget's spend windows
+ * (the rolling USD window shared by every run of an agent; reserve and settle are each one
+ * atomic operation) and conversations (each turn saved in one write, two runs of one
+ * conversation kept apart by a lease); run checkpoints and events come next.
+ */
+import type { Message } from '../messages.js';
+import type { Conversation, ConversationInfo, ConversationQuery, ConversationSummary } from '../runtime/conversations.js';
+
+/** A reservation request: take up to `maxUsd` (at least `minUsd`) if the window has room. */
+export interface ReserveRequest {
+  /** The window's key, namespaced per agent (see {@link spendKey}). */
+  key: string;
+  /** Unique id of this reservation (one per model call). */
+  id: string;
+  /** The worst-case cost of the call, in USD: what the guard would like to hold. */
+  maxUsd: number;
+  /** The least worth holding, in USD; below it the call is refused. 0 < minUsd <= maxUsd. */
+  minUsd: number;
+  /** The window's limit, in USD. */
+  limitUsd: number;
+  /** The rolling window's length, in ms. */
+  windowMs: number;
+  /** A reservation not settled within this many ms (a crashed process) stops counting. */
+  ttlMs: number;
+}
+
+/** What a reservation got, and the window's state after it. All amounts in USD. */
+export interface ReserveResult {
+  /** USD held for the call: `min(maxUsd, room)`, or 0 when less than `minUsd` was left. */
+  grantedUsd: number;
+  /** Settled spend inside the window (this reservation excluded). */
+  spentUsd: number;
+  /** Open reservations inside the window, this one included when granted. */
+  reservedUsd: number;
+  /** `limitUsd - spentUsd - reservedUsd`, never below 0. */
+  remainingUsd: number;
+}
+
+/** A settle request: the reservation becomes the call's actual cost, recorded now. */
+export interface SettleRequest {
+  key: string;
+  id: string;
+  /** The call's actual cost in USD (0 for a call that failed and reported nothing). */
+  actualUsd: number;
+  windowMs: number;
+}
+
+/** The window's current state, in USD. */
+export interface WindowState {
+  spentUsd: number;
+  reservedUsd: number;
+}
+
+/** The spend windows of a store: in memory (one process), SQLite (one machine) or Redis (a fleet). */
+export interface SpendStore {
+  /**
+   * Atomically reserves up to `maxUsd` when `spent + reserved + minUsd <= limitUsd`; expired
+   * reservations and spend older than the window are dropped first.
+   * @throws {BudgetStoreError} when the store cannot be reached.
+   */
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /**
+   * Atomically replaces reservation `id` with a spend of `actualUsd`, timestamped now. Settling an
+   * expired or unknown reservation still records the spend. Settling an id again while its spend
+   * is inside the window changes nothing, so a retried settle counts once.
+   * @throws {BudgetStoreError} when the store cannot be reached.
+   */
+  settle(request: SettleRequest): Promise<void>;
+  /** The window's state now. @throws {BudgetStoreError} when the store cannot be reached. */
+  window(key: string, windowMs: number): Promise<WindowState>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
+
+/** The key of an agent's spend window: `tracebound:spend:<agent name>`. */
+export function spendKey(agentName: string, prefix = 'tracebound'): string {
+  return `${prefix}:spend:${agentName}`;
+}
+
+/** A conversation's lease: who holds it, and for how long without renewal (ms). */
+export interface Lease {
+  /** Unique per run holding it. */
+  owner: string;
+  ttlMs: number;
+}
+
+/** What taking a conversation's lease gave. */
+export type Acquired = { held: true; conversation: Conversation | undefined } | { held: false };
+
+/** A turn to save: the messages it added, by the run holding the lease. */
+export interface Turn {
+  /** The lease's owner: the write happens only while it still holds the lease. */
+  owner: string;
+  /** The agent of the run (recorded when the turn starts the conversation). */
+  agent: string;
+  messages: readonly Message[];
+  /** Retention: how many of the oldest stored messages to remove in the same write. Default 0. */
+  drop?: number;
+  /**
+   * A new summary of the conversation's first `covers` messages (counted before this write),
+   * replacing the stored one. A `drop` lowers a summary's `covers` by the messages dropped.
+   */
+  summary?: ConversationSummary;
+  /**
+   * Retention: forget the whole conversation this many ms after this write unless another turn
+   * comes first. Default: kept until deleted.
+   */
+  ttlMs?: number;
+}
+
+/**
+ * The conversations of a store. Two runs of one conversation never interleave: a run takes the
+ * conversation's lease and reads it in one atomic operation ({@link acquire}), and saves its turn
+ * and gives the lease back in another ({@link append}). A lease not renewed within its TTL (a
+ * crashed process) lapses. Every method rejects with a `StoreError` when the store fails.
+ */
+export interface ConversationStore {
+  /**
+   * Takes the lease of conversation `id` for `lease.owner` when it is free, lapsed or already
+   * that owner's, and reads the conversation, atomically.
+   * @returns `held: false` when another owner holds it.
+   */
+  acquire(id: string, lease: Lease): Promise<Acquired>;
+  /** Extends a lease its owner holds. @returns false when it was lost (lapsed and taken). */
+  renew(id: string, lease: Lease): Promise<boolean>;
+  /**
+   * Appends the turn's messages (creating the conversation when new; a lapsed one starts anew),
+   * drops the oldest `turn.drop` messages, sets its time to live, and releases the lease, in one
+   * atomic write, when `turn.owner` still holds the lease. A conversation past its time to live
+   * is gone for every method.
+   * @returns false, writing nothing, when the lease was lost.
+   */
+  append(id: string, turn: Turn): Promise<boolean>;
+  /** Gives the lease back, when `owner` holds it, writing nothing else. */
+  release(id: string, owner: string): Promise<void>;
+  get(id: string): Promise<Conversation | undefined>;
+  /** Most recently updated first; `limit` defaults to 100. */
+  list(query?: ConversationQuery): Promise<ConversationInfo[]>;
+  /** Forgets every message of the conversation. @returns whether there was one. */
+  delete(id: string): Promise<boolean>;
+}
+
+/**
+ * One store for a runtime's state: `memoryStore()` (the default; one process),
+ * `sqliteStore({ path })` (the processes of one machine) or `redisStore({ url })` (a fleet).
+ */
+export interface Store extends SpendStore {
+  /** `tracebound.store` on the spans of its operations: `memory`, `sqlite`, `redis` or a custom name. */
+  readonly name: string;
+  readonly conversations: ConversationStore;
+}
+
+/** Most conversations a listing returns when the query sets no limit. */
+export const DEFAULT_LIST_LIMIT = 100;
+
+/** The ISO 8601 form of an epoch time in ms, as conversations carry their times. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
