@@ -62,13 +62,16 @@ describe("exporter: 'langfuse'", () => {
       expect(r.headers['content-type']).toBe('application/json');
     }
     const spans = langfuse.spans();
-    expect(spans).toHaveLength(8);
+    // Run, 2 steps, 2 chats, 3 tools, and the conversation's load and save (the run has a conversationId).
+    expect(spans).toHaveLength(10);
     const type = (name: string) => spans.filter((s) => s.name.startsWith(name)).map((s) => s.attributes[ATTR.langfuseObservationType]);
     expect(type('invoke_agent')).toEqual(['agent']);
     expect(type('chat')).toEqual(['generation', 'generation']);
     expect(type('execute_tool')).toEqual(['tool', 'tool', 'tool']);
     // Steps carry no observation type: Langfuse shows them as spans.
     expect(type('step')).toEqual([undefined, undefined]);
+    expect(type('load_conversation')).toEqual([undefined]);
+    expect(type('save_conversation')).toEqual([undefined]);
 
     const run = spans.find((s) => s.name === 'invoke_agent release-notes')!;
     expect(run.attributes[ATTR.langfuseTraceName]).toBe('release-notes');
