@@ -520,6 +520,36 @@ function runOutput(at: At): string | undefined {
     .join('');
 }
 
+/**
+ * The history a run that continued a conversation loaded, from its `load_conversation` span's
+ * message count and its first model call's messages (which begin with that history); undefined for
+ * a run without a conversation.
+ *
+ * The history itself is not on the load span (only its count, ATTRIBUTES.md): a first step that
+ * compressed it sent something else, so such a run cannot be replayed and fails here.
+ */
+function loadedHistory(run: At, index: ChildIndex, steps: readonly RecordedStep[]): Message[] | undefined {
+  const load = childrenOf(index, run.span).find((span) => isOperation(span, OPERATION.loadConversation));
+  if (load === undefined) return undefined;
+  const at = { span: load, file: run.file };
+  const count = reqNumber(at, ATTR.conversationMessages);
+  if (count === 0) return [];
+  const [first] = steps;
+  const call = first?.modelCalls.find((c) => c.purpose === 'step');
+  if (first?.compression !== undefined) {
+    return fail(
+      at,
+      ATTR.conversationMessages,
+      `counts ${count} loaded messages, but step ${first.index} compressed them before its model call, so the recording does not hold them`,
+      'replay a turn whose first step did not compress its context, or raise budget.contextTokens and re-record',
+    );
+  }
+  if (call === undefined || call.request.messages.length < count) {
+    return fail(at, ATTR.conversationMessages, `counts ${count} loaded messages, more than the run's first model call sent`, BAD_SPAN);
+  }
+  return call.request.messages.slice(0, count);
+}
+
 function recordedRun(run: SpanRecord, index: ChildIndex, file: string): RecordedRun {
   const at = { span: run, file };
   const steps = childrenOf(index, run)
@@ -531,6 +561,8 @@ function recordedRun(run: SpanRecord, index: ChildIndex, file: string): Recorded
   const output = runOutput(at);
   const stopReason = stopReasonOf(at);
   const costUsd = optNumber(at, ATTR.runCostUsd);
+  const recordedSteps = steps.map((s) => recordedStep(s, tools)).sort((a, b) => a.index - b.index);
+  const history = loadedHistory(at, index, recordedSteps);
   return {
     traceId: run.traceId,
     spanId: run.spanId,
@@ -538,11 +570,12 @@ function recordedRun(run: SpanRecord, index: ChildIndex, file: string): Recorded
     provider: reqString(at, ATTR.providerName),
     model: reqString(at, ATTR.requestModel),
     input,
+    ...(history !== undefined ? { history } : {}),
     ...(output !== undefined ? { output } : {}),
     ...(stopReason !== undefined ? { stopReason } : {}),
     usage: usageOf(at),
     ...(costUsd !== undefined ? { costUsd } : {}),
-    steps: steps.map((s) => recordedStep(s, tools)).sort((a, b) => a.index - b.index),
+    steps: recordedSteps,
     source: sourceOf(at),
   };
 }

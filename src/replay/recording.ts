@@ -95,6 +95,14 @@ export interface RecordedRun {
   model: string;
   /** The run's input (`gen_ai.input.messages`): the user's message, or a conversation. */
   input: string | Message[];
+  /**
+   * The conversation history the run loaded ahead of its input (present when it ran with a
+   * `conversationId`, empty for a conversation's first turn): the first
+   * `tracebound.conversation.messages` messages of its first model call, as they were after the
+   * middleware that may filter a loaded history. Replay puts them ahead of the input, so today's
+   * agent sees what the recorded one saw without a store.
+   */
+  history?: Message[];
   output?: string;
   stopReason?: StopReason;
   usage: Usage;

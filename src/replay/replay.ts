@@ -274,7 +274,9 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
   const model = new ReplayModel(run, strict, differences, agent.model);
   const replayed = defineAgent({ ...agent, model, tools: replayedTools(agent, run, options.liveTools) });
   const runtime = options.runtime ?? createRuntime();
-  const input = run.input;
+  // A continued conversation's recorded turn saw the loaded history ahead of its input: it is fed
+  // from the recording, so replay needs no store and no conversation id.
+  const input = run.history?.length ? [...run.history, ...asMessages(run.input)] : run.input;
   let result: RunResult;
   try {
     result = await runtime.run(replayed, input, {
@@ -295,6 +297,10 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
     if (strict) throw new ReplayDivergenceError(differences, run, formatReport(run, differences));
   }
   return { result, differences, matched: differences.length === 0, recorded: run, report: formatReport(run, differences) };
+}
+
+function asMessages(input: string | Message[]): Message[] {
+  return typeof input === 'string' ? [{ role: 'user', content: input }] : input;
 }
 
 /** Picks the run to replay: by trace or span id, else the first run of the agent's name. */

@@ -170,7 +170,13 @@ function formatCompression(span: SpanRecord): string | undefined {
   ].join('');
 }
 
-/** One span's line after its connector: name, call id, duration, tokens, cost, error. */
+/** How many messages a `load_conversation` / `save_conversation` span loaded or saved: `4 messages`. */
+function formatMessages(span: SpanRecord): string | undefined {
+  const count = num(span, ATTR.conversationMessages);
+  return count === undefined ? undefined : plural(count, 'message');
+}
+
+/** One span's line after its connector: name, call id, duration, messages loaded/saved, tokens, cost, error. */
 function describeSpan(span: SpanRecord, options: TreeOptions): string {
   const operation = operationOf(span);
   return joinParts([
@@ -179,6 +185,7 @@ function describeSpan(span: SpanRecord, options: TreeOptions): string {
     formatDuration(span),
     operation === OPERATION.step ? str(span, ATTR.stepFinish) : undefined,
     operation === OPERATION.compressContext ? formatCompression(span) : undefined,
+    operation === OPERATION.loadConversation || operation === OPERATION.saveConversation ? formatMessages(span) : undefined,
     formatTokens(span),
     formatCost(span, operation === OPERATION.chat, options),
     formatError(span, options),
@@ -389,14 +396,55 @@ function renderTrace(trace: readonly SpanRecord[], options: TreeOptions): string
 }
 
 /**
+ * The `gen_ai.conversation.id` of a trace: that of its first run whose parent is not in the trace
+ * (a run nested under another, e.g. an agent used as a tool, belongs to its parent's trace).
+ */
+function conversationOf(trace: readonly SpanRecord[]): string | undefined {
+  const ids = new Set(trace.map((span) => span.spanId));
+  const run = trace.find((span) => isRun(span) && (span.parentSpanId === undefined || !ids.has(span.parentSpanId)));
+  return run === undefined ? undefined : str(run, ATTR.conversationId);
+}
+
+/**
+ * Traces in start order, those of one conversation gathered where its first trace starts:
+ * `[undefined, [t]]` for a trace outside any conversation, `[id, [t1, t2, ...]]` for one.
+ */
+function groupByConversation(traces: readonly SpanRecord[][]): [string | undefined, SpanRecord[][]][] {
+  const groups: [string | undefined, SpanRecord[][]][] = [];
+  const conversations = new Map<string, SpanRecord[][]>();
+  for (const trace of traces) {
+    const id = conversationOf(trace);
+    const group = id === undefined ? undefined : conversations.get(id);
+    if (group !== undefined) {
+      group.push(trace);
+      continue;
+    }
+    const members = [trace];
+    if (id !== undefined) conversations.set(id, members);
+    groups.push([id, members]);
+  }
+  return groups;
+}
+
+/**
  * Every span of a trace file as trees: for each trace (in start order) a `trace <id>` line, then
  * each top-level span (a run, or a span whose parent is not in the file, marked so) with its
  * subtree; children in start-time order; a blank line between traces. No span is left out.
  *
- * Lines show: name, tool call id, duration (ms), tokens in/out (with cache reads and reasoning
- * when > 0), cost in USD (`cost ?` on a model call without one), `ERROR <error.type>`, and the
+ * Runs that carry a `gen_ai.conversation.id` print together, in start order, under a
+ * `conversation <id>  <n> runs` heading (placed where the conversation's first run starts), their
+ * traces indented by two spaces; runs without one print as above.
+ *
+ * Lines show: name, tool call id, duration (ms), messages a conversation span loaded or saved,
+ * tokens in/out (with cache reads and reasoning when > 0), cost in USD (`cost ?` on a model call without one), `ERROR <error.type>`, and the
  * budget, retry and price events as `· ` sub-lines.
  */
 export function renderTraces(spans: readonly SpanRecord[], options: TreeOptions): string[] {
-  return groupByTrace(spans).flatMap((trace, i) => [...(i > 0 ? [''] : []), ...renderTrace(trace, options)]);
+  return groupByConversation(groupByTrace(spans)).flatMap(([conversation, traces], i) => {
+    const gap = i > 0 ? [''] : [];
+    if (conversation === undefined) return [...gap, ...renderTrace(traces[0] as SpanRecord[], options)];
+    const heading = paint('bold', joinParts([`conversation ${conversation}`, plural(traces.length, 'run')]), options);
+    const body = traces.flatMap((trace, j) => [...(j > 0 ? [''] : []), ...renderTrace(trace, options).map((line) => `  ${line}`)]);
+    return [...gap, heading, ...body];
+  });
 }

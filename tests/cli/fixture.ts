@@ -173,6 +173,60 @@ export async function recordWeatherRun(): Promise<Recording> {
   return { dir, file, spans, text };
 }
 
+/**
+ * Records four one-step runs of agent `support`, each its own trace, written one line per run:
+ *
+ * ```
+ *    0 ms  conversation support-42, turn 1   load_conversation 0 messages, save_conversation 2
+ * 2000 ms  no conversation
+ * 3000 ms  conversation other-7, turn 1
+ * 4000 ms  conversation support-42, turn 2   load_conversation 2 messages, save_conversation 4
+ * ```
+ */
+export async function recordConversationRuns(): Promise<Recording> {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'support-service' }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  const tracer = provider.getTracer(TRACER_NAME, '1.0.0');
+  const batches: ReadableSpan[][] = [];
+  const recordRun = (startMs: number, conversation?: { id: string; loaded: number }) => {
+    const owner: Attributes = { [ATTR.agentName]: 'support', ...(conversation ? { [ATTR.conversationId]: conversation.id } : {}) };
+    const run = tracer.startSpan(
+      SPAN_NAME.run('support'),
+      { startTime: at(startMs), attributes: { ...owner, [ATTR.operationName]: OPERATION.invokeAgent, [ATTR.providerName]: 'openai', [ATTR.requestModel]: 'gpt-4o-mini' } },
+      ROOT_CONTEXT,
+    );
+    const under = trace.setSpan(ROOT_CONTEXT, run);
+    const conversationSpan = (name: string, fromMs: number, toMs: number, messages: number) => {
+      const span = tracer.startSpan(name, { startTime: at(fromMs), attributes: { ...owner, [ATTR.operation]: name, [ATTR.store]: 'memory' } }, under);
+      span.setAttribute(ATTR.conversationMessages, messages);
+      span.end(at(toMs));
+    };
+    if (conversation) conversationSpan(SPAN_NAME.loadConversation(), startMs + 1, startMs + 3, conversation.loaded);
+    const step = tracer.startSpan(SPAN_NAME.step(1), { startTime: at(startMs + 4), attributes: { [ATTR.operation]: OPERATION.step, [ATTR.stepIndex]: 1 } }, under);
+    step.setAttribute(ATTR.stepFinish, 'final');
+    step.end(at(startMs + 500));
+    if (conversation) conversationSpan(SPAN_NAME.saveConversation(), startMs + 501, startMs + 504, conversation.loaded + 2);
+    run.setAttributes({ [ATTR.steps]: 1, [ATTR.toolCalls]: 0, [ATTR.stopReason]: 'final', [ATTR.runCostUsd]: 0.00001 });
+    run.setStatus({ code: SpanStatusCode.OK });
+    run.end(at(startMs + 505));
+    batches.push(exporter.getFinishedSpans());
+    exporter.reset();
+  };
+  recordRun(0, { id: 'support-42', loaded: 0 });
+  recordRun(2000);
+  recordRun(3000, { id: 'other-7', loaded: 0 });
+  recordRun(4000, { id: 'support-42', loaded: 2 });
+  await provider.shutdown();
+  const text = toLines(batches);
+  const dir = await tempDir();
+  const file = join(dir, 'traces.jsonl');
+  await writeFile(file, text);
+  return { dir, file, spans: batches.flat(), text };
+}
+
 /** Writes `text` to a fresh temp file and returns its path. */
 export async function writeTemp(text: string, name = 'traces.jsonl'): Promise<string> {
   const file = join(await tempDir(), name);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { colorEnabled } from '../../src/cli/io.js';
-import { recordWeatherRun, runCli, tempDir, writeTemp } from './fixture.js';
+import { recordConversationRuns, recordWeatherRun, runCli, tempDir, writeTemp } from './fixture.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -37,6 +37,28 @@ describe('tracebound show', () => {
     expect(result.code).toBe(0);
     expect(result.stdout.match(/^trace /gm)).toHaveLength(2);
     expect(result.stdout.match(/^invoke_agent weather/gm)).toHaveLength(2);
+  });
+
+  it('groups the runs of one conversation under its id, in start order, whatever the file order', async () => {
+    const { text } = await recordConversationRuns();
+    // One line per run; reversed, so the order printed can only come from the start times.
+    const file = await writeTemp(`${text.trimEnd().split('\n').reverse().join('\n')}\n`);
+    const result = await runCli(['show', file]);
+    expect(result.code).toBe(0);
+    const out = result.stdout;
+    const heads = out.split('\n').filter((line) => /^(conversation|trace|invoke_agent) /.test(line));
+    expect(heads).toEqual([
+      'conversation support-42  2 runs',
+      expect.stringMatching(/^trace [0-9a-f]{32} {2}service support-service$/),
+      'invoke_agent support  openai gpt-4o-mini',
+      'conversation other-7  1 run',
+    ]);
+    const support = out.slice(out.indexOf('conversation support-42'), out.indexOf('\n\ntrace '));
+    expect(support.match(/^ {2}invoke_agent support/gm)).toHaveLength(2);
+    // Turn 1 loaded nothing and saved 2 messages; turn 2 loaded those 2 and saved 4.
+    expect(support.indexOf('load_conversation  2.0 ms  0 messages')).toBeLessThan(support.indexOf('load_conversation  2.0 ms  2 messages'));
+    expect(support).toContain('  ├─ save_conversation  3.0 ms  4 messages\n');
+    expect(out.slice(out.indexOf('conversation other-7')).match(/^ {2}invoke_agent support/gm)).toHaveLength(1);
   });
 
   it('says so for an empty file and exits 0', async () => {

@@ -14,12 +14,14 @@ import { agent, type Agent } from '../../src/agent.js';
 import type { Model } from '../../src/providers/model.js';
 import { anthropic } from '../../src/providers/anthropic.js';
 import { openai } from '../../src/providers/openai.js';
+import { createRuntime } from '../../src/create-runtime.js';
 import { readRecording } from '../../src/replay/read.js';
 import { ReplayDivergenceError, replayTrace, type Difference, type ReplayOptions } from '../../src/replay/replay.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { recordRun } from '../../src/testing/record.js';
 import { loadFixture, startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { scriptedModel, type ScriptedModel } from '../../src/testing/scripted-model.js';
+import { memoryStore } from '../../src/state/memory.js';
 import { tool } from '../../src/tool.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
@@ -333,6 +335,36 @@ describe('divergence', () => {
 });
 
 // ---- choosing the run ----
+
+describe('a run that continued a conversation', () => {
+  it('replays turn 2 strictly offline with the history it loaded, read from the recording and not a store', async () => {
+    const file = await traceFile();
+    const store = memoryStore();
+    const runOptions = { conversationId: 'c-1' };
+    const { result: turn1 } = await recordRun(calculator(), QUESTION, { traceFile: file, store, runOptions });
+    // Turn 2's model sees both tool results of turn 1 and answers at once.
+    const { result: turn2 } = await recordRun(calculator(), 'Once more, please.', { traceFile: file, store, runOptions });
+    expect(turn2.steps).toBe(1);
+    expect(turn2.output).toBe(turn1.output);
+
+    const [first, second] = await readRecording(file);
+    expect(first?.history).toEqual([]);
+    // The run span records the new input only; the history comes from the load span's count.
+    expect(second?.input).toBe('Once more, please.');
+    const stored = await createRuntime({ store }).conversations.get('c-1');
+    expect(second?.history).toHaveLength(6);
+    expect(second?.history).toEqual(stored?.messages.slice(0, 6));
+
+    const { replay, collector } = await replayTraced(file, calculator(), { runId: turn2.traceId });
+    expect(replay.differences).toEqual([]);
+    expect(replay.result.output).toBe(turn2.output);
+    expect(replay.result.usage).toEqual(turn2.usage);
+    expect(collector.spans().map((s) => s.name)).not.toContain('load_conversation');
+    // Today's agent answering differently to the same history diverges at turn 2's only step.
+    const changed = calculator({ instructions: 'Be terse.' });
+    await expect(offline(() => replayTrace(file, changed, { runId: turn2.traceId }))).rejects.toThrow(/step 1: the system prompt differs/);
+  });
+});
 
 describe('a file with runs of two agents', () => {
   it('replays the run of the agent by name, or the run named by trace or span id', async () => {

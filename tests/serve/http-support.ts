@@ -27,6 +27,17 @@ export function echoAgent(name = 'echo'): Agent {
   });
 }
 
+/** Answers with every user message it was sent, so a reply shows what the agent remembers. */
+export function memoAgent(): Agent {
+  return agent({
+    name: 'memo',
+    instructions: '',
+    model: scriptedModel({
+      respond: (request) => ({ text: `heard: ${request.messages.filter((m) => m.role === 'user').map((m) => m.content).join(' | ')}` }),
+    }),
+  });
+}
+
 /** A gate runs wait on in a tool call until the test opens it. */
 export class Gate {
   /** Runs parked at the gate so far. */
