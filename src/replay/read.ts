@@ -525,7 +525,7 @@ function runOutput(at: At): string | undefined {
  * message count and its first model call's messages (which begin with that history); undefined for
  * a run without a conversation.
  *
- * The history itself is not on the load span (only its count, ATTRIBUTES.md): a first step that
+ * The history itself is not on the load span (only its count): a first step that
  * compressed it sent something else, so such a run cannot be replayed and fails here.
  */
 function loadedHistory(run: At, index: ChildIndex, steps: readonly RecordedStep[]): Message[] | undefined {
