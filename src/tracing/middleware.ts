@@ -77,8 +77,12 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
   const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
 
   /** A `load_conversation` or `save_conversation` span under the run's. */
-  const conversationSpan = (name: string, ctx: ConversationContext): OpenSpan =>
-    openSpan(tracer, {
+  /**
+   * Runs a conversation load or save in its span (under the run span): `count` gives the messages
+   * it moved; what it throws is recorded, and the span always ends.
+   */
+  const conversationSpan = async <T>(name: string, ctx: ConversationContext, work: () => Promise<T>, count: (value: T) => number): Promise<T> => {
+    const open = openSpan(tracer, {
       name,
       parent: spansOf(ctx.run).run.context,
       attributes: () => ({
@@ -88,6 +92,17 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         [ATTR.store]: ctx.store,
       }),
     });
+    try {
+      const value = await work();
+      if (open.span.isRecording()) open.span.setAttribute(ATTR.conversationMessages, count(value));
+      return value;
+    } catch (error) {
+      recordError(open.span, error, recording);
+      throw error;
+    } finally {
+      open.span.end();
+    }
+  };
 
   const outer: Middleware = {
     name: 'tracing',
@@ -214,32 +229,9 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         open.span.end();
       }
     },
-    async wrapLoadConversation(ctx, next) {
-      const open = conversationSpan(SPAN_NAME.loadConversation(), ctx);
-      try {
-        const messages = await next();
-        if (open.span.isRecording()) open.span.setAttribute(ATTR.conversationMessages, messages.length);
-        return messages;
-      } catch (error) {
-        recordError(open.span, error, recording);
-        throw error;
-      } finally {
-        open.span.end();
-      }
-    },
-    async wrapSaveConversation(ctx, next) {
-      const open = conversationSpan(SPAN_NAME.saveConversation(), ctx);
-      try {
-        await next(ctx.messages);
-        // What the layers below passed on is what was saved.
-        if (open.span.isRecording()) open.span.setAttribute(ATTR.conversationMessages, ctx.messages.length);
-      } catch (error) {
-        recordError(open.span, error, recording);
-        throw error;
-      } finally {
-        open.span.end();
-      }
-    },
+    wrapLoadConversation: (ctx, next) => conversationSpan(SPAN_NAME.loadConversation(), ctx, next, (messages) => messages.length),
+    // What the layers below passed on is what was saved.
+    wrapSaveConversation: (ctx, next) => conversationSpan(SPAN_NAME.saveConversation(), ctx, () => next(ctx.messages), () => ctx.messages.length),
     onEvent(run, event) {
       const recorded = eventOf(event);
       if (!recorded) return;
