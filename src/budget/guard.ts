@@ -154,6 +154,9 @@ export class BudgetGuard {
     else promptTokens = prompt.count();
     const promptUsd = promptUsdOf(promptTokens, rates);
     const worstUsd = worst(promptTokens);
+    // A call that costs nothing at its worst (a free model) holds nothing: a $0 grant would read as
+    // a refusal.
+    if (worstUsd === 0) return { decision: 'allow', maxOutputTokens, checks: [] };
     const minUsd = promptUsd + Math.min(this.policy.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, maxOutputTokens) * rates.outputUsdPerToken;
     const checks: BudgetCheck[] = [];
     let granted = worstUsd;
@@ -192,7 +195,8 @@ export class BudgetGuard {
     }
 
     run.budget.reservedUsd += granted;
-    const fits = Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
+    // Free output tokens: whatever the prompt left, every output token fits.
+    const fits = rates.outputUsdPerToken === 0 ? maxOutputTokens : Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
     const lowered = Math.min(maxOutputTokens, fits);
     const decision = lowered < maxOutputTokens ? 'lower' : 'allow';
     for (const c of checks) if (c.decision !== 'refuse') c.decision = decision;

@@ -84,6 +84,16 @@ describe('budget: USD per run', () => {
     expect((error as Error).message).toMatch(/no known price.*prices/);
     expect(model.requests).toHaveLength(0);
   });
+
+  it('runs a free model (priced at $0) under a USD budget: nothing to hold, nothing refused', async () => {
+    const model = scriptedModel({ provider: 'local', modelId: 'llama-local', respond: [{ toolCalls: [{ id: 'c1', name: 'lookup', arguments: { q: 'a' } }], usage }, { text: 'done', usage }] });
+    const runtime = tracedRuntime({ exporter: 'none', prices: { 'llama-local': { inputPerMTok: 0, outputPerMTok: 0 } }, store: memoryStore() });
+    const a = agent({ name: 'free', instructions: '', model, tools: [lookup], maxOutputTokens: 1_000, budget: { runCostUsd: 0.01, spend: { usd: 0.01, window: '1h' } } });
+    const result = await runtime.run(a, 'go');
+    expect(result.stopReason).toBe('final');
+    expect(result.costUsd).toBe(0);
+    expect(model.requests.map((r) => r.maxOutputTokens)).toEqual([1_000, 1_000]);
+  });
 });
 
 describe('budget: steps and tool calls with onLimit finish', () => {
