@@ -160,16 +160,7 @@ function parallelCallsText(calls: ToolCall[]): string {
 }
 
 /** Rendered tools, by tool object: shared by the counts and the bounds of every model. */
-const rendered = new WeakMap<ToolDefinition, string>();
-
-function render(tool: ToolDefinition): string {
-  let text = rendered.get(tool);
-  if (text === undefined) {
-    text = renderOpenAITool(tool);
-    rendered.set(tool, text);
-  }
-  return text;
-}
+const render = memo(renderOpenAITool);
 
 /**
  * The prompt of one OpenAI model in the chat format above, each text measured by `measure`. Its

@@ -4,9 +4,9 @@
  * for the last string seen.
  */
 
-/** Caches one number per object (message or tool definition) for as long as the object lives. */
-export function memo<K extends object>(compute: (key: K) => number): (key: K) => number {
-  const cache = new WeakMap<K, number>();
+/** Caches one value per object (message or tool definition) for as long as the object lives. */
+export function memo<K extends object, V = number>(compute: (key: K) => V): (key: K) => V {
+  const cache = new WeakMap<K, V>();
   return (key) => {
     let value = cache.get(key);
     if (value === undefined) {

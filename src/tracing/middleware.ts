@@ -233,14 +233,14 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     // What the layers below passed on is what was saved.
     wrapSaveConversation: (ctx, next) => conversationSpan(SPAN_NAME.saveConversation(), ctx, () => next(ctx.messages), () => ctx.messages.length),
     onEvent(run, event) {
-      const recorded = eventOf(event);
-      if (!recorded) return;
       const spans = runs.get(run);
       if (!spans || !('step' in event)) return;
       // Where it happened: a retry on its chat span; a budget decision on the compression span of
-      // a summarising call, else on the step span.
+      // a summarising call, else on the step span. Its attributes are built only for a recording span.
       const span = event.type === 'retry' ? spans.chats[event.step] : (spans.compressing[event.step] ?? spans.steps[event.step])?.span;
-      if (span?.isRecording()) span.addEvent(recorded.name, recorded.attributes);
+      if (!span?.isRecording()) return;
+      const recorded = eventOf(event);
+      if (recorded) span.addEvent(recorded.name, recorded.attributes);
     },
   };
 

@@ -24,8 +24,6 @@ export interface SpanSpec {
   parent?: Context;
   /** Computed only when the span is recording. */
   attributes?: () => Attributes;
-  /** How the message of an error the span records is treated (see {@link recordError}). */
-  capture?: ContentCapture;
 }
 
 /** A started span and the context that makes it the parent of what runs inside it. */
@@ -100,20 +98,4 @@ export function recordError(span: Span, error: unknown, capture?: ContentCapture
 /** Sets attributes computed only when the span is recording. */
 export function setAttributes(span: Span, attributes: () => Attributes): void {
   if (span.isRecording()) span.setAttributes(attributes());
-}
-
-/**
- * Runs `fn` inside a new span (active for everything `fn` awaits), records a thrown error on it,
- * and always ends it.
- */
-export async function withSpan<T>(tracer: Tracer, spec: SpanSpec, fn: (open: OpenSpan) => Promise<T>): Promise<T> {
-  const open = openSpan(tracer, spec);
-  try {
-    return await (isTraced(open.span) ? otelContext.with(open.context, () => fn(open)) : fn(open));
-  } catch (error) {
-    recordError(open.span, error, spec.capture);
-    throw error;
-  } finally {
-    open.span.end();
-  }
 }
