@@ -19,7 +19,7 @@ export class DefinitionError extends Error {
 /**
  * Why a run stopped (`tracebound.stop_reason`): `final` (the model answered), a limit (`max_steps`,
  * `max_tool_calls`, `budget_exceeded`, `context_overflow`; `graceful_limit` when `onLimit: 'finish'`
- * let the model answer once more), or a failure (`aborted`, `timeout`, `error`).
+ * let the model answer once more), `interrupted` (tool calls wait for approval), or a failure (`aborted`, `timeout`, `error`).
  */
 export type StopReason =
   | 'final'
@@ -28,6 +28,7 @@ export type StopReason =
   | 'budget_exceeded'
   | 'context_overflow'
   | 'graceful_limit'
+  | 'interrupted'
   | 'aborted'
   | 'timeout'
   | 'error';
@@ -71,6 +72,29 @@ export class RunAbortedError extends RunError {
 /** The run's `timeoutMs` elapsed. */
 export class RunTimeoutError extends RunError {
   override readonly name = 'RunTimeoutError';
+}
+
+/** `resume` (or a run status read) named a run the store does not have: check the id, and that the runtime uses the store the run was made with. */
+export class RunNotFoundError extends Error {
+  override readonly name = 'RunNotFoundError';
+  constructor(readonly runId: string) {
+    super(`no run ${JSON.stringify(runId)} in the store: check the run id and that this runtime uses the store that ran it`);
+  }
+}
+
+/**
+ * A run id is taken by a live run: `resume` found another process holding the run's lease (it is
+ * still running: wait for it, or cancel it), or `run` was given the id of an existing run (pick a
+ * new id, or `resume` that run).
+ */
+export class RunInProgressError extends Error {
+  override readonly name = 'RunInProgressError';
+  constructor(
+    readonly runId: string,
+    message = `run ${JSON.stringify(runId)} is held by a live process: wait for it to end, or cancel it`,
+  ) {
+    super(message);
+  }
 }
 
 /** Returns a short stable type for an error, used as the span's `error.type`. */

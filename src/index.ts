@@ -17,6 +17,8 @@ export {
   DefinitionError,
   RunAbortedError,
   RunError,
+  RunInProgressError,
+  RunNotFoundError,
   RunTimeoutError,
   type RunProgress,
   type StopReason,
@@ -28,6 +30,9 @@ export {
   type Acquired,
   type ConversationStore,
   type Lease,
+  type RunClaim,
+  type RunRecord,
+  type RunStore,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
@@ -69,7 +74,18 @@ export { anthropic } from './providers/anthropic.js';
 export { priceCall, type CallCost, type ModelPrice, type PriceOverrides } from './pricing/price.js';
 export { createRuntime, type RuntimeOptions } from './create-runtime.js';
 export type { Runtime, RunOptions } from './runtime/runtime.js';
-export type { BudgetCheck, BudgetSettle, RunEvent, RunResult, StepFinish } from './runtime/events.js';
+export type { BudgetCheck, BudgetSettle, Interruption, RunEvent, RunResult, StepFinish } from './runtime/events.js';
+export type {
+  ApprovalDecision,
+  Approvals,
+  ResumeOptions,
+  RunEventEntry,
+  RunInfo,
+  RunQuery,
+  RunStatus,
+  Runs,
+  SubscribeOptions,
+} from './runtime/runs.js';
 export type {
   CompressContext,
   ConversationContext,

@@ -20,6 +20,12 @@ export interface ToolOptions<P extends z.ZodType, R> {
   parameters: P;
   /** Most time one call may take, in ms; the call then fails with a timeout error result. */
   timeoutMs?: number;
+  /**
+   * Whether a call needs a person's approval before it runs: the run then checkpoints and
+   * resolves with `stopReason: 'interrupted'` until `runtime.resume()` brings a decision.
+   * A function decides per call, from the validated arguments. Default false.
+   */
+  needsApproval?: boolean | ((args: z.infer<P>, info: { toolCallId: string; agent: string }) => boolean | Promise<boolean>);
   /** Runs the tool. Its result goes back to the model (strings as is, anything else as JSON). */
   execute: (args: z.infer<P>, context: ToolContext) => Promise<R> | R;
 }

@@ -474,6 +474,7 @@ const STOP_REASONS: Record<StopReason, true> = {
   budget_exceeded: true,
   context_overflow: true,
   graceful_limit: true,
+  interrupted: true,
   aborted: true,
   timeout: true,
   error: true,

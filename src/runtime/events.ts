@@ -2,6 +2,16 @@ import type { StopReason } from '../errors.js';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { ModelCallError } from '../providers/errors.js';
 
+/** What an interrupted run waits for: one tool call that needs a person's approval. */
+export interface Interruption {
+  kind: 'tool_approval';
+  /** The model's id of the call (`gen_ai.tool.call.id`): the key of its approval. */
+  toolCallId: string;
+  toolName: string;
+  /** The call's arguments as the model sent them (validated against the tool's schema). */
+  arguments: unknown;
+}
+
 /** What a finished run returns: `runtime.run()` resolves with it, `stream()` ends with it in `run-end`. */
 export interface RunResult {
   /** The run's id (`tracebound.run.id`): the caller's `runId`, or a random UUID. */
@@ -21,6 +31,8 @@ export interface RunResult {
   stopReason: StopReason;
   /** The run span's trace id (all zeros when tracing is off). */
   traceId: string;
+  /** With `stopReason: 'interrupted'`: the tool calls waiting for approval (resume with decisions). */
+  interruptions?: Interruption[];
 }
 
 /**

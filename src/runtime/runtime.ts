@@ -4,6 +4,7 @@ import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import type { Conversations } from './conversations.js';
 import type { RunEvent, RunResult } from './events.js';
+import type { ResumeOptions, RunEventEntry, Runs, SubscribeOptions } from './runs.js';
 import { runAgent } from './loop.js';
 import type { Chain } from './middleware.js';
 import { newRunState } from './run-state.js';
@@ -46,6 +47,28 @@ export interface Runtime {
   stream(agent: Agent, input: string | Message[], options?: RunOptions): AsyncIterable<RunEvent>;
   /** The conversations in the runtime's store. */
   readonly conversations: Conversations;
+  /** The runs in the runtime's store: status, step, interruptions, result. */
+  readonly runs: Runs;
+  /**
+   * Continues a run from its last checkpoint: an interrupted run with decisions on its tool
+   * calls, or a run whose process died (its lease lapsed). A completed run resolves with its
+   * result. Rejects like `run()`.
+   * @throws {RunNotFoundError} when the store has no run with that id.
+   * @throws {RunInProgressError} when another process holds the run's live lease.
+   */
+  resume(agent: Agent, runId: string, options?: ResumeOptions): Promise<RunResult>;
+  /**
+   * Aborts the run wherever it runs (this process at once; another process sharing the store at
+   * its next heartbeat, or at once with Redis): it rejects there with `RunAbortedError`.
+   * @returns false when the run is unknown or already ended.
+   */
+  cancel(runId: string): Promise<boolean>;
+  /**
+   * Delivers a run's events from any process sharing the store (memory and SQLite: this
+   * process), the logged ones after `options.after` first.
+   * @returns the unsubscribe function.
+   */
+  subscribe(runId: string, listener: (event: RunEvent, entry: RunEventEntry) => void, options?: SubscribeOptions): () => void;
 }
 
 /** The chains a runtime runs over: `stream` adds the event middleware to `run`'s. */
@@ -80,7 +103,17 @@ export function runtimeOver(chains: RuntimeChains, conversations: Conversations,
     run: (agent, input, options = {}) => start(agent, input, options, chains.run),
     stream: (agent, input, options = {}) => streamRun((signal, sink) => start(agent, input, { ...options, signal }, chains.stream, sink), options.signal),
     conversations,
+    // TEMPORARY scaffolding of issue 13's contract branch: replaced by the durable runs before merge.
+    runs: { get: notBuilt, list: notBuilt },
+    resume: notBuilt,
+    cancel: notBuilt,
+    subscribe: notBuilt,
   };
+}
+
+/** TEMPORARY (see above). */
+function notBuilt(): never {
+  throw new Error('TEMPORARY: durable runs not built yet');
 }
 
 async function* streamRun(

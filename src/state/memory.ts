@@ -13,6 +13,7 @@ import {
   type SettleRequest,
   type Store,
   type WindowState,
+  unbuiltRunStore,
 } from './store.js';
 
 /**
@@ -143,6 +144,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   return {
     name: 'memory',
     conversations: memoryConversations(now),
+    runs: unbuiltRunStore(), // TEMPORARY
     async reserve(request) {
       const args = reserveArgs(request);
       const at = now();

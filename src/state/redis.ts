@@ -9,7 +9,8 @@ import { ioredis } from './ioredis.js';
 import { storeError, StoreError, type StoreArea } from './errors.js';
 import { actualNanos, durationMs, reserveArgs, toUsd } from './memory.js';
 import { redisConversations } from './redis-conversations.js';
-import type { ReserveRequest, ReserveResult, SettleRequest, Store, WindowState } from './store.js';
+import { unbuiltRunStore, type ReserveRequest, type ReserveResult, type SettleRequest, type Store, type WindowState
+} from './store.js';
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -235,6 +236,7 @@ export function redisStore(options: RedisStoreOptions = {}): Store {
   return {
     name: 'redis',
     conversations: redisConversations(client, prefix, (what, op) => call('conversations', what, op)),
+    runs: unbuiltRunStore(), // TEMPORARY
     async reserve(request: ReserveRequest): Promise<ReserveResult> {
       const a = reserveArgs(request);
       const reply = await call('spend', 'reserve', () =>

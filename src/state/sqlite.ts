@@ -14,7 +14,7 @@ import type { Message } from '../messages.js';
 import type { Conversation, ConversationInfo, ConversationSummary } from '../runtime/conversations.js';
 import { storeError, StoreError, type StoreArea } from './errors.js';
 import { actualNanos, durationMs, reserveArgs, toUsd } from './memory.js';
-import { DEFAULT_LIST_LIMIT, isoTime, type Acquired, type ConversationStore, type Store } from './store.js';
+import { DEFAULT_LIST_LIMIT, isoTime, unbuiltRunStore, type Acquired, type ConversationStore, type Store } from './store.js';
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
@@ -116,6 +116,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   return {
     name: 'sqlite',
     conversations,
+    runs: unbuiltRunStore(), // TEMPORARY
     reserve(request) {
       return run('spend', 'reserve', (s) => {
         const a = reserveArgs(request);

@@ -3,10 +3,14 @@
  * (memory), of one machine (SQLite) or of a fleet (Redis). It holds the budget's spend windows
  * (the rolling USD window shared by every run of an agent; reserve and settle are each one
  * atomic operation) and conversations (each turn saved in one write, two runs of one
- * conversation kept apart by a lease); run checkpoints and events come next.
+ * conversation kept apart by a lease) and durable runs (a checkpoint after every step, a lease the
+ * running process renews, cancel requests and the run's event log).
  */
 import type { Message } from '../messages.js';
 import type { Conversation, ConversationInfo, ConversationQuery, ConversationSummary } from '../runtime/conversations.js';
+import type { Interruption, RunEvent, RunResult } from '../runtime/events.js';
+import type { RunState } from '../runtime/run-state.js';
+import type { RunEventEntry, RunInfo, RunQuery, RunStatus } from '../runtime/runs.js';
 
 /** A reservation request: take up to `maxUsd` (at least `minUsd`) if the window has room. */
 export interface ReserveRequest {
@@ -142,6 +146,79 @@ export interface ConversationStore {
   delete(id: string): Promise<boolean>;
 }
 
+/** A run as a store keeps it: the last checkpoint of its state, and where the run is. Times in epoch ms. */
+export interface RunRecord {
+  runId: string;
+  agent: string;
+  status: RunStatus;
+  /** `state.step` at the checkpoint. */
+  step: number;
+  conversationId?: string;
+  /** The run's state at its last checkpoint (plain data: it survives JSON). */
+  state: RunState;
+  interruptions?: Interruption[];
+  result?: RunResult;
+  error?: RunInfo['error'];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What taking a run's lease gave: the record as it was, or who holds it. */
+export type RunClaim = { held: true; record: RunRecord | undefined } | { held: false; record: RunRecord };
+
+/**
+ * The durable runs of a store. A process runs a run only while it holds the run's lease
+ * ({@link claim}), renews it by heartbeat ({@link renew}), and writes a checkpoint after every
+ * step ({@link save}); a lease not renewed within its TTL (a dead process) lapses, and another
+ * process may claim the run and resume it from its last checkpoint. Cancel requests and run
+ * events reach every process sharing the store. Every method but the listener registrations
+ * rejects with a `StoreError` when the store fails.
+ */
+export interface RunStore {
+  /**
+   * Takes run `runId`'s lease for `lease.owner` when the run is unknown, its lease is free or
+   * lapsed, or already that owner's, and reads its record, in one atomic operation.
+   * @returns `held: false` with the record when another owner holds a live lease.
+   */
+  claim(runId: string, lease: Lease): Promise<RunClaim>;
+  /**
+   * Writes `record` (a checkpoint, or the run's end) when `lease.owner` holds the run's lease,
+   * renewing it; a status other than `running` also releases the lease.
+   * @returns false, writing nothing, when the lease was lost.
+   */
+  save(record: RunRecord, lease: Lease): Promise<boolean>;
+  /**
+   * Extends a lease its owner holds (the heartbeat).
+   * @returns whether it is still held, and whether a cancel was requested for the run.
+   */
+  renew(runId: string, lease: Lease): Promise<{ held: boolean; cancelRequested: boolean }>;
+  /** The run's record, with whether its lease has lapsed; `undefined` when unknown. */
+  get(runId: string): Promise<(RunRecord & { leaseExpired: boolean }) | undefined>;
+  /** Records, most recently updated first; `limit` defaults to 100. */
+  list(query?: RunQuery): Promise<Array<RunRecord & { leaseExpired: boolean }>>;
+  /**
+   * Asks whichever process runs `runId` to abort it: a flag on the record (read by the heartbeat)
+   * and a notice to every {@link onCancel} listener sharing the store.
+   * @returns false when the run is unknown or already ended.
+   */
+  requestCancel(runId: string): Promise<boolean>;
+  /** Calls `listener` with the id of each run a cancel is requested for. @returns the unsubscribe function. */
+  onCancel(listener: (runId: string) => void): () => void;
+  /**
+   * Appends an event to the run's log (bounded; kept a while after the run ends) and delivers it
+   * to the run's subscribers in every process sharing the store (memory and SQLite stores: this
+   * process only). Order of appends is kept.
+   * @returns the event's id.
+   */
+  appendEvent(runId: string, event: RunEvent): Promise<string>;
+  /**
+   * Delivers the run's logged events after `after` (all when absent), then each new one, in order,
+   * until unsubscribed.
+   * @returns the unsubscribe function.
+   */
+  subscribe(runId: string, listener: (entry: RunEventEntry) => void, after?: string): () => void;
+}
+
 /**
  * One store for a runtime's state: `memoryStore()` (the default; one process),
  * `sqliteStore({ path })` (the processes of one machine) or `redisStore({ url })` (a fleet).
@@ -150,6 +227,7 @@ export interface Store extends SpendStore {
   /** `tracebound.store` on the spans of its operations: `memory`, `sqlite`, `redis` or a custom name. */
   readonly name: string;
   readonly conversations: ConversationStore;
+  readonly runs: RunStore;
 }
 
 /** Most conversations a listing returns when the query sets no limit. */
@@ -158,4 +236,12 @@ export const DEFAULT_LIST_LIMIT = 100;
 /** The ISO 8601 form of an epoch time in ms, as conversations carry their times. */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** TEMPORARY scaffolding of issue 13's contract branch: replaced by each store's run store before merge. */
+export function unbuiltRunStore(): RunStore {
+  const no = (): never => {
+    throw new Error('TEMPORARY: run store not built yet');
+  };
+  return { claim: no, save: no, renew: no, get: no, list: no, requestCancel: no, onCancel: no, appendEvent: no, subscribe: no };
 }

@@ -1,0 +1,91 @@
+/**
+ * Durable runs as a runtime shows them (`runtime.runs`, `runtime.resume`, `runtime.cancel`,
+ * `runtime.subscribe`): plain data, the same whichever store holds them. The stores (state/)
+ * write and read these shapes. Contract: DESIGN.md, "Runs: checkpoints, resume, approvals,
+ * cancel, events".
+ */
+import type { Interruption, RunEvent, RunResult } from './events.js';
+
+/**
+ * Where a run is: `running` (a process holds its lease, or held it until it died: see
+ * {@link RunInfo.leaseExpired}), `interrupted` (waiting for tool approvals), `completed` (it has
+ * a result), `failed` (it was aborted, timed out or failed: see {@link RunInfo.error}).
+ */
+export type RunStatus = 'running' | 'interrupted' | 'completed' | 'failed';
+
+/** A decision on one tool call: `true` runs it; `{ approved: false, reason }` answers the model with an error result. */
+export type ApprovalDecision = true | { approved: true } | { approved: false; reason?: string };
+
+/** Decisions by tool call id. */
+export type Approvals = Readonly<Record<string, ApprovalDecision>>;
+
+/** A run as `runtime.runs` shows it. */
+export interface RunInfo {
+  runId: string;
+  /** The agent's name. */
+  agent: string;
+  status: RunStatus;
+  /** The last step checkpointed (1-based; 0 before the first step ended). */
+  step: number;
+  conversationId?: string;
+  /** The tool calls an `interrupted` run waits on. */
+  interruptions?: Interruption[];
+  /** A `completed` run's result. */
+  result?: RunResult;
+  /** A `failed` run's error: its type (`error.type`), a message with secrets masked, its stop reason. */
+  error?: { type: string; message: string; stopReason: 'aborted' | 'timeout' | 'error' };
+  /**
+   * A `running` run whose lease lapsed: the process running it died (or stalled past its lease),
+   * so `resume` may take it over.
+   */
+  leaseExpired?: boolean;
+  /** When the run started, ISO 8601 (UTC). */
+  createdAt: string;
+  /** When its last checkpoint was written, ISO 8601 (UTC). */
+  updatedAt: string;
+}
+
+/** What {@link Runs.list} lists. */
+export interface RunQuery {
+  agent?: string;
+  status?: RunStatus;
+  /** At most this many (default 100), most recently updated first. */
+  limit?: number;
+}
+
+/** A runtime's recorded runs. Each call may reject with a `StoreError`. */
+export interface Runs {
+  /** The run, or `undefined` when the store has none with that id. */
+  get(runId: string): Promise<RunInfo | undefined>;
+  /** Runs, most recently updated first. */
+  list(query?: RunQuery): Promise<RunInfo[]>;
+}
+
+/** What `runtime.resume()` takes besides the agent and run id. */
+export interface ResumeOptions {
+  /** Decisions on the interrupted run's tool calls, by tool call id; calls left out stay pending. */
+  approvals?: Approvals;
+  signal?: AbortSignal;
+  /** Wall-time limit of the resumed part, in ms. */
+  timeoutMs?: number;
+}
+
+/** One run event as `subscribe` delivers it: the event, and its id in the run's event log. */
+export interface RunEventEntry {
+  /**
+   * The event's position in the run's log, increasing within a run: pass it back as `after` (the
+   * SSE `Last-Event-ID`) to get only later events.
+   */
+  id: string;
+  /**
+   * The event as JSON carries it across processes: errors become `{ type, message }` (masked);
+   * everything else is as `stream()` yields it.
+   */
+  event: RunEvent;
+}
+
+/** What `runtime.subscribe()` takes. */
+export interface SubscribeOptions {
+  /** Deliver the logged events after this id first (a reconnecting SSE client's `Last-Event-ID`). */
+  after?: string;
+}
