@@ -12,6 +12,7 @@ import {
   LocalFeed,
   notifyCancel,
   runLogSettings,
+  type ClosableRunStore,
   type LoggedEvent,
   type RunStoreOptions,
 } from './run-store.js';
@@ -29,13 +30,6 @@ interface Stored {
 interface Log {
   events: LoggedEvent[];
   lastAt: number;
-}
-
-/** A run store's methods, and `close` for its store's. @internal */
-export interface ClosableRunStore {
-  runs: RunStore;
-  /** Ends every subscription and cancel listener. */
-  close(): void;
 }
 
 /**

@@ -7,6 +7,7 @@ import { errorType } from '../errors.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { RunEventEntry, RunStatus } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
+import type { RunStore } from './store.js';
 
 /** Most events a run's log keeps by default: the newest 1,000. */
 export const DEFAULT_MAX_RUN_EVENTS = 1_000;
@@ -30,6 +31,13 @@ export interface RunStoreOptions {
    * process warning (`process.emitWarning`).
    */
   onError?: (error: unknown) => void;
+}
+
+/** A store's run store, and `close` for the store's own. @internal */
+export interface ClosableRunStore {
+  runs: RunStore;
+  /** Ends every subscription and cancel listener (and their connections). */
+  close(): void | Promise<void>;
 }
 
 /** The options with their defaults. @internal */

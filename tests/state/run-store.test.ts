@@ -6,7 +6,7 @@
  * the same file / server stands for a second process.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,8 +15,11 @@ import { ModelCallError } from '../../src/providers/errors.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import type { RunEventEntry } from '../../src/runtime/runs.js';
 import { registerSecret, SECRET_MASK } from '../../src/secrets.js';
+import Database from 'better-sqlite3';
+import { StoreError } from '../../src/state/errors.js';
 import { memoryStore } from '../../src/state/memory.js';
 import type { RunStoreOptions } from '../../src/state/run-store.js';
+import { MIGRATIONS, sqliteStore } from '../../src/state/sqlite.js';
 import type { Store } from '../../src/state/store.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { runRecord } from '../support/run-record.js';
@@ -37,7 +40,20 @@ afterAll(async () => {
 /** Makes stores on one fresh place (a file, a key prefix): two of them share their runs as two processes would. */
 type Place = (options?: RunStoreOptions) => Store;
 
-const kinds: [string, () => Place][] = [['memory', () => (options) => memoryStore(options)]];
+/** A SQLite file no test has used yet. */
+const freshFile = () => join(dir, `${randomUUID()}.db`);
+
+const kinds: [string, () => Place][] = [
+  ['memory', () => (options) => memoryStore(options)],
+  [
+    'sqlite',
+    () => {
+      const path = freshFile();
+      // A short poll keeps the cross-process tests quick.
+      return (options) => sqliteStore({ path, runEventPollMs: 20, ...options });
+    },
+  ],
+];
 
 /** Stores made by the running test, closed after it. */
 const opened: Store[] = [];
@@ -314,6 +330,138 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
     await sleep(50);
     expect(got.entries).toHaveLength(1);
     expect(heard).toEqual([]);
+  });
+});
+
+/** The stores whose instances share their runs, as processes sharing a file or a server would. */
+const shared = kinds.filter(([name]) => name !== 'memory');
+
+describe.each(shared)('%s store: durable runs across two processes', (name, place) => {
+  let first: Store;
+  let second: Store;
+  let runId: string;
+
+  beforeEach(() => {
+    const at = place();
+    [first, second] = [at(), at()];
+    opened.push(first, second);
+    runId = `run-${randomUUID()}`;
+  });
+
+  const lease = (owner: string, ttlMs = 10_000) => ({ owner, ttlMs });
+
+  it('lets one process hold a run, the other take it over once its lease lapsed', async () => {
+    expect((await first.runs.claim(runId, lease('p1', 150))).held).toBe(true);
+    const record = runRecord(runId, 'support');
+    expect(await first.runs.save(record, lease('p1', 150))).toBe(true);
+    expect(await second.runs.claim(runId, lease('p2'))).toEqual({ held: false, record });
+    expect(await second.runs.get(runId)).toEqual({ ...record, leaseExpired: false });
+    await sleep(250);
+    expect((await second.runs.list({ agent: 'support', status: 'running' })).find((r) => r.runId === runId)?.leaseExpired).toBe(true);
+    expect(await second.runs.claim(runId, lease('p2'))).toEqual({ held: true, record });
+    expect(await first.runs.save({ ...record, step: 99 }, lease('p1'))).toBe(false);
+    expect(await second.runs.save({ ...record, step: 11 }, lease('p2'))).toBe(true);
+    expect((await first.runs.get(runId))?.step).toBe(11);
+  });
+
+  it('carries a cancel request to the process running the run', async () => {
+    const heardByRunner: string[] = [];
+    const heardByRequester: string[] = [];
+    first.runs.onCancel((id) => heardByRunner.push(id));
+    second.runs.onCancel((id) => heardByRequester.push(id));
+    await first.runs.claim(runId, lease('p1'));
+    await first.runs.save(runRecord(runId, 'support'), lease('p1'));
+    expect(await second.runs.requestCancel(runId)).toBe(true);
+    // The heartbeat reads the flag in every store.
+    expect(await first.runs.renew(runId, lease('p1'))).toEqual({ held: true, cancelRequested: true });
+    while (heardByRequester.length === 0) await sleep(5);
+    if (name === 'redis') {
+      // Redis also tells the other process's listeners at once (pub/sub).
+      while (heardByRunner.length === 0) await sleep(5);
+      expect(heardByRunner).toEqual([runId]);
+    } else {
+      await sleep(50);
+      expect(heardByRunner).toEqual([]);
+    }
+    expect(heardByRequester).toEqual([runId]);
+  });
+
+  it("delivers one process's events to another's subscribers, backlog then live, none missing or twice", async () => {
+    const total = 200;
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push(await first.runs.appendEvent(runId, delta(i)));
+    const before = collect(second, runId);
+    const appending = (async () => {
+      for (let i = 50; i < total; i++) ids.push(await first.runs.appendEvent(runId, delta(i)));
+    })();
+    await sleep(10);
+    const during = collect(second, runId, ids[9]);
+    await appending;
+    await before.until(total);
+    await during.until(total - 10);
+    await sleep(50);
+    expect(before.entries.map((e) => e.id)).toEqual(ids);
+    expect(during.entries.map((e) => e.id)).toEqual(ids.slice(10));
+    expect(before.texts()).toEqual(Array.from({ length: total }, (_, i) => `t${i}`));
+    before.off();
+    during.off();
+  });
+
+  it('stops delivering to a closed store', async () => {
+    const got = collect(second, runId);
+    await first.runs.appendEvent(runId, delta(0));
+    await got.until(1);
+    await second.close();
+    await first.runs.appendEvent(runId, delta(1));
+    await sleep(100);
+    expect(got.texts()).toEqual(['t0']);
+    await expect(second.runs.get(runId)).rejects.toBeInstanceOf(StoreError);
+  });
+});
+
+describe('sqlite store: durable runs in an existing file', () => {
+  it('migrates a file of schema version 2, keeping its conversations, and runs in it', async () => {
+    const path = freshFile();
+    const old = new Database(path);
+    old.exec('CREATE TABLE tracebound_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    old.exec(MIGRATIONS[0] as string);
+    old.exec(MIGRATIONS[1] as string);
+    old.prepare('INSERT INTO tracebound_migrations VALUES (1, 0), (2, 0)').run();
+    old.prepare("INSERT INTO conversations (id, agent, messages, created_at, updated_at) VALUES ('c-old', 'chat', 1, 0, 0)").run();
+    old.prepare("INSERT INTO conversation_messages VALUES ('c-old', 0, ?)").run(JSON.stringify({ role: 'user', content: 'hi' }));
+    old.close();
+    const store = sqliteStore({ path });
+    opened.push(store);
+    const runId = `run-${randomUUID()}`;
+    expect(await store.runs.claim(runId, { owner: 'a', ttlMs: 10_000 })).toEqual({ held: true, record: undefined });
+    expect(await store.runs.save(runRecord(runId, 'chat'), { owner: 'a', ttlMs: 10_000 })).toBe(true);
+    expect(await store.conversations.get('c-old')).toMatchObject({ agent: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all()).toEqual([1, 2, 3]);
+      expect(db.prepare('SELECT run_id FROM runs').pluck().all()).toEqual([runId]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('rejects with StoreError when the file is not a database; a subscription reports through onError', async () => {
+    const path = freshFile();
+    writeFileSync(path, 'this is a trace, not a database\n'.repeat(200));
+    const errors: unknown[] = [];
+    const store = sqliteStore({ path, onError: (e) => errors.push(e) });
+    opened.push(store);
+    const failed = await store.runs.get('r').catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreError);
+    expect(failed).toMatchObject({ store: 'sqlite', kind: 'store_unavailable' });
+    expect((failed as Error).message).toContain('move it away');
+    await expect(store.runs.appendEvent('r', delta(0))).rejects.toBeInstanceOf(StoreError);
+    const off = store.runs.subscribe('r', () => undefined);
+    expect(() => store.runs.onCancel(() => undefined)).not.toThrow();
+    while (errors.length === 0) await sleep(5);
+    expect(errors[0]).toBeInstanceOf(StoreError);
+    off();
   });
 });
 
