@@ -94,9 +94,12 @@ export function durableRuns(options: DurableOptions): Durable {
     else if (beat.cancelRequested) run.ctx.abort('cancelled');
   };
 
-  /** Logs an event in the store: in emit order (the store keeps the order of appends), never awaited. */
+  /**
+   * Logs an event in the store (which serialises it, errors as `{ type, message }`): in emit
+   * order (the store keeps the order of appends), never awaited.
+   */
   const log = (runId: string, event: RunEvent): void => {
-    runs.appendEvent(runId, wireEvent(event)).catch((error: unknown) => {
+    runs.appendEvent(runId, event).catch((error: unknown) => {
       if (warned) return;
       warned = true;
       warn(`tracebound: the store did not log a run event (${errorType(error)}: ${maskSecrets(String((error as Error)?.message ?? error))}); runs go on, subscribers miss events (warned once)`);
@@ -249,13 +252,6 @@ function copyOf(state: RunState): RunState {
 /** A checkpointed state with the run's spend as it is now (usage, cost, budget ledger, tool calls). */
 function withSpend(checkpoint: RunState, now: RunState): RunState {
   return { ...checkpoint, totals: { ...now.totals }, budget: { ...now.budget } };
-}
-
-/** An event as the store carries it across processes: a retry's error as `{ type, message }`. */
-function wireEvent(event: RunEvent): RunEvent {
-  if (event.type !== 'retry') return event;
-  const error = { type: event.error.kind, message: maskSecrets(event.error.message) };
-  return { ...event, error } as unknown as RunEvent;
 }
 
 /** A record as `runtime.runs` shows it. */
