@@ -48,8 +48,9 @@ interface LiveRun {
   lease: Lease;
   createdAt: number;
   /**
-   * The state at the last step checkpoint, copied as deep as a step changes it: what a failed
-   * run's record and a spend checkpoint keep (with the spend as it is now).
+   * The state at the last step checkpoint, copied as deep as a step changes it: what the store
+   * was given (it may keep it as is: nothing changes it), and what a failed run's record and a
+   * spend checkpoint keep (with the spend as it is now).
    */
   checkpoint: RunState;
 }
@@ -136,7 +137,7 @@ export function durableRuns(options: DurableOptions): Durable {
       offCancel ??= runs.onCancel((id) => live.get(id)?.ctx.abort('cancelled'));
       const renewal = setInterval(heartbeat(run), leaseMs / 3).unref();
       try {
-        await save(run, record(run, 'running', state));
+        await save(run, record(run, 'running', run.checkpoint));
         let result: RunResult;
         try {
           result = await next();
@@ -144,9 +145,10 @@ export function durableRuns(options: DurableOptions): Durable {
           await runs.save(failedRecord(run, error), run.lease).catch(() => false);
           throw error;
         }
-        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', state);
+        const final = copyOf(state);
+        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', final);
         if (result.interruptions) end.interruptions = result.interruptions;
-        else end.result = result;
+        else end.result = { ...result, messages: final.messages };
         if (!(await runs.save(end, run.lease))) {
           throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
         }
@@ -161,8 +163,8 @@ export function durableRuns(options: DurableOptions): Durable {
       // A step that ends the run is recorded by the run's end record.
       if (outcome.kind !== 'continue') return outcome;
       const run = byContext.get(ctx.run) as LiveRun;
-      await save(run, record(run, 'running', ctx.run.state));
       run.checkpoint = copyOf(ctx.run.state);
+      await save(run, record(run, 'running', run.checkpoint));
       return outcome;
     },
     async wrapModelCall(ctx, next) {
@@ -234,7 +236,11 @@ export function durableRuns(options: DurableOptions): Durable {
   };
 }
 
-/** A copy of a state as deep as a step changes it (arrays appended to or spliced; totals and ledger updated in place). */
+/**
+ * A copy of a state as deep as a run changes it (arrays appended to or spliced; totals and
+ * ledger updated in place; messages themselves are never changed): a record handed to the store
+ * stays as it was, at the cost of copying arrays of references, not serialising the state.
+ */
 function copyOf(state: RunState): RunState {
   const copy: RunState = {
     ...state,

@@ -183,7 +183,9 @@ export interface RunStore {
   claim(runId: string, lease: Lease): Promise<RunClaim>;
   /**
    * Writes `record` (a checkpoint, or the run's end) when `lease.owner` holds the run's lease,
-   * renewing it; a status other than `running` also releases the lease.
+   * renewing it; a status other than `running` also releases the lease. The caller hands the
+   * record over: it never changes it afterwards, so a store may keep it as is (the memory store
+   * does, and copies on read).
    * @returns false, writing nothing, when the lease was lost.
    */
   save(record: RunRecord, lease: Lease): Promise<boolean>;

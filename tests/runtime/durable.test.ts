@@ -41,7 +41,7 @@ function threeSteps(block?: ReturnType<typeof gate>) {
     name: 'slow',
     description: 'Waits.',
     parameters: z.object({}),
-    execute: async ({}, { signal }) => {
+    execute: async (_args, { signal }) => {
       ran.slow++;
       if (block) await Promise.race([block.wait(), new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
       return 'slow done';
