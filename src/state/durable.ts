@@ -32,7 +32,10 @@ export interface DurableOptions {
    * process may resume the run. Renewed every third of it. Default 15,000.
    */
   leaseMs?: number;
-  /** Where the one warning about a run event the store did not take goes. Default `console.warn`. */
+  /**
+   * Where the one warning about a write the store did not take (a checkpoint, a run event) goes.
+   * Default `console.warn`.
+   */
   warn?: (line: string) => void;
 }
 
@@ -77,12 +80,28 @@ export function durableRuns(options: DurableOptions): Durable {
     return r;
   };
 
+  /** Says once per runtime that the store failed a write the run does without. */
+  const warnOnce = (what: string, error: unknown): void => {
+    if (warned) return;
+    warned = true;
+    warn(`tracebound: the store did not take ${what} (${errorType(error)}: ${maskSecrets(String((error as Error | undefined)?.message ?? error))}); runs go on (warned once)`);
+  };
+
   /**
-   * Writes a record while the run holds its lease.
+   * Writes a record while the run holds its lease. A store that fails the write does not fail
+   * the run (its model calls are paid for): it goes on, resumable from its last checkpoint that
+   * was written, and the failure is warned about once.
    * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the run.
    */
   const save = async (run: LiveRun, r: RunRecord): Promise<void> => {
-    if (await runs.save(r, run.lease)) return;
+    let held: boolean;
+    try {
+      held = await runs.save(r, run.lease);
+    } catch (error) {
+      warnOnce(`a checkpoint of run ${JSON.stringify(r.runId)}`, error);
+      return;
+    }
+    if (held) return;
     run.ctx.abort('lease_lost');
     throw run.ctx.signal.reason;
   };
@@ -100,11 +119,7 @@ export function durableRuns(options: DurableOptions): Durable {
    * order (the store keeps the order of appends), never awaited.
    */
   const log = (runId: string, event: RunEvent): void => {
-    runs.appendEvent(runId, event).catch((error: unknown) => {
-      if (warned) return;
-      warned = true;
-      warn(`tracebound: the store did not log a run event (${errorType(error)}: ${maskSecrets(String((error as Error)?.message ?? error))}); runs go on, subscribers miss events (warned once)`);
-    });
+    runs.appendEvent(runId, event).catch((error: unknown) => warnOnce('a run event (subscribers miss it)', error));
   };
 
   const middleware: Middleware = {
@@ -149,7 +164,7 @@ export function durableRuns(options: DurableOptions): Durable {
         const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', final);
         if (result.interruptions) end.interruptions = result.interruptions;
         else end.result = { ...result, messages: final.messages };
-        if (!(await runs.save(end, run.lease))) {
+        if (!(await runs.save(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)))) {
           throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
         }
         return result;
