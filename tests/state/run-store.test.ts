@@ -519,9 +519,10 @@ describe('redis store: durable runs', () => {
   });
 
   it('rejects with StoreError while Redis is down; listener registrations report through onError instead', async () => {
-    const url = `redis://127.0.0.1:${await freePort()}`;
+    const port = await freePort();
+    const password = `pw-${randomUUID()}`;
     const errors: unknown[] = [];
-    const store = redisStore({ url, timeoutMs: 300, onError: (e) => errors.push(e) });
+    const store = redisStore({ url: `redis://:${password}@127.0.0.1:${port}`, timeoutMs: 300, onError: (e) => errors.push(e) });
     opened.push(store);
     for (const attempt of [
       store.runs.claim('r', { owner: 'a', ttlMs: 1_000 }),
@@ -532,13 +533,16 @@ describe('redis store: durable runs', () => {
       const error = await attempt.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect(error).toMatchObject({ store: 'redis', kind: 'store_unavailable' });
-      expect((error as Error).message).toContain(url);
+      // It names the server, never the URL's password.
+      expect((error as Error).message).toContain(`redis://127.0.0.1:${port}`);
+      expect((error as Error).message).not.toContain(password);
     }
     let off: (() => void) | undefined;
     expect(() => (off = store.runs.subscribe('r', () => undefined))).not.toThrow();
     expect(() => store.runs.onCancel(() => undefined)).not.toThrow();
     while (errors.length < 2) await sleep(10);
     for (const error of errors) expect(error).toBeInstanceOf(StoreError);
+    expect(errors.map((e) => (e as Error).message).join('\n')).not.toContain(password);
     expect(errors.map((e) => (e as Error).message).join('\n')).toMatch(/cancel notice|run event/);
     off?.();
   });
