@@ -227,6 +227,12 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
     const later = collect(store, runId, ids[2]);
     await later.until(2);
     expect(later.texts()).toEqual(['t3', 't4']);
+    // An id this store never made (a stale or foreign Last-Event-ID) replays the whole log: a
+    // duplicate is the safe side, a gap is not.
+    const foreign = collect(store, runId, 'not-an-event-id');
+    await foreign.until(5);
+    expect(foreign.entries.map((e) => e.id)).toEqual(ids);
+    foreign.off();
     // Then each new event, to both, once.
     ids.push(await store.runs.appendEvent(runId, delta(5)));
     await all.until(6);
