@@ -18,8 +18,9 @@ export const DEFAULT_RUN_EVENT_TTL_MS = 3_600_000;
 export interface RunStoreOptions {
   /**
    * Most events a run's log keeps: older ones are dropped as new ones come (a subscriber asking
-   * for them gets the oldest kept). Default 1,000. The Redis store trims approximately (`MAXLEN ~`),
-   * so it may keep up to a hundred or so more.
+   * for them gets the oldest kept). Default 1,000. The memory store keeps exactly this many; the
+   * SQLite store trims in batches, so it may hold up to a tenth more; the Redis store trims
+   * approximately (`MAXLEN ~`, whole stream nodes), so it may hold up to about a hundred more.
    */
   maxRunEvents?: number;
   /** How long a run's event log is kept after its last append, in ms. Default 3,600,000 (1 h). */
