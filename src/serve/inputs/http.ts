@@ -7,11 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as NodeServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultTextMapGetter, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { RunEvent } from '../../runtime/events.js';
 import { maskSecrets } from '../../secrets.js';
 import { resultJson } from '../serve.js';
+import { extractTraceContext } from '../trace-context.js';
 import { ServerBusyError, type Dispatcher, type Input, type RunOutcome } from '../types.js';
 
 /** What `httpInput()` takes. */
@@ -38,15 +37,6 @@ class HttpError extends Error {
   ) {
     super(body.message);
   }
-}
-
-const propagator = new W3CTraceContextPropagator();
-
-/** The caller's trace context from `traceparent`/`tracestate`, without touching any global propagator. */
-function parentContext(req: IncomingMessage): Context | undefined {
-  if (req.headers.traceparent === undefined) return undefined;
-  const context = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
-  return trace.getSpanContext(context) ? context : undefined;
 }
 
 function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -126,7 +116,7 @@ export function httpInput(options: HttpInputOptions = {}): HttpInput {
   const postRun = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (draining) return sendJson(res, 503, { error: { type: 'draining', message: 'the server is shutting down' } }, { 'retry-after': '1' });
     const payload = await readJson(req, limit);
-    const message = { id: req.headers['x-request-id']?.toString() ?? randomUUID(), payload, source: 'http', parentContext: parentContext(req) };
+    const message = { id: req.headers['x-request-id']?.toString() ?? randomUUID(), payload, source: 'http', parentContext: extractTraceContext(req.headers) };
     const sse = /\btext\/event-stream\b/.test(req.headers.accept ?? '') ? new SseWriter(res) : undefined;
     const onEvent = sse
       ? (event: RunEvent) => {
