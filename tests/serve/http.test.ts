@@ -28,9 +28,10 @@ describe('HTTP input', () => {
     expect(body.usage).toMatchObject({ inputTokens: 100, outputTokens: 20 });
     expect(body.costUsd).toBeGreaterThan(0);
     expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(Object.keys(body).sort()).toEqual(['costUsd', 'output', 'steps', 'stopReason', 'toolCalls', 'traceId', 'usage']);
+    expect(Object.keys(body).sort()).toEqual(['costUsd', 'output', 'runId', 'steps', 'stopReason', 'toolCalls', 'traceId', 'usage']);
 
     const run = served.spans.spans().find((s) => s.name === 'invoke_agent echo');
+    expect(run?.attributes[ATTR.runId]).toBe(body.runId);
     expect(run?.attributes[ATTR.serveSource]).toBe('http');
     expect(run?.attributes[ATTR.serveMessageId]).toBe('req-1');
     expect(served.outcomes).toHaveLength(1);
