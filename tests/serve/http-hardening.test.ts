@@ -255,7 +255,7 @@ describe('errors returned to callers', () => {
     expect(JSON.parse(text)).toMatchObject({ error: { type: 'RunError', stopReason: 'error', message: expect.any(String), runId: expect.any(String) } });
 
     const events = await readSse(await postRun(served.url, { input: 'x' }, { accept: 'text/event-stream' }));
-    expect(events.at(-1)?.event).toBe('error');
+    expect(events.at(-1)?.event).toBe('run-error');
     expect(events.map((e) => e.data).join('\n')).not.toContain('upstream said');
   });
 

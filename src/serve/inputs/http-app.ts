@@ -70,26 +70,33 @@ function publicError(error: Extract<RunOutcome, { ok: false }>['error']): { stat
     case 'conversation_busy':
       return { status: 409, body: { type: error.type, message: 'another run held the conversation too long: retry later', stopReason, runId } };
   }
-  if (stopReason === 'timeout') return { status: 504, body: { type: error.type, message: 'the run timed out', stopReason, runId } };
-  if (stopReason === 'aborted') {
-    return { status: 503, body: { type: error.type, message: 'the run was aborted (cancelled, or the server stopped)', stopReason, runId } };
-  }
-  return { status: 500, body: { type: error.type, message: 'the run failed: its trace has the details', stopReason, runId } };
+  const status = stopReason === 'timeout' ? 504 : stopReason === 'aborted' ? 503 : 500;
+  return { status, body: { type: error.type, message: runFailure(stopReason), stopReason, runId } };
+}
+
+/** What a caller is told about a run that failed, by its stop reason. */
+function runFailure(stopReason: string | undefined): string {
+  if (stopReason === 'timeout') return 'the run timed out';
+  if (stopReason === 'aborted') return 'the run was aborted (cancelled, or the server stopped)';
+  return 'the run failed: its trace has the details';
 }
 
 /**
- * An event as SSE data: a result as {@link resultJson}; an error inside an event (a retry's
- * cause) as its type only, since its message is a provider's text.
+ * An event as SSE data: a result as {@link resultJson}; a failure's message and an error inside
+ * an event (a retry's cause) by type only, since their text may be a provider's or a tool's.
  */
 function eventJson(event: RunEvent): string {
-  const data = event.type === 'run-end' ? { type: event.type, result: resultJson(event.result) } : event;
+  const data =
+    event.type === 'run-end'
+      ? { type: event.type, result: resultJson(event.result) }
+      : event.type === 'run-error'
+        ? { ...event, error: { type: event.error.type, message: runFailure(event.stopReason) } }
+        : event;
   return maskSecrets(JSON.stringify(data, (_key, value: unknown) => (value instanceof Error ? { type: errorType(value) } : value)));
 }
 
-/** The last event of a run's log: its result, or (as a subscription delivers it) its failure. */
-function isLast(event: RunEvent): boolean {
-  return event.type === 'run-end' || (event.type as string) === 'run-error';
-}
+/** The last event of a run: its result or its failure. */
+const isLast = (event: RunEvent): boolean => event.type === 'run-end' || event.type === 'run-error';
 
 /** SHA-256 of a token: digests of equal length, so comparing them takes the same time whatever the token. */
 const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
@@ -186,14 +193,20 @@ export function httpApp(options: HttpAppOptions): Hono {
     });
     if (events.length === 0) return outcomeResponse(c, await outcome);
     return streamSSE(c, async (stream) => {
+      let last: RunEvent | undefined;
       for (;;) {
-        for (const event of events.splice(0)) await stream.writeSSE({ event: event.type, data: eventJson(event) });
+        for (const event of events.splice(0)) {
+          await stream.writeSSE({ event: event.type, data: eventJson(event) });
+          last = event;
+        }
         if (events.length > 0) continue;
         if (settled) break;
         await new Promise<void>((resolve) => (wake = resolve));
       }
       const ended = await outcome;
-      if (!ended.ok) await stream.writeSSE({ event: 'error', data: JSON.stringify(publicError(ended.error).body) });
+      // A run that failed said so in its `run-error` event; a failure outside the run (the
+      // conversation's store, say) is told by an `error` event.
+      if (!ended.ok && !(last && isLast(last))) await stream.writeSSE({ event: 'error', data: JSON.stringify(publicError(ended.error).body) });
     });
   };
 
