@@ -230,20 +230,17 @@ export function httpApp(options: HttpAppOptions): Hono {
     const after = c.req.header('last-event-id') || undefined;
     return streamSSE(c, async (stream) => {
       let written = Promise.resolve();
-      let unsubscribe: (() => void) | undefined;
       let ended = false;
       let end!: () => void;
       const over = new Promise<void>((resolve) => {
         end = () => {
-          if (ended) return;
           ended = true;
-          unsubscribe?.();
           resolve();
         };
       });
       stream.onAbort(end);
       options.drainSignal.addEventListener('abort', end, { once: true });
-      unsubscribe = rt.subscribe(
+      const unsubscribe = rt.subscribe(
         runId,
         (event, entry) => {
           if (ended) return;
@@ -253,9 +250,8 @@ export function httpApp(options: HttpAppOptions): Hono {
         },
         { after },
       );
-      // The log may have delivered the last event while subscribing.
-      if (ended) unsubscribe();
       await over;
+      unsubscribe();
       options.drainSignal.removeEventListener('abort', end);
       await written.catch(() => {});
     });
