@@ -73,6 +73,16 @@ describe('approvals over HTTP', () => {
     const runs = served.spans.spans().filter((s) => s.name === 'invoke_agent support');
     expect(runs).toHaveLength(2);
     expect(runs[1]!.spanContext().traceId).toBe(runs[0]!.spanContext().traceId);
+
+    // The event log holds both parts: a stream ends at the interruption's run-end, and reconnecting
+    // with its id gives the resumed part, its approval first, up to the final run-end.
+    const part1 = await readSse(await fetch(`${served.url}/v1/runs/r-approve/events`));
+    expect(part1.at(-1)?.event).toBe('run-end');
+    expect(JSON.parse(part1.at(-1)!.data)).toMatchObject({ result: { stopReason: 'interrupted' } });
+    const part2 = await readSse(await fetch(`${served.url}/v1/runs/r-approve/events`, { headers: { 'last-event-id': part1.at(-1)!.id! } }));
+    expect(part2.map((e) => e.event).slice(0, 2)).toEqual(['run-start', 'approval']);
+    expect(JSON.parse(part2[1]!.data)).toMatchObject({ toolCallId: 'call_r', approved: true });
+    expect(JSON.parse(part2.at(-1)!.data)).toMatchObject({ type: 'run-end', result: { stopReason: 'final' } });
   });
 
   it('deny: the model is told the reason, the tool never runs', async () => {

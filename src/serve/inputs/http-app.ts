@@ -232,21 +232,19 @@ export function httpApp(options: HttpAppOptions): Hono {
       let written = Promise.resolve();
       let ended = false;
       let end!: () => void;
-      const over = new Promise<void>((resolve) => {
-        end = () => {
-          ended = true;
-          resolve();
-        };
-      });
+      const over = new Promise<void>((resolve) => (end = resolve));
       stream.onAbort(end);
       options.drainSignal.addEventListener('abort', end, { once: true });
       const unsubscribe = rt.subscribe(
         runId,
         (event, entry) => {
+          // Nothing after the run's last event: the log of a resumed run goes on past an
+          // interruption's run-end, which a client reads by reconnecting with its Last-Event-ID.
           if (ended) return;
+          ended = isLast(event);
           // Writes are chained, so the stream ends only after the last one went out.
           written = written.then(() => stream.writeSSE({ id: entry.id, event: event.type, data: eventJson(event) }));
-          if (isLast(event)) void written.then(end, end);
+          if (ended) void written.then(end, end);
         },
         { after },
       );
