@@ -32,7 +32,10 @@ export interface DurableOptions {
    * process may resume the run. Renewed every third of it. Default 15,000.
    */
   leaseMs?: number;
-  /** Where the one warning about a run event the store did not take goes. Default `console.warn`. */
+  /**
+   * Where the one warning about a write the store did not take (a checkpoint, a run event) goes.
+   * Default `console.warn`.
+   */
   warn?: (line: string) => void;
 }
 
@@ -46,10 +49,15 @@ export interface Durable {
 interface LiveRun {
   ctx: RunContext;
   lease: Lease;
+  /** False when the store failed the claim: the run goes on without lease, checkpoints or heartbeat. */
+  claimed: boolean;
+  /** Set when the store failed a checkpoint: none is written until a heartbeat reaches it again. */
+  degraded: boolean;
   createdAt: number;
   /**
-   * The state at the last step checkpoint, copied as deep as a step changes it: what a failed
-   * run's record and a spend checkpoint keep (with the spend as it is now).
+   * The state at the last step checkpoint, copied as deep as a step changes it: what the store
+   * was given (it may keep it as is: nothing changes it), and what a failed run's record and a
+   * spend checkpoint keep (with the spend as it is now).
    */
   checkpoint: RunState;
 }
@@ -76,12 +84,31 @@ export function durableRuns(options: DurableOptions): Durable {
     return r;
   };
 
+  /** Says once per runtime that the store failed a write the run does without. */
+  const warnOnce = (what: string, error: unknown): void => {
+    if (warned) return;
+    warned = true;
+    warn(`tracebound: the store did not take ${what} (${errorType(error)}: ${maskSecrets(String((error as Error | undefined)?.message ?? error))}); runs go on (warned once)`);
+  };
+
   /**
-   * Writes a record while the run holds its lease.
+   * Writes a record while the run holds its lease. A store that fails the write does not fail
+   * the run (its model calls are paid for): it goes on, resumable from its last checkpoint that
+   * was written, and the failure is warned about once.
    * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the run.
    */
   const save = async (run: LiveRun, r: RunRecord): Promise<void> => {
-    if (await runs.save(r, run.lease)) return;
+    // An outage costs the run one store deadline, not one per step.
+    if (!run.claimed || run.degraded) return;
+    let held: boolean;
+    try {
+      held = await runs.save(r, run.lease);
+    } catch (error) {
+      run.degraded = true;
+      warnOnce(`a checkpoint of run ${JSON.stringify(r.runId)}`, error);
+      return;
+    }
+    if (held) return;
     run.ctx.abort('lease_lost');
     throw run.ctx.signal.reason;
   };
@@ -90,6 +117,7 @@ export function durableRuns(options: DurableOptions): Durable {
     // A renewal that fails leaves the lease to lapse; the next checkpoint then finds it lost.
     const beat = await runs.renew(run.ctx.state.runId, run.lease).catch(() => undefined);
     if (!beat) return;
+    run.degraded = false;
     if (!beat.held) run.ctx.abort('lease_lost');
     else if (beat.cancelRequested) run.ctx.abort('cancelled');
   };
@@ -99,11 +127,7 @@ export function durableRuns(options: DurableOptions): Durable {
    * order (the store keeps the order of appends), never awaited.
    */
   const log = (runId: string, event: RunEvent): void => {
-    runs.appendEvent(runId, event).catch((error: unknown) => {
-      if (warned) return;
-      warned = true;
-      warn(`tracebound: the store did not log a run event (${errorType(error)}: ${maskSecrets(String((error as Error)?.message ?? error))}); runs go on, subscribers miss events (warned once)`);
-    });
+    runs.appendEvent(runId, event).catch((error: unknown) => warnOnce('a run event (subscribers miss it)', error));
   };
 
   const middleware: Middleware = {
@@ -115,12 +139,14 @@ export function durableRuns(options: DurableOptions): Durable {
       let run: LiveRun;
       if (resumed) {
         taken.delete(runId);
-        run = { ctx, lease: resumed.lease, createdAt: resumed.createdAt, checkpoint: copyOf(state) };
+        run = { ctx, lease: resumed.lease, claimed: true, degraded: false, createdAt: resumed.createdAt, checkpoint: copyOf(state) };
       } else {
         const lease = newLease(runId);
-        const claim = await runs.claim(runId, lease);
-        if (!claim.held) throw new RunInProgressError(runId);
-        if (claim.record) {
+        // A store that is down does not stop a run (as a spend window with `onStoreError: 'open'`
+        // does not): it runs without lease or checkpoints, and the outage is warned about once.
+        const claim = await runs.claim(runId, lease).catch((error: unknown) => void warnOnce(`the lease of run ${JSON.stringify(runId)}`, error));
+        if (claim && !claim.held) throw new RunInProgressError(runId);
+        if (claim?.record) {
           // Given back as it was: an ended run's lease is free again (a lapsed running one stays
           // held by this claim until its lease lapses).
           await runs.save(claim.record, lease).catch(() => false);
@@ -129,25 +155,28 @@ export function durableRuns(options: DurableOptions): Durable {
             `run ${JSON.stringify(runId)} already exists (${claim.record.status}): resume it with runtime.resume(), or give the new run another id`,
           );
         }
-        run = { ctx, lease, createdAt: Date.now(), checkpoint: copyOf(state) };
+        run = { ctx, lease, claimed: claim !== undefined, degraded: false, createdAt: Date.now(), checkpoint: copyOf(state) };
       }
       live.set(runId, run);
       byContext.set(ctx, run);
       offCancel ??= runs.onCancel((id) => live.get(id)?.ctx.abort('cancelled'));
-      const renewal = setInterval(heartbeat(run), leaseMs / 3).unref();
+      const renewal = run.claimed ? setInterval(heartbeat(run), leaseMs / 3).unref() : undefined;
       try {
-        await save(run, record(run, 'running', state));
+        await save(run, record(run, 'running', run.checkpoint));
         let result: RunResult;
         try {
           result = await next();
         } catch (error) {
-          await runs.save(failedRecord(run, error), run.lease).catch(() => false);
+          if (run.claimed) await runs.save(failedRecord(run, error), run.lease).catch(() => false);
           throw error;
         }
-        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', state);
+        const final = copyOf(state);
+        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', final);
         if (result.interruptions) end.interruptions = result.interruptions;
-        else end.result = result;
-        if (!(await runs.save(end, run.lease))) {
+        else end.result = { ...result, messages: final.messages };
+        // Tried even after a failed checkpoint: a run left `running` would look crashed, and be redone.
+        const saved = !run.claimed || (await runs.save(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)));
+        if (!saved) {
           throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
         }
         return result;
@@ -161,8 +190,8 @@ export function durableRuns(options: DurableOptions): Durable {
       // A step that ends the run is recorded by the run's end record.
       if (outcome.kind !== 'continue') return outcome;
       const run = byContext.get(ctx.run) as LiveRun;
-      await save(run, record(run, 'running', ctx.run.state));
       run.checkpoint = copyOf(ctx.run.state);
+      await save(run, record(run, 'running', run.checkpoint));
       return outcome;
     },
     async wrapModelCall(ctx, next) {
@@ -234,7 +263,11 @@ export function durableRuns(options: DurableOptions): Durable {
   };
 }
 
-/** A copy of a state as deep as a step changes it (arrays appended to or spliced; totals and ledger updated in place). */
+/**
+ * A copy of a state as deep as a run changes it (arrays appended to or spliced; totals and
+ * ledger updated in place; messages themselves are never changed): a record handed to the store
+ * stays as it was, at the cost of copying arrays of references, not serialising the state.
+ */
 function copyOf(state: RunState): RunState {
   const copy: RunState = {
     ...state,
