@@ -110,6 +110,12 @@ describe('approvals over HTTP', () => {
     const malformed = await post(`${served.url}/v1/runs/nope/approvals`, { approvals: { c: 'yes' } });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { type: 'invalid_input', field: 'approvals.c' } });
+
+    await postRun(served.url, { input: 'Refund 4711', runId: 'r-wrong-call' });
+    const wrongCall = await post(`${served.url}/v1/runs/r-wrong-call/approvals`, { approvals: { call_other: true } });
+    expect(wrongCall.status).toBe(400);
+    expect(await wrongCall.json()).toMatchObject({ error: { type: 'invalid_approvals', message: expect.stringContaining('call_r'), runId: 'r-wrong-call' } });
+    expect(await (await fetch(`${served.url}/v1/runs/r-wrong-call`)).json()).toMatchObject({ status: 'interrupted' });
   });
 });
 
