@@ -192,6 +192,20 @@ describe('run events over SSE', () => {
     expect(events.map((e) => e.data).join('\n')).not.toContain('upstream text');
   });
 
+  it('ends a stream still waiting for events when the drain begins, so the drain does not wait for it', async () => {
+    const { support } = refundAgent();
+    served = await startServed({ agent: support });
+    await postRun(served.url, { input: 'Refund 4711', runId: 'r-waiting' });
+    const logged = await readSse(await fetch(`${served.url}/v1/runs/r-waiting/events`));
+    // After the interruption's run-end nothing comes until someone decides: the stream waits.
+    const waiting = readSse(await fetch(`${served.url}/v1/runs/r-waiting/events`, { headers: { 'last-event-id': logged.at(-1)!.id! } }));
+    expect(await Promise.race([waiting.then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 200, 'waiting'))])).toBe('waiting');
+    // The default drain deadline is 30 s: only the drain's start can end the stream this soon.
+    await served.server.stop();
+    expect(await waiting).toEqual([]);
+    served = undefined;
+  });
+
   it('answers 404 for the events of an unknown run', async () => {
     served = await startServed({ agent: echoAgent() });
     const response = await fetch(`${served.url}/v1/runs/nope/events`);
