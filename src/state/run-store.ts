@@ -75,6 +75,9 @@ export function hasEnded(status: RunStatus): boolean {
  * secrets masked. Every store writes events through this, so subscribers get the same shape.
  */
 export function encodeRunEvent(event: RunEvent): string {
+  // Only a retry carries an error: every other event takes JSON's fast path (a replacer
+  // function leaves it, at ~15% of a run's CPU with every event logged).
+  if (event.type !== 'retry') return JSON.stringify(event);
   return JSON.stringify(event, (_key, value: unknown) =>
     value instanceof Error ? { type: errorType(value), message: maskSecrets(value.message) } : value,
   );
