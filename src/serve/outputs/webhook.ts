@@ -1,24 +1,34 @@
 /**
- * The webhook output: POSTs each outcome as JSON, signed with a shared secret, retrying with
- * exponential backoff (or the receiver's `retry-after`). Every attempt is a `deliver webhook` span.
+ * The webhook output: POSTs each outcome as JSON, signed the Standard Webhooks way
+ * (https://www.standardwebhooks.com: `webhook-id`, `webhook-timestamp`, `webhook-signature`, so a
+ * receiver can verify with any Standard Webhooks library and reject a replayed capture), retried
+ * with p-retry. Every attempt is a `deliver webhook` span whose context goes out as `traceparent`.
  */
-import { createHmac } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import pRetry, { AbortError } from 'p-retry';
+import { Webhook } from 'standardwebhooks';
+import { retryAfterMs } from '../../providers/errors.js';
 import { ATTR, SPAN_NAME, TRACER_NAME } from '../../tracing/attributes.js';
 import { outcomeJson } from '../serve.js';
+import { injectTraceContext } from '../trace-context.js';
 import type { Output, RunOutcome } from '../types.js';
 
 /** What `webhookOutput()` takes. */
 export interface WebhookOutputOptions {
   url: string;
-  /** Shared secret: each body is signed `x-tracebound-signature: sha256=<hex HMAC-SHA256 of the body>`. */
+  /**
+   * The endpoint's Standard Webhooks signing secret: `whsec_` and the base64 of the key (the
+   * receiver verifies with the same string). Each attempt is signed
+   * `webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">`.
+   */
   secret: string;
   /** Attempts per outcome, the first included. Default 5. */
   maxAttempts?: number;
   /** Delay before the first retry, in ms; doubled for each next one. Default 500. */
   backoffMs?: number;
-  /** Longest wait between attempts (backoff or `retry-after`), in ms. Default 30,000. */
+  /** Longest backoff, and longest `retry-after` honoured, in ms. Default 30,000. */
   maxDelayMs?: number;
   /** Time limit of one attempt, in ms. Default 10,000. */
   timeoutMs?: number;
@@ -28,60 +38,41 @@ export interface WebhookOutputOptions {
   onGiveUp?: (error: Error, outcome: RunOutcome) => void;
 }
 
-/** The signature header's value for a body: `sha256=` and the hex HMAC-SHA256 with the secret. */
-export function webhookSignature(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/** An attempt that failed in a way worth retrying, with the receiver's `retry-after` when it gave one. */
+class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
 }
 
-/** One attempt's verdict: delivered, worth retrying (after `delayMs` when the receiver said), or not. */
-type Attempt = { done: true } | { done: false; retry: boolean; error: Error; delayMs?: number };
-
+/** 408, 425 and 429 ask to come back later; other 4xx answers will not change. */
 const RETRYABLE = new Set([408, 425, 429]);
-
-/** `retry-after` as ms: delta-seconds or an HTTP date. */
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1_000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
 
 function logGiveUp(error: Error, outcome: RunOutcome): void {
   process.stderr.write(`tracebound serve: webhook delivery of ${outcome.message.id} failed: ${error.message}\n`);
 }
 
 /**
- * Makes the webhook output. Network errors, timeouts, 408, 425, 429 and 5xx answers are retried;
- * other non-2xx answers are not. Failures are recorded (span status, `onGiveUp`), never thrown.
+ * Makes the webhook output. Network errors, timeouts, 408, 425, 429 and 5xx answers are retried
+ * with exponential backoff, after first waiting what the receiver's `retry-after` asks (at most
+ * `maxDelayMs`); other non-2xx answers are not. All attempts of one outcome share its
+ * `webhook-id` (receivers deduplicate on it); each is signed with its own timestamp. Failures are
+ * recorded (span status, `onGiveUp`), never thrown.
+ * @throws {Error} (from standardwebhooks) when `secret` is empty or not base64 after `whsec_`.
  */
 export function webhookOutput(options: WebhookOutputOptions): Output {
   const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
+  const signer = new Webhook(options.secret);
   const maxAttempts = options.maxAttempts ?? 5;
   const maxDelayMs = options.maxDelayMs ?? 30_000;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`webhookOutput: maxAttempts must be a positive integer, got ${maxAttempts}`);
 
-  const post = async (body: string, span: Span): Promise<Attempt> => {
-    try {
-      const response = await fetch(options.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-tracebound-signature': webhookSignature(options.secret, body) },
-        body,
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      });
-      await response.arrayBuffer();
-      span.setAttribute(ATTR.httpResponseStatusCode, response.status);
-      if (response.ok) return { done: true };
-      const error = new Error(`${options.url} answered ${response.status}`);
-      span.setAttribute(ATTR.errorType, String(response.status));
-      const retry = RETRYABLE.has(response.status) || response.status >= 500;
-      return { done: false, retry, error, delayMs: retryAfterMs(response.headers.get('retry-after')) };
-    } catch (error) {
-      span.setAttribute(ATTR.errorType, (error as Error).name);
-      return { done: false, retry: true, error: error as Error };
-    }
-  };
-
-  const attempt = (body: string, outcome: RunOutcome, n: number): Promise<Attempt> =>
+  /** One signed POST inside its span. @throws {DeliveryError} to retry, {AbortError} to give up. */
+  const attempt = (id: string, body: string, outcome: RunOutcome, n: number): Promise<void> =>
     tracer.startActiveSpan(
       SPAN_NAME.deliver('webhook'),
       {
@@ -97,10 +88,38 @@ export function webhookOutput(options: WebhookOutputOptions): Output {
       // The caller's trace, when the message came with one: the delivery shows next to its run.
       outcome.message.parentContext ?? ROOT_CONTEXT,
       async (span) => {
-        const result = await post(body, span);
-        if (!result.done) span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.message });
-        span.end();
-        return result;
+        try {
+          const now = new Date();
+          let response: Response;
+          try {
+            response = await fetch(options.url, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                'webhook-id': id,
+                'webhook-timestamp': String(Math.floor(now.getTime() / 1_000)),
+                'webhook-signature': signer.sign(id, now, body),
+                ...injectTraceContext(trace.setSpan(ROOT_CONTEXT, span)),
+              },
+              body,
+              signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+            });
+            await response.arrayBuffer();
+          } catch (error) {
+            span.setAttribute(ATTR.errorType, (error as Error).name);
+            throw new DeliveryError(`POST ${options.url} failed: ${(error as Error).message}`);
+          }
+          span.setAttribute(ATTR.httpResponseStatusCode, response.status);
+          if (response.ok) return;
+          span.setAttribute(ATTR.errorType, String(response.status));
+          const failed = new DeliveryError(`${options.url} answered ${response.status}`, retryAfterMs(response.headers));
+          throw RETRYABLE.has(response.status) || response.status >= 500 ? failed : new AbortError(failed);
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          span.end();
+        }
       },
     );
 
@@ -108,11 +127,20 @@ export function webhookOutput(options: WebhookOutputOptions): Output {
     name: 'webhook',
     async deliver(outcome) {
       const body = JSON.stringify(outcomeJson(outcome));
-      for (let n = 1; ; n++) {
-        const result = await attempt(body, outcome, n);
-        if (result.done) return;
-        if (!result.retry || n >= maxAttempts) return (options.onGiveUp ?? logGiveUp)(result.error, outcome);
-        await sleep(Math.min(result.delayMs ?? (options.backoffMs ?? 500) * 2 ** (n - 1), maxDelayMs));
+      const id = `msg_${randomUUID()}`;
+      try {
+        await pRetry((n) => attempt(id, body, outcome, n), {
+          retries: maxAttempts - 1,
+          minTimeout: options.backoffMs ?? 500,
+          factor: 2,
+          maxTimeout: maxDelayMs,
+          onFailedAttempt: async ({ error, retriesLeft }) => {
+            const asked = error instanceof DeliveryError ? error.retryAfterMs : undefined;
+            if (asked !== undefined && retriesLeft > 0) await sleep(Math.min(asked, maxDelayMs));
+          },
+        });
+      } catch (error) {
+        (options.onGiveUp ?? logGiveUp)(error as Error, outcome);
       }
     },
   };
