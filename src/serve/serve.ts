@@ -223,9 +223,12 @@ export function serve(options: ServeOptions): Server {
       signal: drain.signal,
       context: message.parentContext,
       conversationId: input.conversationId,
+      runId: message.runId,
       attributes: { [ATTR.serveSource]: message.source, [ATTR.serveMessageId]: message.id },
     };
     try {
+      // A resumed run continues its original trace; its events are not streamed (a queue asks no events).
+      if (message.resume && message.runId) return { ok: true, message, result: await runtime.resume(options.agent, message.runId, { signal: drain.signal }) };
       if (!onEvent) return { ok: true, message, result: await runtime.run(options.agent, input.input, run) };
       let result: RunResult | undefined;
       for await (const event of runtime.stream(options.agent, input.input, run)) {
@@ -280,6 +283,8 @@ export function serve(options: ServeOptions): Server {
   const server: Server = {
     dispatch,
     conversations: runtime.conversations,
+    runs: runtime.runs,
+    concurrency,
     start: () => (started ??= Promise.all(options.inputs.map((input) => input.start(server))).then(() => {})),
     stop: () => (stopped ??= (started ?? Promise.resolve()).catch(() => {}).then(shutdown)),
   };

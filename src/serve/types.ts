@@ -6,6 +6,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { Conversations } from '../runtime/conversations.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
+import type { Runs } from '../runtime/runs.js';
 
 /** One message to run: the user input, and where it came from. */
 export interface InboundMessage {
@@ -13,10 +14,17 @@ export interface InboundMessage {
   id: string;
   /** The raw payload as received; validated by the server (zod) before it runs. */
   payload: unknown;
-  /** The input's name (`http`, `schedule`, `redis-queue`, ...), recorded on the run span. */
+  /** The input's name (`http`, `schedule`, `queue`, ...), recorded on the run span. */
   source: string;
   /** Trace context to continue (from an incoming W3C `traceparent`), when the sender gave one. */
   parentContext?: Context;
+  /** The run's id (`tracebound.run.id`), e.g. a queue job's id. Default: a random UUID. */
+  runId?: string;
+  /**
+   * Continue run `runId` from its last checkpoint (`runtime.resume`) instead of starting it: a
+   * queue job whose worker died mid-run. The payload is still validated; its input is not used.
+   */
+  resume?: boolean;
 }
 
 /** What the server answers for one message. */
@@ -34,6 +42,10 @@ export interface Dispatcher {
   dispatch(message: InboundMessage, onEvent?: (event: RunEvent) => void): Promise<RunOutcome>;
   /** The conversations of the runtime the runs go through (an HTTP input serves them). */
   readonly conversations?: Conversations;
+  /** The runs of the runtime the runs go through (a queue input checks for a checkpoint to resume). */
+  readonly runs?: Runs;
+  /** Most runs at once: an input that pulls work (a queue) takes no more than this. */
+  readonly concurrency?: number;
 }
 
 /** A source of messages: HTTP, a schedule, a queue, or the user's own. */

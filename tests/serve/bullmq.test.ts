@@ -1,0 +1,278 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { trace } from '@opentelemetry/api';
+import { Queue, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agent } from '../../src/agent.js';
+import { createRuntime } from '../../src/create-runtime.js';
+import type { RunInfo, Runs } from '../../src/runtime/runs.js';
+import { bullmqInput, enqueueRun, type RunJobResult } from '../../src/serve/inputs/bullmq.js';
+import { serve } from '../../src/serve/serve.js';
+import type { Dispatcher, InboundMessage, RunOutcome } from '../../src/serve/types.js';
+import { collectSpans } from '../../src/testing/collect-spans.js';
+import { registerSecret } from '../../src/secrets.js';
+import { scriptedModel } from '../../src/testing/scripted-model.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
+import { ATTR } from '../../src/tracing/attributes.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import type { QueueWorkerConfig } from './queue-worker.js';
+
+let redis: RedisServer;
+let client: Redis;
+let dir: string;
+const queues: Queue[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+  dir = mkdtempSync(join(tmpdir(), 'tracebound-bullmq-'));
+});
+afterAll(async () => {
+  await Promise.all(queues.map((q) => q.close()));
+  await client.quit();
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function queueOf(name: string): Queue {
+  const queue = new Queue(name, { connection: { url: redis.url } });
+  queues.push(queue);
+  return queue;
+}
+
+/** A worker process: its stdout lines so far, a wait for a line, and its exit. */
+function worker(config: QueueWorkerConfig) {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./queue-worker.ts', import.meta.url)), JSON.stringify(config)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(line);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const line = async (test: (line: string) => boolean): Promise<string> => {
+    for (;;) {
+      const found = lines.find(test);
+      if (found !== undefined) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stop = async (): Promise<number | null> => {
+    child.stdin.write('stop\n');
+    await line((l) => l === 'stopped');
+    return exited;
+  };
+  return { child, ready: line((l) => l === 'ready'), line, stop, exited };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function config(name: string, overrides: Partial<QueueWorkerConfig> = {}): QueueWorkerConfig {
+  return { url: redis.url, queue: name, doneKey: `${name}:done`, concurrency: 8, lockDurationMs: 2_000, stalledIntervalMs: 500, ...overrides };
+}
+
+/** The done list as [runId, pid, status] triples. */
+async function done(key: string): Promise<[string, string, string][]> {
+  return (await client.lrange(key, 0, -1)).map((entry) => {
+    const parts = entry.split(':');
+    const [pid, status] = parts.slice(-2) as [string, string];
+    return [parts.slice(0, -2).join(':'), pid, status];
+  });
+}
+
+function countBy<T>(items: T[], key: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
+}
+
+describe('serve: BullMQ queue input (real redis-server, worker processes)', () => {
+  it('two workers run 200 jobs, each exactly once; the job ids are the run ids and the return values the results', async () => {
+    const cfg = config('fleet');
+    const workers = [worker(cfg), worker(cfg)];
+    await Promise.all(workers.map((w) => w.ready));
+    const queue = queueOf(cfg.queue);
+    const runIds: string[] = [];
+    for (let n = 0; n < 200; n++) runIds.push(await enqueueRun(queue, { input: JSON.stringify({ n, slowMs: 5 }) }, { runId: `run-${n}` }));
+    // Adding a run id again adds no second job.
+    await enqueueRun(queue, { input: JSON.stringify({ n: 0 }) }, { runId: 'run-0' });
+
+    await until('200 completed jobs', async () => ((await queue.getJobCountByTypes('completed')) >= 200 ? true : undefined));
+    expect(await Promise.all(workers.map((w) => w.stop()))).toEqual([0, 0]);
+
+    const outcomes = await done(cfg.doneKey);
+    const perRun = countBy(outcomes, ([runId]) => runId);
+    expect([...perRun.keys()].sort()).toEqual([...runIds].sort());
+    expect([...perRun.values()].every((count) => count === 1)).toBe(true);
+    expect(outcomes.every(([, , status]) => status === 'ok')).toBe(true);
+    // Both workers took part.
+    expect(new Set(outcomes.map(([, pid]) => pid)).size).toBe(2);
+
+    const jobs = (await queue.getJobs(['completed'], 0, -1)) as Job<unknown, RunJobResult>[];
+    expect(jobs).toHaveLength(200);
+    for (const job of jobs) {
+      const n = Number((job.id as string).slice('run-'.length));
+      expect(job.returnvalue).toMatchObject({ runId: job.id, output: `done ${n}`, stopReason: 'final', steps: 2, toolCalls: 1 });
+    }
+    expect(await queue.getJobCountByTypes('failed', 'wait', 'active', 'delayed')).toBe(0);
+  });
+
+  it('a fleet cron with two workers runs each tick once (a BullMQ job scheduler)', async () => {
+    const cfg = config('cron', { schedules: [{ id: 'every-second', pattern: '* * * * * *', payload: { input: JSON.stringify({ n: -1 }) } }] });
+    const workers = [worker(cfg), worker(cfg)];
+    await Promise.all(workers.map((w) => w.ready));
+    // A few ticks, whatever their timing.
+    await until('4 ticks run', async () => ((await client.llen(cfg.doneKey)) >= 4 ? true : undefined));
+    expect(await Promise.all(workers.map((w) => w.stop()))).toEqual([0, 0]);
+    const queue = queueOf(cfg.queue);
+    expect(await queue.getJobSchedulersCount()).toBe(1);
+    await queue.removeJobScheduler('every-second');
+
+    const outcomes = await done(cfg.doneKey);
+    const perTick = countBy(outcomes, ([runId]) => runId);
+    expect(perTick.size).toBeGreaterThanOrEqual(4);
+    expect([...perTick.values()].every((count) => count === 1)).toBe(true);
+    // Run ids name the scheduler and the tick: one scheduler, distinct ticks.
+    for (const runId of perTick.keys()) expect(runId).toMatch(/^repeat:every-second:\d+$/);
+    const ticks = [...perTick.keys()].map((id) => Number(id.split(':')[2]));
+    expect(ticks.every((tick) => tick % 1_000 === 0)).toBe(true);
+    expect(outcomes.every(([, , status]) => status === 'ok')).toBe(true);
+  });
+
+  // Pending: needs the durable runs of i13-core (runtime.resume) and the Redis run store of
+  // i13-stores; unskip once both are merged.
+  it.skip('a worker SIGKILLed mid-run: the other worker resumes its run from the checkpoint (the step-1 tool ran once, one trace)', async () => {
+    const counterFile = join(dir, 'counter.txt');
+    const traces = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')] as const;
+    const base = config('kill', { durable: true, counterFile, leaseRetryMs: 300 });
+    const first = worker({ ...base, traceFile: traces[0] });
+    await first.ready;
+    const queue = queueOf(base.queue);
+    // Step 1's tool sleeps 3 s: the worker is killed after it ran its side effect, before step 2.
+    await enqueueRun(queue, { input: JSON.stringify({ n: 7, slowMs: 3_000 }) }, { runId: 'killed-run' });
+    await first.line((l) => l === 'start 7');
+    // The checkpoint of step 1 is written when the step ends; wait for the tool to be done.
+    await until('step 1 checkpointed', async () => {
+      const info = await client.keys('*killed-run*');
+      return info.length > 0 ? true : undefined;
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = worker({ ...base, traceFile: traces[1] });
+    await second.ready;
+    await until('the resumed run', async () => ((await client.llen(base.doneKey)) >= 1 ? true : undefined), 60_000);
+    expect(await second.stop()).toBe(0);
+
+    expect(await done(base.doneKey)).toEqual([['killed-run', String(second.child.pid), 'ok']]);
+    // The step-1 tool ran once: the second worker resumed after it, not from the start.
+    expect(readFileSync(counterFile, 'utf8')).toBe('7\n');
+    const job = (await queue.getJob('killed-run')) as Job<unknown, RunJobResult>;
+    expect(job.returnvalue).toMatchObject({ runId: 'killed-run', output: 'done 7' });
+    const runSpans = (await Promise.all(traces.map((file) => readTraceFile(file)))).flat().filter((s) => s.name === 'invoke_agent queue-worker');
+    expect(runSpans.length).toBe(2);
+    expect(new Set(runSpans.map((s) => s.traceId)).size).toBe(1);
+  });
+});
+
+describe('serve: BullMQ queue input in process', () => {
+  const SECRET = 'sk-queue-test-0123456789abcdef';
+  registerSecret(SECRET);
+
+  it('the run continues the producer trace carried in the job; invalid input and failed runs fail the job with a typed reason', async () => {
+    const spans = collectSpans();
+    const model = scriptedModel({
+      respond: (request) => {
+        const text = String(request.messages.at(-1)?.content);
+        if (text === 'fail') throw new Error(`upstream said: bad key ${SECRET}`);
+        return { text: `echo ${text}` };
+      },
+    });
+    const server = serve({
+      agent: agent({ name: 'echo', instructions: '', model }),
+      runtime: tracedRuntime({ tracerProvider: spans.tracerProvider }),
+      inputs: [bullmqInput({ url: redis.url, queue: 'traced' })],
+      concurrency: 4,
+    });
+    await server.start();
+    const queue = queueOf('traced');
+    const producer = spans.tracerProvider.getTracer('producer').startSpan('produce');
+    const ctx = trace.setSpan((await import('@opentelemetry/api')).context.active(), producer);
+    await enqueueRun(queue, { input: 'hello' }, { runId: 'traced-1', context: ctx });
+    producer.end();
+    await enqueueRun(queue, { input: 42 }, { runId: 'invalid-1' });
+    await enqueueRun(queue, { input: 'fail' }, { runId: 'failing-1' });
+
+    await until('3 finished jobs', async () => ((await queue.getJobCountByTypes('completed', 'failed')) >= 3 ? true : undefined));
+    await server.stop();
+
+    const ok = (await queue.getJob('traced-1')) as Job<unknown, RunJobResult>;
+    expect(ok.returnvalue).toMatchObject({ runId: 'traced-1', output: 'echo hello', stopReason: 'final' });
+    const run = spans.spans().find((s) => s.name === 'invoke_agent echo' && s.attributes[ATTR.runId] === 'traced-1');
+    expect(run?.spanContext().traceId).toBe(producer.spanContext().traceId);
+    expect(run?.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
+    expect(run?.attributes[ATTR.serveSource]).toBe('queue');
+    expect(run?.attributes[ATTR.serveMessageId]).toBe('traced-1');
+
+    const invalid = (await queue.getJob('invalid-1')) as Job;
+    expect(await invalid.getState()).toBe('failed');
+    expect(JSON.parse(invalid.failedReason)).toMatchObject({ type: 'invalid_input', field: 'input' });
+    const failing = (await queue.getJob('failing-1')) as Job;
+    expect(await failing.getState()).toBe('failed');
+    expect(JSON.parse(failing.failedReason)).toMatchObject({ stopReason: 'error', message: expect.stringContaining('upstream said: bad key [REDACTED]') });
+    expect(failing.failedReason).not.toContain(SECRET);
+  });
+
+  it('a run held by a live lease is retried later (the job is delayed, not failed), and resumed once the store has it', async () => {
+    const seen: InboundMessage[] = [];
+    const stored = new Set<string>();
+    const runs: Runs = {
+      get: async (runId) => (stored.has(runId) ? ({ runId } as RunInfo) : undefined),
+      list: async () => [],
+    };
+    const dispatcher: Dispatcher = {
+      runs,
+      concurrency: 2,
+      async dispatch(message): Promise<RunOutcome> {
+        seen.push(message);
+        stored.add(message.runId as string);
+        if (seen.length === 1) return { ok: false, message, error: { type: 'RunInProgressError', message: 'held', stopReason: 'error' } };
+        const result = await createRuntime().run(agent({ name: 'a', instructions: '', model: scriptedModel({ respond: () => ({ text: 'resumed' }) }) }), 'x');
+        return { ok: true, message, result };
+      },
+    };
+    const input = bullmqInput({ url: redis.url, queue: 'lease', leaseRetryMs: 200 });
+    await input.start(dispatcher);
+    const queue = queueOf('lease');
+    await enqueueRun(queue, { input: 'x' }, { runId: 'leased' });
+    await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
+    await input.stop();
+    expect(seen.map((m) => m.resume ?? false)).toEqual([false, true]);
+    const job = (await queue.getJob('leased')) as Job<unknown, RunJobResult>;
+    expect(job.returnvalue).toMatchObject({ runId: 'leased', output: 'resumed' });
+    // Taken twice, one attempt counted: the delay was not a failed attempt.
+    expect(job.attemptsStarted).toBe(2);
+    expect(job.attemptsMade).toBe(1);
+    expect(await queue.getJobCountByTypes('failed')).toBe(0);
+  });
+
+  it("refuses a worker concurrency above the server's", async () => {
+    const input = bullmqInput({ url: redis.url, queue: 'too-many', concurrency: 5 });
+    await expect(input.start({ concurrency: 4, dispatch: async () => ({}) as RunOutcome })).rejects.toThrow(RangeError);
+  });
+});
