@@ -21,6 +21,7 @@ import { readTraceFile } from '../../src/traces/trace-file.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { startServeChild } from './cli-support.js';
 import type { QueueWorkerConfig } from './queue-worker.js';
 
 let redis: RedisServer;
@@ -274,5 +275,33 @@ describe('serve: BullMQ queue input in process', () => {
   it("refuses a worker concurrency above the server's", async () => {
     const input = bullmqInput({ url: redis.url, queue: 'too-many', concurrency: 5 });
     await expect(input.start({ concurrency: 4, dispatch: async () => ({}) as RunOutcome })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('tracebound serve --queue / --schedule', () => {
+  const slowAgent = fileURLToPath(new URL('./slow-agent.ts', import.meta.url));
+
+  it('runs the jobs of --queue and the ticks of a fleet --schedule, and drains on SIGTERM', async () => {
+    const served = await startServeChild(
+      [slowAgent, '--port', '0', '--exporter', 'none', '--state', join(dir, 'cli.db'), '--queue', 'cli', '--redis-url', redis.url, '--schedule', '* * * * * *', '--schedule-input', 'tick'],
+      { SLOW_TOOL_MS: '10' },
+    );
+    const queue = queueOf('cli');
+    try {
+      await enqueueRun(queue, { input: 'from the queue' }, { runId: 'cli-1' });
+      await until('the queued run and a tick', async () => {
+        const jobs = (await queue.getJobs(['completed'], 0, -1)) as Job<unknown, RunJobResult>[];
+        return jobs.some((j) => j.id === 'cli-1') && jobs.some((j) => j.id?.startsWith('repeat:tracebound-serve:')) ? jobs : undefined;
+      });
+      expect(((await queue.getJob('cli-1')) as Job<unknown, RunJobResult>).returnvalue).toMatchObject({ runId: 'cli-1', stopReason: 'final' });
+    } finally {
+      served.child.kill('SIGTERM');
+      expect(await served.exited).toBe(0);
+      await queue.removeJobScheduler('tracebound-serve');
+    }
+  });
+
+  it('exits 2 when --schedule comes without --schedule-input', async () => {
+    await expect(startServeChild([slowAgent, '--port', '0', '--schedule', '* * * * * *'])).rejects.toThrow(/exited with 2: tracebound serve: --schedule and --schedule-input go together/);
   });
 });
