@@ -1,22 +1,25 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { trace } from '@opentelemetry/api';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { createRuntime } from '../../src/create-runtime.js';
 import type { RunInfo, Runs } from '../../src/runtime/runs.js';
 import { bullmqInput, enqueueRun, type RunJobResult } from '../../src/serve/inputs/bullmq.js';
 import { serve } from '../../src/serve/serve.js';
-import type { Dispatcher, InboundMessage, RunOutcome } from '../../src/serve/types.js';
+import { ServerBusyError, type Dispatcher, type InboundMessage, type RunOutcome } from '../../src/serve/types.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { registerSecret } from '../../src/secrets.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
+import { tool } from '../../src/tool.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { ATTR } from '../../src/tracing/attributes.js';
@@ -270,6 +273,79 @@ describe('serve: BullMQ queue input in process', () => {
     expect(job.attemptsStarted).toBe(2);
     expect(job.attemptsMade).toBe(1);
     expect(await queue.getJobCountByTypes('failed')).toBe(0);
+  });
+
+  it('a job the server is too busy for is delayed by its retry-after, not failed', async () => {
+    let calls = 0;
+    const dispatcher: Dispatcher = {
+      concurrency: 1,
+      async dispatch(message): Promise<RunOutcome> {
+        if (++calls === 1) throw new ServerBusyError(1);
+        const result = await createRuntime().run(agent({ name: 'a', instructions: '', model: scriptedModel({ respond: () => ({ text: 'ran' }) }) }), 'x');
+        return { ok: true, message, result };
+      },
+    };
+    const input = bullmqInput({ url: redis.url, queue: 'busy' });
+    await input.start(dispatcher);
+    const queue = queueOf('busy');
+    await enqueueRun(queue, { input: 'x' }, { runId: 'busy-1' });
+    await until('the job delayed', async () => ((await queue.getJobCountByTypes('delayed')) === 1 ? true : undefined));
+    await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
+    await input.stop();
+    const job = (await queue.getJob('busy-1')) as Job<unknown, RunJobResult>;
+    expect(calls).toBe(2);
+    expect(job.returnvalue).toMatchObject({ output: 'ran' });
+    expect(job.attemptsMade).toBe(1);
+  });
+
+  it("stop(): a run the drain deadline aborts puts its job back in the queue (waiting, no attempt counted), for another worker", async () => {
+    let started!: () => void;
+    const began = new Promise<void>((resolve) => (started = resolve));
+    const stuck = tool({
+      name: 'stuck',
+      description: 'Never ends by itself.',
+      parameters: z.object({}),
+      execute: (_args, { signal }) => {
+        started();
+        return new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+      },
+    });
+    const model = scriptedModel({ respond: () => ({ toolCalls: [{ id: 'call_1', name: 'stuck', arguments: {} }] }) });
+    const server = serve({
+      agent: agent({ name: 'stuck', instructions: '', model, tools: [stuck] }),
+      runtime: createRuntime(),
+      inputs: [bullmqInput({ url: redis.url, queue: 'drain' })],
+      concurrency: 2,
+      drainTimeoutMs: 300,
+    });
+    await server.start();
+    const queue = queueOf('drain');
+    await enqueueRun(queue, { input: 'x' }, { runId: 'drained-1' });
+    await began;
+    await server.stop();
+    const job = (await queue.getJob('drained-1')) as Job;
+    expect(await job.getState()).toBe('waiting');
+    expect(job.attemptsMade).toBe(0);
+    expect(job.failedReason).toBeUndefined();
+  });
+
+  it('tracebound/serve loads bullmq when a bullmqInput starts, not before (the built package: npm test builds first)', async () => {
+    const entry = pathToFileURL(fileURLToPath(new URL('../../dist/serve/index.js', import.meta.url))).href;
+    const script = `
+import { createRequire } from 'node:module';
+const serve = await import(${JSON.stringify(entry)});
+const cache = createRequire(${JSON.stringify(entry)}).cache;
+const loaded = () => Object.keys(cache).some((k) => k.includes('/node_modules/bullmq/'));
+const seen = [loaded()];
+const input = serve.bullmqInput({ url: 'redis://127.0.0.1:1', queue: 'lazy', onError: () => {} });
+seen.push(loaded());
+void input.start({ concurrency: 1, dispatch: async () => ({}) }).catch(() => {});
+while (!loaded()) await new Promise((resolve) => setTimeout(resolve, 10));
+seen.push(loaded());
+console.log(JSON.stringify(seen));
+process.exit(0);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual([false, false, true]);
   });
 
   it("refuses a worker concurrency above the server's", async () => {
