@@ -14,6 +14,7 @@ import { agent } from '../../src/agent.js';
 import { createRuntime } from '../../src/create-runtime.js';
 import type { RunInfo, Runs } from '../../src/runtime/runs.js';
 import { bullmqInput, enqueueRun, type RunJobResult } from '../../src/serve/inputs/bullmq.js';
+import { redisStreamOutput } from '../../src/serve/outputs/redis-stream.js';
 import { serve } from '../../src/serve/serve.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type RunOutcome } from '../../src/serve/types.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
@@ -23,7 +24,7 @@ import { tool } from '../../src/tool.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { freePort, startRedis, type RedisServer } from '../support/redis.js';
 import { startServeChild } from './cli-support.js';
 import type { QueueWorkerConfig } from './queue-worker.js';
 
@@ -211,6 +212,7 @@ describe('serve: BullMQ queue input in process', () => {
       agent: agent({ name: 'echo', instructions: '', model }),
       runtime: tracedRuntime({ tracerProvider: spans.tracerProvider }),
       inputs: [bullmqInput({ url: redis.url, queue: 'traced' })],
+      outputs: [redisStreamOutput({ url: redis.url, stream: 'traced:out' })],
       concurrency: 4,
     });
     await server.start();
@@ -240,6 +242,15 @@ describe('serve: BullMQ queue input in process', () => {
     expect(await failing.getState()).toBe('failed');
     expect(JSON.parse(failing.failedReason)).toMatchObject({ stopReason: 'error', message: expect.stringContaining('upstream said: bad key [REDACTED]') });
     expect(failing.failedReason).not.toContain(SECRET);
+
+    // The Redis stream output has every outcome, as the other outputs send it.
+    const outcomes = (await client.xrange('traced:out', '-', '+')).map(([, fields]) => JSON.parse(fields[1] as string) as { id: string; ok: boolean; source: string });
+    expect(outcomes.map((o) => [o.id, o.ok, o.source]).sort()).toEqual([
+      ['failing-1', false, 'queue'],
+      ['invalid-1', false, 'queue'],
+      ['traced-1', true, 'queue'],
+    ]);
+    expect(JSON.stringify(outcomes)).not.toContain(SECRET);
   });
 
   it('a run held by a live lease is retried later (the job is delayed, not failed), and resumed once the store has it', async () => {
@@ -346,6 +357,15 @@ console.log(JSON.stringify(seen));
 process.exit(0);`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
     expect(JSON.parse(stdout)).toEqual([false, false, true]);
+  });
+
+  it('the Redis stream output tries an outcome `attempts` times, then hands it to onError', async () => {
+    const lost: unknown[] = [];
+    const output = redisStreamOutput({ url: `redis://127.0.0.1:${await freePort()}`, stream: 'nowhere', attempts: 2, onError: (error) => lost.push(error) });
+    const message: InboundMessage = { id: 'm-1', payload: {}, source: 'test' };
+    await output.deliver({ ok: false, message, error: { type: 'x', message: 'y' } });
+    await output.stop?.();
+    expect(lost).toHaveLength(1);
   });
 
   it("refuses a worker concurrency above the server's", async () => {
