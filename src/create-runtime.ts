@@ -1,9 +1,9 @@
 /**
  * Making a runtime: the middleware chain is composed here, once per runtime, in this order
- * (outermost first): tracing's run, step, compression, tool and conversation spans; the
- * conversation (load before the run, save after it); the hooks; the user's own middleware; the
- * budget; stream events (only for `stream()`); tracing's `chat` span; retries;
- * and at the bottom the provider call.
+ * (outermost first): tracing's run, step, compression, tool and conversation spans; durable runs
+ * (the run's lease and checkpoints, its events logged in the store); the conversation (load
+ * before the run, save after it); the hooks; the user's own middleware; the budget; run events;
+ * tracing's `chat` span; retries; and at the bottom the provider call.
  */
 import type { Tracer } from '@opentelemetry/api';
 import type { ContextWindowOverrides } from './budget/context-window.js';
@@ -16,6 +16,7 @@ import { DEFAULT_RETRY, retryMiddleware, type RetryPolicy } from './runtime/retr
 import { runtimeOver, type Runtime } from './runtime/runtime.js';
 import { streamEvents } from './runtime/stream-events.js';
 import { conversationMiddleware, conversationsOf } from './state/conversations.js';
+import { durableRuns } from './state/durable.js';
 import { memoryStore } from './state/memory.js';
 import type { Store } from './state/store.js';
 import { tracingMiddleware } from './tracing/middleware.js';
@@ -47,7 +48,8 @@ export interface RuntimeOptions {
   /** Default wall-time limit of each run, in ms. */
   timeoutMs?: number;
   /**
-   * Where the runtime's state lives: spend windows (`budget.spend`) and conversations. In memory
+   * Where the runtime's state lives: spend windows (`budget.spend`), conversations, and run
+   * checkpoints and events (`runtime.runs`, `resume`, `cancel`, `subscribe`). In memory
    * by default (this runtime's runs); `sqliteStore({ path })` for the processes of one machine,
    * `redisStore({ url })` for a fleet. The caller closes a store it made.
    */
@@ -73,6 +75,11 @@ export interface RuntimeOptions {
   conversationTtlMs?: number;
   /** Context windows in tokens that win over the bundled model data, by model id or `provider:model`. */
   contextWindows?: ContextWindowOverrides;
+  /**
+   * A run's lease on its id without renewal, in ms (renewed every third of it while the run
+   * lives): after a crash, how soon another process may resume the run. Default 15,000.
+   */
+  leaseMs?: number;
 }
 
 /** Makes a runtime. `tracedRuntime()` is the one most users want: it also sets up exporters. */
@@ -97,19 +104,20 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const budget = budgetMiddleware({ store, prices: options.prices ?? {}, retry: retryPolicy });
   const retry = retryMiddleware(retryPolicy);
   const core = modelCallCore(options.prices ?? {});
-  const chain = (events: boolean) =>
-    composeChain(
-      [
-        ...(tracing ? [tracing.outer] : []),
-        conversations,
-        ...(hooks ? [hooks] : []),
-        ...(options.middleware ?? []),
-        budget,
-        ...(events ? [streamEvents] : []),
-        ...(tracing ? [tracing.model] : []),
-        retry,
-      ],
-      core,
-    );
-  return runtimeOver({ run: chain(false), stream: chain(true) }, conversationsOf(store), options.timeoutMs);
+  const durable = durableRuns({ store, leaseMs: options.leaseMs });
+  const chain = composeChain(
+    [
+      ...(tracing ? [tracing.outer] : []),
+      durable.middleware,
+      conversations,
+      ...(hooks ? [hooks] : []),
+      ...(options.middleware ?? []),
+      budget,
+      streamEvents,
+      ...(tracing ? [tracing.model] : []),
+      retry,
+    ],
+    core,
+  );
+  return runtimeOver({ chain, conversations: conversationsOf(store), durable: durable.runs, timeoutMs: options.timeoutMs });
 }

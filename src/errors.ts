@@ -74,6 +74,15 @@ export class RunTimeoutError extends RunError {
   override readonly name = 'RunTimeoutError';
 }
 
+/**
+ * Another process took the run over (its lease lapsed here: this process stalled, or lost the
+ * store, for longer than `leaseMs`), so this process stopped running it; `stopReason: 'error'`.
+ * The run goes on where it was resumed: its checkpoints there are the ones that count.
+ */
+export class RunLeaseLostError extends RunError {
+  override readonly name = 'RunLeaseLostError';
+}
+
 /** `resume` (or a run status read) named a run the store does not have: check the id, and that the runtime uses the store the run was made with. */
 export class RunNotFoundError extends Error {
   override readonly name = 'RunNotFoundError';

@@ -64,9 +64,11 @@ export interface BudgetSettle {
 export type StepFinish = 'tool_calls' | 'final' | 'stopped';
 
 /**
- * What `runtime.stream()` yields, in order: `run-start`, then per step `step-start`, deltas,
- * `usage`, tool call starts and ends, `step-end`, and last `run-end` (or the stream throws a
- * {@link RunError}).
+ * A run's events, in order: `run-start`, then per step `step-start`, deltas (streaming only),
+ * `usage`, tool call starts and ends, `step-end`, and last `run-end` or `run-error` (a
+ * `stream()` then throws the {@link RunError}). A resumed run sends an `approval` per decision
+ * before its first step. `runtime.stream()` yields them; every run (`run()` too) also logs them
+ * in the store, where `runtime.subscribe()` reads them.
  */
 export type RunEvent =
   | { type: 'run-start'; agent: string; traceId: string }
@@ -99,4 +101,20 @@ export type RunEvent =
       /** USD spent that the store did not record (a failed settle); absent for a failed reservation. */
       unsettledUsd?: number;
     }
-  | { type: 'run-end'; result: RunResult };
+  | {
+      type: 'approval';
+      /** The interrupted step whose tool call it decides. */
+      step: number;
+      toolCallId: string;
+      toolName: string;
+      approved: boolean;
+      /** Why a call was denied, as the approver gave it. */
+      reason?: string;
+    }
+  | { type: 'run-end'; result: RunResult }
+  | {
+      type: 'run-error';
+      stopReason: 'aborted' | 'timeout' | 'error';
+      /** The failure's `error.type` and its message, known secrets masked. */
+      error: { type: string; message: string };
+    };

@@ -1,21 +1,24 @@
 /**
  * The loop: a run as steps over its {@link RunState}. Each step asks the model, appends its
  * answer, runs the tool calls it asked for in parallel and appends their results, until an
- * answer, a limit or a failure. Every call goes through the middleware chain, which is where
- * tracing, the budget, retries, hooks and stream events live; the loop knows none of them.
+ * answer, a limit, a tool call awaiting approval, or a failure. Every call goes through the
+ * middleware chain, which is where tracing, the budget, retries, hooks, run events and
+ * checkpoints live; the loop knows none of them. A resumed run starts from its state as it was
+ * checkpointed: an interrupted step first finishes its tool calls with the decisions it got.
  */
 import type { Agent } from '../agent.js';
 import type { StopReason } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
+import type { Tool } from '../tool.js';
 import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
-import type { Chain, RunContext, StepContext } from './middleware.js';
+import type { Chain, ResumePoint, RunContext, StepContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
-import { traceIdOf, type RunState } from './run-state.js';
+import { traceIdOf, type PendingApproval, type RunState } from './run-state.js';
 import { runSignal, toRunError } from './run-signal.js';
-import { toolIndexOf } from './tool-index.js';
-import { executeTool, type ToolOutcome } from './tools.js';
+import { toolIndexOf, type ToolIndex } from './tool-index.js';
+import { executeTool, toolFailure, type ToolOutcome } from './tools.js';
 
 /** How one run is made, besides its agent and state. */
 export interface RunSettings {
@@ -29,6 +32,8 @@ export interface RunSettings {
   attributes?: RunContext['attributes'];
   /** Where run events go besides the middleware's `onEvent` (a `stream()` reader). */
   sink?: (event: RunEvent) => void;
+  /** Set when `state` is a checkpoint this run continues. */
+  resumed?: ResumePoint;
 }
 
 const ignore = () => {};
@@ -49,7 +54,9 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
   const run: RunContext = {
     agent,
     state,
-    signal: abort?.signal,
+    signal: abort.signal,
+    abort: abort.abort,
+    resumed: settings.resumed,
     streaming: settings.streaming,
     parent: settings.parent,
     attributes: settings.attributes,
@@ -70,19 +77,28 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
       try {
         return await steps(run, chain);
       } catch (error) {
-        throw toRunError(error, state, abort?.signal);
+        throw toRunError(error, state, abort.signal);
       }
     });
   } finally {
-    abort?.dispose();
+    abort.dispose();
   }
 }
 
 async function steps(run: RunContext, chain: Chain): Promise<RunResult> {
   const { agent, state } = run;
+  if (state.pendingToolCalls.length > 0) {
+    // A resumed interrupted step: its decided calls run (or are denied), then the run goes on.
+    for (const a of state.approvals) {
+      if (a.decision) run.emit({ type: 'approval', step: state.step, toolCallId: a.toolCallId, toolName: a.toolName, approved: a.decision.approved, ...(a.decision.reason === undefined ? {} : { reason: a.decision.reason }) });
+    }
+    const step: StepContext = { run, index: state.step };
+    const outcome = await chain.step(step, () => answerToolCalls(step, chain));
+    if (outcome.kind !== 'continue') return result(run, 'interrupted');
+  }
   for (;;) {
     if (stepsExhausted(agent, state)) return result(run, 'max_steps');
-    run.signal?.throwIfAborted();
+    run.signal.throwIfAborted();
     const step: StepContext = { run, index: ++state.step };
     const outcome = await chain.step(step, () => takeStep(step, chain));
     if (outcome.kind === 'continue') continue;
@@ -111,18 +127,79 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   }
   state.pendingToolCalls = response.toolCalls;
   const tools = toolIndexOf(agent);
+  if (tools.approvals) state.approvals = await approvalsOf(agent.name, tools, response.toolCalls);
+  return answerToolCalls(step, chain);
+}
+
+/**
+ * Runs the step's pending tool calls that may run (in parallel, through the chain): those that
+ * need no approval and those approved; a denied call goes through the chain too, but its core
+ * answers with the denial and the tool never runs. Once every call has a result they go into the
+ * messages in the calls' order; while a call waits for a decision the step stops `interrupted`,
+ * its results kept in the state.
+ */
+async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOutcome> {
+  const { run } = step;
+  const { agent, state } = run;
+  const tools = toolIndexOf(agent);
+  const calls = state.pendingToolCalls;
+  const waiting = state.approvals.length > 0 ? new Map(state.approvals.map((a) => [a.toolCallId, a])) : undefined;
+  const answered = state.toolResults.length > 0 ? new Set(state.toolResults.map((m) => m.toolCallId)) : undefined;
+  const due = waiting || answered ? calls.filter((c) => !answered?.has(c.id) && (waiting?.get(c.id)?.decision ?? !waiting?.has(c.id))) : calls;
+  let ran = 0;
   const outcomes = await Promise.all(
-    response.toolCalls.map((c) => {
+    due.map((c) => {
       const tool = tools.byName.get(c.name);
-      return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names));
+      const decision = waiting?.get(c.id)?.decision;
+      if (!decision) {
+        ran++;
+        return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names));
+      }
+      if (decision.approved) {
+        ran++;
+        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeTool(tool, c, run.signal, tools.names));
+      }
+      return chain.toolCall({ run, step, call: c, tool, approval: 'denied' }, async () => denied(c, decision.reason));
     }),
   );
-  state.totals.toolCalls += outcomes.length;
+  state.totals.toolCalls += ran;
   // Calls cut short by the run's stop answered nothing: no result goes into the messages.
-  run.signal?.throwIfAborted();
-  response.toolCalls.forEach((c, i) => state.messages.push(toolMessage(c, outcomes[i] as ToolOutcome)));
+  run.signal.throwIfAborted();
+  if (!waiting && !answered) {
+    due.forEach((c, i) => state.messages.push(toolMessage(c, outcomes[i] as ToolOutcome)));
+    state.pendingToolCalls = [];
+    return { kind: 'continue' };
+  }
+  due.forEach((c, i) => state.toolResults.push(toolMessage(c, outcomes[i] as ToolOutcome)));
+  state.approvals = state.approvals.filter((a) => !a.decision);
+  if (state.approvals.length > 0) return { kind: 'stop', stopReason: 'interrupted' };
+  const results = new Map(state.toolResults.map((m) => [m.toolCallId, m]));
+  for (const c of calls) state.messages.push(results.get(c.id) as ToolMessage);
   state.pendingToolCalls = [];
+  state.toolResults = [];
   return { kind: 'continue' };
+}
+
+/**
+ * The calls that need a person's approval, decided after their arguments validate (a call with
+ * invalid arguments runs, and fails as such). A `needsApproval` function that throws fails the run.
+ */
+async function approvalsOf(agentName: string, tools: ToolIndex, calls: readonly ToolCall[]): Promise<PendingApproval[]> {
+  const needed = await Promise.all(calls.map((c) => needsApproval(tools.byName.get(c.name), c, agentName)));
+  return calls.filter((_, i) => needed[i]).map((c) => ({ kind: 'tool_approval', toolCallId: c.id, toolName: c.name, arguments: c.arguments }));
+}
+
+async function needsApproval(tool: Tool | undefined, call: ToolCall, agentName: string): Promise<boolean> {
+  const rule = tool?.needsApproval;
+  if (!rule) return false;
+  const parsed = tool.parameters.safeParse(call.arguments);
+  if (!parsed.success) return false;
+  return rule === true || (await rule(parsed.data, { toolCallId: call.id, agent: agentName }));
+}
+
+/** What a denied call answers the model. */
+function denied(call: ToolCall, reason: string | undefined): ToolOutcome {
+  return toolFailure('approval_denied', `Tool call "${call.name}" was denied by the approver${reason ? `: ${reason}` : ''}. It did not run.`);
 }
 
 function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefined): ModelRequest {
@@ -136,7 +213,7 @@ function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefine
 
 function result(run: RunContext, stopReason: StopReason): RunResult {
   const { state } = run;
-  return {
+  const result: RunResult = {
     runId: state.runId,
     output: state.output,
     messages: state.messages,
@@ -147,6 +224,10 @@ function result(run: RunContext, stopReason: StopReason): RunResult {
     stopReason,
     traceId: traceIdOf(state),
   };
+  if (stopReason === 'interrupted') {
+    result.interruptions = state.approvals.map((a) => ({ kind: a.kind, toolCallId: a.toolCallId, toolName: a.toolName, arguments: a.arguments }));
+  }
+  return result;
 }
 
 function assistantMessage(response: ModelResponse): AssistantMessage {

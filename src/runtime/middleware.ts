@@ -12,7 +12,8 @@ import type { ModelRequest } from '../providers/model.js';
 import type { Tool } from '../tool.js';
 import type { RunEvent, RunResult } from './events.js';
 import type { CompressOutcome, ModelCallOutcome, StepOutcome } from './outcomes.js';
-import type { RunState } from './run-state.js';
+import type { RunState, RunTraceRef } from './run-state.js';
+import type { RunAbort } from './run-signal.js';
 import type { ToolOutcome } from './tools.js';
 
 /** One run, as every middleware sees it. */
@@ -21,10 +22,18 @@ export interface RunContext {
   /** The run's state: plain data that middleware read and update (see {@link RunState}). */
   readonly state: RunState;
   /**
-   * Aborts in-flight calls (the caller's signal, the run's timeout, a stream consumer leaving);
-   * `undefined` when nothing can abort the run.
+   * Aborts in-flight calls (the caller's signal, the run's timeout, a stream consumer leaving,
+   * {@link abort}).
    */
-  readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSignal;
+  /**
+   * Ends the run now: calls in flight get {@link signal}, and the run rejects with
+   * `RunAbortedError` (`cancelled`) or `RunLeaseLostError` (`lease_lost`). Used by the durable
+   * runs middleware for `runtime.cancel()` and a lease another process took.
+   */
+  abort(why: RunAbort): void;
+  /** Set when the run continues a checkpointed run (`runtime.resume()`). */
+  readonly resumed: ResumePoint | undefined;
   /** Whether model calls stream (`runtime.stream()`). */
   readonly streaming: boolean;
   /** The parent of the run's span, when the caller gave one. */
@@ -50,6 +59,18 @@ export interface RunContext {
   loadConversation(ctx: ConversationContext, load: () => Promise<Message[]>): Promise<Message[]>;
   /** Saves a turn through the chain's `wrapSaveConversation`; `save` gets the messages as passed down. */
   saveConversation(ctx: ConversationContext, save: (messages: Message[]) => Promise<void>): Promise<void>;
+}
+
+/** Where a resumed run picks up. */
+export interface ResumePoint {
+  /**
+   * The first step this part takes (`tracebound.resume.from_step`): the interrupted step whose
+   * tool calls it finishes, or the step after the last checkpoint (the step in flight when the
+   * process died is redone).
+   */
+  fromStep: number;
+  /** The run span of the part it continues (from the checkpointed state): its span's parent and link. */
+  trace?: RunTraceRef;
 }
 
 /** One step of a run. */
@@ -84,6 +105,11 @@ export interface ToolCallContext {
   readonly call: ToolCall;
   /** The agent's tool of that name; `undefined` when the model asked for an unknown tool. */
   readonly tool: Tool | undefined;
+  /**
+   * A call that needed approval, on the resumed run: `approved` runs, `denied` never runs (the
+   * core answers the model with the denial). Absent for a call that needed none.
+   */
+  readonly approval?: 'approved' | 'denied';
 }
 
 /** One compression strategy applied to a prompt over the context limit. Tokens are prompt tokens. */

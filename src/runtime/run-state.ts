@@ -4,7 +4,8 @@
  * place; nothing here holds a function, a class instance or a cycle, so
  * `JSON.parse(JSON.stringify(state))` gives an equal state.
  */
-import { emptyUsage, type Message, type ToolCall, type Usage } from '../messages.js';
+import { emptyUsage, type Message, type ToolCall, type ToolMessage, type Usage } from '../messages.js';
+import type { Interruption } from './events.js';
 
 /** Why the next model call is the last one, sent without tools (`onLimit: 'finish'`). */
 export type LastCallReason = 'max_steps' | 'max_tool_calls' | 'budget';
@@ -45,10 +46,24 @@ export interface RunTraceRef {
   spanId: string;
 }
 
+/**
+ * A tool call waiting for a person's decision (`needsApproval`), and the decision once
+ * `runtime.resume()` brought one.
+ */
+export interface PendingApproval extends Interruption {
+  decision?: { approved: boolean; reason?: string };
+}
+
+/** The version of {@link RunState}'s shape this release writes and reads. */
+export const RUN_STATE_VERSION = 2;
+
 /** One run's state. */
 export interface RunState {
-  /** The shape's version, so a stored state can be read back by a later release. */
-  version: 1;
+  /**
+   * The shape's version, so a stored state can be read back by a later release. 2 added
+   * `toolResults`, `approvals` and `conversationTurn`.
+   */
+  version: typeof RUN_STATE_VERSION;
   runId: string;
   /** The agent's name. */
   agent: string;
@@ -65,8 +80,21 @@ export interface RunState {
   step: number;
   /** Set when the next model call must be the last, sent without tools. */
   lastCall?: LastCallReason;
-  /** Tool calls the last assistant message asked for that have no result yet. */
+  /** Tool calls the last assistant message asked for whose results are not in `messages` yet. */
   pendingToolCalls: ToolCall[];
+  /**
+   * Results of pending tool calls that already ran (or were denied), kept apart until every
+   * pending call has one: `messages` then gets them all, in the calls' order (a provider rejects
+   * an answer without the results of all its calls). Empty between steps.
+   */
+  toolResults: ToolMessage[];
+  /** Pending tool calls that wait for a person's decision: the run is interrupted while one has none. */
+  approvals: PendingApproval[];
+  /**
+   * A conversation run's turn so far (its input, then each step's messages), kept by the
+   * conversation middleware so a resumed run saves the whole turn.
+   */
+  conversationTurn?: Message[];
   trace?: RunTraceRef;
 }
 
@@ -83,7 +111,7 @@ export interface RunStateInit {
 export function newRunState(init: RunStateInit): RunState {
   const input: Message[] = typeof init.input === 'string' ? [{ role: 'user', content: init.input }] : [...init.input];
   const state: RunState = {
-    version: 1,
+    version: RUN_STATE_VERSION,
     runId: init.runId,
     agent: init.agent,
     input,
@@ -93,6 +121,8 @@ export function newRunState(init: RunStateInit): RunState {
     budget: { reservedUsd: 0, peakPromptTokens: 0, unsettledUsd: 0 },
     step: 0,
     pendingToolCalls: [],
+    toolResults: [],
+    approvals: [],
   };
   if (init.conversationId !== undefined) state.conversationId = init.conversationId;
   return state;

@@ -5,6 +5,7 @@
  * cancel, events".
  */
 import type { Interruption, RunEvent, RunResult } from './events.js';
+import type { RunState } from './run-state.js';
 
 /**
  * Where a run is: `running` (a process holds its lease, or held it until it died: see
@@ -88,4 +89,28 @@ export interface RunEventEntry {
 export interface SubscribeOptions {
   /** Deliver the logged events after this id first (a reconnecting SSE client's `Last-Event-ID`). */
   after?: string;
+}
+
+/**
+ * What a runtime needs of its store's durable runs: made by the durable runs middleware
+ * (state/runs.ts), which checkpoints every run; `runtime.runs`, `resume`, `cancel` and
+ * `subscribe` call it.
+ */
+export interface DurableRuns {
+  readonly runs: Runs;
+  /**
+   * Takes a run over to resume it: reads its record and claims its lease.
+   * @param prepare readies the checkpointed state (decisions, budget ledger) before the run goes
+   *   on; what it throws rejects `take`, and the run's lease is given back.
+   * @returns a completed run's result, or the checkpointed state to continue: this process then
+   *   holds the run's lease, and the next run of that id on this runtime (`runAgent` with
+   *   `resumed`) keeps it.
+   * @throws {RunNotFoundError} when the store has no such run.
+   * @throws {RunInProgressError} when another process holds its live lease.
+   */
+  take(runId: string, prepare: (state: RunState) => void): Promise<{ result: RunResult } | { state: RunState }>;
+  /** Aborts the run here at once when this process runs it, and asks every other process sharing the store. */
+  cancel(runId: string): Promise<boolean>;
+  /** The run's logged events after `after`, then each new one. @returns the unsubscribe function. */
+  subscribe(runId: string, listener: (entry: RunEventEntry) => void, after?: string): () => void;
 }

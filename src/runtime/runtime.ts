@@ -1,13 +1,13 @@
-/** A runtime: `run()` and `stream()` over a composed middleware chain. */
+/** A runtime: `run()`, `stream()` and `resume()` over a composed middleware chain. */
 import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import type { Conversations } from './conversations.js';
 import type { RunEvent, RunResult } from './events.js';
-import type { ResumeOptions, RunEventEntry, Runs, SubscribeOptions } from './runs.js';
+import type { Approvals, DurableRuns, ResumeOptions, RunEventEntry, Runs, SubscribeOptions } from './runs.js';
 import { runAgent } from './loop.js';
 import type { Chain } from './middleware.js';
-import { newRunState } from './run-state.js';
+import { newRunState, RUN_STATE_VERSION, type RunState } from './run-state.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -20,7 +20,10 @@ export interface RunOptions {
    * is saved when it resolves. Also `gen_ai.conversation.id` (and Langfuse's session id).
    */
   conversationId?: string;
-  /** The run's id (`tracebound.run.id`); a random UUID when absent. */
+  /**
+   * The run's id (`tracebound.run.id`, the key of its checkpoints): a random UUID when absent. An
+   * id the store already has is refused (`RunInProgressError`): `resume()` continues a run.
+   */
   runId?: string;
   /** Parent context of the run span; the active context when absent. */
   context?: Context;
@@ -31,10 +34,11 @@ export interface RunOptions {
 /** Runs agents. */
 export interface Runtime {
   /**
-   * Runs an agent to its end.
+   * Runs an agent to its end, checkpointing it to the store after every step.
    * @param input the user's message, or a whole conversation to continue.
-   * @throws {RunError} (`RunAbortedError`, `RunTimeoutError`) for the stops `aborted`,
-   *   `timeout` and `error`, with the partial usage and cost.
+   * @throws {RunError} (`RunAbortedError`, `RunTimeoutError`, `RunLeaseLostError`) for the
+   *   stops `aborted`, `timeout` and `error`, with the partial usage and cost.
+   * @throws {RunInProgressError} when `options.runId` names a run the store already has.
    * @throws {ConversationBusyError} when another run held the conversation longer than the
    *   runtime's `conversationWaitMs`; `StoreError` when the store failed loading or saving it.
    */
@@ -51,10 +55,15 @@ export interface Runtime {
   readonly runs: Runs;
   /**
    * Continues a run from its last checkpoint: an interrupted run with decisions on its tool
-   * calls, or a run whose process died (its lease lapsed). A completed run resolves with its
-   * result. Rejects like `run()`.
+   * calls, or a failed run, or a run whose process died (its lease lapsed). No tool call that
+   * completed before the checkpoint runs again; the step in flight when a process died is
+   * redone (at-least-once for that step, exactly-once for completed ones). Spend, usage and
+   * tool calls carry over (`runCostUsd` counts what was spent before). A completed run resolves
+   * with its result. Rejects like `run()`.
    * @throws {RunNotFoundError} when the store has no run with that id.
    * @throws {RunInProgressError} when another process holds the run's live lease.
+   * @throws {RangeError} when a decision names no tool call the run waits on.
+   * @throws {TypeError} when the checkpoint was written by a release with another state shape.
    */
   resume(agent: Agent, runId: string, options?: ResumeOptions): Promise<RunResult>;
   /**
@@ -71,10 +80,16 @@ export interface Runtime {
   subscribe(runId: string, listener: (event: RunEvent, entry: RunEventEntry) => void, options?: SubscribeOptions): () => void;
 }
 
-/** The chains a runtime runs over: `stream` adds the event middleware to `run`'s. */
-export interface RuntimeChains {
-  run: Chain;
-  stream: Chain;
+/** What a runtime runs over. */
+export interface RuntimeParts {
+  /** The composed middleware chain of every run (`run()`, `stream()`, `resume()`). */
+  chain: Chain;
+  /** The conversations of the store the chain uses. */
+  conversations: Conversations;
+  /** The durable runs of that store. */
+  durable: DurableRuns;
+  /** The default wall-time limit of each run, in ms. */
+  timeoutMs?: number;
 }
 
 /**
@@ -83,13 +98,9 @@ export interface RuntimeChains {
  */
 const newRunId = (): string => globalThis.crypto.randomUUID();
 
-/**
- * A runtime over composed chains.
- * @param conversations the conversations of the store the chains use.
- * @param timeoutMs the default wall-time limit of each run, in ms.
- */
-export function runtimeOver(chains: RuntimeChains, conversations: Conversations, timeoutMs?: number): Runtime {
-  const start = (agent: Agent, input: string | Message[], options: RunOptions, chain: Chain, sink?: (event: RunEvent) => void) =>
+/** A runtime over a composed chain and its store's conversations and durable runs. */
+export function runtimeOver({ chain, conversations, durable, timeoutMs }: RuntimeParts): Runtime {
+  const start = (agent: Agent, input: string | Message[], options: RunOptions, sink?: (event: RunEvent) => void) =>
     runAgent(agent, newRunState({ runId: options.runId ?? newRunId(), agent: agent.name, input, conversationId: options.conversationId }), {
       chain,
       streaming: sink !== undefined,
@@ -100,20 +111,48 @@ export function runtimeOver(chains: RuntimeChains, conversations: Conversations,
       sink,
     });
   return {
-    run: (agent, input, options = {}) => start(agent, input, options, chains.run),
-    stream: (agent, input, options = {}) => streamRun((signal, sink) => start(agent, input, { ...options, signal }, chains.stream, sink), options.signal),
+    run: (agent, input, options = {}) => start(agent, input, options),
+    stream: (agent, input, options = {}) => streamRun((signal, sink) => start(agent, input, { ...options, signal }, sink), options.signal),
     conversations,
-    // TEMPORARY scaffolding of issue 13's contract branch: replaced by the durable runs before merge.
-    runs: { get: notBuilt, list: notBuilt },
-    resume: notBuilt,
-    cancel: notBuilt,
-    subscribe: notBuilt,
+    runs: durable.runs,
+    async resume(agent, runId, options = {}) {
+      const taken = await durable.take(runId, (state) => prepareResume(state, options.approvals));
+      if ('result' in taken) return taken.result;
+      const { state } = taken;
+      return runAgent(agent, state, {
+        chain,
+        streaming: false,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs ?? timeoutMs,
+        resumed: { fromStep: state.pendingToolCalls.length > 0 ? state.step : state.step + 1, trace: state.trace },
+      });
+    },
+    cancel: (runId) => durable.cancel(runId),
+    subscribe: (runId, listener, options = {}) => durable.subscribe(runId, (entry) => listener(entry.event, entry), options.after),
   };
 }
 
-/** TEMPORARY (see above). */
-function notBuilt(): never {
-  throw new Error('TEMPORARY: durable runs not built yet');
+/**
+ * Readies a checkpointed state to go on: the budget's open reservations are dropped (they died
+ * with the process that held them; spend, usage and tool calls carry over), and each decision
+ * goes to the tool call it names.
+ * @throws {TypeError} when the checkpoint's state has another shape version than this release's.
+ * @throws {RangeError} when a decision names no tool call the run waits on.
+ */
+function prepareResume(state: RunState, approvals: Approvals | undefined): void {
+  if (state.version !== RUN_STATE_VERSION) {
+    throw new TypeError(`run ${JSON.stringify(state.runId)}: its checkpoint has state version ${String(state.version)}; this release reads version ${RUN_STATE_VERSION}`);
+  }
+  state.budget.reservedUsd = 0;
+  for (const [toolCallId, decision] of Object.entries(approvals ?? {})) {
+    const pending = state.approvals.find((a) => a.toolCallId === toolCallId);
+    if (!pending) {
+      const waiting = state.approvals.map((a) => a.toolCallId).join(', ') || 'none';
+      throw new RangeError(`run ${JSON.stringify(state.runId)} has no tool call ${JSON.stringify(toolCallId)} waiting for approval (waiting: ${waiting})`);
+    }
+    pending.decision =
+      decision === true || decision.approved ? { approved: true } : decision.reason === undefined ? { approved: false } : { approved: false, reason: decision.reason };
+  }
 }
 
 async function* streamRun(

@@ -1,19 +1,28 @@
 /**
- * The middleware behind `runtime.stream()`: it turns the run's lifecycle into the typed
- * {@link RunEvent}s a reader iterates (deltas and retries are emitted where they happen).
- * Only stream runs carry it, so `run()` pays nothing for events nobody reads.
+ * The run events middleware: it turns the run's lifecycle into the typed {@link RunEvent}s a
+ * `stream()` reader iterates and the store logs for `subscribe()` (deltas, retries and budget
+ * decisions are emitted where they happen). Every run carries it: a run's events must reach a
+ * watcher in another process whether it was started with `run()` or `stream()`.
  */
-import type { RunEvent } from './events.js';
+import type { RunEvent, RunResult } from './events.js';
 import type { Middleware } from './middleware.js';
 import { stepFinish } from './outcomes.js';
 import { traceIdOf } from './run-state.js';
+import { failureOf } from './run-signal.js';
 
 /** Emits run, step, usage and tool-call events around the calls it wraps. */
 export const streamEvents: Middleware = {
   name: 'stream-events',
   async wrapRun(ctx, next) {
     ctx.emit({ type: 'run-start', agent: ctx.agent.name, traceId: traceIdOf(ctx.state) });
-    const result = await next();
+    let result: RunResult;
+    try {
+      result = await next();
+    } catch (error) {
+      const { stopReason, type, message } = failureOf(error);
+      ctx.emit({ type: 'run-error', stopReason, error: { type, message } });
+      throw error;
+    }
     ctx.emit({ type: 'run-end', result });
     return result;
   },

@@ -9,6 +9,8 @@ export interface ToolIndex {
   names: string[];
   /** One array per agent: token counts are cached per definitions array. */
   definitions: ToolDefinition[];
+  /** Whether any tool may need approval (`needsApproval`): a step of an agent without one checks nothing. */
+  approvals: boolean;
 }
 
 const toolIndexes = new WeakMap<Agent, ToolIndex>();
@@ -18,7 +20,12 @@ export function toolIndexOf(agent: Agent): ToolIndex {
   let index = toolIndexes.get(agent);
   if (!index) {
     const byName = new Map(agent.tools.map((t) => [t.name, t]));
-    index = { byName, names: [...byName.keys()], definitions: agent.tools.map((t) => t.definition) };
+    index = {
+      byName,
+      names: [...byName.keys()],
+      definitions: agent.tools.map((t) => t.definition),
+      approvals: agent.tools.some((t) => t.needsApproval !== undefined && t.needsApproval !== false),
+    };
     toolIndexes.set(agent, index);
   }
   return index;

@@ -36,7 +36,8 @@ function stringify(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function failure(type: string, content: string, error?: unknown): ToolOutcome {
+/** A failed call's outcome: `content` goes back to the model as the error result. */
+export function toolFailure(type: string, content: string, error?: unknown): ToolOutcome {
   return { content, isError: true, errorType: type, error };
 }
 
@@ -52,12 +53,12 @@ export async function executeTool(
   available: readonly string[],
 ): Promise<ToolOutcome> {
   if (!tool) {
-    return failure('unknown_tool', `Unknown tool "${call.name}". Available tools: ${available.join(', ') || 'none'}.`);
+    return toolFailure('unknown_tool', `Unknown tool "${call.name}". Available tools: ${available.join(', ') || 'none'}.`);
   }
   const parsed = tool.parameters.safeParse(call.arguments);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ');
-    return failure('invalid_arguments', `Invalid arguments for tool "${call.name}": ${problems}. Call it again with valid arguments.`);
+    return toolFailure('invalid_arguments', `Invalid arguments for tool "${call.name}": ${problems}. Call it again with valid arguments.`);
   }
   const timeout = tool.timeoutMs === undefined ? undefined : new AbortController();
   // Without a run signal or a timeout there is nothing to race: no listener is added.
@@ -76,7 +77,7 @@ export async function executeTool(
     // The run's own stop (`timeout` or `aborted`, see loop.ts) wins over what the tool threw.
     const type = errorType(signal?.aborted ? signal.reason : error);
     const content = error instanceof ToolError ? error.content : `Error: ${error instanceof Error ? error.message : String(error)}`;
-    return failure(type, content, error);
+    return toolFailure(type, content, error);
   } finally {
     clearTimeout(timer);
   }

@@ -93,24 +93,37 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
       let stored: readonly Message[] = [];
       let view: Prefix | undefined;
       try {
-        const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
-          const conversation = await take(ctx, id, lease);
+        let own: RunConversation;
+        if (ctx.resumed) {
+          // Its state already holds the history it loaded and its turn so far: only the lease is taken again.
+          await take(ctx, id, lease);
           held = true;
-          stored = conversation?.messages ?? [];
-          // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
           renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
-          view = prefixOf(conversation);
-          return [...(view.note ? [view.note] : []), ...view.rest];
-        });
-        ctx.state.messages.unshift(...history);
-        const own: RunConversation = { turn: [...ctx.state.input] };
-        // A history a middleware filtered no longer maps onto the stored messages: no summary of
-        // it is kept then.
-        const loaded = view ? [...(view.note ? [view.note] : []), ...view.rest] : [];
-        if (view && loaded.length === history.length && loaded.every((m, i) => m === history[i])) own.prefix = view;
+          own = { turn: (ctx.state.conversationTurn ??= [...ctx.state.input]) };
+        } else {
+          const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
+            const conversation = await take(ctx, id, lease);
+            held = true;
+            stored = conversation?.messages ?? [];
+            // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
+            renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
+            view = prefixOf(conversation);
+            return [...(view.note ? [view.note] : []), ...view.rest];
+          });
+          ctx.state.messages.unshift(...history);
+          // In the state, so a checkpoint keeps it for a resumed run to save.
+          own = { turn: (ctx.state.conversationTurn = [...ctx.state.input]) };
+          // A history a middleware filtered no longer maps onto the stored messages: no summary of
+          // it is kept then.
+          const loaded = view ? [...(view.note ? [view.note] : []), ...view.rest] : [];
+          if (view && loaded.length === history.length && loaded.every((m, i) => m === history[i])) own.prefix = view;
+        }
         runs.set(ctx, own);
         const result = await next();
         clearInterval(renewal);
+        // Tool calls without their results would break the next turn's request: an interrupted
+        // run saves nothing, and its resumed run saves the whole turn.
+        if (result.stopReason === 'interrupted') return result;
         await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: own.turn }, async (messages) => {
           const turn: Turn = { owner: lease.owner, agent: ctx.agent.name, messages };
           const drop = maxMessages === undefined ? 0 : dropped(stored, messages, maxMessages);
@@ -136,11 +149,14 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
       if (!turn) return next();
       const { messages } = ctx.run.state;
       const before = messages[lastAssistant(messages)];
+      const length = messages.length;
       const outcome = await next();
       // A step appends one answer and the results of its tool calls; compression may have
-      // rewritten what came before, so the step's own messages are found from its answer.
+      // rewritten what came before, so the step's own messages are found from its answer. A
+      // resumed interrupted step appends only the results of its answer's tool calls.
       const at = lastAssistant(messages);
       if (at >= 0 && messages[at] !== before) turn.push(...messages.slice(at));
+      else turn.push(...messages.slice(length));
       return outcome;
     },
     async wrapCompress(ctx, next) {

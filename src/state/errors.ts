@@ -2,8 +2,8 @@
  * The errors of the state stores: typed, naming the store, and saying what to do about them.
  */
 
-/** Which part of the state an operation touched: spend windows (the budget) or conversations. */
-export type StoreArea = 'spend' | 'conversations';
+/** Which part of the state an operation touched: spend windows (the budget), conversations or durable runs. */
+export type StoreArea = 'spend' | 'conversations' | 'runs';
 
 /**
  * A store could not be reached, timed out, is closed, or holds data it cannot read (a corrupt

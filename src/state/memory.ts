@@ -13,8 +13,9 @@ import {
   type SettleRequest,
   type Store,
   type WindowState,
-  unbuiltRunStore,
 } from './store.js';
+import { memoryRuns } from './memory-runs.js';
+import type { RunStoreOptions } from './run-store.js';
 
 /**
  * Nano-dollars per USD. Amounts are held as integers so that sums never drift and Redis (whose Lua
@@ -87,8 +88,8 @@ export function actualNanos(actualUsd: number): number {
   return toNanos(actualUsd);
 }
 
-/** Options of {@link memoryStore}. */
-export interface MemoryStoreOptions {
+/** Options of {@link memoryStore}; the run store's (event log bounds, `onError`) included. */
+export interface MemoryStoreOptions extends RunStoreOptions {
   /** The clock, in ms since the epoch; injectable so tests can roll the window without waiting. */
   now?: () => number;
 }
@@ -102,9 +103,9 @@ interface Window {
 }
 
 /**
- * A store in this process's memory: spend windows and conversations are shared by every run in
- * the process, not across processes (use `sqliteStore` for one machine, `redisStore` for a
- * fleet), and gone when it exits. An idle window is forgotten once its spends have left it and
+ * A store in this process's memory: spend windows, conversations and durable runs are shared by
+ * every run in the process, not across processes (use `sqliteStore` for one machine, `redisStore`
+ * for a fleet), and gone when it exits. An idle window is forgotten once its spends have left it and
  * its reservations have expired. Conversations are kept as copies, so a caller changing a
  * message it passed or got back changes nothing stored.
  *
@@ -116,6 +117,7 @@ interface Window {
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now;
   const windows = new Map<string, Window>();
+  const runs = memoryRuns(now, options);
 
   function current(key: string, windowMs: number, at: number): Window {
     let w = windows.get(key);
@@ -144,7 +146,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   return {
     name: 'memory',
     conversations: memoryConversations(now),
-    runs: unbuiltRunStore(), // TEMPORARY
+    runs: runs.runs,
     async reserve(request) {
       const args = reserveArgs(request);
       const at = now();
@@ -192,6 +194,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async close() {
       windows.clear();
+      runs.close();
     },
   };
 }

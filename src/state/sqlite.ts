@@ -3,8 +3,9 @@
  * `.tracebound/state.db`). Over better-sqlite3 (synchronous, in-process), in WAL mode so readers
  * never wait for a writer; every write is one IMMEDIATE transaction, which takes the file's write
  * lock at its start, so processes never interleave inside one: a spend window's reserve and
- * settle, and a conversation's lease-and-read and append-and-release, are each atomic across
- * processes. Its spend window computes exactly what the in-memory store computes.
+ * settle, a conversation's lease-and-read and append-and-release, and a run's claim, checkpoint
+ * and event append (sqlite-runs.ts), are each atomic across processes. Its spend window computes
+ * exactly what the in-memory store computes.
  */
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,10 +15,11 @@ import type { Message } from '../messages.js';
 import type { Conversation, ConversationInfo, ConversationSummary } from '../runtime/conversations.js';
 import { storeError, StoreError, type StoreArea } from './errors.js';
 import { actualNanos, durationMs, reserveArgs, toUsd } from './memory.js';
-import { DEFAULT_LIST_LIMIT, isoTime, unbuiltRunStore, type Acquired, type ConversationStore, type Store } from './store.js';
+import { RUNS_MIGRATION, sqliteRuns, type SqliteRunOptions } from './sqlite-runs.js';
+import { DEFAULT_LIST_LIMIT, isoTime, type Acquired, type ConversationStore, type Store } from './store.js';
 
-/** Options of {@link sqliteStore}. */
-export interface SqliteStoreOptions {
+/** Options of {@link sqliteStore}; the run store's (event log bounds and polling, `onError`) included. */
+export interface SqliteStoreOptions extends SqliteRunOptions {
   /** The database file; it and its directory are created on first use. */
   path: string;
   /**
@@ -56,6 +58,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX conversations_expiry ON conversations (expires_at) WHERE expires_at IS NOT NULL;
    ALTER TABLE conversations ADD COLUMN summary TEXT;
    ALTER TABLE conversations ADD COLUMN summary_covers INTEGER;`,
+  // 3: durable runs: records (JSON text) with their leases and cancel flags, and event logs.
+  RUNS_MIGRATION,
 ];
 
 /** The schema version this release writes. */
@@ -84,15 +88,26 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   let closed = false;
 
   /** Runs `op` on the open database (opening it first); every failure becomes the area's store error. */
-  function run<T>(area: StoreArea, what: string, op: (s: Statements) => T): Promise<T> {
+  function use<T>(area: StoreArea, what: string, op: (s: Statements) => T): T {
     try {
       if (closed) throw storeError(area, 'sqlite', `The SQLite store at ${path} is closed: make a new one.`);
       db ??= open(path, busyTimeoutMs);
-      return Promise.resolve(op(db));
+      return op(db);
     } catch (error) {
-      return Promise.reject(error instanceof StoreError || error instanceof RangeError ? error : failure(area, path, what, busyTimeoutMs, error));
+      throw error instanceof StoreError || error instanceof RangeError ? error : failure(area, path, what, busyTimeoutMs, error);
     }
   }
+
+  /** {@link use}, as a promise that rejects with its error. */
+  function run<T>(area: StoreArea, what: string, op: (s: Statements) => T): Promise<T> {
+    try {
+      return Promise.resolve(use(area, what, op));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  const runs = sqliteRuns((what, op) => use('runs', what, (s) => op(s.db)), options);
 
   const conversations: ConversationStore = {
     acquire: (id, lease) => run('conversations', 'take the lease of a conversation', (s) => s.acquire.immediate(id, lease.owner, lease.ttlMs)),
@@ -116,7 +131,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   return {
     name: 'sqlite',
     conversations,
-    runs: unbuiltRunStore(), // TEMPORARY
+    runs: runs.runs,
     reserve(request) {
       return run('spend', 'reserve', (s) => {
         const a = reserveArgs(request);
@@ -131,6 +146,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
     async close() {
       closed = true;
+      await runs.close();
       db?.db.close();
       db = undefined;
     },

@@ -71,6 +71,10 @@ export const ATTR = {
   contextUtilization: 'tracebound.context.utilization',
   retryAttempts: 'tracebound.retry.attempts',
   runId: 'tracebound.run.id',
+  /** On a resumed run's span: the first step that part takes (the interrupted step, or the one after the last checkpoint). */
+  resumeFromStep: 'tracebound.resume.from_step',
+  /** On the tool span of a call that needed approval: `approved` | `denied`. */
+  approval: 'tracebound.approval',
   stepLastCallReason: 'tracebound.step.last_call_reason',
   toolTimeoutMs: 'tracebound.tool.timeout_ms',
   budgetMaxSteps: 'tracebound.budget.max_steps.limit',
@@ -163,6 +167,8 @@ export const EVENT = {
   budgetStoreError: 'tracebound.budget.store_error',
   retry: 'tracebound.retry',
   priceUnknown: 'tracebound.price.unknown',
+  /** A decision on a tool call awaiting approval, on the resumed run's span. */
+  approval: 'tracebound.approval',
 } as const;
 
 /** Attribute keys of tracebound's span events. */
@@ -187,7 +193,14 @@ export const EVENT_ATTR = {
   unsettledUsd: 'unsettled_usd',
   model: 'model',
   provider: 'provider',
+  /** `tracebound.approval`'s tool call (`gen_ai.tool.call.id`), decision (boolean) and the approver's reason. */
+  toolCallId: 'tool_call_id',
+  approved: 'approved',
+  reason: 'reason',
 } as const;
+
+/** `tracebound.approval` values on a tool span. */
+export const APPROVAL = { approved: 'approved', denied: 'denied' } as const;
 
 /** Event attributes typed `double`, per event: the USD amounts of the budget events. */
 export const DOUBLE_EVENT_ATTRIBUTES: ReadonlyMap<string, ReadonlySet<string>> = new Map<string, ReadonlySet<string>>([

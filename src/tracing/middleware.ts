@@ -10,12 +10,13 @@
  * {@link TracingMiddleware.model} next to the provider, inside the budget and around retries
  * (the `chat` span covers the call and its retries, not the budget's bookkeeping).
  */
-import { context as otelContext, SpanKind, type Span, type Tracer } from '@opentelemetry/api';
+import { context as otelContext, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
 import type { CompressContext, ConversationContext, Middleware, RunContext } from '../runtime/middleware.js';
 import { maxSteps } from '../runtime/limits.js';
 import { stepFinish } from '../runtime/outcomes.js';
-import { ATTR, OPERATION, SPAN_NAME } from './attributes.js';
+import type { RunTraceRef } from '../runtime/run-state.js';
+import { APPROVAL, ATTR, EVENT, EVENT_ATTR, OPERATION, SPAN_NAME } from './attributes.js';
 import {
   budgetAttributes,
   chatRequestAttributes,
@@ -109,15 +110,20 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     async wrapRun(ctx, next) {
       const { agent, state } = ctx;
       const owner: SpanOwner = { agentName: agent.name, conversationId: state.conversationId };
+      // A resumed run continues its trace: a child of the part it continues, linked to it.
+      const resumed = ctx.resumed;
+      const earlier = resumed?.trace && isTraceRef(resumed.trace) ? earlierPart(resumed.trace) : undefined;
       const run = openSpan(tracer, {
         name: SPAN_NAME.run(agent.name),
-        parent: ctx.parent,
+        parent: earlier?.parent ?? ctx.parent,
+        links: earlier?.links,
         attributes: () => {
           const attrs = runAttributes(
             { agentName: agent.name, conversationId: state.conversationId, agentId: agent.id, model: agent.model, input: state.input },
             recording,
           );
           attrs[ATTR.runId] = state.runId;
+          if (resumed) attrs[ATTR.resumeFromStep] = resumed.fromStep;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
       });
@@ -212,7 +218,11 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       const open = openSpan(tracer, {
         name: SPAN_NAME.tool(ctx.call.name),
         parent: spans.steps[ctx.step.index]?.context,
-        attributes: () => toolAttributes(ctx.call, ctx.tool, spans.owner, recording),
+        attributes: () => {
+          const attrs = toolAttributes(ctx.call, ctx.tool, spans.owner, recording);
+          if (ctx.approval) attrs[ATTR.approval] = APPROVAL[ctx.approval];
+          return attrs;
+        },
       });
       try {
         const outcome = await within(open, next);
@@ -235,6 +245,14 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     onEvent(run, event) {
       const spans = runs.get(run);
       if (!spans || !('step' in event)) return;
+      if (event.type === 'approval') {
+        // A decision belongs to the resumed run, not to one of its steps.
+        if (!spans.run.span.isRecording()) return;
+        const attributes: Attributes = { [EVENT_ATTR.toolCallId]: event.toolCallId, [EVENT_ATTR.approved]: event.approved };
+        if (event.reason !== undefined) attributes[EVENT_ATTR.reason] = event.reason;
+        spans.run.span.addEvent(EVENT.approval, attributes);
+        return;
+      }
       // Where it happened: a retry on its chat span; a budget decision on the compression span of
       // a summarising call, else on the step span. Its attributes are built only for a recording span.
       const span = event.type === 'retry' ? spans.chats[event.step] : (spans.compressing[event.step] ?? spans.steps[event.step])?.span;
@@ -300,6 +318,21 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
   };
 
   return { outer, model };
+}
+
+/** Whether a checkpointed trace reference names a real span (an untraced run's is all zeros or absent). */
+function isTraceRef(ref: RunTraceRef): boolean {
+  return trace.isSpanContextValid({ traceId: ref.traceId, spanId: ref.spanId, traceFlags: TraceFlags.NONE });
+}
+
+/**
+ * The parent context and link of a resumed run's span: the earlier part's run span, read from
+ * the checkpoint (so possibly written by another process: remote), taken as sampled, since it
+ * was recorded to be continued.
+ */
+function earlierPart(ref: RunTraceRef): { parent: Context; links: Link[] } {
+  const spanContext = { traceId: ref.traceId, spanId: ref.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
+  return { parent: trace.setSpanContext(ROOT_CONTEXT, spanContext), links: [{ context: spanContext }] };
 }
 
 /** Time to the first chunk (s) and when it came, from `performance.now()` readings in ms. */

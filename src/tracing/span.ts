@@ -6,6 +6,7 @@ import {
   trace,
   type Attributes,
   type Context,
+  type Link,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -24,6 +25,8 @@ export interface SpanSpec {
   parent?: Context;
   /** Computed only when the span is recording. */
   attributes?: () => Attributes;
+  /** Spans this one is causally related to besides its parent (a resumed run's earlier part). */
+  links?: Link[];
 }
 
 /** A started span and the context that makes it the parent of what runs inside it. */
@@ -46,7 +49,7 @@ export function openSpan(tracer: Tracer, spec: SpanSpec): OpenSpan {
   // The SDK's default start time has millisecond precision, which leaves parallel tool calls
   // unordered in a trace; the performance clock gives sub-millisecond starts.
   const startTime = performance.timeOrigin + performance.now();
-  const span = tracer.startSpan(spec.name, { kind: spec.kind ?? SpanKind.INTERNAL, startTime }, parent);
+  const span = tracer.startSpan(spec.name, { kind: spec.kind ?? SpanKind.INTERNAL, startTime, links: spec.links }, parent);
   if (spec.attributes && span.isRecording()) span.setAttributes(spec.attributes());
   // A no-op tracer's span carries nothing children need: skip making a context for it.
   return { span, context: isTraced(span) ? trace.setSpan(parent, span) : parent };

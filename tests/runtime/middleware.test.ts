@@ -144,7 +144,7 @@ describe('middleware', () => {
     expect(snapshots[1]!.totals.usage).toEqual(result.usage);
   });
 
-  it('observes run events: a retry reaches onEvent as it happens', async () => {
+  it('observes run events, run() as stream() emits them: a retry reaches onEvent as it happens', async () => {
     const events: RunEvent['type'][] = [];
     const observer: Middleware = { onEvent: (_run, event) => void events.push(event.type) };
     let calls = 0;
@@ -161,6 +161,6 @@ describe('middleware', () => {
     const a = agent({ name: 'flaky', instructions: '', model: flaky });
     const result = await createRuntime({ middleware: [observer], retry: { initialDelayMs: 1 } }).run(a, 'hi');
     expect(result.stopReason).toBe('final');
-    expect(events).toEqual(['retry']);
+    expect(events).toEqual(['run-start', 'step-start', 'retry', 'usage', 'step-end', 'run-end']);
   });
 });

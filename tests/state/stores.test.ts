@@ -423,7 +423,7 @@ describe('sqlite store', () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all()).toEqual([1, 2]);
+      expect(db.prepare('SELECT version FROM tracebound_migrations ORDER BY version').pluck().all()).toEqual([1, 2, 3]);
       expect(db.prepare("SELECT name FROM pragma_table_info('conversations')").pluck().all()).toContain('expires_at');
     } finally {
       db.close();

@@ -1,0 +1,266 @@
+/**
+ * Durable runs as middleware: every run holds a lease on its id in the store, renewed by
+ * heartbeat, and is checkpointed there: a record when it starts, its state after every step
+ * (before the next starts), its spend as soon as a model call asks for tools (before they run:
+ * a crash while they run must not lose what the call cost), and its end (completed with the
+ * result, interrupted with the tool calls awaiting approval, failed with the error). Another
+ * process sharing the store can then read the run, cancel it, follow its events, and resume it
+ * once the lease lapses: from the last step checkpoint, so the step in flight at a crash is
+ * redone (at-least-once for that step, exactly-once for completed ones).
+ *
+ * The runtime side (`runtime.runs`, `resume`, `cancel`, `subscribe`) is {@link DurableRuns},
+ * made here with the middleware because both share this process's live runs and leases.
+ */
+import { randomUUID } from 'node:crypto';
+import { errorType, RunInProgressError, RunLeaseLostError, RunNotFoundError } from '../errors.js';
+import type { RunEvent, RunResult } from '../runtime/events.js';
+import type { Middleware, RunContext } from '../runtime/middleware.js';
+import type { RunState } from '../runtime/run-state.js';
+import { failureOf, progressOf } from '../runtime/run-signal.js';
+import type { DurableRuns, RunInfo, RunStatus } from '../runtime/runs.js';
+import { maskSecrets } from '../secrets.js';
+import { isoTime, type Lease, type RunRecord, type Store } from './store.js';
+
+/** Default lease of a run, in ms: renewed every third of it while the run lives. */
+export const DEFAULT_RUN_LEASE_MS = 15_000;
+
+/** What the durable runs middleware needs. */
+export interface DurableOptions {
+  store: Store;
+  /**
+   * How long a run's lease lasts without renewal, in ms: after a crash, how soon another
+   * process may resume the run. Renewed every third of it. Default 15,000.
+   */
+  leaseMs?: number;
+  /** Where the one warning about a run event the store did not take goes. Default `console.warn`. */
+  warn?: (line: string) => void;
+}
+
+/** The middleware of every run, and the runtime's side of the same runs. */
+export interface Durable {
+  middleware: Middleware;
+  runs: DurableRuns;
+}
+
+/** A run this process runs. */
+interface LiveRun {
+  ctx: RunContext;
+  lease: Lease;
+  createdAt: number;
+  /**
+   * The state at the last step checkpoint, copied as deep as a step changes it: what a failed
+   * run's record and a spend checkpoint keep (with the spend as it is now).
+   */
+  checkpoint: RunState;
+}
+
+/**
+ * Makes the durable runs middleware and the runtime side of one runtime's runs.
+ * @throws {RangeError} when `leaseMs` is not a positive number.
+ */
+export function durableRuns(options: DurableOptions): Durable {
+  const { store, leaseMs = DEFAULT_RUN_LEASE_MS, warn = (line: string) => console.warn(line) } = options;
+  if (!(Number.isFinite(leaseMs) && leaseMs > 0)) throw new RangeError(`leaseMs must be a positive number of ms, got ${leaseMs}`);
+  const runs = store.runs;
+  /** Runs `take` claimed for a resume, until their run starts. */
+  const taken = new Map<string, { lease: Lease; createdAt: number }>();
+  const live = new Map<string, LiveRun>();
+  const byContext = new WeakMap<RunContext, LiveRun>();
+  let offCancel: (() => void) | undefined;
+  let warned = false;
+  const newLease = (runId: string): Lease => ({ owner: `${runId}/${randomUUID()}`, ttlMs: leaseMs });
+
+  const record = (run: LiveRun, status: RunStatus, state: RunState): RunRecord => {
+    const r: RunRecord = { runId: state.runId, agent: state.agent, status, step: state.step, state, createdAt: run.createdAt, updatedAt: Date.now() };
+    if (state.conversationId !== undefined) r.conversationId = state.conversationId;
+    return r;
+  };
+
+  /**
+   * Writes a record while the run holds its lease.
+   * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the run.
+   */
+  const save = async (run: LiveRun, r: RunRecord): Promise<void> => {
+    if (await runs.save(r, run.lease)) return;
+    run.ctx.abort('lease_lost');
+    throw run.ctx.signal.reason;
+  };
+
+  const heartbeat = (run: LiveRun) => async () => {
+    // A renewal that fails leaves the lease to lapse; the next checkpoint then finds it lost.
+    const beat = await runs.renew(run.ctx.state.runId, run.lease).catch(() => undefined);
+    if (!beat) return;
+    if (!beat.held) run.ctx.abort('lease_lost');
+    else if (beat.cancelRequested) run.ctx.abort('cancelled');
+  };
+
+  /**
+   * Logs an event in the store (which serialises it, errors as `{ type, message }`): in emit
+   * order (the store keeps the order of appends), never awaited.
+   */
+  const log = (runId: string, event: RunEvent): void => {
+    runs.appendEvent(runId, event).catch((error: unknown) => {
+      if (warned) return;
+      warned = true;
+      warn(`tracebound: the store did not log a run event (${errorType(error)}: ${maskSecrets(String((error as Error)?.message ?? error))}); runs go on, subscribers miss events (warned once)`);
+    });
+  };
+
+  const middleware: Middleware = {
+    name: 'durable-runs',
+    async wrapRun(ctx, next) {
+      const { state } = ctx;
+      const runId = state.runId;
+      const resumed = ctx.resumed ? taken.get(runId) : undefined;
+      let run: LiveRun;
+      if (resumed) {
+        taken.delete(runId);
+        run = { ctx, lease: resumed.lease, createdAt: resumed.createdAt, checkpoint: copyOf(state) };
+      } else {
+        const lease = newLease(runId);
+        const claim = await runs.claim(runId, lease);
+        if (!claim.held) throw new RunInProgressError(runId);
+        if (claim.record) {
+          // Given back as it was: an ended run's lease is free again (a lapsed running one stays
+          // held by this claim until its lease lapses).
+          await runs.save(claim.record, lease).catch(() => false);
+          throw new RunInProgressError(
+            runId,
+            `run ${JSON.stringify(runId)} already exists (${claim.record.status}): resume it with runtime.resume(), or give the new run another id`,
+          );
+        }
+        run = { ctx, lease, createdAt: Date.now(), checkpoint: copyOf(state) };
+      }
+      live.set(runId, run);
+      byContext.set(ctx, run);
+      offCancel ??= runs.onCancel((id) => live.get(id)?.ctx.abort('cancelled'));
+      const renewal = setInterval(heartbeat(run), leaseMs / 3).unref();
+      try {
+        await save(run, record(run, 'running', state));
+        let result: RunResult;
+        try {
+          result = await next();
+        } catch (error) {
+          await runs.save(failedRecord(run, error), run.lease).catch(() => false);
+          throw error;
+        }
+        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', state);
+        if (result.interruptions) end.interruptions = result.interruptions;
+        else end.result = result;
+        if (!(await runs.save(end, run.lease))) {
+          throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
+        }
+        return result;
+      } finally {
+        clearInterval(renewal);
+        live.delete(runId);
+      }
+    },
+    async wrapStep(ctx, next) {
+      const outcome = await next();
+      // A step that ends the run is recorded by the run's end record.
+      if (outcome.kind !== 'continue') return outcome;
+      const run = byContext.get(ctx.run) as LiveRun;
+      await save(run, record(run, 'running', ctx.run.state));
+      run.checkpoint = copyOf(ctx.run.state);
+      return outcome;
+    },
+    async wrapModelCall(ctx, next) {
+      const outcome = await next(ctx.request);
+      if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0) {
+        // The spend is kept before the tools run: a resume redoes this step, and pays again.
+        const run = byContext.get(ctx.run) as LiveRun;
+        await save(run, record(run, 'running', withSpend(run.checkpoint, ctx.run.state)));
+      }
+      return outcome;
+    },
+    onEvent(ctx, event) {
+      log(ctx.state.runId, event);
+    },
+  };
+
+  /** A failed run's record: the last step checkpoint (what a resume continues from) with the spend so far. */
+  function failedRecord(run: LiveRun, error: unknown): RunRecord {
+    const r = record(run, 'failed', withSpend(run.checkpoint, run.ctx.state));
+    r.error = failureOf(error);
+    return r;
+  }
+
+  return {
+    middleware,
+    runs: {
+      runs: {
+        get: async (runId) => {
+          const r = await runs.get(runId);
+          return r && infoOf(r);
+        },
+        list: async (query) => (await runs.list(query)).map(infoOf),
+      },
+      async take(runId, prepare) {
+        const found = await runs.get(runId);
+        if (!found) throw new RunNotFoundError(runId);
+        if (found.status === 'completed' && found.result) return { result: found.result };
+        const lease = newLease(runId);
+        const claim = await runs.claim(runId, lease);
+        if (!claim.held) throw new RunInProgressError(runId);
+        const r = claim.record;
+        if (!r) throw new RunNotFoundError(runId);
+        if (r.status === 'completed' && r.result) {
+          await runs.save(r, lease).catch(() => false);
+          return { result: r.result };
+        }
+        try {
+          prepare(r.state);
+        } catch (error) {
+          await runs.save(r, lease).catch(() => false);
+          throw error;
+        }
+        taken.set(runId, { lease, createdAt: r.createdAt });
+        return { state: r.state };
+      },
+      async cancel(runId) {
+        const here = live.get(runId);
+        here?.ctx.abort('cancelled');
+        try {
+          const asked = await runs.requestCancel(runId);
+          return asked || here !== undefined;
+        } catch (error) {
+          if (here) return true;
+          throw error;
+        }
+      },
+      subscribe: (runId, listener, after) => runs.subscribe(runId, listener, after),
+    },
+  };
+}
+
+/** A copy of a state as deep as a step changes it (arrays appended to or spliced; totals and ledger updated in place). */
+function copyOf(state: RunState): RunState {
+  const copy: RunState = {
+    ...state,
+    messages: state.messages.slice(),
+    totals: { ...state.totals },
+    budget: { ...state.budget },
+    pendingToolCalls: state.pendingToolCalls.slice(),
+    toolResults: state.toolResults.slice(),
+    approvals: state.approvals.slice(),
+  };
+  if (state.conversationTurn) copy.conversationTurn = state.conversationTurn.slice();
+  return copy;
+}
+
+/** A checkpointed state with the run's spend as it is now (usage, cost, budget ledger, tool calls). */
+function withSpend(checkpoint: RunState, now: RunState): RunState {
+  return { ...checkpoint, totals: { ...now.totals }, budget: { ...now.budget } };
+}
+
+/** A record as `runtime.runs` shows it. */
+function infoOf(r: RunRecord & { leaseExpired: boolean }): RunInfo {
+  const info: RunInfo = { runId: r.runId, agent: r.agent, status: r.status, step: r.step, createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) };
+  if (r.conversationId !== undefined) info.conversationId = r.conversationId;
+  if (r.interruptions) info.interruptions = r.interruptions;
+  if (r.result) info.result = r.result;
+  if (r.error) info.error = r.error;
+  if (r.status === 'running' && r.leaseExpired) info.leaseExpired = true;
+  return info;
+}

@@ -1,0 +1,160 @@
+/**
+ * Durable runs in this process's memory (the memory store's `runs`): records, leases, cancel
+ * flags and event logs shared by every run of the process and gone when it exits. The reference
+ * the SQLite and Redis run stores follow.
+ */
+import type { RunEvent } from '../runtime/events.js';
+import type { RunQuery, RunStatus } from '../runtime/runs.js';
+import {
+  encodeRunEvent,
+  hasEnded,
+  leaseExpired,
+  LocalFeed,
+  notifyCancel,
+  runLogSettings,
+  type ClosableRunStore,
+  type LoggedEvent,
+  type RunStoreOptions,
+} from './run-store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord, type RunStore } from './store.js';
+
+/** A stored record: its JSON (so a caller changing what it saved or got changes nothing stored), and what listing filters on. */
+interface Stored {
+  json: string;
+  agent: string;
+  status: RunStatus;
+  updatedAt: number;
+}
+
+/** A run's event log: its newest events, oldest first, and when the last was appended (ms). */
+interface Log {
+  events: LoggedEvent[];
+  lastAt: number;
+}
+
+/**
+ * The run store of `memoryStore`. Records are kept until the process exits; a run's event log
+ * keeps its newest `maxRunEvents` events, for `runEventTtlMs` after its last append. Event ids
+ * are increasing integers (as strings) across the store. Cancel requests and events reach the
+ * listeners of this store only: it is one process's.
+ * @param now the store's clock, in ms since the epoch
+ * @internal
+ */
+export function memoryRuns(now: () => number, options: RunStoreOptions = {}): ClosableRunStore {
+  const { maxEvents, ttlMs, report } = runLogSettings(options);
+  const records = new Map<string, Stored>();
+  const leases = new Map<string, { owner: string; expiresAt: number }>();
+  const cancels = new Set<string>();
+  const cancelListeners = new Set<(runId: string) => void>();
+  const logs = new Map<string, Log>();
+  let lastEventId = 0;
+  let lastSweep = now();
+
+  const holds = (runId: string, owner: string, at: number): boolean => {
+    const lease = leases.get(runId);
+    return lease !== undefined && lease.owner === owner && lease.expiresAt > at;
+  };
+  const withLease = (runId: string, stored: Stored, at: number) => ({
+    ...(JSON.parse(stored.json) as RunRecord),
+    leaseExpired: leaseExpired(stored.status, leases.get(runId)?.expiresAt, at),
+  });
+  /** The run's log unless it outlived its retention (then forgotten). */
+  const live = (runId: string, at: number): Log | undefined => {
+    const log = logs.get(runId);
+    if (log && log.lastAt + ttlMs <= at) logs.delete(runId);
+    return logs.get(runId);
+  };
+  /** Forgets the logs past retention, at most once per retention period (or minute), so appends stay O(1). */
+  const sweep = (at: number) => {
+    if (at - lastSweep < Math.min(ttlMs, 60_000)) return;
+    lastSweep = at;
+    for (const runId of logs.keys()) live(runId, at);
+  };
+  const feed = new LocalFeed((runId, after) => {
+    const events = live(runId, now())?.events ?? [];
+    // Binary search for the first id above `after`: ids increase along the log.
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((events[mid] as LoggedEvent).id <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return events.slice(lo);
+  }, report);
+
+  const runs: RunStore = {
+    async claim(runId, lease: Lease) {
+      const at = now();
+      const stored = records.get(runId);
+      const held = leases.get(runId);
+      if (stored && held && held.owner !== lease.owner && held.expiresAt > at) {
+        return { held: false, record: JSON.parse(stored.json) as RunRecord };
+      }
+      leases.set(runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
+      return { held: true, record: stored && (JSON.parse(stored.json) as RunRecord) };
+    },
+    async save(record, lease) {
+      const at = now();
+      if (!holds(record.runId, lease.owner, at)) return false;
+      records.set(record.runId, { json: JSON.stringify(record), agent: record.agent, status: record.status, updatedAt: record.updatedAt });
+      if (record.status === 'running') leases.set(record.runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
+      else leases.delete(record.runId);
+      if (hasEnded(record.status)) cancels.delete(record.runId);
+      return true;
+    },
+    async renew(runId, lease) {
+      const at = now();
+      const held = holds(runId, lease.owner, at);
+      if (held) leases.set(runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
+      return { held, cancelRequested: cancels.has(runId) };
+    },
+    async get(runId) {
+      const stored = records.get(runId);
+      return stored && withLease(runId, stored, now());
+    },
+    async list(query: RunQuery = {}) {
+      const at = now();
+      return [...records]
+        .filter(([, r]) => (query.agent === undefined || r.agent === query.agent) && (query.status === undefined || r.status === query.status))
+        .sort(([a, x], [b, y]) => y.updatedAt - x.updatedAt || (a < b ? -1 : a > b ? 1 : 0))
+        .slice(0, query.limit ?? DEFAULT_LIST_LIMIT)
+        .map(([runId, stored]) => withLease(runId, stored, at));
+    },
+    async requestCancel(runId) {
+      const stored = records.get(runId);
+      if (!stored || hasEnded(stored.status)) return false;
+      cancels.add(runId);
+      notifyCancel(cancelListeners, runId, report);
+      return true;
+    },
+    onCancel(listener) {
+      cancelListeners.add(listener);
+      return () => void cancelListeners.delete(listener);
+    },
+    async appendEvent(runId, event: RunEvent) {
+      const json = encodeRunEvent(event);
+      const at = now();
+      sweep(at);
+      let log = live(runId, at);
+      if (!log) logs.set(runId, (log = { events: [], lastAt: at }));
+      const id = ++lastEventId;
+      log.events.push({ id, json });
+      if (log.events.length > maxEvents) log.events.splice(0, log.events.length - maxEvents);
+      log.lastAt = at;
+      feed.notify(runId);
+      return String(id);
+    },
+    subscribe(runId, listener, after) {
+      return feed.subscribe(runId, listener, after);
+    },
+  };
+
+  return {
+    runs,
+    close() {
+      feed.close();
+      cancelListeners.clear();
+    },
+  };
+}
