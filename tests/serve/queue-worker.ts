@@ -3,14 +3,16 @@
  * `node --import tsx tests/serve/queue-worker.ts '<json QueueWorkerConfig>'`.
  *
  * It runs `serve()` with a {@link bullmqInput} over a scripted agent. A run's input is the JSON
- * `{ n, slowMs? }`: step 1 calls the `work` tool (which appends `<n>` to `counterFile` when set,
- * then sleeps `slowMs`), step 2 answers `done <n>`. Every outcome is pushed to the Redis list
- * `doneKey` as `<runId>:<pid>:<ok|type>`.
+ * `{ n, slowMs?, blockMs? }`: step 1 calls the `work` tool, which sleeps `slowMs`; with `blockMs`,
+ * step 2 calls it again, and it flushes the spans so far, then sleeps `blockMs` (unless the worker
+ * is `noBlock`); the last step answers `done <n>`. Each `work` call appends `<n>:<step>` to
+ * `counterFile` when set. Every outcome is pushed to the Redis list `doneKey` as
+ * `<runId>:<pid>:<ok|type>`.
  *
- * Stdout lines: `ready` once the worker takes jobs, `start <n>` when a `work` tool call begins,
+ * Stdout lines: `ready` once the worker takes jobs, `start <n> <step>` when a `work` call begins,
  * `stopped` after a `stop` line on stdin once the server drained. Runs go through a runtime on
- * `redisStore({ url })` when `durable` (checkpoints shared by the fleet), else the default memory
- * store; spans go to `traceFile` when set.
+ * the `store` when set (a SQLite file path, or a `redis://` URL: checkpoints the workers share),
+ * else the default memory store; spans go to `traceFile` when set.
  */
 import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -21,6 +23,7 @@ import { bullmqInput, type FleetSchedule } from '../../src/serve/inputs/bullmq.j
 import { serve } from '../../src/serve/serve.js';
 import type { Output } from '../../src/serve/types.js';
 import { redisStore } from '../../src/state/redis.js';
+import { sqliteStore } from '../../src/state/sqlite.js';
 import { createTracerProvider } from '../../src/telemetry/setup.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
@@ -37,20 +40,30 @@ export interface QueueWorkerConfig {
   leaseRetryMs?: number;
   schedules?: FleetSchedule[];
   counterFile?: string;
-  durable?: boolean;
+  /** A SQLite file path or a `redis://` URL. */
+  store?: string;
+  /** The runtime's run lease, in ms. */
+  leaseMs?: number;
+  noBlock?: boolean;
   traceFile?: string;
 }
 
 const config = JSON.parse(process.argv[2] as string) as QueueWorkerConfig;
-const Payload = z.object({ n: z.number().int(), slowMs: z.number().nonnegative().optional() });
+const Payload = z.object({ n: z.number().int(), slowMs: z.number().nonnegative().optional(), blockMs: z.number().nonnegative().optional() });
 
+const provider = createTracerProvider({ exporter: config.traceFile ? ['file'] : ['none'], traceFile: config.traceFile });
 const work = tool({
   name: 'work',
   description: 'Works for a while.',
-  parameters: z.object({ n: z.number(), ms: z.number() }),
-  execute: async ({ n, ms }) => {
-    if (config.counterFile) appendFileSync(config.counterFile, `${n}\n`);
-    process.stdout.write(`start ${n}\n`);
+  parameters: z.object({ n: z.number(), step: z.number(), ms: z.number() }),
+  execute: async ({ n, step, ms }) => {
+    if (config.counterFile) appendFileSync(config.counterFile, `${n}:${step}\n`);
+    if (step === 2) {
+      // The step-1 spans reach the file before a SIGKILL could lose their batch.
+      await provider.forceFlush();
+      if (config.noBlock) ms = 0;
+    }
+    process.stdout.write(`start ${n} ${step}\n`);
     await new Promise((resolve) => setTimeout(resolve, ms));
     return 'worked';
   },
@@ -58,9 +71,11 @@ const work = tool({
 const model = scriptedModel({
   respond: (request) => {
     const input = Payload.parse(JSON.parse(request.messages.find((m) => m.role === 'user')?.content ?? ''));
-    return request.messages.some((m) => m.role === 'tool')
-      ? { text: `done ${input.n}` }
-      : { toolCalls: [{ id: `call_${input.n}`, name: 'work', arguments: { n: input.n, ms: input.slowMs ?? 0 } }] };
+    const step = request.messages.filter((m) => m.role === 'tool').length + 1;
+    const call = (ms: number) => ({ toolCalls: [{ id: `call_${input.n}_${step}`, name: 'work', arguments: { n: input.n, step, ms } }] });
+    if (step === 1) return call(input.slowMs ?? 0);
+    if (step === 2 && input.blockMs !== undefined) return call(input.blockMs);
+    return { text: `done ${input.n}` };
   },
 });
 
@@ -72,10 +87,10 @@ const done: Output = {
     await redis.rpush(config.doneKey, `${outcome.message.runId}:${process.pid}:${status}`);
   },
 };
-const provider = createTracerProvider({ exporter: config.traceFile ? ['file'] : ['none'], traceFile: config.traceFile });
+const store = config.store === undefined ? undefined : config.store.startsWith('redis://') ? redisStore({ url: config.store }) : sqliteStore({ path: config.store });
 const server = serve({
   agent: agent({ name: 'queue-worker', instructions: 'Work.', model, tools: [work] }),
-  runtime: tracedRuntime({ tracerProvider: provider, ...(config.durable ? { store: redisStore({ url: config.url }) } : {}) }),
+  runtime: tracedRuntime({ tracerProvider: provider, ...(store ? { store } : {}), ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}) }),
   inputs: [
     bullmqInput({
       url: config.url,
@@ -101,6 +116,7 @@ lines.on('line', async (line) => {
   process.stdin.destroy();
   await server.stop();
   await provider.shutdown();
+  await store?.close();
   await redis.quit();
   process.stdout.write('stopped\n');
 });
