@@ -15,7 +15,7 @@ import { createRuntime } from '../../src/create-runtime.js';
 import type { RunInfo, Runs } from '../../src/runtime/runs.js';
 import { bullmqInput, enqueueRun, type RunJobResult } from '../../src/serve/inputs/bullmq.js';
 import { redisStreamOutput } from '../../src/serve/outputs/redis-stream.js';
-import { serve } from '../../src/serve/serve.js';
+import { serve, type Server } from '../../src/serve/serve.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type RunOutcome } from '../../src/serve/types.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { registerSecret } from '../../src/secrets.js';
@@ -330,35 +330,46 @@ describe('serve: BullMQ queue input in process', () => {
     expect(job.attemptsMade).toBe(1);
   });
 
-  it("stop(): a run the drain deadline aborts puts its job back in the queue (waiting, no attempt counted), for another worker", async () => {
+  it('stop(): a run the drain deadline aborts puts its job back in the queue (no attempt counted), and the next worker resumes it', async () => {
     let started!: () => void;
     const began = new Promise<void>((resolve) => (started = resolve));
+    let stuckCalls = 0;
     const stuck = tool({
       name: 'stuck',
-      description: 'Never ends by itself.',
+      description: 'Never ends by itself the first time.',
       parameters: z.object({}),
       execute: (_args, { signal }) => {
+        if (++stuckCalls > 1) return 'unstuck';
         started();
         return new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
       },
     });
-    const model = scriptedModel({ respond: () => ({ toolCalls: [{ id: 'call_1', name: 'stuck', arguments: {} }] }) });
-    const server = serve({
-      agent: agent({ name: 'stuck', instructions: '', model, tools: [stuck] }),
-      runtime: createRuntime(),
-      inputs: [bullmqInput({ url: redis.url, queue: 'drain' })],
-      concurrency: 2,
-      drainTimeoutMs: 300,
+    const model = scriptedModel({
+      respond: (request) => (request.messages.some((m) => m.role === 'tool') ? { text: 'finally' } : { toolCalls: [{ id: 'call_1', name: 'stuck', arguments: {} }] }),
     });
-    await server.start();
+    const stuckAgent = agent({ name: 'stuck', instructions: '', model, tools: [stuck] });
+    // One runtime (one memory store) for both servers: the run's record outlives the first.
+    const runtime = createRuntime();
+    const server = (): Server => serve({ agent: stuckAgent, runtime, inputs: [bullmqInput({ url: redis.url, queue: 'drain' })], concurrency: 2, drainTimeoutMs: 300 });
+    const first = server();
+    await first.start();
     const queue = queueOf('drain');
     await enqueueRun(queue, { input: 'x' }, { runId: 'drained-1' });
     await began;
-    await server.stop();
+    await first.stop();
     const job = (await queue.getJob('drained-1')) as Job;
     expect(await job.getState()).toBe('waiting');
     expect(job.attemptsMade).toBe(0);
     expect(job.failedReason).toBeUndefined();
+    expect(await runtime.runs.get('drained-1')).toMatchObject({ status: 'failed', error: { stopReason: 'aborted' } });
+
+    const next = server();
+    await next.start();
+    await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
+    await next.stop();
+    expect(((await queue.getJob('drained-1')) as Job<unknown, RunJobResult>).returnvalue).toMatchObject({ runId: 'drained-1', output: 'finally' });
+    expect(await runtime.runs.get('drained-1')).toMatchObject({ status: 'completed' });
+    expect(stuckCalls).toBe(2);
   });
 
   it('tracebound/serve loads bullmq when a bullmqInput starts, not before (the built package: npm test builds first)', async () => {
