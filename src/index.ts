@@ -18,6 +18,7 @@ export {
   RunAbortedError,
   RunError,
   RunInProgressError,
+  RunLeaseLostError,
   RunNotFoundError,
   RunTimeoutError,
   type RunProgress,
@@ -91,12 +92,24 @@ export type {
   ConversationContext,
   Middleware,
   ModelCallContext,
+  ResumePoint,
   RunContext,
   StepContext,
   ToolCallContext,
 } from './runtime/middleware.js';
+export type { RunAbort } from './runtime/run-signal.js';
 export type { CompressOutcome, ModelCallOutcome, StepOutcome } from './runtime/outcomes.js';
-export { newRunState, type BudgetLedger, type LastCallReason, type RunState, type RunStateInit, type RunTotals } from './runtime/run-state.js';
+export {
+  newRunState,
+  RUN_STATE_VERSION,
+  type BudgetLedger,
+  type LastCallReason,
+  type PendingApproval,
+  type RunState,
+  type RunStateInit,
+  type RunTotals,
+  type RunTraceRef,
+} from './runtime/run-state.js';
 export type { HookContext, Hooks } from './runtime/hooks.js';
 export type { ToolOutcome } from './runtime/tools.js';
 export type { RetryPolicy } from './runtime/retry.js';
@@ -104,4 +117,4 @@ export { tracedRuntime, type TracedRuntime, type TracedRuntimeOptions } from './
 export { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from './telemetry/setup.js';
 export type { ExportStats } from './telemetry/export-guard.js';
 export { flushOnExit } from './cli/exit.js';
-export { ATTR, EVENT, SPAN_NAME } from './tracing/attributes.js';
+export { APPROVAL, ATTR, EVENT, SPAN_NAME } from './tracing/attributes.js';

@@ -32,7 +32,10 @@ export interface DurableOptions {
    * process may resume the run. Renewed every third of it. Default 15,000.
    */
   leaseMs?: number;
-  /** Where the one warning about a run event the store did not take goes. Default `console.warn`. */
+  /**
+   * Where the one warning about a write the store did not take (a checkpoint, a run event) goes.
+   * Default `console.warn`.
+   */
   warn?: (line: string) => void;
 }
 
@@ -48,8 +51,9 @@ interface LiveRun {
   lease: Lease;
   createdAt: number;
   /**
-   * The state at the last step checkpoint, copied as deep as a step changes it: what a failed
-   * run's record and a spend checkpoint keep (with the spend as it is now).
+   * The state at the last step checkpoint, copied as deep as a step changes it: what the store
+   * was given (it may keep it as is: nothing changes it), and what a failed run's record and a
+   * spend checkpoint keep (with the spend as it is now).
    */
   checkpoint: RunState;
 }
@@ -76,12 +80,28 @@ export function durableRuns(options: DurableOptions): Durable {
     return r;
   };
 
+  /** Says once per runtime that the store failed a write the run does without. */
+  const warnOnce = (what: string, error: unknown): void => {
+    if (warned) return;
+    warned = true;
+    warn(`tracebound: the store did not take ${what} (${errorType(error)}: ${maskSecrets(String((error as Error | undefined)?.message ?? error))}); runs go on (warned once)`);
+  };
+
   /**
-   * Writes a record while the run holds its lease.
+   * Writes a record while the run holds its lease. A store that fails the write does not fail
+   * the run (its model calls are paid for): it goes on, resumable from its last checkpoint that
+   * was written, and the failure is warned about once.
    * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the run.
    */
   const save = async (run: LiveRun, r: RunRecord): Promise<void> => {
-    if (await runs.save(r, run.lease)) return;
+    let held: boolean;
+    try {
+      held = await runs.save(r, run.lease);
+    } catch (error) {
+      warnOnce(`a checkpoint of run ${JSON.stringify(r.runId)}`, error);
+      return;
+    }
+    if (held) return;
     run.ctx.abort('lease_lost');
     throw run.ctx.signal.reason;
   };
@@ -99,11 +119,7 @@ export function durableRuns(options: DurableOptions): Durable {
    * order (the store keeps the order of appends), never awaited.
    */
   const log = (runId: string, event: RunEvent): void => {
-    runs.appendEvent(runId, event).catch((error: unknown) => {
-      if (warned) return;
-      warned = true;
-      warn(`tracebound: the store did not log a run event (${errorType(error)}: ${maskSecrets(String((error as Error)?.message ?? error))}); runs go on, subscribers miss events (warned once)`);
-    });
+    runs.appendEvent(runId, event).catch((error: unknown) => warnOnce('a run event (subscribers miss it)', error));
   };
 
   const middleware: Middleware = {
@@ -136,7 +152,7 @@ export function durableRuns(options: DurableOptions): Durable {
       offCancel ??= runs.onCancel((id) => live.get(id)?.ctx.abort('cancelled'));
       const renewal = setInterval(heartbeat(run), leaseMs / 3).unref();
       try {
-        await save(run, record(run, 'running', state));
+        await save(run, record(run, 'running', run.checkpoint));
         let result: RunResult;
         try {
           result = await next();
@@ -144,10 +160,11 @@ export function durableRuns(options: DurableOptions): Durable {
           await runs.save(failedRecord(run, error), run.lease).catch(() => false);
           throw error;
         }
-        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', state);
+        const final = copyOf(state);
+        const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', final);
         if (result.interruptions) end.interruptions = result.interruptions;
-        else end.result = result;
-        if (!(await runs.save(end, run.lease))) {
+        else end.result = { ...result, messages: final.messages };
+        if (!(await runs.save(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)))) {
           throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
         }
         return result;
@@ -161,8 +178,8 @@ export function durableRuns(options: DurableOptions): Durable {
       // A step that ends the run is recorded by the run's end record.
       if (outcome.kind !== 'continue') return outcome;
       const run = byContext.get(ctx.run) as LiveRun;
-      await save(run, record(run, 'running', ctx.run.state));
       run.checkpoint = copyOf(ctx.run.state);
+      await save(run, record(run, 'running', run.checkpoint));
       return outcome;
     },
     async wrapModelCall(ctx, next) {
@@ -234,7 +251,11 @@ export function durableRuns(options: DurableOptions): Durable {
   };
 }
 
-/** A copy of a state as deep as a step changes it (arrays appended to or spliced; totals and ledger updated in place). */
+/**
+ * A copy of a state as deep as a run changes it (arrays appended to or spliced; totals and
+ * ledger updated in place; messages themselves are never changed): a record handed to the store
+ * stays as it was, at the cost of copying arrays of references, not serialising the state.
+ */
 function copyOf(state: RunState): RunState {
   const copy: RunState = {
     ...state,

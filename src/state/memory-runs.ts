@@ -18,9 +18,13 @@ import {
 } from './run-store.js';
 import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord, type RunStore } from './store.js';
 
-/** A stored record: its JSON (so a caller changing what it saved or got changes nothing stored), and what listing filters on. */
+/**
+ * A stored record as saved (its saver never changes it: see `RunStore.save`; a checkpoint is
+ * then an array copy, not a serialisation), copied on every read so a caller changing what it
+ * got changes nothing stored; and what listing filters on.
+ */
 interface Stored {
-  json: string;
+  record: RunRecord;
   agent: string;
   status: RunStatus;
   updatedAt: number;
@@ -55,7 +59,7 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
     return lease !== undefined && lease.owner === owner && lease.expiresAt > at;
   };
   const withLease = (runId: string, stored: Stored, at: number) => ({
-    ...(JSON.parse(stored.json) as RunRecord),
+    ...structuredClone(stored.record),
     leaseExpired: leaseExpired(stored.status, leases.get(runId)?.expiresAt, at),
   });
   /** The run's log unless it outlived its retention (then forgotten). */
@@ -89,15 +93,15 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
       const stored = records.get(runId);
       const held = leases.get(runId);
       if (stored && held && held.owner !== lease.owner && held.expiresAt > at) {
-        return { held: false, record: JSON.parse(stored.json) as RunRecord };
+        return { held: false, record: structuredClone(stored.record) };
       }
       leases.set(runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
-      return { held: true, record: stored && (JSON.parse(stored.json) as RunRecord) };
+      return { held: true, record: stored && structuredClone(stored.record) };
     },
     async save(record, lease) {
       const at = now();
       if (!holds(record.runId, lease.owner, at)) return false;
-      records.set(record.runId, { json: JSON.stringify(record), agent: record.agent, status: record.status, updatedAt: record.updatedAt });
+      records.set(record.runId, { record, agent: record.agent, status: record.status, updatedAt: record.updatedAt });
       if (record.status === 'running') leases.set(record.runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
       else leases.delete(record.runId);
       if (hasEnded(record.status)) cancels.delete(record.runId);

@@ -9,16 +9,18 @@ import { ioredis } from './ioredis.js';
 import { storeError, StoreError, type StoreArea } from './errors.js';
 import { actualNanos, durationMs, reserveArgs, toUsd } from './memory.js';
 import { redisConversations } from './redis-conversations.js';
-import { unbuiltRunStore, type ReserveRequest, type ReserveResult, type SettleRequest, type Store, type WindowState
-} from './store.js';
+import { redisRuns, type RedisRunOptions } from './redis-runs.js';
+import type { ReserveRequest, ReserveResult, SettleRequest, Store, WindowState } from './store.js';
 
-/** Options of {@link redisStore}. */
-export interface RedisStoreOptions {
+/** Options of {@link redisStore}; the run store's (event log bounds, ended runs' retention, `onError`) included. */
+export interface RedisStoreOptions extends RedisRunOptions {
   /** Where Redis listens, e.g. `redis://host:6379/0`. Default `redis://127.0.0.1:6379`. Ignored with `client`. */
   url?: string;
   /**
    * A client of the caller's, used as is and left open by `close()`. The store defines its scripts
-   * on it (`traceboundReserve`, `traceboundSettle`, `traceboundWindow`). Create it with
+   * on it (`traceboundReserve`, `traceboundSettle`, `traceboundWindow`, `traceboundConversation*`,
+   * `traceboundRun*`); run event subscriptions and cancel listeners use connections of the store's
+   * own (`client.duplicate()`), which `close()` closes. Create it with
    * `enableOfflineQueue: false` and `maxRetriesPerRequest: 0` as the store's own client is: with
    * ioredis's defaults a call that timed out for its caller stays queued and reaches Redis later.
    */
@@ -152,8 +154,11 @@ const DEFAULT_TIMEOUT_MS = 500;
  * after its `ttlMs`. Each window's keys expire once idle for the window (or the last reservation's
  * TTL, if longer). Amounts are exact up to about $9M per window.
  *
- * Errors: reserve, settle and window reject with `BudgetStoreError`, the conversations' methods
- * with `StoreError` (its `cause` is the ioredis error), when Redis cannot be reached, does not
+ * Durable runs are in redis-runs.ts: their event subscriptions and cancel listeners each take a
+ * connection of their own on first use, so a blocking read never holds up the store's calls.
+ *
+ * Errors: reserve, settle and window reject with `BudgetStoreError`, the conversations' and runs'
+ * methods with `StoreError` (its `cause` is the ioredis error), when Redis cannot be reached, does not
  * answer within `timeoutMs`, or replies with an error (such as WRONGTYPE when the key holds
  * something else); with `RangeError` on malformed amounts or durations. A call that timed out may still have been applied: a reservation then
  * holds its amount until its TTL (the safe side), and a settle retried with the same id counts
@@ -228,6 +233,17 @@ export function redisStore(options: RedisStoreOptions = {}): Store {
     }
   }
 
+  const runs = redisRuns(
+    {
+      client,
+      prefix,
+      call: (what, op) => call('runs', what, op),
+      fail: (what, cause) => fail('runs', what, cause),
+      closed: () => closed,
+    },
+    options,
+  );
+
   function keys(key: string): [string, string, string] {
     const k = prefix + key;
     return [k, `${k}:spent`, `${k}:held`];
@@ -236,7 +252,7 @@ export function redisStore(options: RedisStoreOptions = {}): Store {
   return {
     name: 'redis',
     conversations: redisConversations(client, prefix, (what, op) => call('conversations', what, op)),
-    runs: unbuiltRunStore(), // TEMPORARY
+    runs: runs.runs,
     async reserve(request: ReserveRequest): Promise<ReserveResult> {
       const a = reserveArgs(request);
       const reply = await call('spend', 'reserve', () =>
@@ -265,6 +281,7 @@ export function redisStore(options: RedisStoreOptions = {}): Store {
 
     async close(): Promise<void> {
       closed = true;
+      await runs.close();
       if (!owned) return;
       // quit() waits for replies in flight; when Redis is down it fails and the socket is dropped.
       await client.quit().catch(() => client.disconnect());

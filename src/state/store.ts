@@ -177,14 +177,19 @@ export type RunClaim = { held: true; record: RunRecord | undefined } | { held: f
 export interface RunStore {
   /**
    * Takes run `runId`'s lease for `lease.owner` when the run is unknown, its lease is free or
-   * lapsed, or already that owner's, and reads its record, in one atomic operation.
+   * lapsed, or already that owner's, and reads its record, in one atomic operation. A run with no
+   * record yet is taken by whoever claims it last: of two first claims of one id, only the later
+   * one's `save` succeeds.
    * @returns `held: false` with the record when another owner holds a live lease.
    */
   claim(runId: string, lease: Lease): Promise<RunClaim>;
   /**
    * Writes `record` (a checkpoint, or the run's end) when `lease.owner` holds the run's lease,
-   * renewing it; a status other than `running` also releases the lease.
-   * @returns false, writing nothing, when the lease was lost.
+   * renewing it; a status other than `running` also releases the lease, and an ended one
+   * (`completed`, `failed`) clears a cancel request. Listing orders by `record.updatedAt`. The
+   * caller hands the record over: it never changes it afterwards, so a store may keep it as is
+   * (the memory store does, and copies on read).
+   * @returns false, writing nothing, when the lease was lost (lapsed, or taken).
    */
   save(record: RunRecord, lease: Lease): Promise<boolean>;
   /**
@@ -198,22 +203,32 @@ export interface RunStore {
   list(query?: RunQuery): Promise<Array<RunRecord & { leaseExpired: boolean }>>;
   /**
    * Asks whichever process runs `runId` to abort it: a flag on the record (read by the heartbeat)
-   * and a notice to every {@link onCancel} listener sharing the store.
-   * @returns false when the run is unknown or already ended.
+   * and a notice to every {@link onCancel} listener sharing the store. An `interrupted` run takes
+   * it too: its resume then sees the flag on its first heartbeat.
+   * @returns false when the run is unknown or already ended (`completed`, `failed`).
    */
   requestCancel(runId: string): Promise<boolean>;
-  /** Calls `listener` with the id of each run a cancel is requested for. @returns the unsubscribe function. */
+  /**
+   * Calls `listener` with the id of each run a cancel is requested for (memory and SQLite: requests
+   * made through this store; Redis: through any store on the server with the same prefix). Never
+   * throws: a store failure goes to the store's `onError` option.
+   * @returns the unsubscribe function.
+   */
   onCancel(listener: (runId: string) => void): () => void;
   /**
    * Appends an event to the run's log (bounded; kept a while after the run ends) and delivers it
-   * to the run's subscribers in every process sharing the store (memory and SQLite stores: this
-   * process only). Order of appends is kept.
+   * to the run's subscribers in every process sharing the store (memory: this process; SQLite:
+   * this process at once, the others' at their next poll of the file; Redis: every process at
+   * once). Order of appends is kept. The event is stored as JSON: an `Error` in it becomes
+   * `{ type, message }`, its secrets masked (run-store.ts, `encodeRunEvent`).
    * @returns the event's id.
    */
   appendEvent(runId: string, event: RunEvent): Promise<string>;
   /**
-   * Delivers the run's logged events after `after` (all when absent), then each new one, in order,
-   * until unsubscribed.
+   * Delivers the run's logged events after `after` (all when absent, or not an id of this store),
+   * then each new one, in order, none twice and none skipped, until unsubscribed or the store is
+   * closed. Never throws: a store failure while reading goes to the store's `onError` option, and
+   * the read is retried.
    * @returns the unsubscribe function.
    */
   subscribe(runId: string, listener: (entry: RunEventEntry) => void, after?: string): () => void;
@@ -236,12 +251,4 @@ export const DEFAULT_LIST_LIMIT = 100;
 /** The ISO 8601 form of an epoch time in ms, as conversations carry their times. */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** TEMPORARY scaffolding of issue 13's contract branch: replaced by each store's run store before merge. */
-export function unbuiltRunStore(): RunStore {
-  const no = (): never => {
-    throw new Error('TEMPORARY: run store not built yet');
-  };
-  return { claim: no, save: no, renew: no, get: no, list: no, requestCancel: no, onCancel: no, appendEvent: no, subscribe: no };
 }

@@ -41,7 +41,7 @@ function threeSteps(block?: ReturnType<typeof gate>) {
     name: 'slow',
     description: 'Waits.',
     parameters: z.object({}),
-    execute: async ({}, { signal }) => {
+    execute: async (_args, { signal }) => {
       ran.slow++;
       if (block) await Promise.race([block.wait(), new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
       return 'slow done';
@@ -283,6 +283,27 @@ describe('run events', () => {
     } finally {
       console.warn = original;
     }
-    expect(warnings).toEqual([expect.stringMatching(/^tracebound: the store did not log a run event \(Error: event log down\)/)]);
+    expect(warnings).toEqual([expect.stringMatching(/^tracebound: the store did not take a run event \(subscribers miss it\) \(Error: event log down\)/)]);
+  });
+
+  it('a checkpoint the store fails does not fail the run: it goes on, and the last checkpoint written stays', async () => {
+    const store = memoryStore();
+    let saves = 0;
+    const flaky: Store = Object.assign(Object.create(store) as Store, {
+      runs: { ...store.runs, save: (record: RunRecord, lease: Parameters<Store['runs']['save']>[1]) => (++saves > 2 ? Promise.reject(new Error('disk full')) : store.runs.save(record, lease)) },
+    });
+    const warnings: string[] = [];
+    const { agent: a } = threeSteps();
+    const runtime = createRuntime({ store: flaky });
+    const original = console.warn;
+    console.warn = (line: string) => void warnings.push(line);
+    try {
+      expect((await runtime.run(a, 'go', { runId: 'r-disk' })).stopReason).toBe('final');
+    } finally {
+      console.warn = original;
+    }
+    expect(warnings).toEqual([expect.stringMatching(/^tracebound: the store did not take a checkpoint of run "r-disk" \(Error: disk full\)/)]);
+    // The start and step 1's spend were written; nothing after.
+    expect(await runtime.runs.get('r-disk')).toMatchObject({ status: 'running', step: 0 });
   });
 });

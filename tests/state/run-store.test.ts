@@ -5,10 +5,12 @@
  * or duplicate, bounds, retention) and close(). For SQLite and Redis a second store instance on
  * the same file / server stands for a second process.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelCallError } from '../../src/providers/errors.js';
@@ -21,7 +23,8 @@ import { memoryStore } from '../../src/state/memory.js';
 import type { RunStoreOptions } from '../../src/state/run-store.js';
 import { MIGRATIONS, sqliteStore } from '../../src/state/sqlite.js';
 import type { Store } from '../../src/state/store.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { redisStore } from '../../src/state/redis.js';
+import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import { runRecord } from '../support/run-record.js';
 
 let redis: RedisServer;
@@ -51,6 +54,13 @@ const kinds: [string, () => Place][] = [
       const path = freshFile();
       // A short poll keeps the cross-process tests quick.
       return (options) => sqliteStore({ path, runEventPollMs: 20, ...options });
+    },
+  ],
+  [
+    'redis',
+    () => {
+      const prefix = `t-${randomUUID()}:`;
+      return (options) => redisStore({ url: redis.url, prefix, timeoutMs: LOADED_REPLY_TIMEOUT_MS, ...options });
     },
   ],
 ];
@@ -462,6 +472,71 @@ describe('sqlite store: durable runs in an existing file', () => {
     while (errors.length === 0) await sleep(5);
     expect(errors[0]).toBeInstanceOf(StoreError);
     off();
+  });
+});
+
+describe('run stores: close() leaves nothing open', () => {
+  const worker = fileURLToPath(new URL('./run-store-exit.ts', import.meta.url));
+  /** Long enough for tsx to start on a loaded machine; a process kept alive by a handle never exits. */
+  const EXIT_WAIT_MS = 20_000;
+
+  it.each([
+    ['memory', () => 'memory'],
+    ['sqlite', () => freshFile()],
+    ['redis', () => redis.url],
+  ])('%s: a process that subscribed, listened and closed its store exits on its own', async (_name, where) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', worker, where()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), EXIT_WAIT_MS);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+    clearTimeout(killer);
+    expect(output.trim()).toBe('closed');
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+  }, 30_000);
+});
+
+describe('redis store: durable runs', () => {
+  it('forgets an ended run after endedRunTtlMs, and keeps a running one', async () => {
+    const prefix = `t-${randomUUID()}:`;
+    const store = redisStore({ url: redis.url, prefix, timeoutMs: LOADED_REPLY_TIMEOUT_MS, endedRunTtlMs: 200 });
+    opened.push(store);
+    const lease = { owner: 'a', ttlMs: 10_000 };
+    for (const [runId, status] of [['done', 'completed'], ['live', 'running']] as const) {
+      await store.runs.claim(runId, lease);
+      await store.runs.save(runRecord(runId, 'support', { status }), lease);
+    }
+    expect((await store.runs.list()).map((r) => r.runId).sort()).toEqual(['done', 'live']);
+    await sleep(300);
+    expect(await store.runs.get('done')).toBeUndefined();
+    expect((await store.runs.list()).map((r) => r.runId)).toEqual(['live']);
+    expect((await store.runs.get('live'))?.status).toBe('running');
+  });
+
+  it('rejects with StoreError while Redis is down; listener registrations report through onError instead', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const errors: unknown[] = [];
+    const store = redisStore({ url, timeoutMs: 300, onError: (e) => errors.push(e) });
+    opened.push(store);
+    for (const attempt of [
+      store.runs.claim('r', { owner: 'a', ttlMs: 1_000 }),
+      store.runs.list(),
+      store.runs.requestCancel('r'),
+      store.runs.appendEvent('r', delta(0)),
+    ]) {
+      const error = await attempt.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ store: 'redis', kind: 'store_unavailable' });
+      expect((error as Error).message).toContain(url);
+    }
+    let off: (() => void) | undefined;
+    expect(() => (off = store.runs.subscribe('r', () => undefined))).not.toThrow();
+    expect(() => store.runs.onCancel(() => undefined)).not.toThrow();
+    while (errors.length < 2) await sleep(10);
+    for (const error of errors) expect(error).toBeInstanceOf(StoreError);
+    expect(errors.map((e) => (e as Error).message).join('\n')).toMatch(/cancel notice|run event/);
+    off?.();
   });
 });
 
