@@ -66,7 +66,7 @@ async function bare(queue: Queue): Promise<number> {
   const began = performance.now();
   const w = new Worker(
     queue.name,
-    async (job) => ({ runId: job.id, ...resultJson(await runtime.run(worker, String((job.data as { input: string }).input), { runId: job.id })) }),
+    async (job) => resultJson(await runtime.run(worker, String((job.data as { input: string }).input), { runId: job.id })),
     { connection, concurrency: CONCURRENCY },
   );
   await allCompleted(queue);

@@ -31,13 +31,17 @@ const FLAG_OWNED = ['exporter', 'traceFile', 'tracerProvider', 'spanProcessors']
 export type ModuleRuntimeOptions = Omit<TracedRuntimeOptions, (typeof FLAG_OWNED)[number]>;
 
 /**
- * What an agent module exports: the agent (default export), optionally a default `input`, an
+ * What an agent module exports: the agent (default export) or several (`agents`, an array; the
+ * default export, else the first of them, is the default agent), optionally a default `input`, an
  * `offline` setup for `--offline` (skipped when the `liveWhen` variable, an API key, is set), an
  * `inputSchema` for `tracebound serve`, and `runtime` options for both commands.
  */
 export interface AgentModule {
   path: string;
+  /** The default agent. */
   agent: Agent;
+  /** Every agent the module exports, the default one included, each under its own name. */
+  agents: Agent[];
   input?: string;
   offline?: { liveWhen?: string; start(): Promise<OfflineSetup> };
   /**
@@ -93,8 +97,9 @@ async function importTypeScript(file: string): Promise<Record<string, unknown>> 
 
 /**
  * Imports an agent module; `.ts` modules go through tsx.
- * @throws {UsageError} when the file is missing, fails to load, has no default-exported agent, or
- *   exports an `offline`, `inputSchema` or `runtime` of the wrong shape.
+ * @throws {UsageError} when the file is missing, fails to load, has neither a default-exported
+ *   agent nor an `agents` array of agents, or exports an `offline`, `inputSchema` or `runtime` of
+ *   the wrong shape.
  */
 export async function loadAgentModule(path: string): Promise<AgentModule> {
   const file = resolve(path);
@@ -105,8 +110,13 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   } catch (error) {
     throw new UsageError(`could not load ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (!isAgent(exports.default)) {
-    throw new UsageError(`${path} has no default-exported agent: add \`export default agent({ ... })\``);
+  const listed = exports.agents;
+  if (listed !== undefined && (!Array.isArray(listed) || !listed.every(isAgent))) {
+    throw new UsageError(`${path} exports \`agents\` that is not an array of agents`);
+  }
+  const fallback = isAgent(exports.default) ? exports.default : listed?.[0];
+  if (!fallback) {
+    throw new UsageError(`${path} has no default-exported agent: add \`export default agent({ ... })\` (or \`export const agents = [...]\`)`);
   }
   const offline = exports.offline as AgentModule['offline'];
   if (offline !== undefined && typeof offline?.start !== 'function') {
@@ -118,7 +128,8 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   const runtime = moduleRuntime(path, exports.runtime);
   return {
     path,
-    agent: exports.default,
+    agent: fallback,
+    agents: [...new Set([fallback, ...(listed ?? [])])],
     ...(runtime ? { runtime } : {}),
     ...(inputSchema ? { inputSchema: inputSchema as ZodType<ServeInput> } : {}),
     ...(typeof exports.input === 'string' ? { input: exports.input } : {}),

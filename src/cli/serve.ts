@@ -29,7 +29,14 @@ export interface ServeFlags extends QueueFlags {
   drainTimeout: string;
   /** The SQLite file of state when the module exports no store. */
   state: string;
+  /** Bearer token every route but the probes needs; `TRACEBOUND_SERVE_TOKEN` when absent. */
+  authToken?: string;
+  /** Largest request body, in bytes. */
+  maxBody: string;
 }
+
+/** The environment variable read for the bearer token when `--auth-token` is not given. */
+const TOKEN_ENV = 'TRACEBOUND_SERVE_TOKEN';
 
 /** Exit code when a second signal cuts the drain short. */
 const EXIT_INTERRUPTED = 1;
@@ -61,7 +68,7 @@ function firstSignal(io: CliContext): Promise<NodeJS.Signals> {
  */
 export async function serveCommand(modulePath: string, flags: ServeFlags, io: CliContext): Promise<number> {
   let module: AgentModule;
-  let numbers: { port: number; concurrency: number; backlog: number; drainTimeoutMs: number };
+  let numbers: { port: number; concurrency: number; backlog: number; drainTimeoutMs: number; maxBodyBytes: number };
   let setup: OfflineSetup;
   let inputs: Input[];
   try {
@@ -71,6 +78,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
       concurrency: integer('concurrency', flags.concurrency, 1),
       backlog: integer('backlog', flags.backlog, 0),
       drainTimeoutMs: integer('drain-timeout', flags.drainTimeout, 0),
+      maxBodyBytes: integer('max-body', flags.maxBody, 1),
     };
     module = await loadAgentModule(modulePath);
     setup = await resolveAgent(module, flags.offline, io);
@@ -92,10 +100,13 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
     return 2;
   }
   const runtime = tracedRuntime({ ...runtimeOptions(module, flags.exporter, flags.captureContent, store), tracerProvider: provider });
-  const http = httpInput({ port: numbers.port, host: flags.host });
+  const authToken = flags.authToken ?? (process.env[TOKEN_ENV] || undefined);
+  const http = httpInput({ port: numbers.port, host: flags.host, maxBodyBytes: numbers.maxBodyBytes, authToken });
   const { concurrency, backlog, drainTimeoutMs } = numbers;
   const server = serve({
+    // --offline swaps the default agent for one talking to the local server; the others stay as exported.
     agent: setup.agent,
+    agents: module.agents.filter((agent) => agent !== module.agent),
     runtime,
     tracer: provider.getTracer(TRACER_NAME),
     inputs: [http, ...inputs],
@@ -112,7 +123,8 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
     return 2;
   }
   const signal = firstSignal(io);
-  io.stdout(`serving ${setup.agent.name} on ${http.url} (POST /v1/runs, GET|DELETE /v1/conversations/{id}, GET /healthz, GET /readyz)\n`);
+  const others = module.agents.length > 1 ? ` and ${module.agents.length - 1} more agent(s) at POST /v1/agents/{name}/runs` : '';
+  io.stdout(`serving ${setup.agent.name} on ${http.url} (POST /v1/runs${others}; /v1/runs/{runId}, /v1/conversations/{id}, GET /healthz, GET /readyz${authToken ? '; bearer token required' : ''})\n`);
   await signal;
   await server.stop();
   await provider.shutdown();
@@ -125,8 +137,8 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
 export function registerServe(program: Command, context: CliContext): void {
   program
     .command('serve')
-    .description("serve an agent module's default-exported agent over HTTP (POST /v1/runs, JSON or SSE)")
-    .argument('<agent-module>', 'a .ts or .js module whose default export is an agent')
+    .description("serve an agent module's agents over HTTP (POST /v1/runs, POST /v1/agents/{name}/runs, JSON or SSE)")
+    .argument('<agent-module>', 'a .ts or .js module whose default export is an agent, or that exports `agents` (an array)')
     .option('--port <n>', 'TCP port (0 picks a free one)', '8787')
     .option('--host <address>', 'interface to listen on', '127.0.0.1')
     .option('--trace-file <path>', 'trace file of the file exporter', DEFAULT_TRACE_FILE)
@@ -136,6 +148,8 @@ export function registerServe(program: Command, context: CliContext): void {
     .option('--concurrency <n>', 'most runs at once', '16')
     .option('--backlog <n>', 'most requests waiting for a slot before 429', '256')
     .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight runs may finish before they are aborted', '30000')
+    .option('--auth-token <token>', `require \`Authorization: Bearer <token>\` on every route but /healthz and /readyz (default: $${TOKEN_ENV})`)
+    .option('--max-body <bytes>', 'largest request body; a bigger one gets 413', '1048576')
     .addOption(stateOption())
     .option('--queue <name>', 'also take runs from this BullMQ queue: every process started with it is one worker of a fleet (job id = run id)')
     .option('--redis-url <url>', 'the Redis of --queue', 'redis://127.0.0.1:6379')

@@ -7,16 +7,17 @@ import { setMaxListeners } from 'node:events';
 import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Agent } from '../agent.js';
-import { errorType, RunError } from '../errors.js';
+import { errorType, RunError, RunNotFoundError } from '../errors.js';
 import type { Message } from '../messages.js';
 import { roundUsd } from '../pricing/price.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
 import type { Runtime, RunOptions } from '../runtime/runtime.js';
+import type { Approvals } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
 import { ATTR, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
 import { createTracerProvider } from '../telemetry/setup.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
-import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type Output, type RunOutcome } from './types.js';
+import { ServerBusyError, type DispatchOptions, type Dispatcher, type InboundMessage, type Input, type Output, type RunOutcome } from './types.js';
 
 /** A validated message payload: what one run takes. */
 export interface ServeInput {
@@ -24,12 +25,15 @@ export interface ServeInput {
   input: string | Message[];
   /** `gen_ai.conversation.id` of the run. */
   conversationId?: string;
+  /** The run's id (`tracebound.run.id`, the key of its status, events and approvals); a random UUID when absent. */
+  runId?: string;
 }
 
-/** The default payload schema: `{ input: string, conversationId?: string }`. */
+/** The default payload schema: `{ input: string, conversationId?: string, runId?: string }`. */
 export const defaultInputSchema: z.ZodType<ServeInput> = z.object({
   input: z.string().min(1, 'must be a non-empty string'),
   conversationId: z.string().optional(),
+  runId: z.string().min(1, 'must be a non-empty string').optional(),
 });
 
 /** A runtime `serve` can flush: a `TracedRuntime`, or any runtime (flushing is then the caller's). */
@@ -37,7 +41,13 @@ export type ServeRuntime = Runtime & { forceFlush?(): Promise<void>; shutdown?()
 
 /** What `serve()` takes. */
 export interface ServeOptions {
-  agent: Agent;
+  /** The agent messages run (the default one when `agents` is given too). */
+  agent?: Agent;
+  /**
+   * Several agents, served by name (a message's `agent`, `POST /v1/agents/{name}/runs`); the
+   * default agent is `agent`, else the first of these.
+   */
+  agents?: readonly Agent[];
   /**
    * The runtime runs go through. Absent: `serve` makes a traced runtime writing the default trace
    * file, and shuts it down on `stop()`; given: `stop()` only calls its `forceFlush()`.
@@ -69,7 +79,8 @@ export interface Server extends Dispatcher {
   start(): Promise<void>;
   /**
    * Stops taking input, waits for in-flight and waiting runs (aborting them at the drain
-   * deadline), waits for deliveries, stops outputs and flushes spans. Idempotent.
+   * deadline, when inputs also close what they still hold), waits for deliveries, stops outputs
+   * and flushes spans. Idempotent.
    */
   stop(): Promise<void>;
 }
@@ -79,8 +90,8 @@ export interface Server extends Dispatcher {
  * `costUsd` without float noise ({@link roundUsd}).
  */
 export function resultJson(result: RunResult) {
-  const { output, stopReason, usage, costUsd, steps, toolCalls, traceId } = result;
-  return { output, stopReason, usage, costUsd: costUsd === undefined ? undefined : roundUsd(costUsd), steps, toolCalls, traceId };
+  const { runId, output, stopReason, usage, costUsd, steps, toolCalls, traceId, interruptions } = result;
+  return { runId, output, stopReason, usage, costUsd: costUsd === undefined ? undefined : roundUsd(costUsd), steps, toolCalls, traceId, interruptions };
 }
 
 /** An outcome as one JSON document, as stdout and webhooks send it. */
@@ -98,15 +109,36 @@ function firstIssue(error: z.ZodError): { field: string; message: string } {
 
 /**
  * The outcome of a run that threw: a {@link RunError} keeps its stop reason. Known API keys are
- * masked in the message, which every output and the HTTP reply carry.
+ * masked in the message, which every output carries (the HTTP input answers a safe message of
+ * its own instead).
  */
-function failure(message: InboundMessage, error: unknown): RunOutcome {
+function failure(message: InboundMessage, error: unknown, runId: string): RunOutcome {
   const text = maskSecrets(error instanceof Error ? error.message : String(error));
   if (error instanceof RunError) {
-    return { ok: false, message, error: { type: error.name, message: text, stopReason: error.stopReason } };
+    return { ok: false, message, error: { type: error.name, message: text, stopReason: error.stopReason, runId } };
   }
-  return { ok: false, message, error: { type: errorType(error), message: text, stopReason: 'error' } };
+  return { ok: false, message, error: { type: errorType(error), message: text, stopReason: 'error', runId } };
 }
+
+/**
+ * The agents by name, and the default one.
+ * @throws {TypeError} when there is no agent, or two share a name.
+ */
+function agentsByName(options: ServeOptions): { byName: Map<string, Agent>; fallback: Agent } {
+  const all = [...(options.agent ? [options.agent] : []), ...(options.agents ?? [])];
+  const fallback = all[0];
+  if (!fallback) throw new TypeError('serve: give `agent` or `agents` (at least one agent)');
+  const byName = new Map<string, Agent>();
+  for (const agent of all) {
+    const known = byName.get(agent.name);
+    if (known && known !== agent) throw new TypeError(`serve: two agents are named "${agent.name}": names must be unique`);
+    byName.set(agent.name, agent);
+  }
+  return { byName, fallback };
+}
+
+/** A run id, as the runtime makes them (a UUID v4). */
+const newRunId = (): string => globalThis.crypto.randomUUID();
 
 /** Waiting room for concurrency slots, bounded; estimates `retry-after` from recent run times. */
 class Slots {
@@ -143,8 +175,8 @@ class Slots {
   }
 }
 
-/** Counts tasks and resolves waiters when none is left. */
-class Tracker {
+/** Counts tasks and resolves waiters when none is left (the queue input counts its jobs with it too). */
+export class Tracker {
   private count = 0;
   private idle: (() => void)[] = [];
 
@@ -175,14 +207,17 @@ function ownedRuntime(): { runtime: ServeRuntime; tracer: Tracer } {
  * recorded as an `invalid_input <source>` span, delivered to the outputs, and not run); a valid one
  * runs with the sender's trace context as parent and `tracebound.serve.source` /
  * `tracebound.serve.message_id` on the run span. Budget stops are `ok: true` results; a
- * {@link RunError} is `ok: false` with its `stopReason`.
+ * {@link RunError} is `ok: false` with its `stopReason`. A message's `agent` picks one of `agents`
+ * by name.
  * @throws {RangeError} when `concurrency` is not a positive integer or `backlog` a non-negative one.
+ * @throws {TypeError} when no agent is given, or two share a name.
  */
 export function serve(options: ServeOptions): Server {
   const concurrency = options.concurrency ?? 16;
   const backlog = options.backlog ?? 256;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`serve: concurrency must be a positive integer, got ${concurrency}`);
   if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`serve: backlog must be a non-negative integer, got ${backlog}`);
+  const { byName, fallback } = agentsByName(options);
   const owned = options.runtime ? undefined : ownedRuntime();
   const runtime = options.runtime ?? owned!.runtime;
   const tracer = options.tracer ?? owned?.tracer ?? trace.getTracer(TRACER_NAME);
@@ -196,6 +231,8 @@ export function serve(options: ServeOptions): Server {
   setMaxListeners(0, drain.signal);
   let started: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
+
+  const agentNamed = (name?: string): Agent | undefined => (name === undefined ? fallback : byName.get(name));
 
   /** Hands the outcome to every output in the background (stop() waits for them); returns it. */
   const deliver = (outcome: RunOutcome): RunOutcome => {
@@ -218,63 +255,83 @@ export function serve(options: ServeOptions): Server {
     return { ok: false, message, error: { type: 'invalid_input', field, message: text } };
   };
 
-  const execute = async (message: InboundMessage, input: ServeInput, onEvent?: (event: RunEvent) => void): Promise<RunOutcome> => {
-    const run: RunOptions = {
-      signal: drain.signal,
-      context: message.parentContext,
-      conversationId: input.conversationId,
-      runId: message.runId,
-      attributes: { [ATTR.serveSource]: message.source, [ATTR.serveMessageId]: message.id },
-    };
-    try {
-      // A resumed run continues its original trace; its events are not streamed (a queue asks no events).
-      if (message.resume && message.runId) return { ok: true, message, result: await runtime.resume(options.agent, message.runId, { signal: drain.signal }) };
-      if (!onEvent) return { ok: true, message, result: await runtime.run(options.agent, input.input, run) };
-      let result: RunResult | undefined;
-      for await (const event of runtime.stream(options.agent, input.input, run)) {
-        if (event.type === 'run-end') result = event.result;
-        onEvent(event);
+  /**
+   * Runs `start` in a concurrency slot (waiting messages count as in flight too: the drain runs
+   * them, or aborts them at its deadline), under the drain signal and the caller's, and delivers
+   * the outcome.
+   */
+  const inSlot = (message: InboundMessage, runId: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<RunResult>): Promise<RunOutcome> => {
+    const run = async (): Promise<RunOutcome> => {
+      await slots.acquire();
+      const began = performance.now();
+      try {
+        return { ok: true, message, result: await start(signal ? AbortSignal.any([drain.signal, signal]) : drain.signal) };
+      } catch (error) {
+        return failure(message, error, runId);
+      } finally {
+        slots.release(performance.now() - began);
       }
-      if (!result) throw new Error('the run stream ended without a run-end event');
-      return { ok: true, message, result };
-    } catch (error) {
-      return failure(message, error);
-    }
+    };
+    // Delivery starts inside the tracked task, so a drain that sees no run left sees its deliveries.
+    return runs.track(run().then(deliver));
   };
 
-  // Waiting messages count as in flight too: the drain runs them (or aborts them at its deadline).
-  const inSlot = async (message: InboundMessage, input: ServeInput, onEvent?: (event: RunEvent) => void): Promise<RunOutcome> => {
-    await slots.acquire();
-    const began = performance.now();
-    try {
-      return await execute(message, input, onEvent);
-    } finally {
-      slots.release(performance.now() - began);
+  const streamed = async (agent: Agent, input: ServeInput, run: RunOptions, onEvent: (event: RunEvent) => void): Promise<RunResult> => {
+    let result: RunResult | undefined;
+    for await (const event of runtime.stream(agent, input.input, run)) {
+      if (event.type === 'run-end') result = event.result;
+      onEvent(event);
     }
+    if (!result) throw new Error('the run stream ended without a run-end event');
+    return result;
   };
 
-  const dispatch = async (message: InboundMessage, onEvent?: (event: RunEvent) => void): Promise<RunOutcome> => {
+  const dispatch = async (message: InboundMessage, options: DispatchOptions = {}): Promise<RunOutcome> => {
     if (stopped) throw new ServerBusyError(1);
+    const agent = agentNamed(message.agent);
+    if (!agent) return deliver({ ok: false, message, error: { type: 'agent_not_found', message: `no agent named ${JSON.stringify(message.agent)} is served` } });
     const parsed = schema.safeParse(message.payload);
     if (!parsed.success) return deliver(reject(message, parsed.error));
-    // Delivery starts inside the tracked task, so a drain that sees no run left sees its deliveries.
-    return runs.track(inSlot(message, parsed.data, onEvent).then(deliver));
+    const input = parsed.data;
+    const runId = input.runId ?? newRunId();
+    const { onEvent } = options;
+    const run: RunOptions = {
+      runId,
+      context: message.parentContext,
+      conversationId: input.conversationId,
+      attributes: { [ATTR.serveSource]: message.source, [ATTR.serveMessageId]: message.id },
+    };
+    return inSlot(message, runId, options.signal, (signal) =>
+      onEvent ? streamed(agent, input, { ...run, signal }, onEvent) : runtime.run(agent, input.input, { ...run, signal }),
+    );
   };
 
-  const drainRuns = async (): Promise<void> => {
+  const resume = async (message: InboundMessage, runId: string, options: DispatchOptions & { approvals?: Approvals } = {}): Promise<RunOutcome> => {
+    if (stopped) throw new ServerBusyError(1);
+    return inSlot(message, runId, options.signal, async (signal) => {
+      const info = await runtime.runs.get(runId);
+      if (!info) throw new RunNotFoundError(runId);
+      const agent = byName.get(info.agent);
+      if (!agent) throw new AgentNotServedError(info.agent, runId);
+      return runtime.resume(agent, runId, { approvals: options.approvals, signal });
+    });
+  };
+
+  /**
+   * Stops the inputs and drains the runs, both bounded by the drain deadline: past it, runs are
+   * aborted and inputs told to close what is left (stalled requests, idle connections).
+   */
+  const drainAll = async (): Promise<void> => {
     const deadline = setTimeout(() => drain.abort(new Error('serve: the drain deadline passed')), options.drainTimeoutMs ?? 30_000);
     try {
-      await runs.whenIdle();
+      await Promise.all([runs.whenIdle(), ...options.inputs.map((input) => input.stop(drain.signal))]);
     } finally {
       clearTimeout(deadline);
     }
   };
 
   const shutdown = async (): Promise<void> => {
-    // Inputs stop alongside the drain: an HTTP input answers its in-flight requests as runs end.
-    const inputsStopped = Promise.all(options.inputs.map((input) => input.stop()));
-    await drainRuns();
-    await inputsStopped;
+    await drainAll();
     await deliveries.whenIdle();
     await Promise.all(outputs.map((output) => output.stop?.()));
     await (owned ? runtime.shutdown?.() : runtime.forceFlush?.());
@@ -282,11 +339,21 @@ export function serve(options: ServeOptions): Server {
 
   const server: Server = {
     dispatch,
-    conversations: runtime.conversations,
-    runs: runtime.runs,
+    resume,
+    agent: agentNamed,
+    runtime,
     concurrency,
     start: () => (started ??= Promise.all(options.inputs.map((input) => input.start(server))).then(() => {})),
     stop: () => (stopped ??= (started ?? Promise.resolve()).catch(() => {}).then(shutdown)),
   };
   return server;
+}
+
+/** A run's record names an agent this server does not serve (`agent_not_found`). */
+class AgentNotServedError extends Error {
+  override readonly name = 'AgentNotServedError';
+  readonly kind = 'agent_not_found';
+  constructor(agent: string, runId: string) {
+    super(`run ${JSON.stringify(runId)} belongs to agent ${JSON.stringify(agent)}, which this server does not serve`);
+  }
 }

@@ -4,9 +4,10 @@
  * user can bring their own.
  */
 import type { Context } from '@opentelemetry/api';
-import type { Conversations } from '../runtime/conversations.js';
+import type { Agent } from '../agent.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
-import type { Runs } from '../runtime/runs.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Approvals } from '../runtime/runs.js';
 
 /** One message to run: the user input, and where it came from. */
 export interface InboundMessage {
@@ -18,32 +19,43 @@ export interface InboundMessage {
   source: string;
   /** Trace context to continue (from an incoming W3C `traceparent`), when the sender gave one. */
   parentContext?: Context;
-  /** The run's id (`tracebound.run.id`), e.g. a queue job's id. Default: a random UUID. */
-  runId?: string;
-  /**
-   * Continue run `runId` from its last checkpoint (`runtime.resume`) instead of starting it: a
-   * queue job whose worker died mid-run. The payload is still validated; its input is not used.
-   */
-  resume?: boolean;
+  /** The name of the agent to run (`POST /v1/agents/{name}/runs`); the server's default agent when absent. */
+  agent?: string;
+}
+
+/** How one message runs besides its payload. */
+export interface DispatchOptions {
+  /** Receives the run's events as they happen (for SSE). */
+  onEvent?: (event: RunEvent) => void;
+  /** Aborts this run (an HTTP client that disconnected): it fails with `RunAbortedError`. */
+  signal?: AbortSignal;
 }
 
 /** What the server answers for one message. */
 export type RunOutcome =
   | { ok: true; message: InboundMessage; result: RunResult }
-  | { ok: false; message: InboundMessage; error: { type: string; message: string; stopReason?: string; field?: string } };
+  | { ok: false; message: InboundMessage; error: { type: string; message: string; stopReason?: string; field?: string; runId?: string } };
 
 /** How an input hands a message to the server and learns its outcome. */
 export interface Dispatcher {
   /**
-   * Runs a message (waiting for a concurrency slot). Resolves with the outcome; `onEvent`
-   * receives the run's events as they happen (for SSE).
-   * @throws {ServerBusyError} when the backlog is full (an HTTP input answers 429).
+   * Runs a message (waiting for a concurrency slot). Resolves with the outcome, a failed run
+   * included (`ok: false`; an unknown `message.agent` is `agent_not_found`).
+   * @throws {ServerBusyError} when the backlog is full (an HTTP input answers 429) or the server stops.
    */
-  dispatch(message: InboundMessage, onEvent?: (event: RunEvent) => void): Promise<RunOutcome>;
-  /** The conversations of the runtime the runs go through (an HTTP input serves them). */
-  readonly conversations?: Conversations;
-  /** The runs of the runtime the runs go through (a queue input checks for a checkpoint to resume). */
-  readonly runs?: Runs;
+  dispatch(message: InboundMessage, options?: DispatchOptions): Promise<RunOutcome>;
+  /**
+   * Resumes a recorded run (with decisions on its interrupted tool calls) as one more message:
+   * through a concurrency slot, drained like a run, its outcome delivered to the outputs. The
+   * agent is the one named by the run's record. `RunNotFoundError` and `RunInProgressError` are
+   * `ok: false` outcomes of those types.
+   * @throws {ServerBusyError} like {@link dispatch}.
+   */
+  resume?(message: InboundMessage, runId: string, options?: DispatchOptions & { approvals?: Approvals }): Promise<RunOutcome>;
+  /** The served agent of that name, or the default agent when no name is given. */
+  agent?(name?: string): Agent | undefined;
+  /** The runtime the runs go through: its conversations and runs, which an HTTP input serves. */
+  readonly runtime?: Pick<Runtime, 'conversations' | 'runs' | 'cancel' | 'subscribe'>;
   /** Most runs at once: an input that pulls work (a queue) takes no more than this. */
   readonly concurrency?: number;
 }
@@ -53,8 +65,12 @@ export interface Input {
   readonly name: string;
   /** Starts taking messages and handing them to `dispatcher`. */
   start(dispatcher: Dispatcher): Promise<void>;
-  /** Stops taking new messages (in-flight ones finish; the server waits for them). */
-  stop(): Promise<void>;
+  /**
+   * Stops taking new messages (in-flight ones finish; the server waits for them).
+   * @param deadline aborted when the server's drain deadline passes: close whatever is left
+   *   (stalled requests, idle connections) and resolve.
+   */
+  stop(deadline?: AbortSignal): Promise<void>;
 }
 
 /** A destination for outcomes: a webhook, stdout, a Redis stream, or the user's own. */

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { createRuntime } from '../../src/create-runtime.js';
-import type { RunInfo, Runs } from '../../src/runtime/runs.js';
 import { bullmqInput, enqueueRun, type RunJobResult } from '../../src/serve/inputs/bullmq.js';
 import { redisStreamOutput } from '../../src/serve/outputs/redis-stream.js';
 import { serve, type Server } from '../../src/serve/serve.js';
@@ -24,6 +23,7 @@ import { tool } from '../../src/tool.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { ATTR, SPAN_NAME } from '../../src/tracing/attributes.js';
+import { memoryStore } from '../../src/state/memory.js';
 import { redisStore } from '../../src/state/redis.js';
 import { sqliteStore } from '../../src/state/sqlite.js';
 import type { Store } from '../../src/state/store.js';
@@ -169,8 +169,7 @@ const killStores: Array<[string, (dir: string) => { spec: string; open: () => St
 ];
 
 describe.each(killStores)('serve: a BullMQ worker SIGKILLed mid-run (%s run store)', (name, storeOf) => {
-  // The Redis run store is i13-stores' (pending here until it is merged).
-  it.skipIf(name === 'Redis')('the other worker takes its job and resumes the run: the step-1 tool ran once, one run, one trace from the producer on', async () => {
+  it('the other worker takes its job and resumes the run: the step-1 tool ran once, one run, one trace from the producer on', async () => {
     const runDir = mkdtempSync(join(dir, `kill-${name}-`));
     const { spec, open } = storeOf(runDir);
     const counterFile = join(runDir, 'counter.txt');
@@ -274,37 +273,55 @@ describe('serve: BullMQ queue input in process', () => {
     expect(JSON.stringify(outcomes)).not.toContain(SECRET);
   });
 
-  it('a run held by a live lease is retried later (the job is delayed, not failed), and resumed once the store has it', async () => {
-    const seen: InboundMessage[] = [];
-    const stored = new Set<string>();
-    const runs: Runs = {
-      get: async (runId) => (stored.has(runId) ? ({ runId } as RunInfo) : undefined),
-      list: async () => [],
-    };
-    const dispatcher: Dispatcher = {
-      runs,
-      concurrency: 2,
-      async dispatch(message): Promise<RunOutcome> {
-        seen.push(message);
-        stored.add(message.runId as string);
-        if (seen.length === 1) return { ok: false, message, error: { type: 'RunInProgressError', message: 'held', stopReason: 'error' } };
-        const result = await createRuntime().run(agent({ name: 'a', instructions: '', model: scriptedModel({ respond: () => ({ text: 'resumed' }) }) }), 'x');
-        return { ok: true, message, result };
+  it("a job whose run another process holds (a live lease) is retried later, not failed, and completes with the run's result", async () => {
+    const store = memoryStore();
+    let holdCalls = 0;
+    let release!: () => void;
+    const released = new Promise<string>((resolve) => (release = () => resolve('released')));
+    let entered!: () => void;
+    const holding = new Promise<void>((resolve) => (entered = resolve));
+    const hold = tool({
+      name: 'hold',
+      description: 'Holds until released.',
+      parameters: z.object({}),
+      execute: () => {
+        holdCalls++;
+        entered();
+        return released;
       },
-    };
-    const input = bullmqInput({ url: redis.url, queue: 'lease', leaseRetryMs: 200 });
-    await input.start(dispatcher);
+    });
+    const model = scriptedModel({
+      respond: (request) => (request.messages.some((m) => m.role === 'tool') ? { text: 'held and done' } : { toolCalls: [{ id: 'call_1', name: 'hold', arguments: {} }] }),
+    });
+    const holder = agent({ name: 'holder', instructions: '', model, tools: [hold] });
+    // Another process, as far as leases go: its own runtime on the shared store runs 'leased'.
+    const elsewhere = createRuntime({ store }).run(holder, 'x', { runId: 'leased' });
+    await holding;
+
+    const server = serve({
+      agent: holder,
+      runtime: createRuntime({ store }),
+      inputs: [bullmqInput({ url: redis.url, queue: 'lease', leaseRetryMs: 100 })],
+      concurrency: 2,
+    });
+    await server.start();
     const queue = queueOf('lease');
     await enqueueRun(queue, { input: 'x' }, { runId: 'leased' });
-    await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
-    await input.stop();
-    expect(seen.map((m) => m.resume ?? false)).toEqual([false, true]);
-    const job = (await queue.getJob('leased')) as Job<unknown, RunJobResult>;
-    expect(job.returnvalue).toMatchObject({ runId: 'leased', output: 'resumed' });
-    // Taken twice, one attempt counted: the delay was not a failed attempt.
-    expect(job.attemptsStarted).toBe(2);
-    expect(job.attemptsMade).toBe(1);
+    // Taken twice at least (a fresh run refused, then a resume refused), delayed each time.
+    await until('the job retried', async () => (((await queue.getJob('leased')) as Job).attemptsStarted >= 2 ? true : undefined));
     expect(await queue.getJobCountByTypes('failed')).toBe(0);
+    release();
+    expect(await elsewhere).toMatchObject({ runId: 'leased', output: 'held and done' });
+    await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
+    await server.stop();
+
+    const job = (await queue.getJob('leased')) as Job<unknown, RunJobResult>;
+    // The run's result, not a second run: the resume found it completed.
+    expect(job.returnvalue).toMatchObject({ runId: 'leased', output: 'held and done', stopReason: 'final' });
+    // One attempt counted: the delays were not failed attempts.
+    expect(job.attemptsMade).toBe(1);
+    // The tool ran in the other process only.
+    expect(holdCalls).toBe(1);
   });
 
   it('a job the server is too busy for is delayed by its retry-after, not failed', async () => {
@@ -370,6 +387,36 @@ describe('serve: BullMQ queue input in process', () => {
     expect(((await queue.getJob('drained-1')) as Job<unknown, RunJobResult>).returnvalue).toMatchObject({ runId: 'drained-1', output: 'finally' });
     expect(await runtime.runs.get('drained-1')).toMatchObject({ status: 'completed' });
     expect(stuckCalls).toBe(2);
+  });
+
+  it('stop(deadline): a job still running when the drain deadline passes is left to stall to another worker', async () => {
+    const taken: string[] = [];
+    const never: Dispatcher = { concurrency: 1, dispatch: (message) => (taken.push(`first ${message.id}`), new Promise<RunOutcome>(() => {})) };
+    const ok: Dispatcher = {
+      concurrency: 1,
+      async dispatch(message) {
+        taken.push(`second ${message.id}`);
+        const result = await createRuntime().run(agent({ name: 'a', instructions: '', model: scriptedModel({ respond: () => ({ text: 'stalled and taken' }) }) }), 'x');
+        return { ok: true, message, result };
+      },
+    };
+    const short = { url: redis.url, queue: 'stall', lockDurationMs: 500, stalledIntervalMs: 200 };
+    const first = bullmqInput(short);
+    await first.start(never);
+    const queue = queueOf('stall');
+    await enqueueRun(queue, { input: 'x' }, { runId: 'stall-1' });
+    await until('the first worker took it', async () => (taken.length > 0 ? true : undefined));
+    await first.stop(AbortSignal.abort());
+    expect(await ((await queue.getJob('stall-1')) as Job).getState()).toBe('active');
+
+    const second = bullmqInput(short);
+    await second.start(ok);
+    await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
+    await second.stop();
+    expect(taken).toEqual(['first stall-1', 'second stall-1']);
+    const job = (await queue.getJob('stall-1')) as Job<unknown, RunJobResult>;
+    expect(job.returnvalue).toMatchObject({ output: 'stalled and taken' });
+    expect(job.stalledCounter).toBe(1);
   });
 
   it('tracebound/serve loads bullmq when a bullmqInput starts, not before (the built package: npm test builds first)', async () => {

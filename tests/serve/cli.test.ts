@@ -1,4 +1,5 @@
 import { mkdtemp } from 'node:fs/promises';
+import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +51,56 @@ describe('tracebound serve (CLI)', () => {
     // Far below the 20 s tool it would otherwise drain (the margin is for a loaded machine).
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(await request).toBeInstanceOf(Error);
+  });
+
+  it('on SIGTERM with a stalled request body and an idle keep-alive connection: closes both at the drain deadline, flushes spans, exits 0', async () => {
+    const file = await traceFile();
+    const serve = await startServeChild([slowAgent, '--port', '0', '--trace-file', file, '--drain-timeout', '500'], { SLOW_TOOL_MS: '1' });
+    const done = await postRun(serve.url, { input: 'quick' }, { 'x-request-id': 'finished-before' });
+    expect(done.status).toBe(200);
+    // An idle kept-alive connection.
+    const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const { idleClosed } = await new Promise<{ idleClosed: Promise<void> }>((resolve, reject) =>
+      request(new URL('/healthz', serve.url), { agent: keepAlive }, (res) => {
+        const socket = res.socket;
+        res.resume();
+        res.on('end', () => resolve({ idleClosed: new Promise((closed) => socket.once('close', () => closed())) }));
+      })
+        .on('error', reject)
+        .end(),
+    );
+    // A request whose body stops after 10 of its 1,000 bytes.
+    const stalled = request(new URL('/v1/runs', serve.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+    stalled.on('error', () => {});
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    stalled.write('{"input": "');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the server is reading it
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    await Promise.all([stalledClosed, idleClosed]);
+    keepAlive.destroy();
+    expect(serve.stderr()).toContain('drained');
+    const runs = (await readTraceFile(file)).filter((s) => s.name === 'invoke_agent slow');
+    expect(runs.map((s) => s.attributes[ATTR.serveMessageId])).toEqual(['finished-before']);
+  });
+
+  it('serves a module exporting `agents` by name, behind the token from TRACEBOUND_SERVE_TOKEN', async () => {
+    const token = 'tok-from-env-123';
+    const served = await startServeChild([join(import.meta.dirname, 'two-agents.ts'), '--port', '0', '--exporter', 'none'], { TRACEBOUND_SERVE_TOKEN: token });
+    try {
+      const auth = { authorization: `Bearer ${token}` };
+      expect((await postRun(served.url, { input: 'hi' })).status).toBe(401);
+      expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+      expect(await (await postRun(served.url, { input: 'hi' }, auth)).json()).toMatchObject({ output: 'first: hi' });
+      const second = await fetch(`${served.url}/v1/agents/second/runs`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ input: 'yo' }) });
+      expect(await second.json()).toMatchObject({ output: 'second: yo' });
+      expect(served.stdout()).toContain('bearer token required');
+    } finally {
+      served.child.kill('SIGTERM');
+      expect(await served.exited).toBe(0);
+    }
+    expect(served.stdout() + served.stderr()).not.toContain(token);
   });
 
   it('exits 2 on bad usage, naming the flag', async () => {

@@ -2,7 +2,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 import { agent, tool, type Agent } from '../../src/index.js';
-import { httpInput, type HttpInput } from '../../src/serve/inputs/http.js';
+import { httpInput, type HttpInput, type HttpInputOptions } from '../../src/serve/inputs/http.js';
 import { serve, type Server, type ServeOptions } from '../../src/serve/serve.js';
 import type { RunOutcome } from '../../src/serve/types.js';
 import { collectSpans, type SpanCollector } from '../../src/testing/collect-spans.js';
@@ -62,7 +62,7 @@ export class Gate {
   }
 }
 
-/** An agent whose one tool call waits at the gate, then answers. */
+/** An agent whose one tool call waits at the gate (or its abort), then answers. */
 export function gatedAgent(g: Gate): Agent {
   const wait = tool({
     name: 'wait',
@@ -95,9 +95,9 @@ export interface Served {
   url: string;
 }
 
-export async function startServed(options: Omit<ServeOptions, 'inputs'>): Promise<Served> {
+export async function startServed(options: Omit<ServeOptions, 'inputs'>, httpOptions: HttpInputOptions = {}): Promise<Served> {
   const spans = collectSpans();
-  const http = httpInput({ port: 0 });
+  const http = httpInput({ port: 0, ...httpOptions });
   const outcomes: RunOutcome[] = [];
   const server = serve({
     runtime: tracedRuntime({ tracerProvider: spans.tracerProvider }),

@@ -28,9 +28,10 @@ describe('HTTP input', () => {
     expect(body.usage).toMatchObject({ inputTokens: 100, outputTokens: 20 });
     expect(body.costUsd).toBeGreaterThan(0);
     expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(Object.keys(body).sort()).toEqual(['costUsd', 'output', 'steps', 'stopReason', 'toolCalls', 'traceId', 'usage']);
+    expect(Object.keys(body).sort()).toEqual(['costUsd', 'output', 'runId', 'steps', 'stopReason', 'toolCalls', 'traceId', 'usage']);
 
     const run = served.spans.spans().find((s) => s.name === 'invoke_agent echo');
+    expect(run?.attributes[ATTR.runId]).toBe(body.runId);
     expect(run?.attributes[ATTR.serveSource]).toBe('http');
     expect(run?.attributes[ATTR.serveMessageId]).toBe('req-1');
     expect(served.outcomes).toHaveLength(1);
@@ -74,7 +75,7 @@ describe('HTTP input', () => {
     expect(end.result).toMatchObject({ output: 'echo: stream me', stopReason: 'final' });
   });
 
-  it('ends an SSE stream with an error event when the run fails after it started', async () => {
+  it('ends an SSE stream with a run-error event (a safe message) when the run fails after it started', async () => {
     const failing = agent({
       name: 'failing',
       instructions: 'x',
@@ -83,8 +84,8 @@ describe('HTTP input', () => {
     served = await startServed({ agent: failing });
     const events = await readSse(await postRun(served.url, { input: 'x' }, { accept: 'text/event-stream' }));
     expect(events[0]?.event).toBe('run-start');
-    expect(events.at(-1)?.event).toBe('error');
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ stopReason: 'error' });
+    expect(events.at(-1)?.event).toBe('run-error');
+    expect(JSON.parse(events.at(-1)!.data)).toEqual({ type: 'run-error', stopReason: 'error', error: { type: expect.any(String), message: 'the run failed: its trace has the details' } });
   });
 
   it('answers 400 naming the field for invalid input, records it, and does not run it', async () => {

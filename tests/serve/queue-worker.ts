@@ -28,6 +28,7 @@ import { createTracerProvider } from '../../src/telemetry/setup.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
+import { LOADED_REPLY_TIMEOUT_MS } from '../support/redis.js';
 
 /** What the test passes as argv[2] (JSON). Durations in ms. */
 export interface QueueWorkerConfig {
@@ -84,10 +85,10 @@ const done: Output = {
   name: 'done',
   async deliver(outcome) {
     const status = outcome.ok ? 'ok' : outcome.error.type;
-    await redis.rpush(config.doneKey, `${outcome.message.runId}:${process.pid}:${status}`);
+    await redis.rpush(config.doneKey, `${outcome.ok ? outcome.result.runId : outcome.error.runId}:${process.pid}:${status}`);
   },
 };
-const store = config.store === undefined ? undefined : config.store.startsWith('redis://') ? redisStore({ url: config.store }) : sqliteStore({ path: config.store });
+const store = config.store === undefined ? undefined : config.store.startsWith('redis://') ? redisStore({ url: config.store, timeoutMs: LOADED_REPLY_TIMEOUT_MS }) : sqliteStore({ path: config.store });
 const server = serve({
   agent: agent({ name: 'queue-worker', instructions: 'Work.', model, tools: [work] }),
   runtime: tracedRuntime({ tracerProvider: provider, ...(store ? { store } : {}), ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}) }),

@@ -6,9 +6,10 @@
  *
  * bullmq is loaded by `start()`, not with tracebound.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
-import { resultJson } from '../serve.js';
+import { resultJson, Tracker } from '../serve.js';
 import { extractTraceContext, injectTraceContext } from '../trace-context.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type RunOutcome } from '../types.js';
 
@@ -24,10 +25,11 @@ export interface RunJobData {
 }
 
 /**
- * A completed job's return value: the run's id and its result summary (`output`, `stopReason`,
- * `usage`, `costUsd`, `steps`, `toolCalls`, `traceId`: see `resultJson`).
+ * A completed job's return value: the run's result summary as the HTTP reply has it (`runId`,
+ * `output`, `stopReason`, `usage`, `costUsd`, `steps`, `toolCalls`, `traceId`, `interruptions`:
+ * see `resultJson`).
  */
-export type RunJobResult = { runId: string } & ReturnType<typeof resultJson>;
+export type RunJobResult = ReturnType<typeof resultJson>;
 
 /**
  * What a failed job's `failedReason` holds, as JSON: the outcome's error type (`error.type`, e.g.
@@ -145,6 +147,7 @@ export function bullmqInput(options: BullmqInputOptions): Input {
   const onError = options.onError ?? ((error: unknown) => console.error(`tracebound bullmq ${options.queue}:`, error));
   let worker: Worker<RunJobData, RunJobResult> | undefined;
   let stopping = false;
+  const jobs = new Tracker();
 
   return {
     name: 'bullmq',
@@ -178,23 +181,25 @@ export function bullmqInput(options: BullmqInputOptions): Input {
         throw new bullmq.DelayedError();
       };
 
-      const process = async (job: Job<RunJobData, RunJobResult>, token?: string): Promise<RunJobResult> => {
+      const run = async (job: Job<RunJobData, RunJobResult>, token?: string): Promise<RunJobResult> => {
         const runId = job.id as string;
-        const { runId: _runId, traceContext, ...payload } = job.data ?? {};
-        const message: InboundMessage = { id: runId, runId, payload, source: job.repeatJobKey ? 'schedule' : 'queue' };
+        const { traceContext, ...data } = job.data ?? {};
+        // The job id is the run id, a scheduler's ticks (whose data has none) included.
+        const message: InboundMessage = { id: runId, payload: { ...data, runId }, source: job.repeatJobKey ? 'schedule' : 'queue' };
         const parentContext = traceContext ? extractTraceContext(traceContext) : undefined;
         if (parentContext) message.parentContext = parentContext;
         // Only a job taken before can have a run in the store: a fresh job costs no store read.
-        if (job.attemptsStarted > 1 && dispatcher.runs && (await dispatcher.runs.get(runId))) message.resume = true;
+        const recorded = job.attemptsStarted > 1 && dispatcher.resume && (await dispatcher.runtime?.runs.get(runId)) !== undefined;
         let outcome: RunOutcome;
         try {
-          outcome = await dispatcher.dispatch(message);
+          outcome = recorded ? await (dispatcher.resume as NonNullable<Dispatcher['resume']>)(message, runId) : await dispatcher.dispatch(message);
         } catch (error) {
           if (error instanceof ServerBusyError) return later(job, token, stopping ? 0 : error.retryAfterSeconds * 1_000);
           throw error;
         }
-        if (outcome.ok) return { runId, ...resultJson(outcome.result) };
-        const failure: RunJobFailure = outcome.error;
+        if (outcome.ok) return resultJson(outcome.result);
+        const { type, message: text, stopReason, field } = outcome.error;
+        const failure: RunJobFailure = { type, message: text, ...(stopReason ? { stopReason } : {}), ...(field ? { field } : {}) };
         if (failure.type === 'RunInProgressError') return later(job, token, leaseRetryMs);
         // The drain deadline aborted the run: the job is not done; another worker resumes it.
         if (stopping && failure.stopReason === 'aborted') return later(job, token, 0);
@@ -202,6 +207,7 @@ export function bullmqInput(options: BullmqInputOptions): Input {
         throw failure.field !== undefined ? new bullmq.UnrecoverableError(reason) : Object.assign(new Error(reason), { name: failure.type });
       };
 
+      const process = (job: Job<RunJobData, RunJobResult>, token?: string) => jobs.track(run(job, token));
       worker = new bullmq.Worker<RunJobData, RunJobResult>(options.queue, process, {
         ...shared,
         concurrency,
@@ -213,13 +219,31 @@ export function bullmqInput(options: BullmqInputOptions): Input {
       await worker.waitUntilReady();
     },
 
-    async stop(): Promise<void> {
+    async stop(deadline?: AbortSignal): Promise<void> {
       if (!worker || stopping) return;
       stopping = true;
-      // Waits for the jobs in flight, which the server's drain ends by its deadline.
-      await worker.close();
+      // No new jobs; the ones in flight go on.
+      await worker.pause(true);
+      const settled = await Promise.race([jobs.whenIdle().then(() => true), passed(deadline).then(() => delay(HANDBACK_GRACE_MS)).then(() => false)]);
+      // Settled: a plain close waits for BullMQ's last completion writes. Not settled: force, so
+      // the jobs left stall (their locks lapse) to another worker, which resumes their runs.
+      await worker.close(!settled);
     },
   };
+}
+
+/**
+ * How long `stop()` still waits for its jobs once the drain deadline passed: the server aborts its
+ * runs then, and an aborted run's job is handed back with one Redis call (a busy Redis or event
+ * loop may delay that a little).
+ */
+const HANDBACK_GRACE_MS = 1_000;
+
+/** Resolves when `signal` aborts; never without one. */
+function passed(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise(() => {});
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function positive(name: string, value: number): number {
