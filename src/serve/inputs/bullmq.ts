@@ -51,7 +51,7 @@ export interface FleetSchedule {
   pattern: string;
   /** The payload of every tick, e.g. `{ input: 'Summarize the day.' }`. */
   payload: Record<string, unknown>;
-  /** IANA time zone the pattern is read in. Default UTC. */
+  /** IANA time zone the pattern is read in. Default: the local one of the process computing the next tick (set it when the fleet's differ). */
   timezone?: string;
 }
 
@@ -119,22 +119,29 @@ export async function enqueueRun(queue: RunQueue, payload: Record<string, unknow
  * An input that runs the jobs of a BullMQ queue shared by a fleet of workers; each job is one run
  * whose id is the job id.
  *
- * - A job's `data` minus `runId` and `traceContext` is the message payload (validated by the
- *   server); `traceContext` (a W3C carrier) is the run's parent context. The message's source is
- *   `queue`, or `schedule` for a tick of a {@link FleetSchedule}.
+ * - A job's `data` without `traceContext`, its `runId` set to the job id, is the message payload
+ *   (validated by the server: a custom `inputSchema` keeps `runId`); `traceContext` (a W3C
+ *   carrier) is the run's parent context. The message id is the job id; its source is `queue`, or
+ *   `schedule` for a tick of a {@link FleetSchedule}.
  * - A job taken before (BullMQ's stalled check gave it back after its worker died, or it was
- *   retried) whose run the runtime's store has is resumed from its checkpoint
- *   (`runtime.resume`): tools that completed before the checkpoint do not run again. A run still
- *   held by a live lease is tried again after `leaseRetryMs` (the job is delayed, not failed).
- * - The job's return value is {@link RunJobResult}. A failed run fails the job, its
+ *   delayed) whose run the runtime's store has is resumed from its checkpoint through the
+ *   dispatcher's `resume` (`runtime.resume`): tools that completed before the checkpoint do not
+ *   run again; a completed run answers with its result. A run held by a live lease (the dead
+ *   worker's, not lapsed yet, or another process's) is tried again after `leaseRetryMs`: the job is
+ *   delayed, not failed.
+ * - The job's return value is {@link RunJobResult} (a run waiting for approvals completes its job
+ *   with `stopReason: 'interrupted'` and its `interruptions`). A failed run fails the job, its
  *   `failedReason` the JSON of {@link RunJobFailure} (masked as every serve output is); invalid
  *   input fails it without retries (BullMQ's `UnrecoverableError`).
  * - A job the server is too busy for is delayed by the server's `retryAfterSeconds`.
  *
  * `start()` upserts the `schedules` (idempotent: the fleet shares each by id; they outlive the
- * worker: remove one with `queue.removeJobScheduler(id)`). `stop()` stops taking jobs and closes
- * the worker once its in-flight jobs settled: the server ends every run by its drain deadline, and
- * a run aborted by it puts its job back in the queue at once, for another worker to resume.
+ * worker: remove one with `queue.removeJobScheduler(id)`), then waits for Redis (each failed
+ * connection goes to `onError`). `stop(deadline)` stops taking jobs and waits for those in flight:
+ * the server ends its runs by the drain deadline, and a run aborted by it puts its job back in the
+ * queue at once, for another worker to resume. Jobs still unsettled shortly after `deadline`
+ * aborts are left to stall (the worker is closed with force): their locks lapse and another
+ * worker resumes them.
  * @throws {RangeError} when a duration or count is not a positive integer.
  */
 export function bullmqInput(options: BullmqInputOptions): Input {
@@ -189,10 +196,10 @@ export function bullmqInput(options: BullmqInputOptions): Input {
         const parentContext = traceContext ? extractTraceContext(traceContext) : undefined;
         if (parentContext) message.parentContext = parentContext;
         // Only a job taken before can have a run in the store: a fresh job costs no store read.
-        const recorded = job.attemptsStarted > 1 && dispatcher.resume && (await dispatcher.runtime?.runs.get(runId)) !== undefined;
+        const resume = job.attemptsStarted > 1 && (await dispatcher.runtime?.runs.get(runId)) !== undefined ? dispatcher.resume : undefined;
         let outcome: RunOutcome;
         try {
-          outcome = recorded ? await (dispatcher.resume as NonNullable<Dispatcher['resume']>)(message, runId) : await dispatcher.dispatch(message);
+          outcome = resume ? await resume(message, runId) : await dispatcher.dispatch(message);
         } catch (error) {
           if (error instanceof ServerBusyError) return later(job, token, stopping ? 0 : error.retryAfterSeconds * 1_000);
           throw error;
