@@ -7,6 +7,7 @@
  * the time per step of the shared 3-step scenario (bench/scenario.ts), untraced, against the same
  * runtime over a run store that keeps nothing (the baseline: no lease, no checkpoint, no event
  * log), in the same process, rounds interleaved. The difference is the durable cost per step.
+ * SQLite and Redis also run without their event log (checkpoints alone), to tell the two apart.
  * The memory store also runs with a 40-message input (a long conversation), since a checkpoint
  * writes the whole state.
  *
@@ -69,6 +70,10 @@ const keepNothing: RunStore = {
 /** `store` with its run store swapped for one that keeps nothing. */
 const nonDurable = (store: Store): Store => Object.assign(Object.create(store) as Store, { runs: keepNothing });
 
+/** `store` logging no run event: its checkpoints alone. */
+const checkpointsOnly = (store: Store): Store =>
+  Object.assign(Object.create(store) as Store, { runs: { ...store.runs, appendEvent: keepNothing.appendEvent } });
+
 interface Variant {
   name: string;
   runtime: Runtime;
@@ -98,6 +103,8 @@ try {
     { name: 'memory', runtime: createRuntime({ store: memory }), input: INPUT, samples: [] },
     { name: 'sqlite', runtime: createRuntime({ store: sqlite }), input: INPUT, samples: [] },
     { name: 'redis', runtime: createRuntime({ store: redisS }), input: INPUT, samples: [] },
+    { name: 'sqlite, no event log', runtime: createRuntime({ store: checkpointsOnly(sqlite) }), input: INPUT, samples: [] },
+    { name: 'redis, no event log', runtime: createRuntime({ store: checkpointsOnly(redisS) }), input: INPUT, samples: [] },
     { name: 'baseline, 40-message input', runtime: createRuntime({ store: nonDurable(memory) }), input: LONG_INPUT, samples: [] },
     { name: 'memory, 40-message input', runtime: createRuntime({ store: memory }), input: LONG_INPUT, samples: [] },
     { name: 'traced, keeps nothing', runtime: traced(nonDurable(memory)), input: INPUT, samples: [] },
@@ -139,7 +146,7 @@ try {
     console.log(`${name.padEnd(34)} ${us.toFixed(1).padStart(8)}   ${cost === undefined ? '' : cost.toFixed(1).padStart(20)}   ${ratio === undefined ? '' : `${ratio.toFixed(2)}x`}`);
   };
   row('baseline (keeps nothing)');
-  for (const name of ['memory', 'sqlite', 'redis']) row(name, 'baseline (keeps nothing)');
+  for (const name of ['memory', 'sqlite', 'redis', 'sqlite, no event log', 'redis, no event log']) row(name, 'baseline (keeps nothing)');
   row('baseline, 40-message input');
   row('memory, 40-message input', 'baseline, 40-message input');
   row('traced, keeps nothing');

@@ -82,7 +82,11 @@ export interface RuntimeOptions {
   leaseMs?: number;
 }
 
-/** Makes a runtime. `tracedRuntime()` is the one most users want: it also sets up exporters. */
+/**
+ * Makes a runtime. `tracedRuntime()` is the one most users want: it also sets up exporters.
+ * @throws {RangeError} when `leaseMs` is not a positive number of ms, or `conversationMaxMessages`
+ *   not a positive integer.
+ */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const tracing = options.tracer
     ? tracingMiddleware({

@@ -89,9 +89,7 @@ async function steps(run: RunContext, chain: Chain): Promise<RunResult> {
   const { agent, state } = run;
   if (state.pendingToolCalls.length > 0) {
     // A resumed interrupted step: its decided calls run (or are denied), then the run goes on.
-    for (const a of state.approvals) {
-      if (a.decision) run.emit({ type: 'approval', step: state.step, toolCallId: a.toolCallId, toolName: a.toolName, approved: a.decision.approved, ...(a.decision.reason === undefined ? {} : { reason: a.decision.reason }) });
-    }
+    for (const a of state.approvals) if (a.decision) run.emit(approvalEvent(state.step, a, a.decision));
     const step: StepContext = { run, index: state.step };
     const outcome = await chain.step(step, () => answerToolCalls(step, chain));
     if (outcome.kind !== 'continue') return result(run, 'interrupted');
@@ -145,7 +143,8 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
   const calls = state.pendingToolCalls;
   const waiting = state.approvals.length > 0 ? new Map(state.approvals.map((a) => [a.toolCallId, a])) : undefined;
   const answered = state.toolResults.length > 0 ? new Set(state.toolResults.map((m) => m.toolCallId)) : undefined;
-  const due = waiting || answered ? calls.filter((c) => !answered?.has(c.id) && (waiting?.get(c.id)?.decision ?? !waiting?.has(c.id))) : calls;
+  // Due: not answered yet, and needing no approval or decided.
+  const due = waiting || answered ? calls.filter((c) => !answered?.has(c.id) && (!waiting?.has(c.id) || waiting.get(c.id)?.decision !== undefined)) : calls;
   let ran = 0;
   const outcomes = await Promise.all(
     due.map((c) => {
@@ -195,6 +194,13 @@ async function needsApproval(tool: Tool | undefined, call: ToolCall, agentName: 
   const parsed = tool.parameters.safeParse(call.arguments);
   if (!parsed.success) return false;
   return rule === true || (await rule(parsed.data, { toolCallId: call.id, agent: agentName }));
+}
+
+/** The `approval` event of a decision on a pending call of step `step`. */
+function approvalEvent(step: number, call: PendingApproval, decision: NonNullable<PendingApproval['decision']>): RunEvent {
+  const event: Extract<RunEvent, { type: 'approval' }> = { type: 'approval', step, toolCallId: call.toolCallId, toolName: call.toolName, approved: decision.approved };
+  if (decision.reason !== undefined) event.reason = decision.reason;
+  return event;
 }
 
 /** What a denied call answers the model. */

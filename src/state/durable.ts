@@ -49,6 +49,10 @@ export interface Durable {
 interface LiveRun {
   ctx: RunContext;
   lease: Lease;
+  /** False when the store failed the claim: the run goes on without lease, checkpoints or heartbeat. */
+  claimed: boolean;
+  /** Set when the store failed a checkpoint: none is written until a heartbeat reaches it again. */
+  degraded: boolean;
   createdAt: number;
   /**
    * The state at the last step checkpoint, copied as deep as a step changes it: what the store
@@ -94,10 +98,13 @@ export function durableRuns(options: DurableOptions): Durable {
    * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the run.
    */
   const save = async (run: LiveRun, r: RunRecord): Promise<void> => {
+    // An outage costs the run one store deadline, not one per step.
+    if (!run.claimed || run.degraded) return;
     let held: boolean;
     try {
       held = await runs.save(r, run.lease);
     } catch (error) {
+      run.degraded = true;
       warnOnce(`a checkpoint of run ${JSON.stringify(r.runId)}`, error);
       return;
     }
@@ -110,6 +117,7 @@ export function durableRuns(options: DurableOptions): Durable {
     // A renewal that fails leaves the lease to lapse; the next checkpoint then finds it lost.
     const beat = await runs.renew(run.ctx.state.runId, run.lease).catch(() => undefined);
     if (!beat) return;
+    run.degraded = false;
     if (!beat.held) run.ctx.abort('lease_lost');
     else if (beat.cancelRequested) run.ctx.abort('cancelled');
   };
@@ -131,12 +139,14 @@ export function durableRuns(options: DurableOptions): Durable {
       let run: LiveRun;
       if (resumed) {
         taken.delete(runId);
-        run = { ctx, lease: resumed.lease, createdAt: resumed.createdAt, checkpoint: copyOf(state) };
+        run = { ctx, lease: resumed.lease, claimed: true, degraded: false, createdAt: resumed.createdAt, checkpoint: copyOf(state) };
       } else {
         const lease = newLease(runId);
-        const claim = await runs.claim(runId, lease);
-        if (!claim.held) throw new RunInProgressError(runId);
-        if (claim.record) {
+        // A store that is down does not stop a run (as a spend window with `onStoreError: 'open'`
+        // does not): it runs without lease or checkpoints, and the outage is warned about once.
+        const claim = await runs.claim(runId, lease).catch((error: unknown) => void warnOnce(`the lease of run ${JSON.stringify(runId)}`, error));
+        if (claim && !claim.held) throw new RunInProgressError(runId);
+        if (claim?.record) {
           // Given back as it was: an ended run's lease is free again (a lapsed running one stays
           // held by this claim until its lease lapses).
           await runs.save(claim.record, lease).catch(() => false);
@@ -145,26 +155,28 @@ export function durableRuns(options: DurableOptions): Durable {
             `run ${JSON.stringify(runId)} already exists (${claim.record.status}): resume it with runtime.resume(), or give the new run another id`,
           );
         }
-        run = { ctx, lease, createdAt: Date.now(), checkpoint: copyOf(state) };
+        run = { ctx, lease, claimed: claim !== undefined, degraded: false, createdAt: Date.now(), checkpoint: copyOf(state) };
       }
       live.set(runId, run);
       byContext.set(ctx, run);
       offCancel ??= runs.onCancel((id) => live.get(id)?.ctx.abort('cancelled'));
-      const renewal = setInterval(heartbeat(run), leaseMs / 3).unref();
+      const renewal = run.claimed ? setInterval(heartbeat(run), leaseMs / 3).unref() : undefined;
       try {
         await save(run, record(run, 'running', run.checkpoint));
         let result: RunResult;
         try {
           result = await next();
         } catch (error) {
-          await runs.save(failedRecord(run, error), run.lease).catch(() => false);
+          if (run.claimed) await runs.save(failedRecord(run, error), run.lease).catch(() => false);
           throw error;
         }
         const final = copyOf(state);
         const end = record(run, result.stopReason === 'interrupted' ? 'interrupted' : 'completed', final);
         if (result.interruptions) end.interruptions = result.interruptions;
         else end.result = { ...result, messages: final.messages };
-        if (!(await runs.save(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)))) {
+        // Tried even after a failed checkpoint: a run left `running` would look crashed, and be redone.
+        const saved = !run.claimed || (await runs.save(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)));
+        if (!saved) {
           throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
         }
         return result;
