@@ -1,5 +1,5 @@
 /**
- * Runs per second and p50/p99 latency of `serve` (HTTP input, a traced runtime, a scripted model
+ * Runs per second and p50/p99 latency of `serve` (its Hono HTTP input, a traced runtime, a scripted model
  * agent: one tool call, then the answer) against a bare `node:http` handler running a hand-written
  * traced loop over the same model and tool, in the same invocation and with the same OpenTelemetry
  * SDK setup. The load comes from a second process (this file, run as `client`) over keep-alive
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}\n`);
   console.log(`${'server'.padEnd(28)} ${'runs/s'.padStart(8)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)} ${'spans'.padStart(8)}`);
   console.log(row('bare node:http + bare loop', bare));
-  console.log(row('serve (HTTP input)', served));
+  console.log(row('serve (Hono HTTP input)', served));
   const verdict = { runsPerSecond: served.runsPerSecond >= TARGET.runsPerSecond, overBare: ratio <= TARGET.overBare };
   console.log(`\nserve runs/s: ${served.runsPerSecond.toFixed(0)}   target >= ${TARGET.runsPerSecond}   ${verdict.runsPerSecond ? 'ok' : 'MISSED'}`);
   console.log(`serve time per run / bare: ${ratio.toFixed(2)}x   target <= ${TARGET.overBare}x   ${verdict.overBare ? 'ok' : 'MISSED'}`);

@@ -9,7 +9,7 @@ export {
   type ServeOptions,
   type ServeRuntime,
 } from './serve.js';
-export { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type Output, type RunOutcome } from './types.js';
+export { ServerBusyError, type DispatchOptions, type Dispatcher, type InboundMessage, type Input, type Output, type RunOutcome } from './types.js';
 export { httpInput, type HttpInput, type HttpInputOptions } from './inputs/http.js';
 export { scheduleInput, type ScheduleInputOptions } from './inputs/schedule.js';
 export { stdoutOutput, type StdoutOutputOptions } from './outputs/stdout.js';
