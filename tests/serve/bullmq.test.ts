@@ -273,6 +273,25 @@ describe('serve: BullMQ queue input in process', () => {
     expect(JSON.stringify(outcomes)).not.toContain(SECRET);
   });
 
+  it('a job names the served agent to run; an unknown agent fails the job without retries', async () => {
+    const named = (name: string) => agent({ name, instructions: '', model: scriptedModel({ respond: () => ({ text: `${name} here` }) }) });
+    const server = serve({ agents: [named('first'), named('second')], runtime: createRuntime(), inputs: [bullmqInput({ url: redis.url, queue: 'agents' })] });
+    await server.start();
+    const queue = queueOf('agents');
+    await enqueueRun(queue, { input: 'x' }, { runId: 'to-default' });
+    await enqueueRun(queue, { input: 'x' }, { runId: 'to-second', agent: 'second' });
+    await queue.add('run', { input: 'x', agent: 'nobody' }, { jobId: 'to-nobody', attempts: 3 });
+    await until('3 finished jobs', async () => ((await queue.getJobCountByTypes('completed', 'failed')) >= 3 ? true : undefined));
+    await server.stop();
+    expect(((await queue.getJob('to-default')) as Job<unknown, RunJobResult>).returnvalue).toMatchObject({ output: 'first here' });
+    expect(((await queue.getJob('to-second')) as Job<unknown, RunJobResult>).returnvalue).toMatchObject({ output: 'second here' });
+    const nobody = (await queue.getJob('to-nobody')) as Job;
+    expect(await nobody.getState()).toBe('failed');
+    expect(JSON.parse(nobody.failedReason)).toMatchObject({ type: 'agent_not_found' });
+    // Not retried although the producer asked for 3 attempts.
+    expect(nobody.attemptsMade).toBe(1);
+  });
+
   it("a job whose run another process holds (a live lease) is retried later, not failed, and completes with the run's result", async () => {
     const store = memoryStore();
     let holdCalls = 0;

@@ -15,12 +15,14 @@ import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type
 
 /**
  * A job's data: the run's payload (validated by `serve`'s input schema, e.g. `{ input,
- * conversationId? }`), its `runId` (the job id too) and the producer's trace context as a W3C
- * carrier (`{ traceparent, tracestate? }`), which the run continues.
+ * conversationId? }`), its `runId` (the job id too), the name of the served agent to run (the
+ * server's default agent when absent) and the producer's trace context as a W3C carrier
+ * (`{ traceparent, tracestate? }`), which the run continues.
  */
 export interface RunJobData {
   [field: string]: unknown;
   runId?: string;
+  agent?: string;
   traceContext?: Record<string, string>;
 }
 
@@ -33,7 +35,7 @@ export type RunJobResult = ReturnType<typeof resultJson>;
 
 /**
  * What a failed job's `failedReason` holds, as JSON: the outcome's error type (`error.type`, e.g.
- * `RunError`, `invalid_input`), its message with known secrets masked, the run's stop reason, and
+ * `RunAbortedError`, `invalid_input`, `agent_not_found`), its message with known secrets masked, the run's stop reason, and
  * for invalid input the field.
  */
 export interface RunJobFailure {
@@ -103,14 +105,19 @@ export type RunQueue = Pick<Queue, 'add'>;
  * run id twice adds one job (BullMQ ignores a duplicate id while the job exists).
  * @param payload the run's payload, e.g. `{ input: 'Weather in Oslo?', conversationId? }`.
  * @param options.runId the run's id (a UUID when absent); no `:` and not an integer (BullMQ's job id rules).
+ * @param options.agent the served agent to run, by name. Default: the server's default agent.
  * @param options.context the trace context the run continues. Default: the active context.
  * @returns the run id.
  * @throws BullMQ's error when Redis cannot be reached or the id is not a valid job id.
  */
-export async function enqueueRun(queue: RunQueue, payload: Record<string, unknown>, options: { runId?: string; context?: Context } = {}): Promise<string> {
+export async function enqueueRun(
+  queue: RunQueue,
+  payload: Record<string, unknown>,
+  options: { runId?: string; agent?: string; context?: Context } = {},
+): Promise<string> {
   const runId = options.runId ?? globalThis.crypto.randomUUID();
   const traceContext = injectTraceContext(options.context ?? otelContext.active());
-  const data: RunJobData = { ...payload, runId, ...(traceContext.traceparent ? { traceContext } : {}) };
+  const data: RunJobData = { ...payload, runId, ...(options.agent ? { agent: options.agent } : {}), ...(traceContext.traceparent ? { traceContext } : {}) };
   await queue.add('run', data, { jobId: runId });
   return runId;
 }
@@ -119,9 +126,10 @@ export async function enqueueRun(queue: RunQueue, payload: Record<string, unknow
  * An input that runs the jobs of a BullMQ queue shared by a fleet of workers; each job is one run
  * whose id is the job id.
  *
- * - A job's `data` without `traceContext`, its `runId` set to the job id, is the message payload
- *   (validated by the server: a custom `inputSchema` keeps `runId`); `traceContext` (a W3C
- *   carrier) is the run's parent context. The message id is the job id; its source is `queue`, or
+ * - A job's `data` without `agent` and `traceContext`, its `runId` set to the job id, is the
+ *   message payload (validated by the server: a custom `inputSchema` keeps `runId`); `agent` names
+ *   the served agent to run (an unknown one fails the job: `agent_not_found`); `traceContext` (a
+ *   W3C carrier) is the run's parent context. The message id is the job id; its source is `queue`, or
  *   `schedule` for a tick of a {@link FleetSchedule}.
  * - A job taken before (BullMQ's stalled check gave it back after its worker died, or it was
  *   delayed) whose run the runtime's store has is resumed from its checkpoint through the
@@ -132,7 +140,7 @@ export async function enqueueRun(queue: RunQueue, payload: Record<string, unknow
  * - The job's return value is {@link RunJobResult} (a run waiting for approvals completes its job
  *   with `stopReason: 'interrupted'` and its `interruptions`). A failed run fails the job, its
  *   `failedReason` the JSON of {@link RunJobFailure} (masked as every serve output is); invalid
- *   input fails it without retries (BullMQ's `UnrecoverableError`).
+ *   input and an unknown agent fail it without retries (BullMQ's `UnrecoverableError`).
  * - A job the server is too busy for is delayed by the server's `retryAfterSeconds`.
  *
  * `start()` upserts the `schedules` (idempotent: the fleet shares each by id; they outlive the
@@ -190,9 +198,10 @@ export function bullmqInput(options: BullmqInputOptions): Input {
 
       const run = async (job: Job<RunJobData, RunJobResult>, token?: string): Promise<RunJobResult> => {
         const runId = job.id as string;
-        const { traceContext, ...data } = job.data ?? {};
+        const { traceContext, agent, ...data } = job.data ?? {};
         // The job id is the run id, a scheduler's ticks (whose data has none) included.
         const message: InboundMessage = { id: runId, payload: { ...data, runId }, source: job.repeatJobKey ? 'schedule' : 'queue' };
+        if (typeof agent === 'string') message.agent = agent;
         const parentContext = traceContext ? extractTraceContext(traceContext) : undefined;
         if (parentContext) message.parentContext = parentContext;
         // Only a job taken before can have a run in the store: a fresh job costs no store read.
@@ -211,7 +220,9 @@ export function bullmqInput(options: BullmqInputOptions): Input {
         // The drain deadline aborted the run: the job is not done; another worker resumes it.
         if (stopping && failure.stopReason === 'aborted') return later(job, token, 0);
         const reason = JSON.stringify(failure);
-        throw failure.field !== undefined ? new bullmq.UnrecoverableError(reason) : Object.assign(new Error(reason), { name: failure.type });
+        // Input that cannot run (invalid, or for an agent not served) fails without retries.
+        const unrunnable = failure.field !== undefined || failure.type === 'agent_not_found';
+        throw unrunnable ? new bullmq.UnrecoverableError(reason) : Object.assign(new Error(reason), { name: failure.type });
       };
 
       const process = (job: Job<RunJobData, RunJobResult>, token?: string) => jobs.track(run(job, token));
