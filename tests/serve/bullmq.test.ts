@@ -91,7 +91,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 function config(name: string, overrides: Partial<QueueWorkerConfig> = {}): QueueWorkerConfig {
-  return { url: redis.url, queue: name, doneKey: `${name}:done`, concurrency: 8, lockDurationMs: 2_000, stalledIntervalMs: 500, ...overrides };
+  // A lock long enough that a loaded machine's pauses do not lose one (the kill test shortens it).
+  return { url: redis.url, queue: name, doneKey: `${name}:done`, concurrency: 8, lockDurationMs: 10_000, stalledIntervalMs: 1_000, ...overrides };
 }
 
 /** The done list as [runId, pid, status] triples. */
@@ -133,6 +134,8 @@ describe('serve: BullMQ queue input (real redis-server, worker processes)', () =
 
     const jobs = (await queue.getJobs(['completed'], 0, -1)) as Job<unknown, RunJobResult>[];
     expect(jobs).toHaveLength(200);
+    // No job was taken twice (a lost lock would show here).
+    expect(jobs.every((job) => job.attemptsStarted === 1)).toBe(true);
     for (const job of jobs) {
       const n = Number((job.id as string).slice('run-'.length));
       expect(job.returnvalue).toMatchObject({ runId: job.id, output: `done ${n}`, stopReason: 'final', steps: 2, toolCalls: 1 });
@@ -174,7 +177,7 @@ describe.each(killStores)('serve: a BullMQ worker SIGKILLed mid-run (%s run stor
     const { spec, open } = storeOf(runDir);
     const counterFile = join(runDir, 'counter.txt');
     const traces = [join(runDir, 'a.jsonl'), join(runDir, 'b.jsonl')] as const;
-    const base = config(`kill-${name}`, { store: spec, leaseMs: 1_000, counterFile, leaseRetryMs: 300 });
+    const base = config(`kill-${name}`, { store: spec, leaseMs: 1_000, counterFile, leaseRetryMs: 300, lockDurationMs: 2_000, stalledIntervalMs: 500 });
     const first = worker({ ...base, traceFile: traces[0] });
     await first.ready;
     const queue = queueOf(base.queue);
