@@ -1,8 +1,7 @@
 /**
  * Durable runs as a runtime shows them (`runtime.runs`, `runtime.resume`, `runtime.cancel`,
  * `runtime.subscribe`): plain data, the same whichever store holds them. The stores (state/)
- * write and read these shapes. Contract: DESIGN.md, "Runs: checkpoints, resume, approvals,
- * cancel, events".
+ * write and read these shapes. The README's "Durable runs and approvals" shows them in use.
  */
 import type { Interruption, RunEvent, RunResult } from './events.js';
 import type { RunState } from './run-state.js';

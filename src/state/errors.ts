@@ -1,6 +1,7 @@
 /**
  * The errors of the state stores: typed, naming the store, and saying what to do about them.
  */
+import { maskError, maskSecrets } from '../secrets.js';
 
 /** Which part of the state an operation touched: spend windows (the budget), conversations or durable runs. */
 export type StoreArea = 'spend' | 'conversations' | 'runs';
@@ -35,11 +36,13 @@ export class BudgetStoreError extends StoreError {
 
 /**
  * Makes the error of a failed store operation: a {@link BudgetStoreError} for the spend window,
- * a {@link StoreError} otherwise.
+ * a {@link StoreError} otherwise. Known secrets are masked in its message and in its cause (a
+ * driver's error may quote a command's arguments).
  */
 export function storeError(area: StoreArea, store: string, message: string, cause?: unknown): StoreError {
-  const options = cause === undefined ? undefined : { cause };
-  return area === 'spend' ? new BudgetStoreError(store, message, options) : new StoreError(store, message, options);
+  const options = cause === undefined ? undefined : { cause: maskError(cause) };
+  const masked = maskSecrets(message);
+  return area === 'spend' ? new BudgetStoreError(store, masked, options) : new StoreError(store, masked, options);
 }
 
 /**

@@ -10,6 +10,7 @@
  * cancel notices arrive on a pub/sub connection of its own: both are made on first use and closed
  * by `close()`, and neither ever holds up the store's main connection.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RunEventEntry, RunQuery } from '../runtime/runs.js';
 import type { RedisCall } from './redis-conversations.js';
@@ -209,7 +210,7 @@ export function redisRuns(context: RedisRunContext, options: RedisRunOptions = {
     return { meta, lease: `${meta}:lease`, events: `${meta}:events` };
   };
   /** Tells this store's notices from other stores' on the channel: its own listeners hear its requests directly. */
-  const self = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const self = randomUUID();
   const parse = (json: string) => JSON.parse(json) as RunRecord;
 
   /** A connection of its own for subscriptions, reconnecting by itself, closed by `close()`. */

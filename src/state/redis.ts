@@ -188,7 +188,8 @@ export function redisStore(options: RedisStoreOptions = {}): Store {
   let closed = false;
   let connecting: Promise<void> | undefined;
 
-  const where = options.client ? 'the client given to redisStore()' : (options.url ?? DEFAULT_URL);
+  // A URL's password never goes into an error message.
+  const where = options.client ? 'the client given to redisStore()' : (options.url ?? DEFAULT_URL).replace(/\/\/[^@/]*@/, '//');
   const fail = (area: StoreArea, what: string, cause?: unknown) =>
     storeError(area, 'redis', `Redis store: ${what}; check that Redis is up at ${where}, or raise redisStore's timeoutMs.`, cause);
 

@@ -56,6 +56,7 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
   /** The newest event id this store has seen in the file, so a poll reads logs only when it moved. */
   let newestSeen = 0;
   let poll: NodeJS.Timeout | undefined;
+  let closed = false;
 
   /** Runs `op` with the prepared statements, synchronously. */
   function sync<T>(what: string, op: (s: RunStatements) => T): T {
@@ -78,6 +79,8 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
 
   function startPolling(): void {
     if (poll) return;
+    /** Set while the poll fails, so a broken file is reported once, not at every poll. */
+    let failing = false;
     // Unref'd: a process is not kept alive just to watch for other processes' events.
     poll = setInterval(() => {
       if (!feed.active) {
@@ -87,10 +90,12 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
       }
       try {
         const newest = sync('look for new run events', (s) => s.newestId());
+        failing = false;
         if (newest <= newestSeen) return;
         newestSeen = newest;
       } catch (error) {
-        settings.report(error);
+        if (!failing) settings.report(error);
+        failing = true;
         return;
       }
       feed.notifyAll();
@@ -128,7 +133,8 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
     },
     subscribe(runId, listener, after) {
       const off = feed.subscribe(runId, listener, after);
-      startPolling();
+      // After close() the feed's first read reports the closed store; nothing is polled.
+      if (!closed) startPolling();
       return off;
     },
   };
@@ -136,6 +142,7 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
   return {
     runs,
     close() {
+      closed = true;
       clearInterval(poll);
       poll = undefined;
       feed.close();
@@ -157,6 +164,14 @@ export const RUNS_MIGRATION = `CREATE TABLE runs (
    CREATE TABLE run_event_logs (
      run_id TEXT PRIMARY KEY, last_at INTEGER NOT NULL, events INTEGER NOT NULL) WITHOUT ROWID;
    CREATE INDEX run_event_logs_time ON run_event_logs (last_at);`;
+
+/**
+ * How many events past `maxRunEvents` a SQLite log may hold before a trim (a tenth, at least 1):
+ * a log keeps between `maxEvents` and `maxEvents + trimBatch - 1` events. @internal
+ */
+export function sqliteTrimBatch(maxEvents: number): number {
+  return Math.max(1, Math.floor(maxEvents / 10));
+}
 
 type Transaction<A extends unknown[], R> = BetterSqlite3.Transaction<(...args: A) => R>;
 
@@ -183,6 +198,7 @@ interface RecordRow {
 function prepareRuns(db: BetterSqlite3.Database, settings: RunLogSettings): RunStatements {
   const q = (sql: string) => db.prepare(sql);
   const { maxEvents, ttlMs } = settings;
+  const trimBatch = sqliteTrimBatch(maxEvents);
   const ENDED = `('completed', 'failed')`;
   const leaseOf = q('SELECT owner, expires_at FROM run_leases WHERE run_id = ?');
   const recordOf = q('SELECT record FROM runs WHERE run_id = ?').pluck();
@@ -274,7 +290,8 @@ function prepareRuns(db: BetterSqlite3.Database, settings: RunLogSettings): RunS
       }
       const id = Number(insertEvent.run(runId, json).lastInsertRowid);
       count++;
-      if (count > maxEvents) {
+      // Trimmed in batches: one delete per `trimBatch` appends costs far less than one per append.
+      if (count >= maxEvents + trimBatch) {
         dropOldest.run(runId, count - maxEvents);
         count = maxEvents;
       }

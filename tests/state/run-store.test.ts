@@ -22,6 +22,7 @@ import { StoreError } from '../../src/state/errors.js';
 import { memoryStore } from '../../src/state/memory.js';
 import type { RunStoreOptions } from '../../src/state/run-store.js';
 import { MIGRATIONS, sqliteStore } from '../../src/state/sqlite.js';
+import { sqliteTrimBatch } from '../../src/state/sqlite-runs.js';
 import type { Store } from '../../src/state/store.js';
 import { redisStore } from '../../src/state/redis.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
@@ -226,6 +227,12 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
     const later = collect(store, runId, ids[2]);
     await later.until(2);
     expect(later.texts()).toEqual(['t3', 't4']);
+    // An id this store never made (a stale or foreign Last-Event-ID) replays the whole log: a
+    // duplicate is the safe side, a gap is not.
+    const foreign = collect(store, runId, 'not-an-event-id');
+    await foreign.until(5);
+    expect(foreign.entries.map((e) => e.id)).toEqual(ids);
+    foreign.off();
     // Then each new event, to both, once.
     ids.push(await store.runs.appendEvent(runId, delta(5)));
     await all.until(6);
@@ -295,16 +302,19 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
     expect(got).toHaveLength(1);
   });
 
-  it('keeps at most maxRunEvents events of a run, the newest', async () => {
-    const bounded = open({ maxRunEvents: 10 });
+  it.each([10, 50])('keeps about maxRunEvents (%i) events of a run, the newest', async (max) => {
+    const bounded = open({ maxRunEvents: max });
     const ids: string[] = [];
-    for (let i = 0; i < 150; i++) ids.push(await bounded.runs.appendEvent(runId, delta(i)));
+    for (let i = 0; i < 250; i++) ids.push(await bounded.runs.appendEvent(runId, delta(i)));
     const got = collect(bounded, runId);
-    await got.until(10);
+    await got.until(max);
     await sleep(50);
     const kept = got.entries.map((e) => e.id);
-    // Redis trims approximately (`MAXLEN ~`, whole stream nodes of 100 entries).
-    expect(kept.length).toBeLessThanOrEqual(_name === 'redis' ? 110 : 10);
+    // Memory is exact; SQLite trims in batches of a tenth; Redis approximately (`MAXLEN ~`,
+    // whole stream nodes of 100 entries).
+    const most = { memory: max, sqlite: max + sqliteTrimBatch(max) - 1, redis: max + 100 }[_name as 'memory'];
+    expect(kept.length).toBeGreaterThanOrEqual(max);
+    expect(kept.length).toBeLessThanOrEqual(most);
     expect(kept).toEqual(ids.slice(ids.length - kept.length));
     got.off();
   });
@@ -515,9 +525,10 @@ describe('redis store: durable runs', () => {
   });
 
   it('rejects with StoreError while Redis is down; listener registrations report through onError instead', async () => {
-    const url = `redis://127.0.0.1:${await freePort()}`;
+    const port = await freePort();
+    const password = `pw-${randomUUID()}`;
     const errors: unknown[] = [];
-    const store = redisStore({ url, timeoutMs: 300, onError: (e) => errors.push(e) });
+    const store = redisStore({ url: `redis://:${password}@127.0.0.1:${port}`, timeoutMs: 300, onError: (e) => errors.push(e) });
     opened.push(store);
     for (const attempt of [
       store.runs.claim('r', { owner: 'a', ttlMs: 1_000 }),
@@ -528,13 +539,16 @@ describe('redis store: durable runs', () => {
       const error = await attempt.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect(error).toMatchObject({ store: 'redis', kind: 'store_unavailable' });
-      expect((error as Error).message).toContain(url);
+      // It names the server, never the URL's password.
+      expect((error as Error).message).toContain(`redis://127.0.0.1:${port}`);
+      expect((error as Error).message).not.toContain(password);
     }
     let off: (() => void) | undefined;
     expect(() => (off = store.runs.subscribe('r', () => undefined))).not.toThrow();
     expect(() => store.runs.onCancel(() => undefined)).not.toThrow();
     while (errors.length < 2) await sleep(10);
     for (const error of errors) expect(error).toBeInstanceOf(StoreError);
+    expect(errors.map((e) => (e as Error).message).join('\n')).not.toContain(password);
     expect(errors.map((e) => (e as Error).message).join('\n')).toMatch(/cancel notice|run event/);
     off?.();
   });

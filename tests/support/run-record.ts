@@ -6,7 +6,7 @@ import type { Message } from '../../src/messages.js';
 import { newRunState } from '../../src/runtime/run-state.js';
 import type { RunRecord } from '../../src/state/store.js';
 
-/** Twenty messages, five exchanges of question, tool call, tool result and answer (~6 KB as JSON). */
+/** Twenty messages, five exchanges of question, tool call, tool result and answer (the record ~4 KB as JSON). */
 export function twentyMessages(): Message[] {
   return Array.from({ length: 5 }, (_, i): Message[] => [
     { role: 'user', content: `Question ${i}: what is the status of order ${4700 + i}? ${'Please check the carrier too. '.repeat(4)}` },
