@@ -73,6 +73,16 @@ describe('approvals over HTTP', () => {
     const runs = served.spans.spans().filter((s) => s.name === 'invoke_agent support');
     expect(runs).toHaveLength(2);
     expect(runs[1]!.spanContext().traceId).toBe(runs[0]!.spanContext().traceId);
+
+    // The event log holds both parts: a stream ends at the interruption's run-end, and reconnecting
+    // with its id gives the resumed part, its approval first, up to the final run-end.
+    const part1 = await readSse(await fetch(`${served.url}/v1/runs/r-approve/events`));
+    expect(part1.at(-1)?.event).toBe('run-end');
+    expect(JSON.parse(part1.at(-1)!.data)).toMatchObject({ result: { stopReason: 'interrupted' } });
+    const part2 = await readSse(await fetch(`${served.url}/v1/runs/r-approve/events`, { headers: { 'last-event-id': part1.at(-1)!.id! } }));
+    expect(part2.map((e) => e.event).slice(0, 2)).toEqual(['run-start', 'approval']);
+    expect(JSON.parse(part2[1]!.data)).toMatchObject({ toolCallId: 'call_r', approved: true });
+    expect(JSON.parse(part2.at(-1)!.data)).toMatchObject({ type: 'run-end', result: { stopReason: 'final' } });
   });
 
   it('deny: the model is told the reason, the tool never runs', async () => {
@@ -100,6 +110,12 @@ describe('approvals over HTTP', () => {
     const malformed = await post(`${served.url}/v1/runs/nope/approvals`, { approvals: { c: 'yes' } });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { type: 'invalid_input', field: 'approvals.c' } });
+
+    await postRun(served.url, { input: 'Refund 4711', runId: 'r-wrong-call' });
+    const wrongCall = await post(`${served.url}/v1/runs/r-wrong-call/approvals`, { approvals: { call_other: true } });
+    expect(wrongCall.status).toBe(400);
+    expect(await wrongCall.json()).toMatchObject({ error: { type: 'invalid_approvals', message: expect.stringContaining('call_r'), runId: 'r-wrong-call' } });
+    expect(await (await fetch(`${served.url}/v1/runs/r-wrong-call`)).json()).toMatchObject({ status: 'interrupted' });
   });
 });
 
@@ -174,6 +190,20 @@ describe('run events over SSE', () => {
     const events = await readSse(await fetch(`${served.url}/v1/runs/r-fail/events`));
     expect(events.at(-1)?.event).toBe('run-error');
     expect(events.map((e) => e.data).join('\n')).not.toContain('upstream text');
+  });
+
+  it('ends a stream still waiting for events when the drain begins, so the drain does not wait for it', async () => {
+    const { support } = refundAgent();
+    served = await startServed({ agent: support });
+    await postRun(served.url, { input: 'Refund 4711', runId: 'r-waiting' });
+    const logged = await readSse(await fetch(`${served.url}/v1/runs/r-waiting/events`));
+    // After the interruption's run-end nothing comes until someone decides: the stream waits.
+    const waiting = readSse(await fetch(`${served.url}/v1/runs/r-waiting/events`, { headers: { 'last-event-id': logged.at(-1)!.id! } }));
+    expect(await Promise.race([waiting.then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 200, 'waiting'))])).toBe('waiting');
+    // The default drain deadline is 30 s: only the drain's start can end the stream this soon.
+    await served.server.stop();
+    expect(await waiting).toEqual([]);
+    served = undefined;
   });
 
   it('answers 404 for the events of an unknown run', async () => {

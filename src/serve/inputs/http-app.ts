@@ -67,6 +67,9 @@ function publicError(error: Extract<RunOutcome, { ok: false }>['error']): { stat
       return { status: 404, body: { type: 'run_not_found', message: `no run ${JSON.stringify(runId)}`, runId } };
     case 'RunInProgressError':
       return { status: 409, body: { type: 'run_in_progress', message: 'the run is held by a live process: wait for it to end, or cancel it', runId } };
+    case 'RangeError':
+      // What resume throws for a decision on a call the run does not wait on (its message names them).
+      return { status: 400, body: { type: 'invalid_approvals', message: error.message, runId } };
     case 'conversation_busy':
       return { status: 409, body: { type: error.type, message: 'another run held the conversation too long: retry later', stopReason, runId } };
   }
@@ -232,21 +235,19 @@ export function httpApp(options: HttpAppOptions): Hono {
       let written = Promise.resolve();
       let ended = false;
       let end!: () => void;
-      const over = new Promise<void>((resolve) => {
-        end = () => {
-          ended = true;
-          resolve();
-        };
-      });
+      const over = new Promise<void>((resolve) => (end = resolve));
       stream.onAbort(end);
       options.drainSignal.addEventListener('abort', end, { once: true });
       const unsubscribe = rt.subscribe(
         runId,
         (event, entry) => {
+          // Nothing after the run's last event: the log of a resumed run goes on past an
+          // interruption's run-end, which a client reads by reconnecting with its Last-Event-ID.
           if (ended) return;
+          ended = isLast(event);
           // Writes are chained, so the stream ends only after the last one went out.
           written = written.then(() => stream.writeSSE({ id: entry.id, event: event.type, data: eventJson(event) }));
-          if (isLast(event)) void written.then(end, end);
+          if (ended) void written.then(end, end);
         },
         { after },
       );
