@@ -5,15 +5,17 @@
 import type { Command } from 'commander';
 import { httpInput } from '../serve/inputs/http.js';
 import { serve } from '../serve/serve.js';
+import type { Input } from '../serve/types.js';
 import { TRACER_NAME } from '../tracing/attributes.js';
 import { createTracerProvider, DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from '../telemetry/setup.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
 import { cliStore, exporterOption, resolveAgent, runtimeOptions, stateOption, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './io.js';
+import { queueInputs, type QueueFlags } from './serve-queue.js';
 
 /** Flags of `serve`. */
-export interface ServeFlags {
+export interface ServeFlags extends QueueFlags {
   port: string;
   host: string;
   traceFile: string;
@@ -68,7 +70,9 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
   let module: AgentModule;
   let numbers: { port: number; concurrency: number; backlog: number; drainTimeoutMs: number; maxBodyBytes: number };
   let setup: OfflineSetup;
+  let inputs: Input[];
   try {
+    inputs = queueInputs(flags);
     numbers = {
       port: integer('port', flags.port, 0),
       concurrency: integer('concurrency', flags.concurrency, 1),
@@ -105,7 +109,7 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
     agents: module.agents.filter((agent) => agent !== module.agent),
     runtime,
     tracer: provider.getTracer(TRACER_NAME),
-    inputs: [http],
+    inputs: [http, ...inputs],
     concurrency,
     backlog,
     drainTimeoutMs,
@@ -147,6 +151,10 @@ export function registerServe(program: Command, context: CliContext): void {
     .option('--auth-token <token>', `require \`Authorization: Bearer <token>\` on every route but /healthz and /readyz (default: $${TOKEN_ENV})`)
     .option('--max-body <bytes>', 'largest request body; a bigger one gets 413', '1048576')
     .addOption(stateOption())
+    .option('--queue <name>', 'also take runs from this BullMQ queue: every process started with it is one worker of a fleet (job id = run id)')
+    .option('--redis-url <url>', 'the Redis of --queue', 'redis://127.0.0.1:6379')
+    .option('--schedule <cron>', 'run --schedule-input on this cron (e.g. "0 */15 * * * *"): once across the fleet with --queue, in this process without it')
+    .option('--schedule-input <text>', 'the input of every scheduled run')
     .addHelpText('after', `\n${STORE_HELP}`)
     .action(async (modulePath: string, flags: ServeFlags) => {
       context.exitCode = await serveCommand(modulePath, flags, context);

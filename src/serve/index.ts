@@ -14,5 +14,14 @@ export { httpInput, type HttpInput, type HttpInputOptions } from './inputs/http.
 export { scheduleInput, type ScheduleInputOptions } from './inputs/schedule.js';
 export { stdoutOutput, type StdoutOutputOptions } from './outputs/stdout.js';
 export { webhookOutput, type WebhookOutputOptions } from './outputs/webhook.js';
-export { enqueue, redisQueueInput, type DeadLetterEntry, type RedisQueueInputOptions } from './inputs/redis-queue.js';
+export {
+  bullmqInput,
+  enqueueRun,
+  type BullmqInputOptions,
+  type FleetSchedule,
+  type RunJobData,
+  type RunJobFailure,
+  type RunJobResult,
+  type RunQueue,
+} from './inputs/bullmq.js';
 export { redisStreamOutput, type RedisStreamOutputOptions } from './outputs/redis-stream.js';

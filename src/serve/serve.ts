@@ -175,8 +175,8 @@ class Slots {
   }
 }
 
-/** Counts tasks and resolves waiters when none is left. */
-class Tracker {
+/** Counts tasks and resolves waiters when none is left (the queue input counts its jobs with it too). */
+export class Tracker {
   private count = 0;
   private idle: (() => void)[] = [];
 
@@ -342,6 +342,7 @@ export function serve(options: ServeOptions): Server {
     resume,
     agent: agentNamed,
     runtime,
+    concurrency,
     start: () => (started ??= Promise.all(options.inputs.map((input) => input.start(server))).then(() => {})),
     stop: () => (stopped ??= (started ?? Promise.resolve()).catch(() => {}).then(shutdown)),
   };

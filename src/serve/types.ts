@@ -15,7 +15,7 @@ export interface InboundMessage {
   id: string;
   /** The raw payload as received; validated by the server (zod) before it runs. */
   payload: unknown;
-  /** The input's name (`http`, `schedule`, `redis-queue`, ...), recorded on the run span. */
+  /** The input's name (`http`, `schedule`, `queue`, ...), recorded on the run span. */
   source: string;
   /** Trace context to continue (from an incoming W3C `traceparent`), when the sender gave one. */
   parentContext?: Context;
@@ -56,6 +56,8 @@ export interface Dispatcher {
   agent?(name?: string): Agent | undefined;
   /** The runtime the runs go through: its conversations and runs, which an HTTP input serves. */
   readonly runtime?: Pick<Runtime, 'conversations' | 'runs' | 'cancel' | 'subscribe'>;
+  /** Most runs at once: an input that pulls work (a queue) takes no more than this. */
+  readonly concurrency?: number;
 }
 
 /** A source of messages: HTTP, a schedule, a queue, or the user's own. */

@@ -1,8 +1,11 @@
 /**
  * A Redis stream output: every outcome is added to a stream as one JSON field, for consumers that
- * read results with XRANGE / XREAD (or a consumer group of their own).
+ * read results with XRANGE / XREAD (or a consumer group of their own). It outlived the Redis
+ * Streams queue input: it collects the outcomes of every input (HTTP, schedules, the BullMQ queue,
+ * whose jobs also keep their own results) in one stream.
  */
 import type { Redis } from 'ioredis';
+import pRetry from 'p-retry';
 import { ioredis } from '../../state/ioredis.js';
 import { outcomeJson } from '../serve.js';
 import type { Output, RunOutcome } from '../types.js';
@@ -49,17 +52,10 @@ export function redisStreamOutput(options: RedisStreamOutputOptions): Output {
 
     async deliver(outcome: RunOutcome): Promise<void> {
       const json = JSON.stringify(outcomeJson(outcome));
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await client.xadd(options.stream, 'MAXLEN', '~', maxLen, '*', 'outcome', json);
-          return;
-        } catch (error) {
-          if (attempt >= attempts) {
-            onError(error, outcome);
-            return;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
-        }
+      try {
+        await pRetry(() => client.xadd(options.stream, 'MAXLEN', '~', maxLen, '*', 'outcome', json), { retries: attempts - 1, minTimeout: 100, factor: 2 });
+      } catch (error) {
+        onError(error, outcome);
       }
     },
 
