@@ -109,7 +109,7 @@ describe('an API key echoed in a provider error', () => {
     expect(Object.values(server.requests[0]!.headers).join('\n')).toContain(key);
   });
 
-  it("is masked in serve's HTTP error reply and in what its outputs deliver (key from OPENAI_API_KEY)", async () => {
+  it("stays out of serve's HTTP error reply (a type and a safe message only) and is masked in what its outputs deliver (key from OPENAI_API_KEY)", async () => {
     const key = newKey();
     process.env.OPENAI_API_KEY = key;
     server.enqueue('/v1/chat/completions', await echoing401(key));
@@ -123,7 +123,9 @@ describe('an API key echoed in a provider error', () => {
       expect(response.status).toBe(500);
       const text = await response.text();
       expect(text).not.toContain(key);
-      expect(text).toContain(`Incorrect API key provided: ${SECRET_MASK}`);
+      // Issue 13: callers get a type and a safe message, never the upstream text (masked or not).
+      expect(text).not.toContain('Incorrect API key');
+      expect(JSON.parse(text)).toMatchObject({ error: { type: 'RunError', stopReason: 'error' } });
     } finally {
       await served.server.stop();
     }
