@@ -106,6 +106,22 @@ export class RunInProgressError extends Error {
   }
 }
 
+/**
+ * `resume` could not apply what it was given: a decision names a tool call the run does not wait
+ * on (check the run's `interruptions`), or the checkpoint was written by a release with another
+ * run-state shape (resume it with that release).
+ */
+export class ResumeError extends Error {
+  override readonly name = 'ResumeError';
+  constructor(
+    readonly runId: string,
+    readonly kind: 'unknown_tool_call' | 'state_version',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Returns a short stable type for an error, used as the span's `error.type`. */
 export function errorType(error: unknown): string {
   if (error && typeof error === 'object') {

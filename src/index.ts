@@ -17,6 +17,7 @@ export {
   DefinitionError,
   RunAbortedError,
   RunError,
+  ResumeError,
   RunInProgressError,
   RunLeaseLostError,
   RunNotFoundError,

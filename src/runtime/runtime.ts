@@ -2,6 +2,7 @@
 import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message } from '../messages.js';
+import { ResumeError } from '../errors.js';
 import type { Conversations } from './conversations.js';
 import type { RunEvent, RunResult } from './events.js';
 import type { Approvals, DurableRuns, ResumeOptions, RunEventEntry, Runs, SubscribeOptions } from './runs.js';
@@ -62,8 +63,9 @@ export interface Runtime {
    * with its result. Rejects like `run()`.
    * @throws {RunNotFoundError} when the store has no run with that id.
    * @throws {RunInProgressError} when another process holds the run's live lease.
-   * @throws {RangeError} when a decision names no tool call the run waits on.
-   * @throws {TypeError} when the checkpoint was written by a release with another state shape.
+   * @throws {ResumeError} when a decision names no tool call the run waits on (`kind:
+   *   'unknown_tool_call'`), or the checkpoint was written by a release with another state shape
+   *   (`kind: 'state_version'`).
    */
   resume(agent: Agent, runId: string, options?: ResumeOptions): Promise<RunResult>;
   /**
@@ -136,19 +138,19 @@ export function runtimeOver({ chain, conversations, durable, timeoutMs }: Runtim
  * Readies a checkpointed state to go on: the budget's open reservations are dropped (they died
  * with the process that held them; spend, usage and tool calls carry over), and each decision
  * goes to the tool call it names.
- * @throws {TypeError} when the checkpoint's state has another shape version than this release's.
- * @throws {RangeError} when a decision names no tool call the run waits on.
+ * @throws {ResumeError} when the checkpoint's state has another shape version than this release's,
+ *   or a decision names no tool call the run waits on.
  */
 function prepareResume(state: RunState, approvals: Approvals | undefined): void {
   if (state.version !== RUN_STATE_VERSION) {
-    throw new TypeError(`run ${JSON.stringify(state.runId)}: its checkpoint has state version ${String(state.version)}; this release reads version ${RUN_STATE_VERSION}`);
+    throw new ResumeError(state.runId, 'state_version', `run ${JSON.stringify(state.runId)}: its checkpoint has state version ${String(state.version)}; this release reads version ${RUN_STATE_VERSION}`);
   }
   state.budget.reservedUsd = 0;
   for (const [toolCallId, decision] of Object.entries(approvals ?? {})) {
     const pending = state.approvals.find((a) => a.toolCallId === toolCallId);
     if (!pending) {
       const waiting = state.approvals.map((a) => a.toolCallId).join(', ') || 'none';
-      throw new RangeError(`run ${JSON.stringify(state.runId)} has no tool call ${JSON.stringify(toolCallId)} waiting for approval (waiting: ${waiting})`);
+      throw new ResumeError(state.runId, 'unknown_tool_call', `run ${JSON.stringify(state.runId)} has no tool call ${JSON.stringify(toolCallId)} waiting for approval (waiting: ${waiting})`);
     }
     pending.decision =
       decision === true || decision.approved ? { approved: true } : decision.reason === undefined ? { approved: false } : { approved: false, reason: decision.reason };

@@ -196,7 +196,9 @@ describe('a tool call that needs approval', () => {
   it('a decision for a call the run does not wait on is refused, and the run stays as it was', async () => {
     const { runtime, agent: a, ran } = support([{ id: 'c2', name: 'refund', arguments: { order: '1', usd: 1 } }]);
     await runtime.run(a, 'Refund', { runId: 'r-typo' });
-    await expect(runtime.resume(a, 'r-typo', { approvals: { c9: true } })).rejects.toThrow(/no tool call "c9" waiting for approval \(waiting: c2\)/);
+    const typo = runtime.resume(a, 'r-typo', { approvals: { c9: true } });
+    await expect(typo).rejects.toThrow(/no tool call "c9" waiting for approval \(waiting: c2\)/);
+    await expect(typo).rejects.toMatchObject({ name: 'ResumeError', kind: 'unknown_tool_call', runId: 'r-typo' });
     expect((await runtime.runs.get('r-typo'))?.status).toBe('interrupted');
     // The lease was given back: a resume with the right id goes on.
     expect((await runtime.resume(a, 'r-typo', { approvals: { c2: true } })).stopReason).toBe('final');

@@ -67,8 +67,8 @@ function publicError(error: Extract<RunOutcome, { ok: false }>['error']): { stat
       return { status: 404, body: { type: 'run_not_found', message: `no run ${JSON.stringify(runId)}`, runId } };
     case 'RunInProgressError':
       return { status: 409, body: { type: 'run_in_progress', message: 'the run is held by a live process: wait for it to end, or cancel it', runId } };
-    case 'RangeError':
-      // What resume throws for a decision on a call the run does not wait on (its message names them).
+    case 'unknown_tool_call':
+      // A ResumeError's kind: a decision on a call the run does not wait on (its message names them).
       return { status: 400, body: { type: 'invalid_approvals', message: error.message, runId } };
     case 'conversation_busy':
       return { status: 409, body: { type: error.type, message: 'another run held the conversation too long: retry later', stopReason, runId } };
