@@ -19,6 +19,7 @@ import type { RunState } from '../runtime/run-state.js';
 import { failureOf, progressOf } from '../runtime/run-signal.js';
 import type { DurableRuns, RunInfo, RunStatus } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
+import { appendNowOf } from './run-store.js';
 import { isoTime, type Lease, type RunRecord, type Store } from './store.js';
 
 /** Default lease of a run, in ms: renewed every third of it while the run lives. */
@@ -124,11 +125,20 @@ export function durableRuns(options: DurableOptions): Durable {
 
   /**
    * Logs an event in the store (which serialises it, errors as `{ type, message }`): in emit
-   * order (the store keeps the order of appends), never awaited.
+   * order (the store keeps the order of appends), never awaited. A store whose append completes
+   * at once (memory, SQLite) is called synchronously: no promise per event.
    */
-  const log = (runId: string, event: RunEvent): void => {
-    runs.appendEvent(runId, event).catch((error: unknown) => warnOnce('a run event (subscribers miss it)', error));
-  };
+  const appendNow = appendNowOf(runs);
+  const missed = (error: unknown) => warnOnce('a run event (subscribers miss it)', error);
+  const log = appendNow
+    ? (runId: string, event: RunEvent): void => {
+        try {
+          appendNow(runId, event);
+        } catch (error) {
+          missed(error);
+        }
+      }
+    : (runId: string, event: RunEvent): void => void runs.appendEvent(runId, event).catch(missed);
 
   const middleware: Middleware = {
     name: 'durable-runs',

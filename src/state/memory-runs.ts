@@ -15,8 +15,9 @@ import {
   type ClosableRunStore,
   type LoggedEvent,
   type RunStoreOptions,
+  withAppendNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord, type RunStore } from './store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord } from './store.js';
 
 /**
  * A stored record as saved (its saver never changes it: see `RunStore.save`; a checkpoint is
@@ -127,7 +128,7 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     let hi = events.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((events[mid] as LoggedEvent).id <= after) lo = mid + 1;
+      if ((events[mid] as KeptEvent).id <= after) lo = mid + 1;
       else hi = mid;
     }
     const read: LoggedEvent[] = [];
@@ -142,7 +143,21 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     return read;
   }, report);
 
-  const runs: RunStore = {
+  /** Logs `event` as `runId`'s newest (see `KeptEvent`): `appendEvent`, synchronously. */
+  const append = (runId: string, event: RunEvent): string => {
+    const at = now();
+    sweep(at);
+    let log = live(runId, at);
+    if (!log) logs.set(runId, (log = { events: [], lastAt: at }));
+    const id = ++lastEventId;
+    log.events.push({ id, event: kept(event), json: undefined });
+    if (log.events.length > maxEvents) log.events.splice(0, log.events.length - maxEvents);
+    log.lastAt = at;
+    feed.notify(runId);
+    return String(id);
+  };
+
+  const runs = withAppendNow({
     async claim(runId, lease: Lease) {
       const at = now();
       const stored = records.get(runId);
@@ -194,22 +209,10 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
       cancelListeners.add(listener);
       return () => void cancelListeners.delete(listener);
     },
-    async appendEvent(runId, event: RunEvent) {
-      const at = now();
-      sweep(at);
-      let log = live(runId, at);
-      if (!log) logs.set(runId, (log = { events: [], lastAt: at }));
-      const id = ++lastEventId;
-      log.events.push({ id, event: kept(event), json: undefined });
-      if (log.events.length > maxEvents) log.events.splice(0, log.events.length - maxEvents);
-      log.lastAt = at;
-      feed.notify(runId);
-      return String(id);
-    },
     subscribe(runId, listener, after) {
       return feed.subscribe(runId, listener, after);
     },
-  };
+  }, append);
 
   return {
     runs,

@@ -34,6 +34,34 @@ export interface RunStoreOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * The synchronous form of a run store's `appendEvent` (the event's id), for the stores whose
+ * append completes at once (memory, SQLite): the durable runs middleware logs every event of
+ * every run, and a promise per event (two, with its `catch`) was most of what logging cost once
+ * an AsyncLocalStorage context manager makes every promise pay. Keyed by the exact `RunStore`
+ * object, so a wrapper of it (a spread copy overriding `appendEvent`) is called as it says.
+ */
+const appendsNow = new WeakMap<RunStore, (runId: string, event: RunEvent) => string>();
+
+/**
+ * Makes `runs` with `appendEvent` answered by `append`, and records `append` as its synchronous
+ * form. `append` throws what `appendEvent` would reject with.
+ * @internal
+ */
+export function withAppendNow(runs: Omit<RunStore, 'appendEvent'>, append: (runId: string, event: RunEvent) => string): RunStore {
+  const store: RunStore = {
+    ...runs,
+    appendEvent: async (runId, event) => append(runId, event),
+  };
+  appendsNow.set(store, append);
+  return store;
+}
+
+/** The synchronous append of `runs` when it has one ({@link withAppendNow}). @internal */
+export function appendNowOf(runs: RunStore): ((runId: string, event: RunEvent) => string) | undefined {
+  return appendsNow.get(runs);
+}
+
 /** A store's run store, and `close` for the store's own. @internal */
 export interface ClosableRunStore {
   runs: RunStore;

@@ -4,6 +4,7 @@
  * renew, a cancel request and an append are each atomic across the processes sharing the file.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import type { RunEvent } from '../runtime/events.js';
 import type { RunQuery, RunStatus } from '../runtime/runs.js';
 import {
   encodeRunEvent,
@@ -15,6 +16,7 @@ import {
   type LoggedEvent,
   type RunLogSettings,
   type RunStoreOptions,
+  withAppendNow,
 } from './run-store.js';
 import { DEFAULT_LIST_LIMIT, type RunClaim, type RunRecord, type RunStore } from './store.js';
 
@@ -102,7 +104,23 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
     }, pollMs).unref();
   }
 
-  const runs: RunStore = {
+  /** Logs `event` as `runId`'s newest: `appendEvent`, synchronously (better-sqlite3 is). */
+  const append = (runId: string, event: RunEvent): string => {
+    const json = encodeRunEvent(event);
+    const id = sync('append a run event', (s) => {
+      const at = Date.now();
+      if (at - lastSweep >= Math.min(settings.ttlMs, 60_000)) {
+        lastSweep = at;
+        s.sweep.immediate(at);
+      }
+      return s.append.immediate(runId, json, at);
+    });
+    newestSeen = Math.max(newestSeen, id);
+    feed.notify(runId);
+    return String(id);
+  };
+
+  const runs = withAppendNow({
     claim: (runId, lease) => run('claim a run', (s) => s.claim.immediate(runId, lease.owner, lease.ttlMs)),
     save: (record, lease) => run('save a run checkpoint', (s) => s.save.immediate(record, JSON.stringify(record), lease.owner, lease.ttlMs)),
     renew: (runId, lease) => run('renew the lease of a run', (s) => s.renew.immediate(runId, lease.owner, lease.ttlMs)),
@@ -117,27 +135,13 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
       cancelListeners.add(listener);
       return () => void cancelListeners.delete(listener);
     },
-    async appendEvent(runId, event) {
-      const json = encodeRunEvent(event);
-      const id = await run('append a run event', (s) => {
-        const at = Date.now();
-        if (at - lastSweep >= Math.min(settings.ttlMs, 60_000)) {
-          lastSweep = at;
-          s.sweep.immediate(at);
-        }
-        return s.append.immediate(runId, json, at);
-      });
-      newestSeen = Math.max(newestSeen, id);
-      feed.notify(runId);
-      return String(id);
-    },
     subscribe(runId, listener, after) {
       const off = feed.subscribe(runId, listener, after);
       // After close() the feed's first read reports the closed store; nothing is polled.
       if (!closed) startPolling();
       return off;
     },
-  };
+  }, append);
 
   return {
     runs,

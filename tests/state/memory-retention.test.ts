@@ -34,7 +34,7 @@ function setup(maxEndedRuns: number) {
     },
   });
   const store = memoryStore({ maxEndedRuns });
-  const runtime = createRuntime({ store, retry: { maxAttempts: 1 } });
+  const runtime = createRuntime({ store, retry: { maxRetries: 0 } });
   return { runtime, agent: agent({ name: 'support', instructions: 'Help.', model, tools: [refund] }) };
 }
 
