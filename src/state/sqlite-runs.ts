@@ -18,7 +18,7 @@ import {
   type RunStoreOptions,
   withAppendNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type RunClaim, type RunRecord, type RunStore } from './store.js';
+import { DEFAULT_LIST_LIMIT, type RunClaim, type RunRecord } from './store.js';
 
 /** Default interval, in ms, at which a subscribed SQLite store looks for other processes' events. */
 export const DEFAULT_RUN_EVENT_POLL_MS = 250;
