@@ -15,7 +15,7 @@ import {
   type ClosableRunStore,
   type LoggedEvent,
   type RunStoreOptions,
-  withAppendNow,
+  withNow,
 } from './run-store.js';
 import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord } from './store.js';
 
@@ -157,7 +157,21 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     return String(id);
   };
 
-  const runs = withAppendNow({
+  /** `save`, synchronously. */
+  const save = (record: RunRecord, lease: Lease): boolean => {
+    const at = now();
+    if (!holds(record.runId, lease.owner, at)) return false;
+    records.set(record.runId, { record, agent: record.agent, status: record.status, updatedAt: record.updatedAt });
+    if (record.status === 'running') leases.set(record.runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
+    else leases.delete(record.runId);
+    if (hasEnded(record.status)) {
+      cancels.delete(record.runId);
+      retire(record.runId);
+    } else ended.delete(record.runId);
+    return true;
+  };
+
+  const runs = withNow({
     async claim(runId, lease: Lease) {
       const at = now();
       const stored = records.get(runId);
@@ -167,18 +181,6 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
       }
       leases.set(runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
       return { held: true, record: stored && structuredClone(stored.record) };
-    },
-    async save(record, lease) {
-      const at = now();
-      if (!holds(record.runId, lease.owner, at)) return false;
-      records.set(record.runId, { record, agent: record.agent, status: record.status, updatedAt: record.updatedAt });
-      if (record.status === 'running') leases.set(record.runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
-      else leases.delete(record.runId);
-      if (hasEnded(record.status)) {
-        cancels.delete(record.runId);
-        retire(record.runId);
-      } else ended.delete(record.runId);
-      return true;
     },
     async renew(runId, lease) {
       const at = now();
@@ -212,7 +214,7 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     subscribe(runId, listener, after) {
       return feed.subscribe(runId, listener, after);
     },
-  }, append);
+  }, { appendEvent: append, save });
 
   return {
     runs,

@@ -7,7 +7,7 @@ import { errorType } from '../errors.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { RunEventEntry, RunStatus } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
-import type { RunStore } from './store.js';
+import type { Lease, RunRecord, RunStore } from './store.js';
 
 /** Most events a run's log keeps by default: the newest 1,000. */
 export const DEFAULT_MAX_RUN_EVENTS = 1_000;
@@ -35,31 +35,38 @@ export interface RunStoreOptions {
 }
 
 /**
- * The synchronous form of a run store's `appendEvent` (the event's id), for the stores whose
- * append completes at once (memory, SQLite): the durable runs middleware logs every event of
- * every run, and a promise per event (two, with its `catch`) was most of what logging cost once
- * an AsyncLocalStorage context manager makes every promise pay. Keyed by the exact `RunStore`
- * object, so a wrapper of it (a spread copy overriding `appendEvent`) is called as it says.
+ * The synchronous forms of a run store's `appendEvent` (the event's id) and `save` (whether the
+ * lease was held), for the stores whose writes complete at once (memory, SQLite): the durable
+ * runs middleware logs every event of every run and checkpoints every step, and a promise per
+ * write (two, with its handler) was most of what that cost once an AsyncLocalStorage context
+ * manager makes every promise pay. They throw what their async forms reject with. @internal
  */
-const appendsNow = new WeakMap<RunStore, (runId: string, event: RunEvent) => string>();
+export interface RunStoreNow {
+  appendEvent(runId: string, event: RunEvent): string;
+  save(record: RunRecord, lease: Lease): boolean;
+}
+
+/** Keyed by the exact `RunStore` object, so a wrapper of it (a spread copy overriding a method) is called as it says. */
+const storesNow = new WeakMap<RunStore, RunStoreNow>();
 
 /**
- * Makes `runs` with `appendEvent` answered by `append`, and records `append` as its synchronous
- * form. `append` throws what `appendEvent` would reject with.
+ * Makes `runs` with `appendEvent` and `save` answered by `now`'s, and records `now` as their
+ * synchronous forms ({@link runStoreNow}).
  * @internal
  */
-export function withAppendNow(runs: Omit<RunStore, 'appendEvent'>, append: (runId: string, event: RunEvent) => string): RunStore {
+export function withNow(runs: Omit<RunStore, 'appendEvent' | 'save'>, now: RunStoreNow): RunStore {
   const store: RunStore = {
     ...runs,
-    appendEvent: async (runId, event) => append(runId, event),
+    save: async (record, lease) => now.save(record, lease),
+    appendEvent: async (runId, event) => now.appendEvent(runId, event),
   };
-  appendsNow.set(store, append);
+  storesNow.set(store, now);
   return store;
 }
 
-/** The synchronous append of `runs` when it has one ({@link withAppendNow}). @internal */
-export function appendNowOf(runs: RunStore): ((runId: string, event: RunEvent) => string) | undefined {
-  return appendsNow.get(runs);
+/** The synchronous forms of `runs`' writes when it has them ({@link withNow}). @internal */
+export function runStoreNow(runs: RunStore): RunStoreNow | undefined {
+  return storesNow.get(runs);
 }
 
 /** A store's run store, and `close` for the store's own. @internal */

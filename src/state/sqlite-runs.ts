@@ -16,9 +16,9 @@ import {
   type LoggedEvent,
   type RunLogSettings,
   type RunStoreOptions,
-  withAppendNow,
+  withNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type RunClaim, type RunRecord } from './store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunClaim, type RunRecord } from './store.js';
 
 /** Default interval, in ms, at which a subscribed SQLite store looks for other processes' events. */
 export const DEFAULT_RUN_EVENT_POLL_MS = 250;
@@ -120,9 +120,12 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
     return String(id);
   };
 
-  const runs = withAppendNow({
+  /** `save`, synchronously. */
+  const save = (record: RunRecord, lease: Lease): boolean =>
+    sync('save a run checkpoint', (s) => s.save.immediate(record, JSON.stringify(record), lease.owner, lease.ttlMs));
+
+  const runs = withNow({
     claim: (runId, lease) => run('claim a run', (s) => s.claim.immediate(runId, lease.owner, lease.ttlMs)),
-    save: (record, lease) => run('save a run checkpoint', (s) => s.save.immediate(record, JSON.stringify(record), lease.owner, lease.ttlMs)),
     renew: (runId, lease) => run('renew the lease of a run', (s) => s.renew.immediate(runId, lease.owner, lease.ttlMs)),
     get: (runId) => run('read a run', (s) => s.get(runId, Date.now())),
     list: (query = {}) => run('list runs', (s) => s.list(query, Date.now())),
@@ -141,7 +144,7 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
       if (!closed) startPolling();
       return off;
     },
-  }, append);
+  }, { appendEvent: append, save });
 
   return {
     runs,
