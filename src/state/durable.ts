@@ -19,6 +19,7 @@ import type { RunState } from '../runtime/run-state.js';
 import { failureOf, progressOf } from '../runtime/run-signal.js';
 import type { DurableRuns, RunInfo, RunStatus } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
+import { runStoreNow } from './run-store.js';
 import { isoTime, type Lease, type RunRecord, type Store } from './store.js';
 
 /** Default lease of a run, in ms: renewed every third of it while the run lives. */
@@ -91,23 +92,38 @@ export function durableRuns(options: DurableOptions): Durable {
     warn(`tracebound: the store did not take ${what} (${errorType(error)}: ${maskSecrets(String((error as Error | undefined)?.message ?? error))}); runs go on (warned once)`);
   };
 
+  /** The synchronous writes of a store whose writes complete at once (memory, SQLite): no promise per checkpoint or event. */
+  const now = runStoreNow(runs);
+
   /**
-   * Writes a record while the run holds its lease. A store that fails the write does not fail
-   * the run (its model calls are paid for): it goes on, resumable from its last checkpoint that
-   * was written, and the failure is warned about once.
-   * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the run.
+   * Writes a record while the run holds its lease; a promise only when the store's write is
+   * asynchronous (so `const p = save(…); if (p) await p;`). A store that fails the write does not
+   * fail the run (its model calls are paid for): it goes on, resumable from its last checkpoint
+   * that was written, and the failure is warned about once.
+   * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the
+   *   run (synchronously, or as the promise's rejection).
    */
-  const save = async (run: LiveRun, r: RunRecord): Promise<void> => {
+  const save = (run: LiveRun, r: RunRecord): Promise<void> | undefined => {
     // An outage costs the run one store deadline, not one per step.
-    if (!run.claimed || run.degraded) return;
-    let held: boolean;
-    try {
-      held = await runs.save(r, run.lease);
-    } catch (error) {
+    if (!run.claimed || run.degraded) return undefined;
+    const failed = (error: unknown): void => {
       run.degraded = true;
       warnOnce(`a checkpoint of run ${JSON.stringify(r.runId)}`, error);
-      return;
+    };
+    if (!now) return runs.save(r, run.lease).then((held) => lost(run, held), failed);
+    let held: boolean;
+    try {
+      held = now.save(r, run.lease);
+    } catch (error) {
+      failed(error);
+      return undefined;
     }
+    lost(run, held);
+    return undefined;
+  };
+
+  /** Aborts the run when a save found its lease taken, and throws why. */
+  const lost = (run: LiveRun, held: boolean): void => {
     if (held) return;
     run.ctx.abort('lease_lost');
     throw run.ctx.signal.reason;
@@ -124,11 +140,19 @@ export function durableRuns(options: DurableOptions): Durable {
 
   /**
    * Logs an event in the store (which serialises it, errors as `{ type, message }`): in emit
-   * order (the store keeps the order of appends), never awaited.
+   * order (the store keeps the order of appends), never awaited. A store whose append completes
+   * at once (memory, SQLite) is called synchronously: no promise per event.
    */
-  const log = (runId: string, event: RunEvent): void => {
-    runs.appendEvent(runId, event).catch((error: unknown) => warnOnce('a run event (subscribers miss it)', error));
-  };
+  const missed = (error: unknown) => warnOnce('a run event (subscribers miss it)', error);
+  const log = now
+    ? (runId: string, event: RunEvent): void => {
+        try {
+          now.appendEvent(runId, event);
+        } catch (error) {
+          missed(error);
+        }
+      }
+    : (runId: string, event: RunEvent): void => void runs.appendEvent(runId, event).catch(missed);
 
   const middleware: Middleware = {
     name: 'durable-runs',
@@ -162,7 +186,8 @@ export function durableRuns(options: DurableOptions): Durable {
       offCancel ??= runs.onCancel((id) => live.get(id)?.ctx.abort('cancelled'));
       const renewal = run.claimed ? setInterval(heartbeat(run), leaseMs / 3).unref() : undefined;
       try {
-        await save(run, record(run, 'running', run.checkpoint));
+        const started = save(run, record(run, 'running', run.checkpoint));
+        if (started) await started;
         let result: RunResult;
         try {
           result = await next();
@@ -191,7 +216,8 @@ export function durableRuns(options: DurableOptions): Durable {
       if (outcome.kind !== 'continue') return outcome;
       const run = byContext.get(ctx.run) as LiveRun;
       run.checkpoint = copyOf(ctx.run.state);
-      await save(run, record(run, 'running', run.checkpoint));
+      const saving = save(run, record(run, 'running', run.checkpoint));
+      if (saving) await saving;
       return outcome;
     },
     async wrapModelCall(ctx, next) {
@@ -199,7 +225,8 @@ export function durableRuns(options: DurableOptions): Durable {
       if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0) {
         // The spend is kept before the tools run: a resume redoes this step, and pays again.
         const run = byContext.get(ctx.run) as LiveRun;
-        await save(run, record(run, 'running', withSpend(run.checkpoint, ctx.run.state)));
+        const saving = save(run, record(run, 'running', withSpend(run.checkpoint, ctx.run.state)));
+        if (saving) await saving;
       }
       return outcome;
     },

@@ -15,8 +15,9 @@ import {
   type ClosableRunStore,
   type LoggedEvent,
   type RunStoreOptions,
+  withNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord, type RunStore } from './store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord } from './store.js';
 
 /**
  * A stored record as saved (its saver never changes it: see `RunStore.save`; a checkpoint is
@@ -30,23 +31,57 @@ interface Stored {
   updatedAt: number;
 }
 
+/**
+ * One event as the memory store keeps it: the event as emitted, serialised (through
+ * `encodeRunEvent`, like every store's) only when a subscriber first reads it. No event is changed
+ * after it is emitted (the run-end event's result, which its caller gets too, is kept as a copy of
+ * its arrays: see `kept`), so a later serialisation writes what an eager one would have, and a
+ * run nobody subscribes to pays for none.
+ */
+interface KeptEvent {
+  id: number;
+  event: RunEvent | undefined;
+  json: string | undefined;
+}
+
 /** A run's event log: its newest events, oldest first, and when the last was appended (ms). */
 interface Log {
-  events: LoggedEvent[];
+  events: KeptEvent[];
   lastAt: number;
 }
 
+/** Default of {@link MemoryRunsOptions.maxEndedRuns}. */
+export const DEFAULT_MAX_ENDED_RUNS = 1_000;
+
+/** The memory run store's options. */
+export interface MemoryRunsOptions extends RunStoreOptions {
+  /**
+   * Retention: how many ended (completed or failed) runs the store keeps, with their event logs;
+   * past it the run that ended longest ago is forgotten (`runs.get` no longer finds it, and a
+   * failed run it held can no longer be resumed), so a long-lived process does not grow. Running
+   * and interrupted runs are never forgotten: an interrupted run waits for its approvals however
+   * long they take (it counts once it is resumed and ends). Default 1,000.
+   */
+  maxEndedRuns?: number;
+}
+
 /**
- * The run store of `memoryStore`. Records are kept until the process exits; a run's event log
- * keeps its newest `maxRunEvents` events, for `runEventTtlMs` after its last append. Event ids
- * are increasing integers (as strings) across the store. Cancel requests and events reach the
- * listeners of this store only: it is one process's.
+ * The run store of `memoryStore`. Running and interrupted runs are kept until the process exits;
+ * ended ones, the newest `maxEndedRuns`. A run's event log keeps its newest `maxRunEvents`
+ * events, for `runEventTtlMs` after its last append (checked lazily: no timer), and goes with its
+ * run. Event ids are increasing integers (as strings) across the store. Cancel requests and
+ * events reach the listeners of this store only: it is one process's.
  * @param now the store's clock, in ms since the epoch
+ * @throws {RangeError} when `maxEndedRuns` is not a non-negative integer (or the run log options are invalid).
  * @internal
  */
-export function memoryRuns(now: () => number, options: RunStoreOptions = {}): ClosableRunStore {
+export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): ClosableRunStore {
   const { maxEvents, ttlMs, report } = runLogSettings(options);
+  const maxEnded = options.maxEndedRuns ?? DEFAULT_MAX_ENDED_RUNS;
+  if (!Number.isInteger(maxEnded) || maxEnded < 0) throw new RangeError(`maxEndedRuns must be a non-negative integer, got ${maxEnded}`);
   const records = new Map<string, Stored>();
+  /** The ended runs' ids, the one that ended longest ago first (a Set keeps insertion order). */
+  const ended = new Set<string>();
   const leases = new Map<string, { owner: string; expiresAt: number }>();
   const cancels = new Set<string>();
   const cancelListeners = new Set<(runId: string) => void>();
@@ -74,6 +109,18 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
     lastSweep = at;
     for (const runId of logs.keys()) live(runId, at);
   };
+  /** Keeps `runId` as ended, and forgets the ended runs past the bound, oldest first. */
+  const retire = (runId: string) => {
+    ended.delete(runId);
+    ended.add(runId);
+    for (const old of ended) {
+      if (ended.size <= maxEnded) break;
+      ended.delete(old);
+      records.delete(old);
+      logs.delete(old);
+      leases.delete(old);
+    }
+  };
   const feed = new LocalFeed((runId, after) => {
     const events = live(runId, now())?.events ?? [];
     // Binary search for the first id above `after`: ids increase along the log.
@@ -81,13 +128,50 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
     let hi = events.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((events[mid] as LoggedEvent).id <= after) lo = mid + 1;
+      if ((events[mid] as KeptEvent).id <= after) lo = mid + 1;
       else hi = mid;
     }
-    return events.slice(lo);
+    const read: LoggedEvent[] = [];
+    for (let i = lo; i < events.length; i++) {
+      const e = events[i] as KeptEvent;
+      if (e.json === undefined) {
+        e.json = encodeRunEvent(e.event as RunEvent);
+        e.event = undefined;
+      }
+      read.push({ id: e.id, json: e.json });
+    }
+    return read;
   }, report);
 
-  const runs: RunStore = {
+  /** Logs `event` as `runId`'s newest (see `KeptEvent`): `appendEvent`, synchronously. */
+  const append = (runId: string, event: RunEvent): string => {
+    const at = now();
+    sweep(at);
+    let log = live(runId, at);
+    if (!log) logs.set(runId, (log = { events: [], lastAt: at }));
+    const id = ++lastEventId;
+    log.events.push({ id, event: kept(event), json: undefined });
+    if (log.events.length > maxEvents) log.events.splice(0, log.events.length - maxEvents);
+    log.lastAt = at;
+    feed.notify(runId);
+    return String(id);
+  };
+
+  /** `save`, synchronously. */
+  const save = (record: RunRecord, lease: Lease): boolean => {
+    const at = now();
+    if (!holds(record.runId, lease.owner, at)) return false;
+    records.set(record.runId, { record, agent: record.agent, status: record.status, updatedAt: record.updatedAt });
+    if (record.status === 'running') leases.set(record.runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
+    else leases.delete(record.runId);
+    if (hasEnded(record.status)) {
+      cancels.delete(record.runId);
+      retire(record.runId);
+    } else ended.delete(record.runId);
+    return true;
+  };
+
+  const runs = withNow({
     async claim(runId, lease: Lease) {
       const at = now();
       const stored = records.get(runId);
@@ -97,15 +181,6 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
       }
       leases.set(runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
       return { held: true, record: stored && structuredClone(stored.record) };
-    },
-    async save(record, lease) {
-      const at = now();
-      if (!holds(record.runId, lease.owner, at)) return false;
-      records.set(record.runId, { record, agent: record.agent, status: record.status, updatedAt: record.updatedAt });
-      if (record.status === 'running') leases.set(record.runId, { owner: lease.owner, expiresAt: at + lease.ttlMs });
-      else leases.delete(record.runId);
-      if (hasEnded(record.status)) cancels.delete(record.runId);
-      return true;
     },
     async renew(runId, lease) {
       const at = now();
@@ -136,23 +211,10 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
       cancelListeners.add(listener);
       return () => void cancelListeners.delete(listener);
     },
-    async appendEvent(runId, event: RunEvent) {
-      const json = encodeRunEvent(event);
-      const at = now();
-      sweep(at);
-      let log = live(runId, at);
-      if (!log) logs.set(runId, (log = { events: [], lastAt: at }));
-      const id = ++lastEventId;
-      log.events.push({ id, json });
-      if (log.events.length > maxEvents) log.events.splice(0, log.events.length - maxEvents);
-      log.lastAt = at;
-      feed.notify(runId);
-      return String(id);
-    },
     subscribe(runId, listener, after) {
       return feed.subscribe(runId, listener, after);
     },
-  };
+  }, { appendEvent: append, save });
 
   return {
     runs,
@@ -161,4 +223,16 @@ export function memoryRuns(now: () => number, options: RunStoreOptions = {}): Cl
       cancelListeners.clear();
     },
   };
+}
+
+/**
+ * An event as the log keeps it until it is read: the run-end event's result is its caller's too
+ * (who may push to its arrays), so it is kept as a copy of them; every other event is built for
+ * the emit and never changed after it.
+ */
+function kept(event: RunEvent): RunEvent {
+  if (event.type !== 'run-end') return event;
+  const result = { ...event.result, messages: event.result.messages.slice() };
+  if (event.result.interruptions) result.interruptions = event.result.interruptions.slice();
+  return { type: 'run-end', result };
 }

@@ -14,8 +14,7 @@ import {
   type Store,
   type WindowState,
 } from './store.js';
-import { memoryRuns } from './memory-runs.js';
-import type { RunStoreOptions } from './run-store.js';
+import { memoryRuns, type MemoryRunsOptions } from './memory-runs.js';
 
 /**
  * Nano-dollars per USD. Amounts are held as integers so that sums never drift and Redis (whose Lua
@@ -88,8 +87,11 @@ export function actualNanos(actualUsd: number): number {
   return toNanos(actualUsd);
 }
 
-/** Options of {@link memoryStore}; the run store's (event log bounds, `onError`) included. */
-export interface MemoryStoreOptions extends RunStoreOptions {
+/**
+ * Options of {@link memoryStore}; the run store's included (event log bounds, `onError`, and
+ * `maxEndedRuns`: how many completed or failed runs it keeps, default 1,000).
+ */
+export interface MemoryStoreOptions extends MemoryRunsOptions {
   /** The clock, in ms since the epoch; injectable so tests can roll the window without waiting. */
   now?: () => number;
 }
@@ -105,7 +107,7 @@ interface Window {
 /**
  * A store in this process's memory: spend windows, conversations and durable runs are shared by
  * every run in the process, not across processes (use `sqliteStore` for one machine, `redisStore`
- * for a fleet), and gone when it exits. An idle window is forgotten once its spends have left it and
+ * for a fleet), and gone when it exits (of ended runs, the newest `maxEndedRuns` are kept). An idle window is forgotten once its spends have left it and
  * its reservations have expired. Conversations are kept as copies, so a caller changing a
  * message it passed or got back changes nothing stored.
  *

@@ -4,6 +4,7 @@
  * renew, a cancel request and an append are each atomic across the processes sharing the file.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import type { RunEvent } from '../runtime/events.js';
 import type { RunQuery, RunStatus } from '../runtime/runs.js';
 import {
   encodeRunEvent,
@@ -15,8 +16,9 @@ import {
   type LoggedEvent,
   type RunLogSettings,
   type RunStoreOptions,
+  withNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type RunClaim, type RunRecord, type RunStore } from './store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunClaim, type RunRecord } from './store.js';
 
 /** Default interval, in ms, at which a subscribed SQLite store looks for other processes' events. */
 export const DEFAULT_RUN_EVENT_POLL_MS = 250;
@@ -102,9 +104,28 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
     }, pollMs).unref();
   }
 
-  const runs: RunStore = {
+  /** Logs `event` as `runId`'s newest: `appendEvent`, synchronously (better-sqlite3 is). */
+  const append = (runId: string, event: RunEvent): string => {
+    const json = encodeRunEvent(event);
+    const id = sync('append a run event', (s) => {
+      const at = Date.now();
+      if (at - lastSweep >= Math.min(settings.ttlMs, 60_000)) {
+        lastSweep = at;
+        s.sweep.immediate(at);
+      }
+      return s.append.immediate(runId, json, at);
+    });
+    newestSeen = Math.max(newestSeen, id);
+    feed.notify(runId);
+    return String(id);
+  };
+
+  /** `save`, synchronously. */
+  const save = (record: RunRecord, lease: Lease): boolean =>
+    sync('save a run checkpoint', (s) => s.save.immediate(record, JSON.stringify(record), lease.owner, lease.ttlMs));
+
+  const runs = withNow({
     claim: (runId, lease) => run('claim a run', (s) => s.claim.immediate(runId, lease.owner, lease.ttlMs)),
-    save: (record, lease) => run('save a run checkpoint', (s) => s.save.immediate(record, JSON.stringify(record), lease.owner, lease.ttlMs)),
     renew: (runId, lease) => run('renew the lease of a run', (s) => s.renew.immediate(runId, lease.owner, lease.ttlMs)),
     get: (runId) => run('read a run', (s) => s.get(runId, Date.now())),
     list: (query = {}) => run('list runs', (s) => s.list(query, Date.now())),
@@ -117,27 +138,13 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
       cancelListeners.add(listener);
       return () => void cancelListeners.delete(listener);
     },
-    async appendEvent(runId, event) {
-      const json = encodeRunEvent(event);
-      const id = await run('append a run event', (s) => {
-        const at = Date.now();
-        if (at - lastSweep >= Math.min(settings.ttlMs, 60_000)) {
-          lastSweep = at;
-          s.sweep.immediate(at);
-        }
-        return s.append.immediate(runId, json, at);
-      });
-      newestSeen = Math.max(newestSeen, id);
-      feed.notify(runId);
-      return String(id);
-    },
     subscribe(runId, listener, after) {
       const off = feed.subscribe(runId, listener, after);
       // After close() the feed's first read reports the closed store; nothing is polled.
       if (!closed) startPolling();
       return off;
     },
-  };
+  }, { appendEvent: append, save });
 
   return {
     runs,

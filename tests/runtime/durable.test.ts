@@ -4,6 +4,10 @@
  * lease taken over by another runtime. Real OTel SDK spans, the memory store (its clock
  * injected where a lease must lapse), scripted models.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
@@ -12,6 +16,7 @@ import { createRuntime } from '../../src/create-runtime.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import type { RunEventEntry } from '../../src/runtime/runs.js';
 import { memoryStore } from '../../src/state/memory.js';
+import { sqliteStore } from '../../src/state/sqlite.js';
 import type { RunRecord, Store } from '../../src/state/store.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
@@ -284,6 +289,42 @@ describe('run events', () => {
       console.warn = original;
     }
     expect(warnings).toEqual([expect.stringMatching(/^tracebound: the store did not take a run event \(subscribers miss it\) \(Error: event log down\)/)]);
+  });
+
+  it('a SQLite store that fails its synchronous writes (events, checkpoints) does not fail the run: one warning', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tb-durable-'));
+    const path = join(dir, 'state.db');
+    const store = sqliteStore({ path });
+    const breakTables = tool({
+      name: 'break',
+      description: 'Drops the run tables under the store.',
+      parameters: z.object({}),
+      execute: () => {
+        const db = new Database(path);
+        db.exec('DROP TABLE run_events; DROP TABLE runs;');
+        db.close();
+        return 'broken';
+      },
+    });
+    const model = scriptedModel({
+      provider: 'openai',
+      modelId: 'gpt-4o-mini',
+      respond: (request) => (request.messages.some((m) => m.role === 'tool') ? { text: 'done anyway', usage } : { toolCalls: [{ id: 'c1', name: 'break', arguments: {} }], usage }),
+    });
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (line: string) => void warnings.push(line);
+    try {
+      const runtime = createRuntime({ store });
+      const r = await runtime.run(agent({ name: 'breaker', instructions: 'Break.', model, tools: [breakTables] }), 'go', { runId: 'r-broken' });
+      expect(r.stopReason).toBe('final');
+      expect(r.output).toBe('done anyway');
+    } finally {
+      console.warn = original;
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(warnings).toEqual([expect.stringMatching(/^tracebound: the store did not take a run event \(subscribers miss it\) \(store_unavailable: SQLite store: append a run event failed \(no such table: run_events\)/)]);
   });
 
   it('a checkpoint the store fails does not fail the run: it goes on, and the last checkpoint written stays', async () => {
