@@ -67,7 +67,7 @@ async function storeOps(store: Store): Promise<{ save: (i: number) => Promise<un
       record.updatedAt = Date.now();
       if (!(await store.runs.save(record, lease))) throw new Error('bench: the lease was lost');
     },
-    append: (i) => store.runs.appendEvent(runId, { ...EVENT, step: i }),
+    append: async (i) => store.runs.appendEvent(runId, { ...EVENT, step: i }),
   };
 }
 

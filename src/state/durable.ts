@@ -19,7 +19,6 @@ import type { RunState } from '../runtime/run-state.js';
 import { failureOf, progressOf } from '../runtime/run-signal.js';
 import type { DurableRuns, RunInfo, RunStatus } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
-import { runStoreNow } from './run-store.js';
 import { isoTime, type Lease, type RunRecord, type Store } from './store.js';
 
 /** Default lease of a run, in ms: renewed every third of it while the run lives. */
@@ -92,14 +91,12 @@ export function durableRuns(options: DurableOptions): Durable {
     warn(`tracebound: the store did not take ${what} (${errorType(error)}: ${maskSecrets(String((error as Error | undefined)?.message ?? error))}); runs go on (warned once)`);
   };
 
-  /** The synchronous writes of a store whose writes complete at once (memory, SQLite): no promise per checkpoint or event. */
-  const now = runStoreNow(runs);
-
   /**
    * Writes a record while the run holds its lease; a promise only when the store's write is
-   * asynchronous (so `const p = save(…); if (p) await p;`). A store that fails the write does not
-   * fail the run (its model calls are paid for): it goes on, resumable from its last checkpoint
-   * that was written, and the failure is warned about once.
+   * asynchronous (so `const p = save(…); if (p) await p;`): a store whose writes complete at once
+   * (memory, SQLite) costs a checkpoint no promise. A store that fails the write does not fail the
+   * run (its model calls are paid for): it goes on, resumable from its last checkpoint that was
+   * written, and the failure is warned about once.
    * @throws the run's abort reason (it becomes `RunLeaseLostError`) when another process took the
    *   run (synchronously, or as the promise's rejection).
    */
@@ -110,17 +107,19 @@ export function durableRuns(options: DurableOptions): Durable {
       run.degraded = true;
       warnOnce(`a checkpoint of run ${JSON.stringify(r.runId)}`, error);
     };
-    if (!now) return runs.save(r, run.lease).then((held) => lost(run, held), failed);
-    let held: boolean;
+    let written: boolean | Promise<boolean>;
     try {
-      held = now.save(r, run.lease);
+      written = runs.save(r, run.lease);
     } catch (error) {
       failed(error);
       return undefined;
     }
-    lost(run, held);
-    return undefined;
+    if (typeof written === 'boolean') return void lost(run, written);
+    return written.then((held) => lost(run, held), failed);
   };
+
+  /** `runs.save` as a promise, whichever way the store answers (off the per-step path). */
+  const saveNow = async (r: RunRecord, lease: Lease): Promise<boolean> => runs.save(r, lease);
 
   /** Aborts the run when a save found its lease taken, and throws why. */
   const lost = (run: LiveRun, held: boolean): void => {
@@ -144,15 +143,14 @@ export function durableRuns(options: DurableOptions): Durable {
    * at once (memory, SQLite) is called synchronously: no promise per event.
    */
   const missed = (error: unknown) => warnOnce('a run event (subscribers miss it)', error);
-  const log = now
-    ? (runId: string, event: RunEvent): void => {
-        try {
-          now.appendEvent(runId, event);
-        } catch (error) {
-          missed(error);
-        }
-      }
-    : (runId: string, event: RunEvent): void => void runs.appendEvent(runId, event).catch(missed);
+  const log = (runId: string, event: RunEvent): void => {
+    try {
+      const id = runs.appendEvent(runId, event);
+      if (typeof id !== 'string') id.catch(missed);
+    } catch (error) {
+      missed(error);
+    }
+  };
 
   const middleware: Middleware = {
     name: 'durable-runs',
@@ -173,7 +171,7 @@ export function durableRuns(options: DurableOptions): Durable {
         if (claim?.record) {
           // Given back as it was: an ended run's lease is free again (a lapsed running one stays
           // held by this claim until its lease lapses).
-          await runs.save(claim.record, lease).catch(() => false);
+          await saveNow(claim.record, lease).catch(() => false);
           throw new RunInProgressError(
             runId,
             `run ${JSON.stringify(runId)} already exists (${claim.record.status}): resume it with runtime.resume(), or give the new run another id`,
@@ -192,7 +190,7 @@ export function durableRuns(options: DurableOptions): Durable {
         try {
           result = await next();
         } catch (error) {
-          if (run.claimed) await runs.save(failedRecord(run, error), run.lease).catch(() => false);
+          if (run.claimed) await saveNow(failedRecord(run, error), run.lease).catch(() => false);
           throw error;
         }
         const final = copyOf(state);
@@ -200,7 +198,7 @@ export function durableRuns(options: DurableOptions): Durable {
         if (result.interruptions) end.interruptions = result.interruptions;
         else end.result = { ...result, messages: final.messages };
         // Tried even after a failed checkpoint: a run left `running` would look crashed, and be redone.
-        const saved = !run.claimed || (await runs.save(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)));
+        const saved = !run.claimed || (await saveNow(end, run.lease).catch((error: unknown) => (warnOnce(`the end of run ${JSON.stringify(runId)}`, error), true)));
         if (!saved) {
           throw new RunLeaseLostError('error', `run ${JSON.stringify(runId)} ended here, but another process had taken it over: its record there counts`, progressOf(state));
         }
@@ -262,13 +260,13 @@ export function durableRuns(options: DurableOptions): Durable {
         const r = claim.record;
         if (!r) throw new RunNotFoundError(runId);
         if (r.status === 'completed' && r.result) {
-          await runs.save(r, lease).catch(() => false);
+          await saveNow(r, lease).catch(() => false);
           return { result: r.result };
         }
         try {
           prepare(r.state);
         } catch (error) {
-          await runs.save(r, lease).catch(() => false);
+          await saveNow(r, lease).catch(() => false);
           throw error;
         }
         taken.set(runId, { lease, createdAt: r.createdAt });

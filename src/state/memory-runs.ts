@@ -15,9 +15,8 @@ import {
   type ClosableRunStore,
   type LoggedEvent,
   type RunStoreOptions,
-  withNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord } from './store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunRecord, type RunStore } from './store.js';
 
 /**
  * A stored record as saved (its saver never changes it: see `RunStore.save`; a checkpoint is
@@ -171,7 +170,7 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     return true;
   };
 
-  const runs = withNow({
+  const runs: RunStore = {
     async claim(runId, lease: Lease) {
       const at = now();
       const stored = records.get(runId);
@@ -214,7 +213,9 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     subscribe(runId, listener, after) {
       return feed.subscribe(runId, listener, after);
     },
-  }, { appendEvent: append, save });
+    save,
+    appendEvent: append,
+  };
 
   return {
     runs,

@@ -7,7 +7,7 @@ import { errorType } from '../errors.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { RunEventEntry, RunStatus } from '../runtime/runs.js';
 import { maskSecrets } from '../secrets.js';
-import type { Lease, RunRecord, RunStore } from './store.js';
+import type { RunStore } from './store.js';
 
 /** Most events a run's log keeps by default: the newest 1,000. */
 export const DEFAULT_MAX_RUN_EVENTS = 1_000;
@@ -32,41 +32,6 @@ export interface RunStoreOptions {
    * process warning (`process.emitWarning`).
    */
   onError?: (error: unknown) => void;
-}
-
-/**
- * The synchronous forms of a run store's `appendEvent` (the event's id) and `save` (whether the
- * lease was held), for the stores whose writes complete at once (memory, SQLite): the durable
- * runs middleware logs every event of every run and checkpoints every step, and a promise per
- * write (two, with its handler) was most of what that cost once an AsyncLocalStorage context
- * manager makes every promise pay. They throw what their async forms reject with. @internal
- */
-export interface RunStoreNow {
-  appendEvent(runId: string, event: RunEvent): string;
-  save(record: RunRecord, lease: Lease): boolean;
-}
-
-/** Keyed by the exact `RunStore` object, so a wrapper of it (a spread copy overriding a method) is called as it says. */
-const storesNow = new WeakMap<RunStore, RunStoreNow>();
-
-/**
- * Makes `runs` with `appendEvent` and `save` answered by `now`'s, and records `now` as their
- * synchronous forms ({@link runStoreNow}).
- * @internal
- */
-export function withNow(runs: Omit<RunStore, 'appendEvent' | 'save'>, now: RunStoreNow): RunStore {
-  const store: RunStore = {
-    ...runs,
-    save: async (record, lease) => now.save(record, lease),
-    appendEvent: async (runId, event) => now.appendEvent(runId, event),
-  };
-  storesNow.set(store, now);
-  return store;
-}
-
-/** The synchronous forms of `runs`' writes when it has them ({@link withNow}). @internal */
-export function runStoreNow(runs: RunStore): RunStoreNow | undefined {
-  return storesNow.get(runs);
 }
 
 /** A store's run store, and `close` for the store's own. @internal */

@@ -16,9 +16,8 @@ import {
   type LoggedEvent,
   type RunLogSettings,
   type RunStoreOptions,
-  withNow,
 } from './run-store.js';
-import { DEFAULT_LIST_LIMIT, type Lease, type RunClaim, type RunRecord } from './store.js';
+import { DEFAULT_LIST_LIMIT, type Lease, type RunClaim, type RunRecord, type RunStore } from './store.js';
 
 /** Default interval, in ms, at which a subscribed SQLite store looks for other processes' events. */
 export const DEFAULT_RUN_EVENT_POLL_MS = 250;
@@ -124,7 +123,7 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
   const save = (record: RunRecord, lease: Lease): boolean =>
     sync('save a run checkpoint', (s) => s.save.immediate(record, JSON.stringify(record), lease.owner, lease.ttlMs));
 
-  const runs = withNow({
+  const runs: RunStore = {
     claim: (runId, lease) => run('claim a run', (s) => s.claim.immediate(runId, lease.owner, lease.ttlMs)),
     renew: (runId, lease) => run('renew the lease of a run', (s) => s.renew.immediate(runId, lease.owner, lease.ttlMs)),
     get: (runId) => run('read a run', (s) => s.get(runId, Date.now())),
@@ -144,7 +143,9 @@ export function sqliteRuns(use: UseDatabase, options: SqliteRunOptions = {}): Cl
       if (!closed) startPolling();
       return off;
     },
-  }, { appendEvent: append, save });
+    save,
+    appendEvent: append,
+  };
 
   return {
     runs,

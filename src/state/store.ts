@@ -172,7 +172,11 @@ export type RunClaim = { held: true; record: RunRecord | undefined } | { held: f
  * step ({@link save}); a lease not renewed within its TTL (a dead process) lapses, and another
  * process may claim the run and resume it from its last checkpoint. Cancel requests and run
  * events reach every process sharing the store. Every method but the listener registrations
- * rejects with a `StoreError` when the store fails.
+ * rejects with a `StoreError` when the store fails. The two writes made on every step and every
+ * event ({@link save}, {@link appendEvent}) may answer synchronously (and then throw their
+ * `StoreError`) when the store's writes complete at once, as the memory and SQLite stores do: the
+ * durable runs middleware then spends no promise per checkpoint or event. Callers that `await`
+ * them need not care which.
  */
 export interface RunStore {
   /**
@@ -189,9 +193,9 @@ export interface RunStore {
    * (`completed`, `failed`) clears a cancel request. Listing orders by `record.updatedAt`. The
    * caller hands the record over: it never changes it afterwards, so a store may keep it as is
    * (the memory store does, and copies on read).
-   * @returns false, writing nothing, when the lease was lost (lapsed, or taken).
+   * @returns false, writing nothing, when the lease was lost (lapsed, or taken): at once, or as a promise.
    */
-  save(record: RunRecord, lease: Lease): Promise<boolean>;
+  save(record: RunRecord, lease: Lease): boolean | Promise<boolean>;
   /**
    * Extends a lease its owner holds (the heartbeat).
    * @returns whether it is still held, and whether a cancel was requested for the run.
@@ -221,9 +225,9 @@ export interface RunStore {
    * this process at once, the others' at their next poll of the file; Redis: every process at
    * once). Order of appends is kept. The event is stored as JSON: an `Error` in it becomes
    * `{ type, message }`, its secrets masked (run-store.ts, `encodeRunEvent`).
-   * @returns the event's id.
+   * @returns the event's id: at once, or as a promise.
    */
-  appendEvent(runId: string, event: RunEvent): Promise<string>;
+  appendEvent(runId: string, event: RunEvent): string | Promise<string>;
   /**
    * Delivers the run's logged events after `after` (all when absent, or not an id of this store),
    * then each new one, in order, none twice and none skipped, until unsubscribed or the store is
