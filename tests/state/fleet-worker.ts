@@ -2,8 +2,8 @@
  * One process of a simulated fleet, spawned by tests/state/stores.test.ts as
  * `node --import tsx tests/state/fleet-worker.ts '<json WorkerConfig>'`.
  *
- * - `fleet`: connects, prints `ready`, waits for `go` on stdin (so every process starts spending
- *   at once), runs `runs` concurrent runs of up to `cycles` model calls each (reserve, a short
+ * - `fleet`: connects, prints `ready`, waits for `go <epoch ms>` on stdin and then for that instant
+ *   (so every process starts spending at once), runs `runs` concurrent runs of up to `cycles` model calls each (reserve, a short
  *   "call", settle a random actual cost <= the grant; a refusal ends the run), then prints one
  *   JSON {@link FleetReport} line and exits.
  * - `hold`: reserves once, prints the JSON `ReserveResult`, and never settles: the test
@@ -61,17 +61,21 @@ if (config.mode === 'hold') {
   // Touch the store first so connecting is not part of the race.
   await store.window(config.key, config.windowMs);
   console.log('ready');
-  await new Promise<void>((resolve) => {
+  // `go <epoch ms>`: every process starts spending at that instant, however late the line reached
+  // it (on a loaded machine a pipe write can be delivered to one process well after the other).
+  const startAt = await new Promise<number>((resolve) => {
     const lines = createInterface({ input: process.stdin });
     lines.on('line', (line) => {
-      if (line.trim() === 'go') {
+      const [word, at] = line.trim().split(' ');
+      if (word === 'go') {
         lines.close();
         // An open stdin pipe would keep this process alive after its report.
         process.stdin.destroy();
-        resolve();
+        resolve(Number(at ?? 0));
       }
     });
   });
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
 
   const report: FleetReport = { pid: process.pid, grants: 0, refusals: 0, settledNanos: 0, maxGrantedUsd: 0 };
   const run = async (runIndex: number): Promise<void> => {

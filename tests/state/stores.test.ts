@@ -234,7 +234,8 @@ describe('redis store', () => {
     };
     const workers = Array.from({ length: 4 }, () => startWorker(config));
     for (const w of workers) expect(await w.nextLine()).toBe('ready');
-    for (const w of workers) w.child.stdin?.end('go\n');
+    const startAt = Date.now() + 500;
+    for (const w of workers) w.child.stdin?.end(`go ${startAt}\n`);
     const reports = await Promise.all(workers.map(async (w) => JSON.parse(await w.nextLine()) as FleetReport));
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0, 0]);
 
@@ -378,7 +379,8 @@ describe('sqlite store', () => {
     };
     const workers = Array.from({ length: 2 }, () => startWorker(config));
     for (const w of workers) expect(await w.nextLine()).toBe('ready');
-    for (const w of workers) w.child.stdin?.end('go\n');
+    const startAt = Date.now() + 500;
+    for (const w of workers) w.child.stdin?.end(`go ${startAt}\n`);
     const reports = await Promise.all(workers.map(async (w) => JSON.parse(await w.nextLine()) as FleetReport));
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
 
