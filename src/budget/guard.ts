@@ -168,31 +168,10 @@ export class BudgetGuard {
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
-    let spendHold: { id: string; usd: number } | undefined;
-    let storeError: StoreOutage | undefined;
-    if (this.policy.spend && this.window !== undefined) {
-      const id = `${process.pid}-${Date.now()}-${++reservations}`;
-      try {
-        await this.settleUnsettled();
-        const result = await this.store.reserve({
-          key: this.key,
-          id,
-          maxUsd: granted,
-          minUsd: Math.min(minUsd, granted),
-          limitUsd: this.policy.spend.usd,
-          windowMs: this.window,
-          ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS,
-        });
-        run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
-        checks.push(check('spend', this.policy.spend.usd, result.spentUsd, result.reservedUsd, granted, result.grantedUsd));
-        if (result.grantedUsd === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
-        granted = Math.min(granted, result.grantedUsd);
-        spendHold = { id, usd: result.grantedUsd };
-      } catch (error) {
-        if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
-        storeError = { error, policy: 'open' };
-      }
-    }
+    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted));
+    if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
+    const { spendHold, storeError } = window;
+    if (spendHold) granted = Math.min(granted, spendHold.usd);
 
     run.budget.reservedUsd += granted;
     // Free output tokens: whatever the prompt left, every output token fits.
@@ -207,6 +186,73 @@ export class BudgetGuard {
       hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}) },
       ...(storeError ? { storeError } : {}),
     };
+  }
+
+  /**
+   * Reserves a tool call's fixed price (USD) whole in every USD scope, or refuses it: a tool call
+   * cannot be lowered. A price of 0 (a tool priced after the call, see `ToolOptions.costUsd`)
+   * checks nothing and holds nothing but an id, so its settle records the actual price in the
+   * window. `maxOutputTokens` of the decision is 0 (no model call).
+   * @throws {BudgetStoreError} as {@link reserve}.
+   */
+  async reserveFixed(run: GuardedRun, usd: number): Promise<GuardDecision> {
+    if (!hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens: 0, checks: [] };
+    if (usd === 0) {
+      const spend = this.policy.spend ? { id: reservationId(), usd: 0 } : undefined;
+      return { decision: 'allow', maxOutputTokens: 0, checks: [], hold: { runUsd: 0, ...(spend ? { spend } : {}) } };
+    }
+    const checks: BudgetCheck[] = [];
+    if (this.policy.runCostUsd !== undefined) {
+      const granted = this.runRoom(run) >= usd ? usd : 0;
+      checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, usd, granted));
+      if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
+    }
+    const window = await this.reserveWindow(run, checks, usd, usd);
+    if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
+    run.budget.reservedUsd += usd;
+    const { spendHold, storeError } = window;
+    return {
+      decision: 'allow',
+      maxOutputTokens: 0,
+      checks,
+      hold: { runUsd: usd, ...(spendHold ? { spend: spendHold } : {}) },
+      ...(storeError ? { storeError } : {}),
+    };
+  }
+
+  /**
+   * Reserves between `minUsd` and `maxUsd` in the agent's spend window, when it has one, and adds
+   * its check to `checks`. With the store down and `onStoreError: 'open'` the outage is returned
+   * instead and nothing is held.
+   * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   */
+  private async reserveWindow(
+    run: GuardedRun,
+    checks: BudgetCheck[],
+    maxUsd: number,
+    minUsd: number,
+  ): Promise<{ refused: boolean; spendHold?: { id: string; usd: number }; storeError?: StoreOutage }> {
+    if (!this.policy.spend || this.window === undefined) return { refused: false };
+    const id = reservationId();
+    try {
+      await this.settleUnsettled();
+      const result = await this.store.reserve({
+        key: this.key,
+        id,
+        maxUsd,
+        minUsd,
+        limitUsd: this.policy.spend.usd,
+        windowMs: this.window,
+        ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS,
+      });
+      run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
+      checks.push(check('spend', this.policy.spend.usd, result.spentUsd, result.reservedUsd, maxUsd, result.grantedUsd));
+      if (result.grantedUsd === 0) return { refused: true };
+      return { refused: false, spendHold: { id, usd: result.grantedUsd } };
+    } catch (error) {
+      if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
+      return { refused: false, storeError: { error, policy: 'open' } };
+    }
   }
 
   /** USD the run limit leaves for a new reservation; Infinity without a run limit. */
@@ -271,6 +317,11 @@ export class BudgetGuard {
     }
   }
 
+}
+
+/** A reservation id unique across the processes sharing a store. */
+function reservationId(): string {
+  return `${process.pid}-${Date.now()}-${++reservations}`;
 }
 
 /** USD of a prompt's input at the worst-case rate, with the margin on its tokens. */

@@ -89,8 +89,15 @@ export type RunEvent =
       durationMs: number;
     }
   | { type: 'step-end'; step: number; finish: StepFinish }
-  | ({ type: 'budget-check'; step: number; maxOutputTokens: number } & BudgetCheck)
-  | ({ type: 'budget-settle'; step: number } & BudgetSettle)
+  | ({
+      type: 'budget-check';
+      step: number;
+      /** 0 for a priced tool call. */
+      maxOutputTokens: number;
+      /** Set when the decision is about a priced tool call (`costUsd`) rather than a model call. */
+      toolCallId?: string;
+    } & BudgetCheck)
+  | ({ type: 'budget-settle'; step: number; toolCallId?: string } & BudgetSettle)
   | {
       type: 'budget-store-error';
       step: number;

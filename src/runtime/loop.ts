@@ -130,6 +130,16 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
 }
 
 /**
+ * Runs one tool call and adds its price to the run's cost as soon as it is known, inside the
+ * chain: the budget's settle (around it) then finds the cost already counted, as for a model call.
+ */
+async function executeCosted(tool: Tool | undefined, call: ToolCall, run: RunContext, available: readonly string[]): Promise<ToolOutcome> {
+  const outcome = await executeTool(tool, call, run.signal, available);
+  if (outcome.costUsd !== undefined) run.state.totals.costUsd += outcome.costUsd;
+  return outcome;
+}
+
+/**
  * Runs the step's pending tool calls that may run (in parallel, through the chain): those that
  * need no approval and those approved; a denied call goes through the chain too, but its core
  * answers with the denial and the tool never runs. Once every call has a result they go into the
@@ -152,11 +162,11 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
       const decision = waiting?.get(c.id)?.decision;
       if (!decision) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names));
+        return chain.toolCall({ run, step, call: c, tool }, () => executeCosted(tool, c, run, tools.names));
       }
       if (decision.approved) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeTool(tool, c, run.signal, tools.names));
+        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeCosted(tool, c, run, tools.names));
       }
       return chain.toolCall({ run, step, call: c, tool, approval: 'denied' }, async () => denied(c, decision.reason));
     }),

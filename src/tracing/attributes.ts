@@ -77,6 +77,8 @@ export const ATTR = {
   approval: 'tracebound.approval',
   stepLastCallReason: 'tracebound.step.last_call_reason',
   toolTimeoutMs: 'tracebound.tool.timeout_ms',
+  /** On a tool span: what the call cost in USD (the tool's `costUsd`), counted in the run's cost. */
+  toolCostUsd: 'tracebound.tool.cost_usd',
   budgetMaxSteps: 'tracebound.budget.max_steps.limit',
   budgetMaxToolCalls: 'tracebound.budget.max_tool_calls.limit',
   budgetRunCostLimit: 'tracebound.budget.run_cost_usd.limit',

@@ -226,7 +226,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       });
       try {
         const outcome = await within(open, next);
-        setAttributes(open.span, () => toolResultAttributes(outcome.content, recording));
+        setAttributes(open.span, () => toolResultAttributes(outcome.content, outcome.costUsd, recording));
         if (outcome.isError) {
           recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), recording);
           if (outcome.errorType && open.span.isRecording()) open.span.setAttribute(ATTR.errorType, outcome.errorType);
