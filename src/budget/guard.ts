@@ -7,7 +7,8 @@
 import type { BudgetCheck, BudgetSettle } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
 import type { BudgetPolicy } from './policy.js';
-import { DEFAULT_MAX_OUTPUT_TOKENS, windowMs } from './policy.js';
+import { DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_WAIT_FOR_ROOM_MS, windowMs } from './policy.js';
+import { retryDelayMs, sleep, type RetryPolicy } from '../runtime/retry.js';
 import { BudgetStoreError } from '../state/errors.js';
 import { spendKey, type SettleRequest, type SpendStore } from '../state/store.js';
 
@@ -71,6 +72,11 @@ const DEFAULT_MIN_OUTPUT_TOKENS = 256;
  */
 const PROMPT_MARGIN = 1.1;
 const DEFAULT_TTL_MS = 10 * 60_000;
+/**
+ * How a call waiting for room in a spend window polls the store: from 5 ms, doubling (jittered)
+ * up to 100 ms, so a short wait is short and a long one costs the store ~10 reserves a second.
+ */
+const ROOM_POLL: RetryPolicy = { maxRetries: Infinity, initialDelayMs: 5, maxDelayMs: 100 };
 let reservations = 0;
 
 /**
@@ -144,7 +150,7 @@ export class BudgetGuard {
    * @throws {BudgetStoreError} when the store is down (or an earlier settle is still unrecorded)
    *   and the policy fails closed.
    */
-  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number): Promise<GuardDecision> {
+  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number, signal?: AbortSignal): Promise<GuardDecision> {
     const rates = this.rates;
     if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
     const worst = (tokens: number) => promptUsdOf(tokens, rates) + maxOutputTokens * rates.outputUsdPerToken;
@@ -168,7 +174,7 @@ export class BudgetGuard {
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
-    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted));
+    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted), signal);
     if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
     const { spendHold, storeError } = window;
     if (spendHold) granted = Math.min(granted, spendHold.usd);
@@ -195,7 +201,7 @@ export class BudgetGuard {
    * window. `maxOutputTokens` of the decision is 0 (no model call).
    * @throws {BudgetStoreError} as {@link reserve}.
    */
-  async reserveFixed(run: GuardedRun, usd: number): Promise<GuardDecision> {
+  async reserveFixed(run: GuardedRun, usd: number, signal?: AbortSignal): Promise<GuardDecision> {
     if (!hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens: 0, checks: [] };
     if (usd === 0) {
       const spend = this.policy.spend ? { id: reservationId(), usd: 0 } : undefined;
@@ -207,7 +213,7 @@ export class BudgetGuard {
       checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, usd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
-    const window = await this.reserveWindow(run, checks, usd, usd);
+    const window = await this.reserveWindow(run, checks, usd, usd, signal);
     if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
     run.budget.reservedUsd += usd;
     const { spendHold, storeError } = window;
@@ -224,29 +230,38 @@ export class BudgetGuard {
    * Reserves between `minUsd` and `maxUsd` in the agent's spend window, when it has one, and adds
    * its check to `checks`. With the store down and `onStoreError: 'open'` the outage is returned
    * instead and nothing is held.
+   *
+   * Fair admission: when `minUsd` does not fit only because other calls' reservations hold the
+   * room (settled spend + `minUsd` is within the limit), the call polls the store (backoff
+   * {@link ROOM_POLL}) until those settle, for up to `waitForRoomMs`, instead of being refused at
+   * once: reservations are worst cases and most settle far lower. Each poll is one atomic reserve,
+   * so the limit holds exactly as without waiting.
    * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   * @throws the signal's reason when the run is aborted while waiting.
    */
   private async reserveWindow(
     run: GuardedRun,
     checks: BudgetCheck[],
     maxUsd: number,
     minUsd: number,
+    signal: AbortSignal | undefined,
   ): Promise<{ refused: boolean; spendHold?: { id: string; usd: number }; storeError?: StoreOutage }> {
     if (!this.policy.spend || this.window === undefined) return { refused: false };
     const id = reservationId();
     try {
       await this.settleUnsettled();
-      const result = await this.store.reserve({
-        key: this.key,
-        id,
-        maxUsd,
-        minUsd,
-        limitUsd: this.policy.spend.usd,
-        windowMs: this.window,
-        ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS,
-      });
+      const limitUsd = this.policy.spend.usd;
+      const request = { key: this.key, id, maxUsd, minUsd, limitUsd, windowMs: this.window, ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS };
+      let result = await this.store.reserve(request);
+      const deadline = Date.now() + (this.policy.waitForRoomMs ?? DEFAULT_WAIT_FOR_ROOM_MS);
+      for (let attempt = 1; result.grantedUsd === 0 && result.reservedUsd > 0 && result.spentUsd + minUsd <= limitUsd; attempt++) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await sleep(Math.min(retryDelayMs(attempt, ROOM_POLL), left), signal);
+        result = await this.store.reserve(request);
+      }
       run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
-      checks.push(check('spend', this.policy.spend.usd, result.spentUsd, result.reservedUsd, maxUsd, result.grantedUsd));
+      checks.push(check('spend', limitUsd, result.spentUsd, result.reservedUsd, maxUsd, result.grantedUsd));
       if (result.grantedUsd === 0) return { refused: true };
       return { refused: false, spendHold: { id, usd: result.grantedUsd } };
     } catch (error) {

@@ -98,7 +98,7 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       let decision: GuardDecision | undefined;
       if (maxOutputTokens !== undefined) {
         const bound = counted ? undefined : counter.upperBound(request);
-        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens);
+        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, ctx.run.signal);
       } else if (counted) {
         count();
       }
@@ -142,7 +142,7 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       if (tool?.costUsd === undefined || ctx.approval === 'denied' || !hasUsdLimit(run.agent.budget)) return next();
       const guard = guardOf(run.agent);
       const fixed = typeof tool.costUsd === 'number' ? tool.costUsd : 0;
-      const decision = await guard.reserveFixed(run.state, fixed);
+      const decision = await guard.reserveFixed(run.state, fixed, run.signal);
       for (const check of decision.checks) {
         run.emit({ type: 'budget-check', step: ctx.step.index, maxOutputTokens: 0, toolCallId: ctx.call.id, ...check });
       }

@@ -10,7 +10,7 @@ export const CONTEXT_STRATEGIES = ['drop_tool_results', 'trim', 'summarize', 're
 /**
  * A budget policy: limits the guard checks before each model call. Every limit is optional. Units: tokens for
  * `contextTokens` and `minOutputTokens`, USD for `runCostUsd` and `spend.usd`, counts for
- * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs`.
+ * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs` and `waitForRoomMs`.
  */
 const buildSchema = () => z
   .object({
@@ -56,6 +56,11 @@ const buildSchema = () => z
     onStoreError: z.enum(['closed', 'open']).optional(),
     /** An unsettled reservation (a crashed process) stops counting after this long. Default 10 minutes. */
     reservationTtlMs: z.number().int().positive().optional(),
+    /**
+     * Fair admission: how long (ms) a call waits for room in a spend window that only other
+     * calls' in-flight reservations hold, before it is refused. Default 3,000; 0 refuses at once.
+     */
+    waitForRoomMs: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -77,6 +82,9 @@ export const DEFAULT_MAX_STEPS = 10;
 
 /** Output tokens reserved for a call when the agent sets no `maxOutputTokens` and a USD limit applies. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+
+/** How long a call waits for room in a spend window held by in-flight reservations (ms), by default. */
+export const DEFAULT_WAIT_FOR_ROOM_MS = 3_000;
 
 /** Parses a window such as `1h` into ms. */
 export function windowMs(window: string): number {
