@@ -121,10 +121,11 @@ function failure(message: InboundMessage, error: unknown, runId: string): RunOut
 }
 
 /**
- * The agents by name, and the default one.
+ * The agents by name, and the default one: how `serve` picks a message's `agent` and
+ * `tracebound run --agent` its agent.
  * @throws {TypeError} when there is no agent, or two share a name.
  */
-function agentsByName(options: ServeOptions): { byName: Map<string, Agent>; fallback: Agent } {
+export function agentsByName(options: Pick<ServeOptions, 'agent' | 'agents'>): { byName: Map<string, Agent>; fallback: Agent } {
   const all = [...(options.agent ? [options.agent] : []), ...(options.agents ?? [])];
   const fallback = all[0];
   if (!fallback) throw new TypeError('serve: give `agent` or `agents` (at least one agent)');
