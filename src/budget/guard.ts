@@ -7,10 +7,10 @@
 import type { BudgetCheck, BudgetSettle } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
 import type { BudgetPolicy } from './policy.js';
-import { DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_WAIT_FOR_ROOM_MS, windowMs } from './policy.js';
+import { DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_WAIT_FOR_ROOM_MS, spendWindows, windowMs } from './policy.js';
 import { retryDelayMs, sleep, type RetryPolicy } from '../runtime/retry.js';
 import { BudgetStoreError } from '../state/errors.js';
-import { spendKey, type SettleRequest, type SpendStore } from '../state/store.js';
+import { scopedSpendKey, spendKey, type SettleRequest, type SpendStore } from '../state/store.js';
 
 /** USD per token of uncached input and of output: what the worst case is priced at. */
 export interface Rates {
@@ -43,7 +43,7 @@ export interface GuardDecision {
   maxOutputTokens: number;
   checks: BudgetCheck[];
   /** What to settle after the call; absent when refused or when no USD limit applies. */
-  hold?: { runUsd: number; spend?: { id: string; usd: number } };
+  hold?: { runUsd: number; spends?: SpendHold[] };
   /** Set when the store was down and the policy runs open: the window was not checked. */
   storeError?: StoreOutage;
 }
@@ -101,7 +101,23 @@ export function hasUsdLimit(policy: BudgetPolicy): boolean {
 }
 
 /** What a guard reads and updates of a run: its spend (the totals) and its budget ledger. */
-export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
+export type GuardedRun = Pick<RunState, 'totals' | 'budget' | 'tenant' | 'user'>;
+
+/** One spend window held for a call: where, and how much. */
+export interface SpendHold {
+  key: string;
+  windowMs: number;
+  scope: BudgetCheck['scope'];
+  id: string;
+  usd: number;
+}
+
+/** A policy's spend window as the guard uses it. */
+interface GuardWindow {
+  per: 'agent' | 'tenant' | 'user';
+  usd: number;
+  ms: number;
+}
 
 /**
  * Guards the runs of one agent. It keeps nothing of a run: a run's spend and reservations are in
@@ -109,7 +125,9 @@ export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
  */
 export class BudgetGuard {
   private readonly key: string;
-  private readonly window: number | undefined;
+  private readonly windows: readonly GuardWindow[];
+  /** Every window key this guard reserved in: {@link settleUnsettled} records their unsettled spend. */
+  private readonly keys = new Set<string>();
 
   /**
    * @throws {BudgetConfigError} when a USD limit is set and `rates` is undefined (unknown price).
@@ -121,7 +139,7 @@ export class BudgetGuard {
     private readonly rates: Rates | undefined,
   ) {
     this.key = spendKey(agentName);
-    this.window = policy.spend ? windowMs(policy.spend.window) : undefined;
+    this.windows = spendWindows(policy).map((w) => ({ per: w.per ?? 'agent', usd: w.usd, ms: windowMs(w.window) }));
     if (hasUsdLimit(policy) && !rates) {
       throw new BudgetConfigError(
         `agent "${agentName}" has a USD budget but its model has no known price, so the limit cannot be enforced: ` +
@@ -176,8 +194,8 @@ export class BudgetGuard {
 
     const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted), signal);
     if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
-    const { spendHold, storeError } = window;
-    if (spendHold) granted = Math.min(granted, spendHold.usd);
+    const { spends, storeError } = window;
+    for (const h of spends ?? []) granted = Math.min(granted, h.usd);
 
     run.budget.reservedUsd += granted;
     // Free output tokens: whatever the prompt left, every output token fits.
@@ -189,7 +207,7 @@ export class BudgetGuard {
       decision,
       maxOutputTokens: lowered,
       checks,
-      hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}) },
+      hold: { runUsd: granted, ...(spends ? { spends } : {}) },
       ...(storeError ? { storeError } : {}),
     };
   }
@@ -204,8 +222,9 @@ export class BudgetGuard {
   async reserveFixed(run: GuardedRun, usd: number, signal?: AbortSignal): Promise<GuardDecision> {
     if (!hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens: 0, checks: [] };
     if (usd === 0) {
-      const spend = this.policy.spend ? { id: reservationId(), usd: 0 } : undefined;
-      return { decision: 'allow', maxOutputTokens: 0, checks: [], hold: { runUsd: 0, ...(spend ? { spend } : {}) } };
+      const keys = this.windowKeys(run);
+      const spends = this.windows.map((w, i) => ({ key: keys[i] as string, windowMs: w.ms, scope: scopeOf(w), id: reservationId(), usd: 0 }));
+      return { decision: 'allow', maxOutputTokens: 0, checks: [], hold: { runUsd: 0, ...(spends.length > 0 ? { spends } : {}) } };
     }
     const checks: BudgetCheck[] = [];
     if (this.policy.runCostUsd !== undefined) {
@@ -216,26 +235,47 @@ export class BudgetGuard {
     const window = await this.reserveWindow(run, checks, usd, usd, signal);
     if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
     run.budget.reservedUsd += usd;
-    const { spendHold, storeError } = window;
+    const { spends, storeError } = window;
     return {
       decision: 'allow',
       maxOutputTokens: 0,
       checks,
-      hold: { runUsd: usd, ...(spendHold ? { spend: spendHold } : {}) },
+      hold: { runUsd: usd, ...(spends ? { spends } : {}) },
       ...(storeError ? { storeError } : {}),
     };
   }
 
   /**
-   * Reserves between `minUsd` and `maxUsd` in the agent's spend window, when it has one, and adds
-   * its check to `checks`. With the store down and `onStoreError: 'open'` the outage is returned
-   * instead and nothing is held.
+   * The store key of each spend window for `run`, in policy order.
+   * @throws {BudgetConfigError} when a `per: 'tenant'` (`'user'`) window meets a run without a
+   *   `tenant` (`user`): the window could not be keyed, and an unbounded run is not an option.
+   */
+  private windowKeys(run: GuardedRun): string[] {
+    return this.windows.map((w) => {
+      if (w.per === 'agent') return this.key;
+      const id = w.per === 'tenant' ? run.tenant : run.user;
+      if (id === undefined) {
+        throw new BudgetConfigError(
+          `the budget has a per-${w.per} spend window ($${w.usd}) but the run has no ${w.per}: pass runtime.run(agent, input, { ${w.per}: '...' })`,
+        );
+      }
+      return scopedSpendKey(w.per, id);
+    });
+  }
+
+  /**
+   * Reserves between `minUsd` and `maxUsd` in every spend window of the policy, in order, and adds
+   * their checks to `checks`. Each later window is asked for at most what the earlier ones
+   * granted; when one refuses, the others' reservations are released (settled at $0) and the call
+   * is refused. With the store down and `onStoreError: 'open'` the outage is returned with what
+   * was held so far.
    *
-   * Fair admission: when `minUsd` does not fit only because other calls' reservations hold the
-   * room (settled spend + `minUsd` is within the limit), the call polls the store (backoff
-   * {@link ROOM_POLL}) until those settle, for up to `waitForRoomMs`, instead of being refused at
-   * once: reservations are worst cases and most settle far lower. Each poll is one atomic reserve,
-   * so the limit holds exactly as without waiting.
+   * Fair admission: when `minUsd` does not fit a window only because other calls' reservations
+   * hold the room (settled spend + `minUsd` is within the limit), the call polls the store
+   * (backoff {@link ROOM_POLL}) until those settle, for up to `waitForRoomMs`, instead of being
+   * refused at once: reservations are worst cases and most settle far lower. Each poll is one
+   * atomic reserve, so the limit holds exactly as without waiting.
+   * @throws {BudgetConfigError} as {@link windowKeys}, before anything is reserved.
    * @throws {BudgetStoreError} when the store is down and the policy fails closed.
    * @throws the signal's reason when the run is aborted while waiting.
    */
@@ -245,29 +285,49 @@ export class BudgetGuard {
     maxUsd: number,
     minUsd: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ refused: boolean; spendHold?: { id: string; usd: number }; storeError?: StoreOutage }> {
-    if (!this.policy.spend || this.window === undefined) return { refused: false };
-    const id = reservationId();
+  ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
+    if (this.windows.length === 0) return { refused: false };
+    const keys = this.windowKeys(run);
+    const spends: SpendHold[] = [];
     try {
       await this.settleUnsettled();
-      const limitUsd = this.policy.spend.usd;
-      const request = { key: this.key, id, maxUsd, minUsd, limitUsd, windowMs: this.window, ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS };
-      let result = await this.store.reserve(request);
-      const deadline = Date.now() + (this.policy.waitForRoomMs ?? DEFAULT_WAIT_FOR_ROOM_MS);
-      for (let attempt = 1; result.grantedUsd === 0 && result.reservedUsd > 0 && result.spentUsd + minUsd <= limitUsd; attempt++) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        await sleep(Math.min(retryDelayMs(attempt, ROOM_POLL), left), signal);
-        result = await this.store.reserve(request);
+      let max = maxUsd;
+      for (const [i, w] of this.windows.entries()) {
+        const key = keys[i] as string;
+        this.keys.add(key);
+        const id = reservationId();
+        const min = Math.min(minUsd, max);
+        const request = { key, id, maxUsd: max, minUsd: min, limitUsd: w.usd, windowMs: w.ms, ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS };
+        let result = await this.store.reserve(request);
+        const deadline = Date.now() + (this.policy.waitForRoomMs ?? DEFAULT_WAIT_FOR_ROOM_MS);
+        for (let attempt = 1; result.grantedUsd === 0 && result.reservedUsd > 0 && result.spentUsd + min <= w.usd; attempt++) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          await sleep(Math.min(retryDelayMs(attempt, ROOM_POLL), left), signal);
+          result = await this.store.reserve(request);
+        }
+        if (w.per === 'agent') run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
+        checks.push(check(scopeOf(w), w.usd, result.spentUsd, result.reservedUsd, max, result.grantedUsd));
+        if (result.grantedUsd === 0) {
+          await this.release(spends);
+          return { refused: true };
+        }
+        spends.push({ key, windowMs: w.ms, scope: scopeOf(w), id, usd: result.grantedUsd });
+        max = Math.min(max, result.grantedUsd);
       }
-      run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
-      checks.push(check('spend', limitUsd, result.spentUsd, result.reservedUsd, maxUsd, result.grantedUsd));
-      if (result.grantedUsd === 0) return { refused: true };
-      return { refused: false, spendHold: { id, usd: result.grantedUsd } };
+      return { refused: false, spends };
     } catch (error) {
-      if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
-      return { refused: false, storeError: { error, policy: 'open' } };
+      if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') {
+        await this.release(spends).catch(() => {});
+        throw error;
+      }
+      return { refused: false, spends, storeError: { error, policy: 'open' } };
     }
+  }
+
+  /** Releases reservations a refused call made in other windows: settled at $0, they hold nothing. */
+  private async release(spends: readonly SpendHold[]): Promise<void> {
+    for (const h of spends) await this.store.settle({ key: h.key, id: h.id, actualUsd: 0, windowMs: h.windowMs });
   }
 
   /** USD the run limit leaves for a new reservation; Infinity without a run limit. */
@@ -289,8 +349,8 @@ export class BudgetGuard {
     const settles: BudgetSettle[] = [];
     let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
-    if (hold.spend && this.window !== undefined) {
-      const request: SettleRequest = { key: this.key, id: hold.spend.id, actualUsd, windowMs: this.window };
+    for (const h of hold.spends ?? []) {
+      const request: SettleRequest = { key: h.key, id: h.id, actualUsd, windowMs: h.windowMs };
       try {
         await this.store.settle(request);
       } catch (error) {
@@ -299,11 +359,11 @@ export class BudgetGuard {
         storeError = { error, policy: this.policy.onStoreError ?? 'closed', unsettledUsd: actualUsd };
       }
       const window = run.budget.window;
-      if (window) {
+      if (window && h.key === this.key) {
         window.spentUsd += actualUsd;
-        window.reservedUsd = Math.max(0, window.reservedUsd - hold.spend.usd);
+        window.reservedUsd = Math.max(0, window.reservedUsd - h.usd);
       }
-      settles.push({ scope: 'spend', reserved: hold.spend.usd, actual: actualUsd });
+      settles.push({ scope: h.scope, reserved: h.usd, actual: actualUsd });
     }
     return storeError ? { settles, storeError } : { settles };
   }
@@ -316,7 +376,7 @@ export class BudgetGuard {
     const pending = unsettled.get(this.store);
     if (!pending?.size) return;
     for (const [id, request] of pending) {
-      if (request.key !== this.key) continue;
+      if (!this.keys.has(request.key)) continue;
       try {
         await this.store.settle(request);
       } catch (error) {
@@ -332,6 +392,11 @@ export class BudgetGuard {
     }
   }
 
+}
+
+/** The event scope of a window: `spend` for the agent's (as before tenant windows existed). */
+function scopeOf(w: GuardWindow): BudgetCheck['scope'] {
+  return w.per === 'agent' ? 'spend' : w.per;
 }
 
 /** A reservation id unique across the processes sharing a store. */

@@ -40,7 +40,8 @@ export interface RunResult {
  * `run` is the run's `runCostUsd`, `spend` the agent's rolling window.
  */
 export interface BudgetCheck {
-  scope: 'run' | 'spend';
+  /** `spend` is a `per: 'agent'` window; `tenant` and `user` the run's tenant's and user's windows. */
+  scope: 'run' | 'spend' | 'tenant' | 'user';
   limit: number;
   /** Settled spend in the scope before this call. */
   spent: number;
@@ -55,7 +56,7 @@ export interface BudgetCheck {
 
 /** One budget scope's settlement after a call (`tracebound.budget.settle`). Amounts in USD. */
 export interface BudgetSettle {
-  scope: 'run' | 'spend';
+  scope: BudgetCheck['scope'];
   reserved: number;
   actual: number;
 }

@@ -71,6 +71,10 @@ export const ATTR = {
   contextUtilization: 'tracebound.context.utilization',
   retryAttempts: 'tracebound.retry.attempts',
   runId: 'tracebound.run.id',
+  /** On the run span: the tenant the run is for (run option `tenant`). */
+  tenant: 'tracebound.tenant',
+  /** On the run span: the user the run is for (run option `user`; OpenTelemetry semconv `user.id`). */
+  userId: 'user.id',
   /** On a resumed run's span: the first step that part takes (the interrupted step, or the one after the last checkpoint). */
   resumeFromStep: 'tracebound.resume.from_step',
   /** On the tool span of a call that needed approval: `approved` | `denied`. */

@@ -6,7 +6,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { CallCost } from '../pricing/price.js';
-import type { BudgetPolicy } from '../budget/policy.js';
+import { spendWindows, type BudgetPolicy } from '../budget/policy.js';
 import type { FinishReason, Model, ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
@@ -316,12 +316,14 @@ export function budgetAttributes(policy: BudgetPolicy, state: Pick<RunState, 'to
     attrs[ATTR.budgetRunCostSpent] = state.totals.costUsd;
     attrs[ATTR.budgetRunCostRemaining] = Math.max(0, policy.runCostUsd - state.totals.costUsd);
   }
+  // The agent's own window (`per: 'agent'`); tenant and user windows show in the budget events.
   const window = state.budget.window;
-  if (policy.spend && window) {
-    attrs[ATTR.budgetSpendLimit] = policy.spend.usd;
+  const spend = spendWindows(policy).find((w) => (w.per ?? 'agent') === 'agent');
+  if (spend && window) {
+    attrs[ATTR.budgetSpendLimit] = spend.usd;
     attrs[ATTR.budgetSpendSpent] = window.spentUsd;
-    attrs[ATTR.budgetSpendRemaining] = Math.max(0, policy.spend.usd - window.spentUsd - window.reservedUsd);
-    attrs[ATTR.budgetSpendWindow] = policy.spend.window;
+    attrs[ATTR.budgetSpendRemaining] = Math.max(0, spend.usd - window.spentUsd - window.reservedUsd);
+    attrs[ATTR.budgetSpendWindow] = spend.window;
   }
   if (policy.contextTokens !== undefined) {
     attrs[ATTR.budgetContextLimit] = policy.contextTokens;

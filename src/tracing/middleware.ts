@@ -123,6 +123,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
             recording,
           );
           attrs[ATTR.runId] = state.runId;
+          if (state.tenant !== undefined) attrs[ATTR.tenant] = state.tenant;
+          if (state.user !== undefined) attrs[ATTR.userId] = state.user;
           if (resumed) attrs[ATTR.resumeFromStep] = resumed.fromStep;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
