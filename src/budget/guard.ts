@@ -42,9 +42,20 @@ export interface GuardDecision {
   maxOutputTokens: number;
   checks: BudgetCheck[];
   /** What to settle after the call; absent when refused or when no USD limit applies. */
-  hold?: { runUsd: number; spend?: { id: string; usd: number } };
+  hold?: { runUsd: number; spend?: { id: string; usd: number }; outer?: readonly OuterScope[] };
   /** Set when the store was down and the policy runs open: the window was not checked. */
   storeError?: StoreOutage;
+}
+
+/**
+ * An ancestor run's `runCostUsd` that bounds a sub-run's calls too (`agent.asTool()`): the call's
+ * worst case must fit its room, and is held in its ledger until settled. The ancestor's totals
+ * already count the sub-run's spend (runtime/model-call.ts adds each call to every ancestor).
+ */
+export interface OuterScope {
+  /** The ancestor's `runCostUsd`, in USD. */
+  limit: number;
+  run: GuardedRun;
 }
 
 /**
@@ -104,6 +115,7 @@ export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
 export class BudgetGuard {
   private readonly key: string;
   private readonly window: number | undefined;
+  private readonly agentName: string;
 
   /**
    * @throws {BudgetConfigError} when a USD limit is set and `rates` is undefined (unknown price).
@@ -114,6 +126,7 @@ export class BudgetGuard {
     private readonly store: SpendStore,
     private readonly rates: Rates | undefined,
   ) {
+    this.agentName = agentName;
     this.key = spendKey(agentName);
     this.window = policy.spend ? windowMs(policy.spend.window) : undefined;
     if (hasUsdLimit(policy) && !rates) {
@@ -124,9 +137,12 @@ export class BudgetGuard {
     }
   }
 
-  /** The max output tokens a call is guarded with: the agent's, else a default when a USD limit applies. */
-  maxOutputTokens(requested: number | undefined): number | undefined {
-    return requested ?? (hasUsdLimit(this.policy) ? DEFAULT_MAX_OUTPUT_TOKENS : undefined);
+  /**
+   * The max output tokens a call is guarded with: the agent's, else a default when a USD limit
+   * applies (the agent's own, or an ancestor run's: `underOuterLimit`).
+   */
+  maxOutputTokens(requested: number | undefined, underOuterLimit = false): number | undefined {
+    return requested ?? (underOuterLimit || hasUsdLimit(this.policy) ? DEFAULT_MAX_OUTPUT_TOKENS : undefined);
   }
 
   /**
@@ -141,16 +157,21 @@ export class BudgetGuard {
    *   calls would be lowered or refused for money this call cannot spend, so it is held at the
    *   count.
    * @param maxOutputTokens the call's max output tokens before any lowering
+   * @param outer the ancestor runs' limits a sub-run's call must fit too (each gets a `run` check)
    * @throws {BudgetStoreError} when the store is down (or an earlier settle is still unrecorded)
    *   and the policy fails closed.
+   * @throws {BudgetConfigError} when `outer` limits apply and the agent's model has no known price.
    */
-  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number): Promise<GuardDecision> {
+  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number, outer: readonly OuterScope[] = []): Promise<GuardDecision> {
     const rates = this.rates;
-    if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
+    if (outer.length > 0 && !rates) {
+      throw new BudgetConfigError(`agent "${this.agentName}" runs as a sub-agent under a run with a USD budget but its model has no known price, so the limit cannot be enforced`);
+    }
+    if (!rates || (outer.length === 0 && !hasUsdLimit(this.policy))) return { decision: 'allow', maxOutputTokens, checks: [] };
     const worst = (tokens: number) => promptUsdOf(tokens, rates) + maxOutputTokens * rates.outputUsdPerToken;
     let promptTokens: number;
     if (typeof prompt === 'number') promptTokens = prompt;
-    else if (this.policy.spend === undefined && worst(prompt.upperBound) <= this.runRoom(run)) promptTokens = prompt.upperBound;
+    else if (this.policy.spend === undefined && worst(prompt.upperBound) <= this.runRoom(run, outer)) promptTokens = prompt.upperBound;
     else promptTokens = prompt.count();
     const promptUsd = promptUsdOf(promptTokens, rates);
     const worstUsd = worst(promptTokens);
@@ -161,10 +182,13 @@ export class BudgetGuard {
     const checks: BudgetCheck[] = [];
     let granted = worstUsd;
 
-    if (this.policy.runCostUsd !== undefined) {
-      const room = this.runRoom(run);
+    if (this.policy.runCostUsd !== undefined || outer.length > 0) {
+      const room = this.runRoom(run, outer);
       granted = room >= minUsd ? Math.min(worstUsd, room) : 0;
-      checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, worstUsd, granted));
+      if (this.policy.runCostUsd !== undefined) {
+        checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, worstUsd, granted));
+      }
+      for (const o of outer) checks.push(check('run', o.limit, o.run.totals.costUsd, o.run.budget.reservedUsd + granted, worstUsd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
@@ -195,6 +219,7 @@ export class BudgetGuard {
     }
 
     run.budget.reservedUsd += granted;
+    for (const o of outer) o.run.budget.reservedUsd += granted;
     // Free output tokens: whatever the prompt left, every output token fits.
     const fits = rates.outputUsdPerToken === 0 ? maxOutputTokens : Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
     const lowered = Math.min(maxOutputTokens, fits);
@@ -204,15 +229,17 @@ export class BudgetGuard {
       decision,
       maxOutputTokens: lowered,
       checks,
-      hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}) },
+      hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}), ...(outer.length > 0 ? { outer } : {}) },
       ...(storeError ? { storeError } : {}),
     };
   }
 
-  /** USD the run limit leaves for a new reservation; Infinity without a run limit. */
-  private runRoom(run: GuardedRun): number {
+  /** USD the run limit and the ancestors' leave for a new reservation; Infinity without any. */
+  private runRoom(run: GuardedRun, outer: readonly OuterScope[]): number {
     const limit = this.policy.runCostUsd;
-    return limit === undefined ? Infinity : Math.max(0, limit - run.totals.costUsd - run.budget.reservedUsd);
+    let room = limit === undefined ? Infinity : Math.max(0, limit - run.totals.costUsd - run.budget.reservedUsd);
+    for (const o of outer) room = Math.min(room, Math.max(0, o.limit - o.run.totals.costUsd - o.run.budget.reservedUsd));
+    return room;
   }
 
   /**
@@ -225,6 +252,7 @@ export class BudgetGuard {
   async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<SettleOutcome> {
     if (!hold) return { settles: [] };
     run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd - hold.runUsd);
+    for (const o of hold.outer ?? []) o.run.budget.reservedUsd = Math.max(0, o.run.budget.reservedUsd - hold.runUsd);
     const settles: BudgetSettle[] = [];
     let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });

@@ -15,10 +15,10 @@ import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
 import type { Chain, ResumePoint, RunContext, StepContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
-import { traceIdOf, type PendingApproval, type RunState } from './run-state.js';
+import { newRunId, newRunState, traceIdOf, type PendingApproval, type RunState } from './run-state.js';
 import { runSignal, toRunError } from './run-signal.js';
 import { toolIndexOf, type ToolIndex } from './tool-index.js';
-import { executeTool, toolFailure, type ToolOutcome } from './tools.js';
+import { executeTool, toolFailure, type SubRunner, type ToolOutcome } from './tools.js';
 
 /** How one run is made, besides its agent and state. */
 export interface RunSettings {
@@ -34,7 +34,12 @@ export interface RunSettings {
   sink?: (event: RunEvent) => void;
   /** Set when `state` is a checkpoint this run continues. */
   resumed?: ResumePoint;
+  /** The run whose tool call started this sub-run. */
+  parentRun?: RunContext;
 }
+
+/** Per run: its sub-runs still unwinding (a tool call cut short by an abort returns before its sub-run ends). */
+const subRuns = new WeakMap<RunContext, Set<Promise<void>>>();
 
 const ignore = () => {};
 
@@ -60,6 +65,7 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
     streaming: settings.streaming,
     parent: settings.parent,
     attributes: settings.attributes,
+    parentRun: settings.parentRun,
     emit:
       observers.length === 0 && !sink
         ? ignore
@@ -78,6 +84,10 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
         return await steps(run, chain);
       } catch (error) {
         throw toRunError(error, state, abort.signal);
+      } finally {
+        // A run ends after its sub-runs: none of their spans outlives it.
+        const open = subRuns.get(run);
+        if (open?.size) await Promise.all(open);
       }
     });
   } finally {
@@ -146,17 +156,18 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
   // Due: not answered yet, and needing no approval or decided.
   const due = waiting || answered ? calls.filter((c) => !answered?.has(c.id) && (!waiting?.has(c.id) || waiting.get(c.id)?.decision !== undefined)) : calls;
   let ran = 0;
+  const subRun = subRunnerOf(run, chain);
   const outcomes = await Promise.all(
     due.map((c) => {
       const tool = tools.byName.get(c.name);
       const decision = waiting?.get(c.id)?.decision;
       if (!decision) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names));
+        return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names, subRun));
       }
       if (decision.approved) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeTool(tool, c, run.signal, tools.names));
+        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeTool(tool, c, run.signal, tools.names, subRun));
       }
       return chain.toolCall({ run, step, call: c, tool, approval: 'denied' }, async () => denied(c, decision.reason));
     }),
@@ -177,6 +188,37 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
   state.pendingToolCalls = [];
   state.toolResults = [];
   return { kind: 'continue' };
+}
+
+/**
+ * How `run`'s tool calls start sub-runs: through the same chain, inside the tool call (so under
+ * its span), stopped by the call's signal, with no timeout, conversation or checkpoint of their
+ * own (the durable runs middleware skips a run with a `parentRun`). Their events reach the
+ * parent's `emit` wrapped as `sub-agent` events.
+ */
+function subRunnerOf(run: RunContext, chain: Chain): SubRunner {
+  return async (child, input, signal, toolCallId) => {
+    // `ToolContext` types the agent structurally (tools sit below agents); it is one made by agent().
+    const childAgent = child as Agent;
+    const state = newRunState({ runId: newRunId(), agent: childAgent.name, input });
+    const done = runAgent(childAgent, state, {
+      chain,
+      streaming: run.streaming,
+      signal,
+      parentRun: run,
+      sink: (event) => run.emit({ type: 'sub-agent', agent: childAgent.name, runId: state.runId, toolCallId, event }),
+    });
+    let open = subRuns.get(run);
+    if (!open) subRuns.set(run, (open = new Set()));
+    const settled = done.then(ignore, ignore);
+    open.add(settled);
+    try {
+      const result = await done;
+      return { runId: result.runId, output: result.output, stopReason: result.stopReason, costUsd: result.costUsd };
+    } finally {
+      open.delete(settled);
+    }
+  };
 }
 
 /**

@@ -40,6 +40,11 @@ export interface RunContext {
   readonly parent: Context | undefined;
   /** Extra attributes the caller asked for on the run's span. */
   readonly attributes: Attributes | undefined;
+  /**
+   * The run whose tool call started this one (`agent.asTool()`), for a sub-run: its spend counts in
+   * every ancestor's totals, and each ancestor's `runCostUsd` bounds it. Undefined for a top run.
+   */
+  readonly parentRun?: RunContext;
   /** Sends a run event to every middleware's `onEvent` and to a `stream()` reader. */
   emit(event: RunEvent): void;
   /**

@@ -1,7 +1,7 @@
 import { abortable, NEVER_ABORTED } from '../abort.js';
 import { errorType } from '../errors.js';
 import type { ToolCall } from '../messages.js';
-import type { Tool } from '../tool.js';
+import type { SubAgent, SubRunResult, Tool, ToolContext } from '../tool.js';
 
 /** What a tool call gave: the text sent back to the model, and whether it failed. */
 export interface ToolOutcome {
@@ -41,6 +41,9 @@ export function toolFailure(type: string, content: string, error?: unknown): Too
   return { content, isError: true, errorType: type, error };
 }
 
+/** Starts a sub-run for a tool call (see `ToolContext.runAgent`), stopped by `signal`. */
+export type SubRunner = (agent: SubAgent, input: string, signal: AbortSignal, toolCallId: string) => Promise<SubRunResult>;
+
 /**
  * Runs one tool call: validates the arguments with the tool's zod schema, enforces its
  * `timeoutMs` (the tool's signal fires, and the call fails), and never throws: every failure
@@ -51,6 +54,7 @@ export async function executeTool(
   call: ToolCall,
   signal: AbortSignal | undefined,
   available: readonly string[],
+  subRun?: SubRunner,
 ): Promise<ToolOutcome> {
   if (!tool) {
     return toolFailure('unknown_tool', `Unknown tool "${call.name}". Available tools: ${available.join(', ') || 'none'}.`);
@@ -70,7 +74,9 @@ export async function executeTool(
     // Raced against the signal, not trusted to honour it: a tool that ignores its signal must not
     // hold the run past its deadline, and what it returns after the race is dropped. The race
     // rejects inside the abort itself, so a tool that settles on abort never wins it.
-    const execution = tool.execute(parsed.data, { signal: toolSignal ?? NEVER_ABORTED, toolCallId: call.id });
+    const context: ToolContext = { signal: toolSignal ?? NEVER_ABORTED, toolCallId: call.id };
+    if (subRun) context.runAgent = (agent, input) => subRun(agent, input, context.signal, call.id);
+    const execution = tool.execute(parsed.data, context);
     const result = await abortable(Promise.resolve(execution), toolSignal);
     return { content: stringify(result), isError: false };
   } catch (error) {

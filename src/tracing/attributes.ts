@@ -41,6 +41,8 @@ export const ATTR = {
   costSource: 'gen_ai.usage.cost.source',
   /** The run's total cost in USD (its model calls'), on the run span only. */
   runCostUsd: 'tracebound.run.cost_usd',
+  /** On a sub-run's span (`agent.asTool()`): the `tracebound.run.id` of the run whose tool call started it. */
+  parentRunId: 'tracebound.parent.run.id',
 
   inputMessages: 'gen_ai.input.messages',
   outputMessages: 'gen_ai.output.messages',

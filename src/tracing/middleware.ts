@@ -123,6 +123,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
             recording,
           );
           attrs[ATTR.runId] = state.runId;
+          if (ctx.parentRun) attrs[ATTR.parentRunId] = ctx.parentRun.state.runId;
           if (resumed) attrs[ATTR.resumeFromStep] = resumed.fromStep;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
