@@ -43,9 +43,9 @@ const NO_OUTER: readonly OuterScope[] = [];
 
 /** The `runCostUsd` limits of a sub-run's ancestors (`agent.asTool()`), nearest first; none for a top run. */
 function outerScopesOf(run: RunContext): readonly OuterScope[] {
-  if (!run.parentRun) return NO_OUTER;
+  if (!run.parentCall) return NO_OUTER;
   const scopes: OuterScope[] = [];
-  for (let r: RunContext | undefined = run.parentRun; r; r = r.parentRun) {
+  for (let r: RunContext | undefined = run.parentCall.run; r; r = r.parentCall?.run) {
     const limit = r.agent.budget.runCostUsd;
     if (limit !== undefined) scopes.push({ limit, run: r.state });
   }

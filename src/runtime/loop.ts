@@ -13,7 +13,7 @@ import type { Tool } from '../tool.js';
 import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
-import type { Chain, ResumePoint, RunContext, StepContext } from './middleware.js';
+import type { Chain, ResumePoint, RunContext, StepContext, ToolCallContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
 import { newRunId, newRunState, traceIdOf, type PendingApproval, type RunState } from './run-state.js';
 import { runSignal, toRunError } from './run-signal.js';
@@ -34,8 +34,8 @@ export interface RunSettings {
   sink?: (event: RunEvent) => void;
   /** Set when `state` is a checkpoint this run continues. */
   resumed?: ResumePoint;
-  /** The run whose tool call started this sub-run. */
-  parentRun?: RunContext;
+  /** The tool call that started this sub-run. */
+  parentCall?: RunContext['parentCall'];
 }
 
 /** Per run: its sub-runs still unwinding (a tool call cut short by an abort returns before its sub-run ends). */
@@ -65,7 +65,7 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
     streaming: settings.streaming,
     parent: settings.parent,
     attributes: settings.attributes,
-    parentRun: settings.parentRun,
+    parentCall: settings.parentCall,
     emit:
       observers.length === 0 && !sink
         ? ignore
@@ -156,18 +156,19 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
   // Due: not answered yet, and needing no approval or decided.
   const due = waiting || answered ? calls.filter((c) => !answered?.has(c.id) && (!waiting?.has(c.id) || waiting.get(c.id)?.decision !== undefined)) : calls;
   let ran = 0;
-  const subRun = subRunnerOf(run, chain);
   const outcomes = await Promise.all(
     due.map((c) => {
       const tool = tools.byName.get(c.name);
       const decision = waiting?.get(c.id)?.decision;
       if (!decision) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool }, () => executeTool(tool, c, run.signal, tools.names, subRun));
+        const ctx: ToolCallContext = { run, step, call: c, tool };
+        return chain.toolCall(ctx, () => executeTool(tool, c, run.signal, tools.names, subRunnerOf(ctx, chain)));
       }
       if (decision.approved) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeTool(tool, c, run.signal, tools.names, subRun));
+        const ctx: ToolCallContext = { run, step, call: c, tool, approval: 'approved' };
+        return chain.toolCall(ctx, () => executeTool(tool, c, run.signal, tools.names, subRunnerOf(ctx, chain)));
       }
       return chain.toolCall({ run, step, call: c, tool, approval: 'denied' }, async () => denied(c, decision.reason));
     }),
@@ -191,12 +192,13 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
 }
 
 /**
- * How `run`'s tool calls start sub-runs: through the same chain, inside the tool call (so under
+ * How a tool call of a run starts sub-runs: through the same chain, inside the tool call (so under
  * its span), stopped by the call's signal, with no timeout, conversation or checkpoint of their
- * own (the durable runs middleware skips a run with a `parentRun`). Their events reach the
+ * own (the durable runs middleware skips a run with a `parentCall`). Their events reach the
  * parent's `emit` wrapped as `sub-agent` events.
  */
-function subRunnerOf(run: RunContext, chain: Chain): SubRunner {
+function subRunnerOf(call: ToolCallContext, chain: Chain): SubRunner {
+  const { run } = call;
   return async (child, input, signal, toolCallId) => {
     // `ToolContext` types the agent structurally (tools sit below agents); it is one made by agent().
     const childAgent = child as Agent;
@@ -205,7 +207,7 @@ function subRunnerOf(run: RunContext, chain: Chain): SubRunner {
       chain,
       streaming: run.streaming,
       signal,
-      parentRun: run,
+      parentCall: call,
       sink: (event) => run.emit({ type: 'sub-agent', agent: childAgent.name, runId: state.runId, toolCallId, event }),
     });
     let open = subRuns.get(run);

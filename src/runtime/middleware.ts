@@ -41,10 +41,11 @@ export interface RunContext {
   /** Extra attributes the caller asked for on the run's span. */
   readonly attributes: Attributes | undefined;
   /**
-   * The run whose tool call started this one (`agent.asTool()`), for a sub-run: its spend counts in
-   * every ancestor's totals, and each ancestor's `runCostUsd` bounds it. Undefined for a top run.
+   * The tool call that started this run, for a sub-run (`agent.asTool()`): its span is the sub-run
+   * span's parent, its run's (and each further ancestor's) totals count the sub-run's spend, and
+   * each ancestor's `runCostUsd` bounds it. Undefined for a top run.
    */
-  readonly parentRun?: RunContext;
+  readonly parentCall?: ToolCallContext;
   /** Sends a run event to every middleware's `onEvent` and to a `stream()` reader. */
   emit(event: RunEvent): void;
   /**

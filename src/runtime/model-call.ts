@@ -38,7 +38,7 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
         ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
         : priceOf(model)(response.usage, response.model);
     // A sub-run's spend is its ancestors' too: their run budgets and results count it as it happens.
-    for (let r: RunContext | undefined = run; r; r = r.parentRun) addCall(r.state.totals, response, cost);
+    for (let r: RunContext | undefined = run; r; r = r.parentCall?.run) addCall(r.state.totals, response, cost);
     return { kind: 'response', response, cost };
   };
 }

@@ -156,7 +156,7 @@ export function durableRuns(options: DurableOptions): Durable {
     name: 'durable-runs',
     async wrapRun(ctx, next) {
       // A sub-run is part of its parent's tool call, not a run of its own (see ToolContext.runAgent).
-      if (ctx.parentRun) return next();
+      if (ctx.parentCall) return next();
       const { state } = ctx;
       const runId = state.runId;
       const resumed = ctx.resumed ? taken.get(runId) : undefined;
@@ -212,7 +212,7 @@ export function durableRuns(options: DurableOptions): Durable {
     },
     async wrapStep(ctx, next) {
       const outcome = await next();
-      if (ctx.run.parentRun) return outcome;
+      if (ctx.run.parentCall) return outcome;
       // A step that ends the run is recorded by the run's end record.
       if (outcome.kind !== 'continue') return outcome;
       const run = byContext.get(ctx.run) as LiveRun;
@@ -223,7 +223,7 @@ export function durableRuns(options: DurableOptions): Durable {
     },
     async wrapModelCall(ctx, next) {
       const outcome = await next(ctx.request);
-      if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0 && !ctx.run.parentRun) {
+      if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0 && !ctx.run.parentCall) {
         // The spend is kept before the tools run: a resume redoes this step, and pays again.
         const run = byContext.get(ctx.run) as LiveRun;
         const saving = save(run, record(run, 'running', withSpend(run.checkpoint, ctx.run.state)));
@@ -233,7 +233,7 @@ export function durableRuns(options: DurableOptions): Durable {
     },
     onEvent(ctx, event) {
       // A sub-run's events are logged in its parent's log, as the parent's `sub-agent` events.
-      if (!ctx.parentRun) log(ctx.state.runId, event);
+      if (!ctx.parentCall) log(ctx.state.runId, event);
     },
   };
 
