@@ -10,6 +10,8 @@ import { RunAbortedError } from '../../src/errors.js';
 import type { Model, ModelRequest } from '../../src/providers/model.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import { memoryStore } from '../../src/state/memory.js';
+import { encodeRunEvent } from '../../src/state/run-store.js';
+import { ModelCallError } from '../../src/providers/errors.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { scriptedModel, type ScriptedResponse } from '../../src/testing/scripted-model.js';
@@ -169,5 +171,13 @@ describe('sub-agents as tools', () => {
     });
     await runtime.run(agent({ name: 'lead', instructions: 'Lead.', model, tools: [byTopic] }), 'Go');
     expect(child.requests[0]?.messages[0]?.content).toBe('{"topic":"owls","depth":2}');
+  });
+
+  it("logs a sub-run's retry error as { type, message }, as a top run's", () => {
+    const error = new ModelCallError('slow down', { kind: 'rate_limit', provider: 'openai' });
+    const retry: RunEvent = { type: 'retry', step: 1, attempt: 1, delayMs: 10, error };
+    const wrapped: RunEvent = { type: 'sub-agent', agent: 'researcher', runId: 'r', toolCallId: 'c1', event: retry };
+    expect(JSON.parse(encodeRunEvent(wrapped)).event.error).toEqual(JSON.parse(encodeRunEvent(retry)).error);
+    expect(JSON.parse(encodeRunEvent(wrapped)).event.error).toMatchObject({ type: 'rate_limit' });
   });
 });
