@@ -135,12 +135,20 @@ class Session implements McpTools {
     try {
       if (this.closed !== undefined) throw new McpServerError(this.server, this.closed);
       let result: CallToolResult;
+      // The SDK adds an abort listener to the signal it gets and never removes it: a signal of its
+      // own per call keeps a long-lived tool signal (the runtime's, for tools without a timeout)
+      // from collecting one listener per call.
+      const own = new AbortController();
+      const abort = () => own.abort(signal.reason);
+      signal.addEventListener('abort', abort, { once: true });
       try {
-        result = (await this.client.callTool({ name, arguments: args, _meta: meta }, undefined, { signal })) as CallToolResult;
+        result = (await this.client.callTool({ name, arguments: args, _meta: meta }, undefined, { signal: own.signal })) as CallToolResult;
       } catch (error) {
         if (signal.aborted) throw error;
         const why = this.closed ?? message(error);
         throw new McpServerError(this.server, `tools/call ${name} failed: ${why}`, { cause: error });
+      } finally {
+        signal.removeEventListener('abort', abort);
       }
       const text = resultText(result);
       if (result.isError === true) {
