@@ -230,9 +230,12 @@ export const SPAN_NAME = {
 
 /**
  * Attributes of an MCP client span (`mcpTools()`), after the OpenTelemetry semantic conventions for
- * the Model Context Protocol (opentelemetry.io/docs/specs/semconv/gen-ai/mcp/; the names are in
- * `@opentelemetry/semantic-conventions` 1.45's incubating entry point, development status). The
- * tool's name is {@link ATTR}`.toolName`, an error's class {@link ATTR}`.errorType`.
+ * the Model Context Protocol (open-telemetry/semantic-conventions-genai `docs/gen-ai/mcp.md`, v0.1.0:
+ * client span `{mcp.method.name} {target}`, kind CLIENT, `error.type` `tool_error` for an
+ * `isError` result, `network.transport` `pipe` for stdio and `tcp` for HTTP, trace context in
+ * `params._meta`; the attribute names are in `@opentelemetry/semantic-conventions` 1.45's
+ * incubating entry point, development status). The tool's name is {@link ATTR}`.toolName`, an
+ * error's class {@link ATTR}`.errorType`.
  */
 export const MCP_ATTR = {
   methodName: 'mcp.method.name',

@@ -180,4 +180,12 @@ describe('fixture server over stdio', () => {
     expect(error).toBeInstanceOf(McpServerError);
     expect((error as McpServerError).server).toBe('/nonexistent/mcp-server --token x');
   });
+
+  it('an HTTP server that cannot be reached is an McpServerError naming the URL, its header values masked', async () => {
+    const token = 'Bearer mcp-secret-token-4711';
+    const error = await mcpTools({ url: 'http://127.0.0.1:1/mcp', headers: { authorization: token } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpServerError);
+    expect((error as McpServerError).server).toBe('http://127.0.0.1:1/mcp');
+    expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack })).not.toContain('mcp-secret-token-4711');
+  });
 });
