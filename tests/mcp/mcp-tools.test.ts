@@ -154,6 +154,29 @@ describe('fixture server over stdio', () => {
     }
   });
 
+  it('a server killed (SIGKILL) during a call fails it with McpServerError; the span ends as ERROR', async () => {
+    const spans = collectSpans();
+    const mcp = await mcpTools({ command: process.execPath, args: ['--import', 'tsx', FIXTURE], tracerProvider: spans.tracerProvider });
+    try {
+      const signal = new AbortController().signal;
+      const meta = mcp.tools.find((t) => t.name === 'meta')!;
+      const { pid } = JSON.parse(String(await meta.execute({}, { signal, toolCallId: 'a' }))) as { pid: number };
+      const hang = mcp.tools.find((t) => t.name === 'hang')!;
+      const call = Promise.resolve(hang.execute({}, { signal, toolCallId: 'b' })).catch((e: unknown) => e);
+      await expect.poll(() => spans.open().some((s) => s.name === 'tools/call hang')).toBe(true);
+      process.kill(pid, 'SIGKILL');
+      const error = await call;
+      expect(error).toBeInstanceOf(McpServerError);
+      expect((error as Error).message).toContain('tools/call hang failed: the connection closed');
+      const span = spans.spans().find((s) => s.name === 'tools/call hang')!;
+      expect(span.status.code).toBe(SpanStatusCode.ERROR);
+      expect(span.attributes[ATTR.errorType]).toBe('McpServerError');
+      expect(spans.open()).toEqual([]);
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it('close() ends the server process', async () => {
     const mcp = await mcpTools({ command: process.execPath, args: ['--import', 'tsx', FIXTURE] });
     const meta = mcp.tools.find((t) => t.name === 'meta')!;
