@@ -4,7 +4,7 @@
  *
  * Floors, top to bottom; a module may import its own floor and the floors below it:
  *   cli
- *   serve, viewer, replay, testing
+ *   serve, mcp (MCP client tools: it uses serve's W3C propagator), viewer, replay, testing
  *   telemetry (SDK setup, exporters, tracedRuntime) and the runtime factory
  *   tracing, budget, state (middleware and stores, written against runtime's interfaces)
  *   runtime (the loop, RunState, Middleware)
@@ -15,7 +15,7 @@
  */
 const FLOORS = [
   ['^src/cli/'],
-  ['^src/serve/', '^src/viewer/', '^src/replay/', '^src/testing/'],
+  ['^src/serve/', '^src/mcp/', '^src/viewer/', '^src/replay/', '^src/testing/'],
   ['^src/telemetry/', '^src/create-runtime\\.ts$'],
   ['^src/tracing/', '^src/budget/(?!policy\\.ts$|compress\\.ts$)', '^src/state/'],
   ['^src/runtime/'],

@@ -20,7 +20,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import { createRuntime } from '../src/create-runtime.js';
 import type { Message } from '../src/messages.js';
@@ -30,9 +29,8 @@ import { redisStore } from '../src/state/redis.js';
 import { sqliteStore } from '../src/state/sqlite.js';
 import type { RunStore, Store } from '../src/state/store.js';
 import { tracedRuntime } from '../src/telemetry/traced-runtime.js';
-import { tool } from '../src/tool.js';
 import { startRedis, type RedisServer } from '../tests/support/redis.js';
-import { AGENT_NAME, INPUT, INSTRUCTIONS, makeModel } from './scenario.js';
+import { add, AGENT_NAME, INPUT, INSTRUCTIONS, makeModel } from './scenario.js';
 import { median, rotate } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
@@ -40,12 +38,6 @@ const WARMUP_ROUNDS = 2;
 const ROUNDS = 7;
 const STEPS_PER_RUN = 3;
 
-const add = tool({
-  name: 'add',
-  description: 'Adds two numbers.',
-  parameters: z.object({ a: z.number(), b: z.number() }),
-  execute: ({ a, b }) => a + b,
-});
 const calc = agent({ name: AGENT_NAME, instructions: INSTRUCTIONS, model: makeModel(), tools: [add], budget: { maxSteps: 10 } });
 
 /** A 40-message conversation (~200 bytes a message) ending with the question. */

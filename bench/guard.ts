@@ -16,7 +16,6 @@ import { performance } from 'node:perf_hooks';
 import { BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { Redis } from 'ioredis';
-import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import type { BudgetPolicy } from '../src/budget/policy.js';
 import type { Store } from '../src/state/store.js';
@@ -27,8 +26,7 @@ import type { ModelRequest } from '../src/providers/model.js';
 import { createRuntime } from '../src/create-runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { ScriptedModel } from '../src/testing/scripted-model.js';
-import { AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, usage, useContextManager } from './scenario.js';
-import { tool } from '../src/tool.js';
+import { add, AGENT_NAME, BATCH, INPUT, INSTRUCTIONS, makeModel, usage, useContextManager } from './scenario.js';
 import { tracedRuntime } from '../src/telemetry/traced-runtime.js';
 import { startRedis } from '../tests/support/redis.js';
 import { median, rotate } from './stats.js';
@@ -45,13 +43,6 @@ const COUNT_RUNS = 2_000;
 const LARGE_USD = 1_000_000;
 const TARGET = { roundTripsPerCall: 2, redisCallsPerSec: 5_000 } as const;
 
-
-const add = tool({
-  name: 'add',
-  description: 'Adds two numbers.',
-  parameters: z.object({ a: z.number(), b: z.number() }),
-  execute: async ({ a, b }) => a + b,
-});
 
 
 type BudgetKind = 'none' | 'run' | 'memory' | 'redis';

@@ -13,27 +13,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import { readRecording } from '../src/replay/read.js';
 import { replayRun, replayTrace } from '../src/replay/replay.js';
 import { createRuntime } from '../src/create-runtime.js';
 import { recordRun } from '../src/testing/record.js';
 import { scriptedModel } from '../src/testing/scripted-model.js';
-import { tool } from '../src/tool.js';
 import { median } from './stats.js';
+import { add } from './scenario.js';
 
 const STEPS = 100;
 const WARMUP_ROUNDS = 5;
 const ROUNDS = 40;
 const TARGET_RATIO = 2;
-
-const add = tool({
-  name: 'add',
-  description: 'Adds two numbers.',
-  parameters: z.object({ a: z.number(), b: z.number() }),
-  execute: async ({ a, b }) => a + b,
-});
 
 /** One `add` call per step, then the answer at step {@link STEPS}. */
 const model = scriptedModel({

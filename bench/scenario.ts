@@ -5,7 +5,9 @@
  */
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { z } from 'zod';
 import { scriptedModel, type ScriptedModel, type ScriptedResponse } from '../src/testing/scripted-model.js';
+import { tool } from '../src/tool.js';
 
 export const usage = { inputTokens: 100, outputTokens: 20 };
 const STEP_1: ScriptedResponse = {
@@ -28,6 +30,14 @@ export function makeModel(): ScriptedModel {
     },
   });
 }
+
+/** The tool the scenario's model calls. */
+export const add = tool({
+  name: 'add',
+  description: 'Adds two numbers.',
+  parameters: z.object({ a: z.number(), b: z.number() }),
+  execute: async ({ a, b }) => a + b,
+});
 
 export const INPUT = 'Add 1+2 and 3+4, then add the results.';
 export const AGENT_NAME = 'calc';

@@ -18,15 +18,14 @@ import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { context } from '@opentelemetry/api';
-import { z } from 'zod';
 import { agent } from '../src/agent.js';
 import { toUsage, type Message } from '../src/messages.js';
 import type { Model, ModelResponse } from '../src/providers/model.js';
 import { httpInput } from '../src/serve/inputs/http.js';
 import { serve } from '../src/serve/serve.js';
-import { tool } from '../src/tool.js';
 import { ATTR } from '../src/tracing/attributes.js';
 import { tracedRuntime } from '../src/telemetry/traced-runtime.js';
+import { add } from './scenario.js';
 
 const REQUESTS = 6_000;
 const WARMUP = 1_000;
@@ -100,12 +99,6 @@ const model: Model = {
   },
 };
 
-const add = tool({
-  name: 'add',
-  description: 'Adds two numbers.',
-  parameters: z.object({ a: z.number(), b: z.number() }),
-  execute: async ({ a, b }) => a + b,
-});
 const benchAgent = agent({ name: 'calc', instructions: 'Use the tool.', model, tools: [add] });
 
 function tracing() {

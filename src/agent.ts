@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import { budgetPolicySchema, type BudgetPolicy } from './budget/policy.js';
 import { DefinitionError } from './errors.js';
 import type { Model } from './providers/model.js';
-import type { Tool } from './tool.js';
+import { tool, type SubRunResult, type Tool } from './tool.js';
 
 /** What `agent()` takes. */
 export interface AgentOptions {
@@ -20,10 +21,65 @@ export interface AgentOptions {
   temperature?: number;
 }
 
-/** A defined agent: plain, frozen data. */
+/** What `agent.asTool()` takes. */
+export interface AsToolOptions<P extends z.ZodType = z.ZodType> {
+  /** The tool's name; the agent's name by default (it must then be a valid tool name). */
+  name?: string;
+  /** What the sub-agent does, for the calling model; a default naming the agent otherwise. */
+  description?: string;
+  /**
+   * zod 4 object schema of the arguments; `{ input: string }` by default. The sub-run's input is
+   * the `input` argument when the schema has one, else the arguments as JSON text.
+   */
+  parameters?: P;
+  /** Most time one sub-run may take, in ms (the tool's `timeoutMs`): it is then aborted. */
+  timeoutMs?: number;
+}
+
+/** A defined agent: plain, frozen data, plus {@link Agent.asTool}. */
 export interface Agent extends Readonly<AgentOptions> {
   readonly tools: readonly Tool[];
   readonly budget: BudgetPolicy;
+  /**
+   * This agent as a tool another agent can call: each call is a sub-run of the calling run, made
+   * by the runtime through its own chain (see `ToolContext.runAgent`): traced under the call's
+   * `execute_tool` span, its cost counted in the calling run and bounded by its `runCostUsd`,
+   * stopped with the call. Its output text is the tool's result; a sub-run stopped by its budget
+   * (`budget_exceeded`) is an error result (`errorType: 'budget_exceeded'`) for the calling model.
+   * @throws {DefinitionError} as `tool()` does, e.g. when the agent's name is not a valid tool name.
+   */
+  asTool<P extends z.ZodType = z.ZodObject<{ input: z.ZodString }>>(options?: AsToolOptions<P>): Tool<P, string>;
+}
+
+/** Why a sub-run that ended with no usable answer failed, as its tool call's error result. */
+class SubAgentStopError extends Error {
+  override readonly name = 'SubAgentStopError';
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The tool of `asTool()`: it hands the call to the runtime's `runAgent`. */
+function asTool(self: Agent, options: AsToolOptions = {}): Tool {
+  const parameters = options.parameters ?? z.object({ input: z.string().describe(`The request for ${self.name}`) });
+  return tool({
+    name: options.name ?? self.name,
+    description: options.description ?? `Delegates a task to the agent "${self.name}" and returns its answer.`,
+    parameters,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    async execute(args: unknown, context): Promise<string> {
+      if (!context.runAgent) throw new Error(`agent "${self.name}" as a tool runs only inside a runtime (its tool context has no runAgent)`);
+      const input = args !== null && typeof args === 'object' && typeof (args as { input?: unknown }).input === 'string' ? (args as { input: string }).input : JSON.stringify(args);
+      const result: SubRunResult = await context.runAgent(self, input);
+      if (result.stopReason === 'budget_exceeded') {
+        throw new SubAgentStopError('budget_exceeded', `agent "${self.name}" stopped: the budget left no room for its model call${result.output ? `; its answer so far: ${result.output}` : ''}`);
+      }
+      return result.output;
+    },
+  });
 }
 
 /**
@@ -64,5 +120,11 @@ export function agent(options: AgentOptions): Agent {
       throw new DefinitionError(what, field, `must be a non-negative number, got ${String(value)}`);
     }
   }
-  return Object.freeze({ ...options, tools: Object.freeze([...tools]), budget: parsed.data });
+  const defined: Agent = Object.freeze({
+    ...options,
+    tools: Object.freeze([...tools]),
+    budget: parsed.data,
+    asTool: (asToolOptions?: AsToolOptions) => asTool(defined, asToolOptions),
+  }) as Agent;
+  return defined;
 }

@@ -119,3 +119,4 @@ export { DEFAULT_TRACE_FILE, TracingConfigError, type ExporterName } from './tel
 export type { ExportStats } from './telemetry/export-guard.js';
 export { flushOnExit } from './cli/exit.js';
 export { APPROVAL, ATTR, EVENT, SPAN_NAME } from './tracing/attributes.js';
+export { mcpTools, McpServerError, type McpTools, type McpToolsOptions, type McpStdioServer, type McpHttpServer } from './mcp/index.js';

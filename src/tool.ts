@@ -8,6 +8,34 @@ export interface ToolContext {
   signal: AbortSignal;
   /** The model's id for this call (`gen_ai.tool.call.id`). */
   toolCallId: string;
+  /**
+   * Runs an agent as a sub-run of this call (what `agent.asTool()` calls), through the runtime's
+   * own chain: traced under this call's span, budgeted within every ancestor run's `runCostUsd`,
+   * its spend counted in the calling run's totals, its events sent through the calling run's
+   * `stream()` as `sub-agent` events. It stops with {@link signal}. It is part of this tool call,
+   * not a durable run of its own: no checkpoint, no conversation, not resumable (a resumed parent
+   * redoes the whole call if it had not completed). Absent when a tool is called outside a runtime.
+   * @param agent an agent made by `agent()` (typed structurally here: tools sit below agents).
+   * @throws {Error} (the runtime's `RunError`) when the sub-run is aborted, times out or fails.
+   */
+  runAgent?(agent: SubAgent, input: string): Promise<SubRunResult>;
+}
+
+/** An agent as a tool context runs it: one made by `agent()`. */
+export interface SubAgent {
+  readonly name: string;
+}
+
+/** What a sub-run gives the tool that started it. */
+export interface SubRunResult {
+  /** The sub-run's id (`tracebound.run.id` of its span). */
+  runId: string;
+  /** Its final answer's text. */
+  output: string;
+  /** Why it stopped (a `StopReason`: `final`, `max_steps`, `budget_exceeded`, ...). */
+  stopReason: string;
+  /** USD of its model calls; `undefined` when a call's model had no known price. */
+  costUsd: number | undefined;
 }
 
 /**

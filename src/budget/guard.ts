@@ -43,9 +43,20 @@ export interface GuardDecision {
   maxOutputTokens: number;
   checks: BudgetCheck[];
   /** What to settle after the call; absent when refused or when no USD limit applies. */
-  hold?: { runUsd: number; spends?: SpendHold[] };
+  hold?: { runUsd: number; spends?: SpendHold[]; outer?: readonly OuterScope[] };
   /** Set when the store was down and the policy runs open: the window was not checked. */
   storeError?: StoreOutage;
+}
+
+/**
+ * An ancestor run's `runCostUsd` that bounds a sub-run's calls too (`agent.asTool()`): the call's
+ * worst case must fit its room, and is held in its ledger until settled. The ancestor's totals
+ * already count the sub-run's spend (runtime/model-call.ts adds each call to every ancestor).
+ */
+export interface OuterScope {
+  /** The ancestor's `runCostUsd`, in USD. */
+  limit: number;
+  run: GuardedRun;
 }
 
 /**
@@ -128,6 +139,7 @@ export class BudgetGuard {
   private readonly windows: readonly GuardWindow[];
   /** Every window key this guard reserved in: {@link settleUnsettled} records their unsettled spend. */
   private readonly keys = new Set<string>();
+  private readonly agentName: string;
 
   /**
    * @throws {BudgetConfigError} when a USD limit is set and `rates` is undefined (unknown price).
@@ -138,6 +150,7 @@ export class BudgetGuard {
     private readonly store: SpendStore,
     private readonly rates: Rates | undefined,
   ) {
+    this.agentName = agentName;
     this.key = spendKey(agentName);
     this.windows = spendWindows(policy).map((w) => ({ per: w.per ?? 'agent', usd: w.usd, ms: windowMs(w.window) }));
     if (hasUsdLimit(policy) && !rates) {
@@ -148,9 +161,12 @@ export class BudgetGuard {
     }
   }
 
-  /** The max output tokens a call is guarded with: the agent's, else a default when a USD limit applies. */
-  maxOutputTokens(requested: number | undefined): number | undefined {
-    return requested ?? (hasUsdLimit(this.policy) ? DEFAULT_MAX_OUTPUT_TOKENS : undefined);
+  /**
+   * The max output tokens a call is guarded with: the agent's, else a default when a USD limit
+   * applies (the agent's own, or an ancestor run's: `underOuterLimit`).
+   */
+  maxOutputTokens(requested: number | undefined, underOuterLimit = false): number | undefined {
+    return requested ?? (underOuterLimit || hasUsdLimit(this.policy) ? DEFAULT_MAX_OUTPUT_TOKENS : undefined);
   }
 
   /**
@@ -165,16 +181,27 @@ export class BudgetGuard {
    *   calls would be lowered or refused for money this call cannot spend, so it is held at the
    *   count.
    * @param maxOutputTokens the call's max output tokens before any lowering
+   * @param outer the ancestor runs' limits a sub-run's call must fit too (each gets a `run` check)
    * @throws {BudgetStoreError} when the store is down (or an earlier settle is still unrecorded)
    *   and the policy fails closed.
+   * @throws {BudgetConfigError} when `outer` limits apply and the agent's model has no known price.
    */
-  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number, signal?: AbortSignal): Promise<GuardDecision> {
+  async reserve(
+    run: GuardedRun,
+    prompt: number | PromptBound,
+    maxOutputTokens: number,
+    outer: readonly OuterScope[] = [],
+    signal?: AbortSignal,
+  ): Promise<GuardDecision> {
     const rates = this.rates;
-    if (!rates || !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens, checks: [] };
+    if (outer.length > 0 && !rates) {
+      throw new BudgetConfigError(`agent "${this.agentName}" runs as a sub-agent under a run with a USD budget but its model has no known price, so the limit cannot be enforced`);
+    }
+    if (!rates || (outer.length === 0 && !hasUsdLimit(this.policy))) return { decision: 'allow', maxOutputTokens, checks: [] };
     const worst = (tokens: number) => promptUsdOf(tokens, rates) + maxOutputTokens * rates.outputUsdPerToken;
     let promptTokens: number;
     if (typeof prompt === 'number') promptTokens = prompt;
-    else if (this.policy.spend === undefined && worst(prompt.upperBound) <= this.runRoom(run)) promptTokens = prompt.upperBound;
+    else if (this.policy.spend === undefined && worst(prompt.upperBound) <= this.runRoom(run, outer)) promptTokens = prompt.upperBound;
     else promptTokens = prompt.count();
     const promptUsd = promptUsdOf(promptTokens, rates);
     const worstUsd = worst(promptTokens);
@@ -185,19 +212,31 @@ export class BudgetGuard {
     const checks: BudgetCheck[] = [];
     let granted = worstUsd;
 
-    if (this.policy.runCostUsd !== undefined) {
-      const room = this.runRoom(run);
+    if (this.policy.runCostUsd !== undefined || outer.length > 0) {
+      const room = this.runRoom(run, outer);
       granted = room >= minUsd ? Math.min(worstUsd, room) : 0;
-      checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, worstUsd, granted));
+      if (this.policy.runCostUsd !== undefined) {
+        checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, worstUsd, granted));
+      }
+      for (const o of outer) checks.push(check('run', o.limit, o.run.totals.costUsd, o.run.budget.reservedUsd + granted, worstUsd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
-    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted), signal);
-    if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
+    // Held in the run scopes before the window's await: the parallel calls of a run (or of its
+    // sub-runs) would otherwise all see the room this one is about to take.
+    holdRunScopes(run, outer, granted);
+    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted), signal).catch((error: unknown) => {
+      holdRunScopes(run, outer, -granted);
+      throw error;
+    });
+    if (window.refused) {
+      holdRunScopes(run, outer, -granted);
+      return { decision: 'refuse', maxOutputTokens: 0, checks };
+    }
     const { spends, storeError } = window;
+    const held = granted;
     for (const h of spends ?? []) granted = Math.min(granted, h.usd);
-
-    run.budget.reservedUsd += granted;
+    holdRunScopes(run, outer, granted - held);
     // Free output tokens: whatever the prompt left, every output token fits.
     const fits = rates.outputUsdPerToken === 0 ? maxOutputTokens : Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
     const lowered = Math.min(maxOutputTokens, fits);
@@ -207,7 +246,7 @@ export class BudgetGuard {
       decision,
       maxOutputTokens: lowered,
       checks,
-      hold: { runUsd: granted, ...(spends ? { spends } : {}) },
+      hold: { runUsd: granted, ...(spends ? { spends } : {}), ...(outer.length > 0 ? { outer } : {}) },
       ...(storeError ? { storeError } : {}),
     };
   }
@@ -217,30 +256,40 @@ export class BudgetGuard {
    * cannot be lowered. A price of 0 (a tool priced after the call, see `ToolOptions.costUsd`)
    * checks nothing and holds nothing but an id, so its settle records the actual price in the
    * window. `maxOutputTokens` of the decision is 0 (no model call).
+   * @param outer the ancestor runs' limits a sub-run's tool call must fit too (each gets a `run` check)
    * @throws {BudgetStoreError} as {@link reserve}.
    */
-  async reserveFixed(run: GuardedRun, usd: number, signal?: AbortSignal): Promise<GuardDecision> {
-    if (!hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens: 0, checks: [] };
+  async reserveFixed(run: GuardedRun, usd: number, outer: readonly OuterScope[] = [], signal?: AbortSignal): Promise<GuardDecision> {
+    if (outer.length === 0 && !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens: 0, checks: [] };
     if (usd === 0) {
       const keys = this.windowKeys(run);
       const spends = this.windows.map((w, i) => ({ key: keys[i] as string, windowMs: w.ms, scope: scopeOf(w), id: reservationId(), usd: 0 }));
       return { decision: 'allow', maxOutputTokens: 0, checks: [], hold: { runUsd: 0, ...(spends.length > 0 ? { spends } : {}) } };
     }
     const checks: BudgetCheck[] = [];
-    if (this.policy.runCostUsd !== undefined) {
-      const granted = this.runRoom(run) >= usd ? usd : 0;
-      checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, usd, granted));
+    if (this.policy.runCostUsd !== undefined || outer.length > 0) {
+      const granted = this.runRoom(run, outer) >= usd ? usd : 0;
+      if (this.policy.runCostUsd !== undefined) {
+        checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, usd, granted));
+      }
+      for (const o of outer) checks.push(check('run', o.limit, o.run.totals.costUsd, o.run.budget.reservedUsd + granted, usd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
-    const window = await this.reserveWindow(run, checks, usd, usd, signal);
-    if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
-    run.budget.reservedUsd += usd;
+    holdRunScopes(run, outer, usd);
+    const window = await this.reserveWindow(run, checks, usd, usd, signal).catch((error: unknown) => {
+      holdRunScopes(run, outer, -usd);
+      throw error;
+    });
+    if (window.refused) {
+      holdRunScopes(run, outer, -usd);
+      return { decision: 'refuse', maxOutputTokens: 0, checks };
+    }
     const { spends, storeError } = window;
     return {
       decision: 'allow',
       maxOutputTokens: 0,
       checks,
-      hold: { runUsd: usd, ...(spends ? { spends } : {}) },
+      hold: { runUsd: usd, ...(spends ? { spends } : {}), ...(outer.length > 0 ? { outer } : {}) },
       ...(storeError ? { storeError } : {}),
     };
   }
@@ -330,10 +379,12 @@ export class BudgetGuard {
     for (const h of spends) await this.store.settle({ key: h.key, id: h.id, actualUsd: 0, windowMs: h.windowMs });
   }
 
-  /** USD the run limit leaves for a new reservation; Infinity without a run limit. */
-  private runRoom(run: GuardedRun): number {
+  /** USD the run limit and the ancestors' leave for a new reservation; Infinity without any. */
+  private runRoom(run: GuardedRun, outer: readonly OuterScope[]): number {
     const limit = this.policy.runCostUsd;
-    return limit === undefined ? Infinity : Math.max(0, limit - run.totals.costUsd - run.budget.reservedUsd);
+    let room = limit === undefined ? Infinity : Math.max(0, limit - run.totals.costUsd - run.budget.reservedUsd);
+    for (const o of outer) room = Math.min(room, Math.max(0, o.limit - o.run.totals.costUsd - o.run.budget.reservedUsd));
+    return room;
   }
 
   /**
@@ -345,7 +396,7 @@ export class BudgetGuard {
    */
   async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<SettleOutcome> {
     if (!hold) return { settles: [] };
-    run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd - hold.runUsd);
+    holdRunScopes(run, hold.outer ?? [], -hold.runUsd);
     const settles: BudgetSettle[] = [];
     let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
@@ -392,6 +443,12 @@ export class BudgetGuard {
     }
   }
 
+}
+
+/** Adds `usd` (negative: releases it) to the hold of the run and of each ancestor scope. */
+function holdRunScopes(run: GuardedRun, outer: readonly OuterScope[], usd: number): void {
+  run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd + usd);
+  for (const o of outer) o.run.budget.reservedUsd = Math.max(0, o.run.budget.reservedUsd + usd);
 }
 
 /** The event scope of a window: `spend` for the agent's (as before tenant windows existed). */

@@ -18,7 +18,7 @@ import type { ModelCallOutcome } from '../runtime/outcomes.js';
 import { toolFailure } from '../runtime/tools.js';
 import { retryDelayMs, type RetryPolicy } from '../runtime/retry.js';
 import { fitContext } from './fit-context.js';
-import { BudgetGuard, hasUsdLimit, type GuardDecision, type Rates, type StoreOutage } from './guard.js';
+import { BudgetGuard, hasUsdLimit, type GuardDecision, type OuterScope, type Rates, type StoreOutage } from './guard.js';
 import type { SpendStore } from '../state/store.js';
 import { tokenCounterFor, type TokenCounter } from './tokens.js';
 
@@ -40,6 +40,19 @@ function ratesOf(agent: Agent, prices: PriceOverrides): Rates | undefined {
   return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
 }
 
+const NO_OUTER: readonly OuterScope[] = [];
+
+/** The `runCostUsd` limits of a sub-run's ancestors (`agent.asTool()`), nearest first; none for a top run. */
+function outerScopesOf(run: RunContext): readonly OuterScope[] {
+  if (!run.parentCall) return NO_OUTER;
+  const scopes: OuterScope[] = [];
+  for (let r: RunContext | undefined = run.parentCall.run; r; r = r.parentCall?.run) {
+    const limit = r.agent.budget.runCostUsd;
+    if (limit !== undefined) scopes.push({ limit, run: r.state });
+  }
+  return scopes;
+}
+
 /** Makes the budget middleware of one runtime. */
 export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middleware {
   const guards = new WeakMap<Agent, BudgetGuard>();
@@ -52,7 +65,8 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
   const guardOf = (agent: Agent): BudgetGuard => {
     let guard = guards.get(agent);
     if (!guard) {
-      guard = new BudgetGuard(agent.budget, agent.name, store, hasUsdLimit(agent.budget) ? ratesOf(agent, prices) : undefined);
+      // Rates for an agent without a USD limit too: it may run as a sub-agent under one.
+      guard = new BudgetGuard(agent.budget, agent.name, store, ratesOf(agent, prices));
       guards.set(agent, guard);
     }
     return guard;
@@ -74,7 +88,8 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
     async wrapModelCall(ctx, next) {
       const { agent, state } = ctx.run;
       const policy = agent.budget;
-      const usd = hasUsdLimit(policy);
+      const outer = outerScopesOf(ctx.run);
+      const usd = hasUsdLimit(policy) || outer.length > 0;
       if (!usd && policy.contextTokens === undefined) return next(ctx.request);
       const guard = guardOf(agent);
       const counter = counterOf(ctx);
@@ -94,11 +109,11 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       let promptTokens: number | undefined;
       const prompt = request;
       const count = (): number => (promptTokens = counter.count(prompt));
-      const maxOutputTokens = guard.maxOutputTokens(request.maxOutputTokens);
+      const maxOutputTokens = guard.maxOutputTokens(request.maxOutputTokens, outer.length > 0);
       let decision: GuardDecision | undefined;
       if (maxOutputTokens !== undefined) {
         const bound = counted ? undefined : counter.upperBound(request);
-        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, ctx.run.signal);
+        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer, ctx.run.signal);
       } else if (counted) {
         count();
       }
@@ -139,10 +154,12 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
      */
     async wrapToolCall(ctx, next) {
       const { tool, run } = ctx;
-      if (tool?.costUsd === undefined || ctx.approval === 'denied' || !hasUsdLimit(run.agent.budget)) return next();
+      if (tool?.costUsd === undefined || ctx.approval === 'denied') return next();
+      const outer = outerScopesOf(run);
+      if (outer.length === 0 && !hasUsdLimit(run.agent.budget)) return next();
       const guard = guardOf(run.agent);
       const fixed = typeof tool.costUsd === 'number' ? tool.costUsd : 0;
-      const decision = await guard.reserveFixed(run.state, fixed, run.signal);
+      const decision = await guard.reserveFixed(run.state, fixed, outer, run.signal);
       for (const check of decision.checks) {
         run.emit({ type: 'budget-check', step: ctx.step.index, maxOutputTokens: 0, toolCallId: ctx.call.id, ...check });
       }

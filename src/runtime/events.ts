@@ -119,6 +119,20 @@ export type RunEvent =
       /** Why a call was denied, as the approver gave it. */
       reason?: string;
     }
+  | {
+      /**
+       * An event of a sub-run (`agent.asTool()`) started by one of this run's tool calls, as that
+       * sub-run emitted it (a nested sub-run's events arrive wrapped once per level).
+       */
+      type: 'sub-agent';
+      /** The sub-run's agent name. */
+      agent: string;
+      /** The sub-run's id (`tracebound.run.id` of its span). */
+      runId: string;
+      /** The calling tool call's id (`gen_ai.tool.call.id`). */
+      toolCallId: string;
+      event: RunEvent;
+    }
   | { type: 'run-end'; result: RunResult }
   | {
       type: 'run-error';

@@ -13,12 +13,12 @@ import type { Tool } from '../tool.js';
 import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
-import type { Chain, ResumePoint, RunContext, StepContext } from './middleware.js';
+import type { Chain, ResumePoint, RunContext, StepContext, ToolCallContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
-import { traceIdOf, type PendingApproval, type RunState } from './run-state.js';
+import { newRunId, newRunState, traceIdOf, type PendingApproval, type RunState } from './run-state.js';
 import { runSignal, toRunError } from './run-signal.js';
 import { toolIndexOf, type ToolIndex } from './tool-index.js';
-import { executeTool, toolFailure, type ToolOutcome } from './tools.js';
+import { executeTool, toolFailure, type SubRunner, type ToolOutcome } from './tools.js';
 
 /** How one run is made, besides its agent and state. */
 export interface RunSettings {
@@ -34,7 +34,12 @@ export interface RunSettings {
   sink?: (event: RunEvent) => void;
   /** Set when `state` is a checkpoint this run continues. */
   resumed?: ResumePoint;
+  /** The tool call that started this sub-run. */
+  parentCall?: RunContext['parentCall'];
 }
+
+/** Per run: its sub-runs still unwinding (a tool call cut short by an abort returns before its sub-run ends). */
+const subRuns = new WeakMap<RunContext, Set<Promise<void>>>();
 
 const ignore = () => {};
 
@@ -60,6 +65,7 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
     streaming: settings.streaming,
     parent: settings.parent,
     attributes: settings.attributes,
+    parentCall: settings.parentCall,
     emit:
       observers.length === 0 && !sink
         ? ignore
@@ -78,6 +84,10 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
         return await steps(run, chain);
       } catch (error) {
         throw toRunError(error, state, abort.signal);
+      } finally {
+        // A run ends after its sub-runs: none of their spans outlives it.
+        const open = subRuns.get(run);
+        if (open?.size) await Promise.all(open);
       }
     });
   } finally {
@@ -130,12 +140,17 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
 }
 
 /**
- * Runs one tool call and adds its price to the run's cost as soon as it is known, inside the
- * chain: the budget's settle (around it) then finds the cost already counted, as for a model call.
+ * Runs one tool call and adds its price to the cost of the run and of every ancestor run (a
+ * sub-agent's tool, like its model calls, is spent from its parents too) as soon as it is known,
+ * inside the chain: the budget's settle (around it) then finds the cost already counted, as for a
+ * model call.
  */
-async function executeCosted(tool: Tool | undefined, call: ToolCall, run: RunContext, available: readonly string[]): Promise<ToolOutcome> {
-  const outcome = await executeTool(tool, call, run.signal, available);
-  if (outcome.costUsd !== undefined) run.state.totals.costUsd += outcome.costUsd;
+async function executeCosted(ctx: ToolCallContext, chain: Chain, available: readonly string[]): Promise<ToolOutcome> {
+  const { tool, call, run } = ctx;
+  const outcome = await executeTool(tool, call, run.signal, available, subRunnerOf(ctx, chain));
+  if (outcome.costUsd !== undefined) {
+    for (let r: RunContext | undefined = run; r; r = r.parentCall?.run) r.state.totals.costUsd += outcome.costUsd;
+  }
   return outcome;
 }
 
@@ -162,11 +177,13 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
       const decision = waiting?.get(c.id)?.decision;
       if (!decision) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool }, () => executeCosted(tool, c, run, tools.names));
+        const ctx: ToolCallContext = { run, step, call: c, tool };
+        return chain.toolCall(ctx, () => executeCosted(ctx, chain, tools.names));
       }
       if (decision.approved) {
         ran++;
-        return chain.toolCall({ run, step, call: c, tool, approval: 'approved' }, () => executeCosted(tool, c, run, tools.names));
+        const ctx: ToolCallContext = { run, step, call: c, tool, approval: 'approved' };
+        return chain.toolCall(ctx, () => executeCosted(ctx, chain, tools.names));
       }
       return chain.toolCall({ run, step, call: c, tool, approval: 'denied' }, async () => denied(c, decision.reason));
     }),
@@ -187,6 +204,39 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
   state.pendingToolCalls = [];
   state.toolResults = [];
   return { kind: 'continue' };
+}
+
+/**
+ * How a tool call of a run starts sub-runs: through the same chain, inside the tool call (so under
+ * its span), stopped by the call's signal, with no timeout, conversation or checkpoint of their
+ * own (the durable runs middleware skips a run with a `parentCall`). Their events reach the
+ * parent's `emit` wrapped as `sub-agent` events.
+ */
+function subRunnerOf(call: ToolCallContext, chain: Chain): SubRunner {
+  const { run } = call;
+  return async (child, input, signal, toolCallId) => {
+    // `ToolContext` types the agent structurally (tools sit below agents); it is one made by agent().
+    const childAgent = child as Agent;
+    // The parent's tenant and user key the sub-run's spend windows: a child spends for the same customer.
+    const state = newRunState({ runId: newRunId(), agent: childAgent.name, input, tenant: run.state.tenant, user: run.state.user });
+    const done = runAgent(childAgent, state, {
+      chain,
+      streaming: run.streaming,
+      signal,
+      parentCall: call,
+      sink: (event) => run.emit({ type: 'sub-agent', agent: childAgent.name, runId: state.runId, toolCallId, event }),
+    });
+    let open = subRuns.get(run);
+    if (!open) subRuns.set(run, (open = new Set()));
+    const settled = done.then(ignore, ignore);
+    open.add(settled);
+    try {
+      const result = await done;
+      return { runId: result.runId, output: result.output, stopReason: result.stopReason, costUsd: result.costUsd };
+    } finally {
+      open.delete(settled);
+    }
+  };
 }
 
 /**

@@ -40,6 +40,12 @@ export interface RunContext {
   readonly parent: Context | undefined;
   /** Extra attributes the caller asked for on the run's span. */
   readonly attributes: Attributes | undefined;
+  /**
+   * The tool call that started this run, for a sub-run (`agent.asTool()`): its span is the sub-run
+   * span's parent, its run's (and each further ancestor's) totals count the sub-run's spend, and
+   * each ancestor's `runCostUsd` bounds it. Undefined for a top run.
+   */
+  readonly parentCall?: ToolCallContext;
   /** Sends a run event to every middleware's `onEvent` and to a `stream()` reader. */
   emit(event: RunEvent): void;
   /**

@@ -8,7 +8,7 @@ import { addUsage } from '../messages.js';
 import { servedPricer, type CallCost, type PriceOverrides, type ServedPricer } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
-import type { ModelCallContext } from './middleware.js';
+import type { ModelCallContext, RunContext } from './middleware.js';
 import type { ModelCallOutcome } from './outcomes.js';
 import type { RunTotals } from './run-state.js';
 
@@ -37,7 +37,8 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
       response.providerCostUsd !== undefined
         ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
         : priceOf(model)(response.usage, response.model);
-    addCall(run.state.totals, response, cost);
+    // A sub-run's spend is its ancestors' too: their run budgets and results count it as it happens.
+    for (let r: RunContext | undefined = run; r; r = r.parentCall?.run) addCall(r.state.totals, response, cost);
     return { kind: 'response', response, cost };
   };
 }

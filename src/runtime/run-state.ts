@@ -136,6 +136,12 @@ export function newRunState(init: RunStateInit): RunState {
   return state;
 }
 
+/**
+ * A run id (a UUID v4) from the global Web Crypto, which Node loads on first use: importing
+ * `node:crypto` would load it with tracebound, costing `import('tracebound')` ~7 ms.
+ */
+export const newRunId = (): string => globalThis.crypto.randomUUID();
+
 /** The trace id a run's spans carry; all zeros when the run is not traced. */
 export function traceIdOf(state: Pick<RunState, 'trace'>): string {
   return state.trace?.traceId ?? '00000000000000000000000000000000';

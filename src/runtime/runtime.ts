@@ -8,7 +8,7 @@ import type { RunEvent, RunResult } from './events.js';
 import type { Approvals, DurableRuns, ResumeOptions, RunEventEntry, Runs, SubscribeOptions } from './runs.js';
 import { runAgent } from './loop.js';
 import type { Chain } from './middleware.js';
-import { newRunState, RUN_STATE_VERSION, type RunState } from './run-state.js';
+import { newRunId, newRunState, RUN_STATE_VERSION, type RunState } from './run-state.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -100,12 +100,6 @@ export interface RuntimeParts {
   /** The default wall-time limit of each run, in ms. */
   timeoutMs?: number;
 }
-
-/**
- * A run id (a UUID v4) from the global Web Crypto, which Node loads on first use: importing
- * `node:crypto` would load it with tracebound, costing `import('tracebound')` ~7 ms.
- */
-const newRunId = (): string => globalThis.crypto.randomUUID();
 
 /** A runtime over a composed chain and its store's conversations and durable runs. */
 export function runtimeOver({ chain, conversations, durable, timeoutMs }: RuntimeParts): Runtime {

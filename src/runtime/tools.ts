@@ -1,7 +1,7 @@
 import { abortable, NEVER_ABORTED } from '../abort.js';
 import { errorType } from '../errors.js';
 import type { ToolCall } from '../messages.js';
-import type { Tool } from '../tool.js';
+import type { SubAgent, SubRunResult, Tool, ToolContext } from '../tool.js';
 
 /** What a tool call gave: the text sent back to the model, and whether it failed. */
 export interface ToolOutcome {
@@ -57,6 +57,9 @@ export function toolFailure(type: string, content: string, error?: unknown): Too
   return { content, isError: true, errorType: type, error };
 }
 
+/** Starts a sub-run for a tool call (see `ToolContext.runAgent`), stopped by `signal`. */
+export type SubRunner = (agent: SubAgent, input: string, signal: AbortSignal, toolCallId: string) => Promise<SubRunResult>;
+
 /**
  * Runs one tool call: validates the arguments with the tool's zod schema, enforces its
  * `timeoutMs` (the tool's signal fires, and the call fails), and never throws: every failure
@@ -67,6 +70,7 @@ export async function executeTool(
   call: ToolCall,
   signal: AbortSignal | undefined,
   available: readonly string[],
+  subRun?: SubRunner,
 ): Promise<ToolOutcome> {
   if (!tool) {
     return toolFailure('unknown_tool', `Unknown tool "${call.name}". Available tools: ${available.join(', ') || 'none'}.`);
@@ -88,7 +92,9 @@ export async function executeTool(
     // hold the run past its deadline, and what it returns after the race is dropped. The race
     // rejects inside the abort itself, so a tool that settles on abort never wins it.
     ran = true;
-    const execution = tool.execute(parsed.data, { signal: toolSignal ?? NEVER_ABORTED, toolCallId: call.id });
+    const context: ToolContext = { signal: toolSignal ?? NEVER_ABORTED, toolCallId: call.id };
+    if (subRun) context.runAgent = (agent, input) => subRun(agent, input, context.signal, call.id);
+    const execution = tool.execute(parsed.data, context);
     const result = await abortable(Promise.resolve(execution), toolSignal);
     const outcome: ToolOutcome = { content: stringify(result), isError: false };
     if (tool.costUsd !== undefined) outcome.costUsd = priceOf(tool, parsed.data, result);

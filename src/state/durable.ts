@@ -155,6 +155,8 @@ export function durableRuns(options: DurableOptions): Durable {
   const middleware: Middleware = {
     name: 'durable-runs',
     async wrapRun(ctx, next) {
+      // A sub-run is part of its parent's tool call, not a run of its own (see ToolContext.runAgent).
+      if (ctx.parentCall) return next();
       const { state } = ctx;
       const runId = state.runId;
       const resumed = ctx.resumed ? taken.get(runId) : undefined;
@@ -210,6 +212,7 @@ export function durableRuns(options: DurableOptions): Durable {
     },
     async wrapStep(ctx, next) {
       const outcome = await next();
+      if (ctx.run.parentCall) return outcome;
       // A step that ends the run is recorded by the run's end record.
       if (outcome.kind !== 'continue') return outcome;
       const run = byContext.get(ctx.run) as LiveRun;
@@ -220,7 +223,7 @@ export function durableRuns(options: DurableOptions): Durable {
     },
     async wrapModelCall(ctx, next) {
       const outcome = await next(ctx.request);
-      if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0) {
+      if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0 && !ctx.run.parentCall) {
         // The spend is kept before the tools run: a resume redoes this step, and pays again.
         const run = byContext.get(ctx.run) as LiveRun;
         const saving = save(run, record(run, 'running', withSpend(run.checkpoint, ctx.run.state)));
@@ -229,7 +232,8 @@ export function durableRuns(options: DurableOptions): Durable {
       return outcome;
     },
     onEvent(ctx, event) {
-      log(ctx.state.runId, event);
+      // A sub-run's events are logged in its parent's log, as the parent's `sub-agent` events.
+      if (!ctx.parentCall) log(ctx.state.runId, event);
     },
   };
 

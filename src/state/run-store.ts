@@ -76,12 +76,17 @@ export function hasEnded(status: RunStatus): boolean {
  * secrets masked. Every store writes events through this, so subscribers get the same shape.
  */
 export function encodeRunEvent(event: RunEvent): string {
-  // Only a retry carries an error: every other event takes JSON's fast path (a replacer
-  // function leaves it, at ~15% of a run's CPU with every event logged).
-  if (event.type !== 'retry') return JSON.stringify(event);
+  // Only a retry (or a sub-run's, wrapped) carries an error: every other event takes JSON's fast
+  // path (a replacer function leaves it, at ~15% of a run's CPU with every event logged).
+  if (!carriesError(event)) return JSON.stringify(event);
   return JSON.stringify(event, (_key, value: unknown) =>
     value instanceof Error ? { type: errorType(value), message: maskSecrets(value.message) } : value,
   );
+}
+
+/** Whether the event is a `retry`, or a sub-run's `retry` wrapped in `sub-agent` events. */
+function carriesError(event: RunEvent): boolean {
+  return event.type === 'retry' || (event.type === 'sub-agent' && carriesError(event.event));
 }
 
 /** A logged event back as the {@link RunEvent} subscribers get (errors as `{ type, message }`). */

@@ -41,6 +41,8 @@ export const ATTR = {
   costSource: 'gen_ai.usage.cost.source',
   /** The run's total cost in USD (its model calls'), on the run span only. */
   runCostUsd: 'tracebound.run.cost_usd',
+  /** On a sub-run's span (`agent.asTool()`): the `tracebound.run.id` of the run whose tool call started it. */
+  parentRunId: 'tracebound.parent.run.id',
 
   inputMessages: 'gen_ai.input.messages',
   outputMessages: 'gen_ai.output.messages',
@@ -230,7 +232,36 @@ export const SPAN_NAME = {
   deliver: (output: string) => `deliver ${output}`,
   /** A message `serve` rejected before running it (`invalid_input http`). */
   invalidInput: (source: string) => `invalid_input ${source}`,
+  /** An MCP client request: `{mcp.method.name} {target}`, e.g. `tools/call get-sum` (MCP semconv). */
+  mcpCall: (method: string, target: string) => `${method} ${target}`,
 } as const;
+
+/**
+ * Attributes of an MCP client span (`mcpTools()`), after the OpenTelemetry semantic conventions for
+ * the Model Context Protocol (open-telemetry/semantic-conventions-genai `docs/gen-ai/mcp.md`, v0.1.0:
+ * client span `{mcp.method.name} {target}`, kind CLIENT, `error.type` `tool_error` for an
+ * `isError` result, `network.transport` `pipe` for stdio and `tcp` for HTTP, trace context in
+ * `params._meta`; the attribute names are in `@opentelemetry/semantic-conventions` 1.45's
+ * incubating entry point, development status). The tool's name is {@link ATTR}`.toolName`, an
+ * error's class {@link ATTR}`.errorType`.
+ */
+export const MCP_ATTR = {
+  methodName: 'mcp.method.name',
+  sessionId: 'mcp.session.id',
+  protocolVersion: 'mcp.protocol.version',
+  jsonrpcRequestId: 'jsonrpc.request.id',
+  /** `pipe` for stdio, `tcp` for HTTP (the semconv's guidance for MCP transports). */
+  networkTransport: 'network.transport',
+} as const;
+
+/** MCP method names tracebound calls. */
+export const MCP_METHOD = { toolsCall: 'tools/call' } as const;
+
+/** The `error.type` of a call the server answered with `isError: true` (the semconv's value). */
+export const MCP_ERROR_TYPE = { toolError: 'tool_error' } as const;
+
+/** `network.transport` values of MCP's transports. */
+export const MCP_TRANSPORT = { pipe: 'pipe', tcp: 'tcp' } as const;
 
 /** The `tracebound.*` resource/scope name of tracebound's tracer. */
 export const TRACER_NAME = 'tracebound';

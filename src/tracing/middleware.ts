@@ -12,7 +12,7 @@
  */
 import { context as otelContext, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
-import type { CompressContext, ConversationContext, Middleware, RunContext } from '../runtime/middleware.js';
+import type { CompressContext, ConversationContext, Middleware, RunContext, ToolCallContext } from '../runtime/middleware.js';
 import { maxSteps } from '../runtime/limits.js';
 import { stepFinish } from '../runtime/outcomes.js';
 import type { RunTraceRef } from '../runtime/run-state.js';
@@ -75,6 +75,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     return windows.get(model);
   };
   const compressions = new WeakMap<CompressContext, OpenSpan>();
+  /** Open tool spans, for the sub-runs their calls start. */
+  const toolSpans = new WeakMap<ToolCallContext, OpenSpan>();
   const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
 
   /** A `load_conversation` or `save_conversation` span under the run's. */
@@ -115,7 +117,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       const earlier = resumed?.trace && isTraceRef(resumed.trace) ? earlierPart(resumed.trace) : undefined;
       const run = openSpan(tracer, {
         name: SPAN_NAME.run(agent.name),
-        parent: earlier?.parent ?? ctx.parent,
+        // A sub-run's span is a child of its tool call's (the active context may not carry it).
+        parent: earlier?.parent ?? ctx.parent ?? (ctx.parentCall && toolSpans.get(ctx.parentCall)?.context),
         links: earlier?.links,
         attributes: () => {
           const attrs = runAttributes(
@@ -125,6 +128,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
           attrs[ATTR.runId] = state.runId;
           if (state.tenant !== undefined) attrs[ATTR.tenant] = state.tenant;
           if (state.user !== undefined) attrs[ATTR.userId] = state.user;
+          if (ctx.parentCall) attrs[ATTR.parentRunId] = ctx.parentCall.run.state.runId;
           if (resumed) attrs[ATTR.resumeFromStep] = resumed.fromStep;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
@@ -226,6 +230,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
           return attrs;
         },
       });
+      toolSpans.set(ctx, open);
       try {
         const outcome = await within(open, next);
         setAttributes(open.span, () => toolResultAttributes(outcome.content, outcome.costUsd, recording));

@@ -36,6 +36,7 @@ const HEAVY = [
   '@opentelemetry/resources',
   '@opentelemetry/context-async-hooks',
   '@opentelemetry/core',
+  '@modelcontextprotocol/sdk',
 ] as const;
 
 /** Records every module the ESM loader loads, one URL a line, in the file named by `initialize`. */
@@ -124,5 +125,12 @@ await runtime.shutdown();
   it('redisStore() loads ioredis, without connecting', async () => {
     const loaded = await packagesLoadedBy(`tracebound.redisStore({ url: 'redis://127.0.0.1:1' });`);
     expect(HEAVY.filter((name) => loaded.has(name))).toEqual(['ioredis']);
+  });
+
+  it('mcpTools() loads the MCP SDK and the W3C propagator (@opentelemetry/core), at its first call', async () => {
+    const loaded = await packagesLoadedBy(
+      `await tracebound.mcpTools({ command: '/nonexistent/mcp-server' }).catch((e) => { if (e.name !== 'McpServerError') throw e; });`,
+    );
+    expect(HEAVY.filter((name) => loaded.has(name))).toEqual(['@opentelemetry/core', '@modelcontextprotocol/sdk']);
   });
 });
