@@ -36,14 +36,18 @@ const responseShape = lazySchema(() => z.object({
   }).optional(),
   promptFeedback: z.object({ blockReason: z.string().optional() }).optional(),
 }));
+/** A whole answer has candidates, or says why not (a blocked prompt). */
+const wholeResponseShape = lazySchema(() =>
+  responseShape().refine((r) => r.candidates !== undefined || r.promptFeedback !== undefined, 'has neither candidates nor promptFeedback'),
+);
 const RESPONSE = { provider: GEMINI_PROVIDER, what: 'GenerateContentResponse', hint: GEMINI_SHAPE_HINT };
 
 /**
- * Checks one response or stream event against the fields tracebound reads.
+ * Checks one stream event (`whole` false) or a whole answer against the fields tracebound reads.
  * @throws {ModelCallError} `response_invalid` when it is not the documented shape.
  */
-export function checkGeminiResponse(response: GenerateContentResponse): void {
-  checkShape(responseShape(), response, RESPONSE);
+export function checkGeminiResponse(response: GenerateContentResponse, whole: boolean): void {
+  checkShape(whole ? wholeResponseShape() : responseShape(), response, RESPONSE);
 }
 
 /**
@@ -134,7 +138,7 @@ export function reasoningOf(parts: ContentParts): { reasoning?: ReasoningPart[] 
  * @throws {ModelCallError} `response_invalid` when it is not the documented shape.
  */
 export function fromGeminiResponse(response: GenerateContentResponse): ModelResponse {
-  checkGeminiResponse(response);
+  checkGeminiResponse(response, true);
   const candidate = response.candidates?.[0];
   const parts = fromParts(candidate?.content?.parts ?? []);
   return {

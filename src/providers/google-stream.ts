@@ -31,7 +31,7 @@ export class GeminiStreamAssembler {
    * @throws {ModelCallError} `response_invalid` for an event that is not the documented shape.
    */
   apply(event: GenerateContentResponse): ModelStreamChunk[] {
-    checkGeminiResponse(event);
+    checkGeminiResponse(event, false);
     this.id ??= event.responseId;
     this.model ??= event.modelVersion;
     if (event.usageMetadata) this.usage = event.usageMetadata;
