@@ -106,7 +106,7 @@ export function google(modelId: string, opts: GoogleModelOptions = {}): Model {
     server: serverOf(opts.baseURL ?? process.env['GOOGLE_GEMINI_BASE_URL'] ?? DEFAULT_BASE_URL),
     generate,
     stream,
-    ...geminiTokenCounting(),
+    ...geminiTokenCounting(modelId),
   };
 }
 
