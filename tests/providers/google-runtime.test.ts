@@ -14,6 +14,10 @@ import { priceCall } from '../../src/pricing/price.js';
 import { ModelCallError } from '../../src/providers/errors.js';
 import { google } from '../../src/providers/google.js';
 import type { RunEvent } from '../../src/runtime/events.js';
+import { createRuntime } from '../../src/create-runtime.js';
+import { recordedRuns } from '../../src/replay/read.js';
+import { replayRun } from '../../src/replay/replay.js';
+import { spanRecordOf } from '../../src/traces/span-record.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT, EVENT_ATTR } from '../../src/tracing/attributes.js';
 import { drain, expectAllEnded, harness, rejection, spanTree, type Harness } from '../integration/support.js';
@@ -134,6 +138,15 @@ describe('gemini through the runtime', () => {
       { role: 'model', parts: [{ functionCall: { id: ids[0], name: 'get_user_country', args: {} }, thoughtSignature: signed.thoughtSignature }] },
       { role: 'user', parts: [{ functionResponse: { id: ids[0], name: 'get_user_country', response: { output: 'Mexico' } } }] },
     ]);
+
+    // The spans keep the signature, so a replay rebuilt from them sends the call back as it was.
+    const [recorded] = recordedRuns(h.collector.spans().map(spanRecordOf), 'collected');
+    expect(recorded!.steps[0]!.modelCalls[0]!.response!.toolCalls).toEqual([{ id: ids[0], name: 'get_user_country', arguments: {}, signature: signed.thoughtSignature }]);
+    const assistant = recorded!.steps[1]!.modelCalls[0]!.request.messages.find((m) => m.role === 'assistant');
+    expect(assistant).toEqual({ role: 'assistant', content: '', toolCalls: [{ id: ids[0], name: 'get_user_country', arguments: {}, signature: signed.thoughtSignature }] });
+    const replay = await replayRun(recorded!, a, { runtime: createRuntime() });
+    expect(replay.matched).toBe(true);
+    expect(replay.result.output).toBe(result.output);
   });
 
   it('runs three parallel calls at once, each under its own id (pydantic-ai, gemini-3-flash-preview)', async () => {
