@@ -4,7 +4,7 @@ import { google } from '../../src/providers/google.js';
 import { ModelCallError } from '../../src/providers/errors.js';
 import type { Message } from '../../src/messages.js';
 import type { ModelResponse, ModelStreamChunk, ToolDefinition } from '../../src/providers/model.js';
-import { collect, exchange, partsOf, semconvUsage, sseEvents, sseText, streamPath } from './google-helpers.js';
+import { body, collect, exchange, partsOf, semconvUsage, sseEvents, sseText, streamPath } from './google-helpers.js';
 
 let server: RecordedServer;
 beforeAll(async () => {
@@ -57,6 +57,28 @@ describe('stream: text (pydantic-ai test_google_model_stream)', () => {
     expect((err as ModelCallError).kind).toBe('connection');
     expect((err as ModelCallError).retryable).toBe(true);
     expect(chunks.map((c) => c.type)).not.toContain('response');
+  });
+});
+
+describe('stream: an error event after text (composed: no recording has one midway)', () => {
+  it('maps the error event to its status and kind, after the text deltas already yielded', async () => {
+    // The first event of a real stream, then the recorded 503 body as an SSE event: the SDK
+    // raises an error event of the stream as an ApiError with the body's code.
+    const first = sseText('stream-text.sse').split('\r\n\r\n')[0];
+    const unavailable = JSON.stringify(body('error-503-unavailable.json'));
+    server.enqueue(streamPath('gemini-2.0-flash-exp'), { sse: `${first}\r\n\r\ndata: ${unavailable}\r\n\r\n` });
+    const chunks: ModelStreamChunk[] = [];
+    const err = await (async () => {
+      for await (const chunk of model('gemini-2.0-flash-exp').stream({ messages: [{ role: 'user', content: 'q' }], tools: [] })) chunks.push(chunk);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(chunks).toEqual([{ type: 'text-delta', text: partsOf(sseEvents('stream-text.sse')[0])[0].text }]);
+    expect(err).toBeInstanceOf(ModelCallError);
+    expect((err as ModelCallError).status).toBe(503);
+    expect((err as ModelCallError).kind).toBe('server_error');
+    expect((err as ModelCallError).message).toContain('The model is overloaded');
   });
 });
 
