@@ -14,7 +14,11 @@ import { priceCall } from '../../src/pricing/price.js';
 import { ModelCallError } from '../../src/providers/errors.js';
 import { google } from '../../src/providers/google.js';
 import type { RunEvent } from '../../src/runtime/events.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRuntime } from '../../src/create-runtime.js';
+import { sqliteStore } from '../../src/state/sqlite.js';
 import { recordedRuns } from '../../src/replay/read.js';
 import { replayRun } from '../../src/replay/replay.js';
 import { spanRecordOf } from '../../src/traces/span-record.js';
@@ -147,6 +151,30 @@ describe('gemini through the runtime', () => {
     const replay = await replayRun(recorded!, a, { runtime: createRuntime() });
     expect(replay.matched).toBe(true);
     expect(replay.result.output).toBe(result.output);
+  });
+
+  it('keeps the signed call in a SQLite conversation: the next turn sends it back unchanged (pydantic-ai test_google_text_output_function)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tracebound-gemini-conv-'));
+    const store = sqliteStore({ path: join(dir, 'state.db') });
+    try {
+      // Turn 1: the signed call and its answer; turn 2: a new question, answered with the same recorded body.
+      h.server.enqueue(generatePath('gemini-2.5-pro'), await exchange('tool-signature-1.json'), await exchange('tool-signature-2.json'), await exchange('tool-signature-2.json'));
+      const [signed] = partsOf(body('tool-signature-1.json'));
+      const country = tool({ name: 'get_user_country', description: 'The country of the user.', parameters: z.object({}), execute: () => 'Mexico' });
+      const a = agent({ name: 'locator', instructions: '', model: gemini('gemini-2.5-pro'), tools: [country] });
+      const runtime = createRuntime({ store });
+      await runtime.run(a, 'What is the largest city in the user country?', { conversationId: 'c-1' });
+      await runtime.run(a, 'And its population?', { conversationId: 'c-1' });
+
+      const stored = await runtime.conversations.get('c-1');
+      const calls = stored!.messages.flatMap((m) => (m.role === 'assistant' ? (m.toolCalls ?? []) : []));
+      expect(calls.map((c) => c.signature)).toEqual([signed.thoughtSignature]);
+      const model = sent(2).contents.find((c: { role: string }) => c.role === 'model');
+      expect(model.parts).toEqual([{ functionCall: { id: calls[0]!.id, name: 'get_user_country', args: {} }, thoughtSignature: signed.thoughtSignature }]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs three parallel calls at once, each under its own id (pydantic-ai, gemini-3-flash-preview)', async () => {
