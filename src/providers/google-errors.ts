@@ -21,28 +21,42 @@ const PROMPT_TOO_LONG = /input token count.*exceeds the maximum/i;
  * kept as `cause`. An error that already is a `ModelCallError` is returned as is. `sdk` is the
  * loaded SDK module whose `ApiError` is matched (the SDK is imported lazily, not here).
  *
- * - any failure once `signal` is aborted → `aborted`
+ * - any failure once `signal` is aborted → `aborted`; another abort (a client's own
+ *   `httpOptions.timeout`) → `timeout`
  * - `ApiError` (an HTTP error, or an error event inside a stream, both with the HTTP status) →
  *   `kindForStatus(status)`: 429 `rate_limit`, 500 and 503 `server_error`, 400 `invalid_request`
  *   (or {@link ContextLengthExceededError} when it says the input is over the limit), 401/403
  *   ({@link AuthenticationError} for 401). `retryAfterMs` is the body's
  *   `google.rpc.RetryInfo.retryDelay` (a protobuf Duration, e.g. `"26s"`), which is how the
  *   Gemini API says when to retry a 429: it sends no `retry-after` header.
- * - a malformed event (`SyntaxError`, or the SDK's "exception parsing stream chunk" / "Incomplete
- *   JSON segment") → `stream_error`
- * - anything else (refused connection, socket closed midway, DNS, ...) → `connection`
+ * - a malformed event (`SyntaxError`, or the SDK's "exception parsing stream chunk") →
+ *   `stream_error`
+ * - anything else (refused connection, socket closed midway, a body cut inside an event, DNS,
+ *   ...) → `connection`
  *
  * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
 export function toModelCallError(sdk: GenaiSdk, err: unknown, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
-  if (signal?.aborted === true || (err instanceof Error && err.name === 'AbortError')) {
+  if (signal?.aborted === true) {
     return new ModelCallError(describe('aborted', undefined, 'request aborted'), { kind: 'aborted', provider: GEMINI_PROVIDER, cause: err });
   }
   if (err instanceof sdk.ApiError) return fromApiError(err);
   const detail = err instanceof Error ? err.message : String(err);
-  const kind: ModelErrorKind = err instanceof SyntaxError || /exception parsing stream chunk|Incomplete JSON segment/.test(detail) ? 'stream_error' : 'connection';
+  const kind = transportKind(err, detail);
   return new ModelCallError(describe(kind, undefined, detail), { kind, provider: GEMINI_PROVIDER, cause: err });
+}
+
+/**
+ * The kind of a failure that is not an API error. The request's own signal is not aborted here,
+ * so an abort is the timeout of a client's `httpOptions.timeout`; an event that is not JSON is a
+ * `stream_error`; a body that ends inside an event ("Incomplete JSON segment at the end") was cut,
+ * like a refused or reset connection.
+ */
+function transportKind(err: unknown, detail: string): ModelErrorKind {
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) return 'timeout';
+  if (err instanceof SyntaxError || detail.includes('exception parsing stream chunk')) return 'stream_error';
+  return 'connection';
 }
 
 function fromApiError(err: GenaiModule.ApiError): ModelCallError {
