@@ -13,15 +13,17 @@ import { serverOf } from './openai.js';
 /** Options of {@link google}. */
 export interface GoogleModelOptions {
   /**
-   * Gemini API key; defaults to `GOOGLE_API_KEY`, then `GEMINI_API_KEY` (the SDK's own lookup).
+   * Gemini API key; defaults to `GOOGLE_API_KEY`, then `GEMINI_API_KEY` (the SDK's order).
    * Masked wherever tracebound writes text, even when a server echoes it in an error.
    */
   apiKey?: string;
   /** API base URL; defaults to `GOOGLE_GEMINI_BASE_URL`, then `https://generativelanguage.googleapis.com`. */
   baseURL?: string;
   /**
-   * A client to use as is (Vertex AI, its own retry options and HTTP settings). tracebound still
-   * retries transient errors itself, so a client with `httpOptions.retryOptions` retries twice.
+   * A client to use as is (its own HTTP options: a timeout, headers). tracebound still retries
+   * transient errors itself, so a client with `httpOptions.retryOptions` retries twice. A Vertex
+   * AI client works too, but its calls are still reported as `gcp.gemini`, and `server` still
+   * comes from `baseURL`.
    */
   client?: GoogleGenAI;
   /** `config.thinkingConfig` of every request (e.g. `{ includeThoughts: true }` for thought summaries, `thinkingBudget` in tokens). */
