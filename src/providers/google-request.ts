@@ -108,7 +108,8 @@ function modelParts(message: AssistantMessage): Part[] {
     if (call.signature !== undefined) part.thoughtSignature = call.signature;
     parts.push(part);
   }
-  // The API rejects a content without parts; an empty answer is sent as empty text.
+  // An empty answer goes back as one empty text part, as a request the API accepted did
+  // (pydantic-ai's test_google_model_empty_assistant_response cassette).
   if (parts.length === 0) parts.push({ text: '' });
   return parts;
 }

@@ -88,6 +88,20 @@ describe('generate: text answer (pydantic-ai test_google_model)', () => {
     expect(sent().toolConfig).toEqual({ functionCallingConfig: { mode: 'NONE' } });
   });
 
+  it('sends an empty answer of an earlier turn as one empty text part (pydantic-ai test_google_model_empty_assistant_response)', async () => {
+    server.enqueue(generatePath('gemini-2.5-flash'), await exchange('text.json'));
+    await model('gemini-2.5-flash').generate({
+      messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '' }, { role: 'user', content: 'Was your previous response empty?' }],
+      tools: [],
+    });
+    // The contents of the recorded request, which the API answered.
+    expect(sent().contents).toEqual([
+      { parts: [{ text: 'Hi' }], role: 'user' },
+      { parts: [{ text: '' }], role: 'model' },
+      { parts: [{ text: 'Was your previous response empty?' }], role: 'user' },
+    ]);
+  });
+
   it('asks for typed output with responseMimeType application/json and responseJsonSchema', async () => {
     server.enqueue(generatePath('gemini-2.5-flash'), await exchange('text.json'));
     const jsonSchema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
@@ -155,6 +169,22 @@ describe('generate: a signed function call without an id, then the answer (pydan
     expect(sent().contents[2].parts[0].functionResponse.response).toEqual({ error: 'lookup failed' });
     // A call without a signature is sent without one.
     expect(sent().contents[1].parts[0]).toEqual({ functionCall: { id: 'c1', name: 'get_user_country', args: {} } });
+  });
+
+  it('sends arguments kept as raw text (another provider\'s call that was not JSON) as an object, under input', async () => {
+    server.enqueue(generatePath('gemini-2.5-pro'), await exchange('tool-signature-2.json'));
+    await model('gemini-2.5-pro').generate({
+      messages: [
+        question,
+        { role: 'assistant', content: 'Looking it up.', toolCalls: [{ id: 'call_1', name: 'get_user_country', arguments: '{"broken' }] },
+        { role: 'tool', toolCallId: 'call_1', toolName: 'get_user_country', content: 'arguments are not JSON', isError: true },
+      ],
+      tools: [countryTool],
+    });
+    expect(sent().contents[1]).toEqual({
+      role: 'model',
+      parts: [{ text: 'Looking it up.' }, { functionCall: { id: 'call_1', name: 'get_user_country', args: { input: '{"broken' } } }],
+    });
   });
 });
 
