@@ -88,6 +88,13 @@ describe('generate: text answer (pydantic-ai test_google_model)', () => {
     expect(sent().toolConfig).toEqual({ functionCallingConfig: { mode: 'NONE' } });
   });
 
+  it('joins system messages of the conversation into systemInstruction, after the system prompt', async () => {
+    server.enqueue(generatePath('gemini-2.5-flash'), await exchange('text.json'));
+    await model('gemini-2.5-flash').generate({ system: 'You are a chatbot.', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello!' }], tools: [] });
+    expect(sent().systemInstruction).toEqual({ role: 'user', parts: [{ text: 'You are a chatbot.\n\nBe brief.' }] });
+    expect(sent().contents).toEqual([{ role: 'user', parts: [{ text: 'Hello!' }] }]);
+  });
+
   it('sends an empty answer of an earlier turn as one empty text part (pydantic-ai test_google_model_empty_assistant_response)', async () => {
     server.enqueue(generatePath('gemini-2.5-flash'), await exchange('text.json'));
     await model('gemini-2.5-flash').generate({
