@@ -7,7 +7,7 @@
 
 /** A tool call the model asked for. */
 export interface ToolCall {
-  /** The provider's call id (`call_...` for OpenAI, `toolu_...` for Anthropic). */
+  /** The provider's call id (`call_...` for OpenAI, `toolu_...` for Anthropic; made by tracebound when Gemini gives none). */
   id: string;
   /** The tool's name, as the model spelled it. */
   name: string;
@@ -16,6 +16,13 @@ export interface ToolCall {
    * the raw string is kept here so validation can say what was wrong.
    */
   arguments: unknown;
+  /**
+   * An opaque signature the provider attached to the call and wants back unchanged with it on the
+   * next turn: Gemini's `thoughtSignature` of a `functionCall` part (Gemini 3 rejects a follow-up
+   * whose function calls lack theirs, ai.google.dev/gemini-api/docs/thought-signatures). A string,
+   * so conversations, checkpoints and recordings keep it as they keep the rest of the call.
+   */
+  signature?: string;
 }
 
 /** A piece of reasoning ("thinking") the model returned with its answer. */

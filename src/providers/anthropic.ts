@@ -1,5 +1,4 @@
 import type { Anthropic, ClientOptions } from '@anthropic-ai/sdk';
-import { abortable } from '../abort.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { ModelCallError } from './errors.js';
 import { toAnthropicParams } from './anthropic-request.js';
@@ -8,6 +7,7 @@ import { fromAnthropicMessage } from './anthropic-response.js';
 import { AnthropicStreamAssembler } from './anthropic-stream.js';
 import { toModelCallError, type AnthropicSdk } from './anthropic-errors.js';
 import { registerSecret } from '../secrets.js';
+import { untilAborted } from './until-aborted.js';
 
 /** Options of {@link anthropic}. */
 export interface AnthropicModelOptions {
@@ -108,26 +108,6 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
     stream,
     ...anthropicTokenCounting(),
   };
-}
-
-/**
- * Iterates `source` until `signal` aborts, then throws the signal's reason. Needed because the
- * SDK's event iterator does not always notice an abort: with the rest of the body already
- * buffered it goes on yielding events, and it can then wait forever for a next one.
- */
-async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  try {
-    while (true) {
-      signal?.throwIfAborted();
-      const next = await abortable(iterator.next(), signal);
-      if (next.done === true) return;
-      yield next.value;
-    }
-  } finally {
-    // Stops the SDK's request when the caller stops early or the signal aborted.
-    iterator.return?.()?.catch(() => undefined);
-  }
 }
 
 /** Registers the key (or token) the client authenticates with, wherever the SDK found it, for masking. */

@@ -23,6 +23,12 @@ export interface ModelRequest {
   toolChoice?: 'auto' | 'none';
   /** Aborts the HTTP request. */
   signal?: AbortSignal;
+  /**
+   * A structured answer: the model's final text must be JSON matching `jsonSchema`; adapters use
+   * the provider's native structured output where it has one. `name` (and `description`) label
+   * the schema for providers that ask for one.
+   */
+  output?: { name: string; description?: string; jsonSchema: Record<string, unknown> };
 }
 
 /**

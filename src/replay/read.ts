@@ -166,11 +166,12 @@ function decodePart(value: unknown, path: string, bad: Bad): Part {
     case 'text':
     case 'reasoning':
       return { type: part.type, content: string(part.content, `${path}.content`, bad) };
-    case 'tool_call':
-      return {
-        type: 'tool_call',
-        call: { id: string(part.id, `${path}.id`, bad), name: string(part.name, `${path}.name`, bad), arguments: part.arguments },
-      };
+    case 'tool_call': {
+      const call: ToolCall = { id: string(part.id, `${path}.id`, bad), name: string(part.name, `${path}.name`, bad), arguments: part.arguments };
+      // The provider's signature of the call (see toolCallPart in tracing/instrumentation.ts).
+      if (part.signature !== undefined) call.signature = string(part.signature, `${path}.signature`, bad);
+      return { type: 'tool_call', call };
+    }
     case 'tool_call_response':
       return { type: 'tool_call_response', id: string(part.id, `${path}.id`, bad), response: string(part.response, `${path}.response`, bad) };
     default:

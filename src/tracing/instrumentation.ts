@@ -37,9 +37,20 @@ function putContent(attrs: Attributes, capture: ContentCapture, attribute: strin
   attrs[attribute] = capture.redact ? capture.redact(json, attribute) : json;
 }
 
-/** A tool call as a semconv message part. */
+/**
+ * A tool call as a semconv message part. A provider's signature of the call (Gemini's
+ * `thoughtSignature`) rides along as `signature`, an extra property of the part, so a replay
+ * rebuilt from the spans sends it back as the live run did.
+ */
 function toolCallPart(call: ToolCall) {
-  return { type: 'tool_call', id: call.id, name: call.name, arguments: call.arguments };
+  const part: { type: 'tool_call'; id: string; name: string; arguments: unknown; signature?: string } = {
+    type: 'tool_call',
+    id: call.id,
+    name: call.name,
+    arguments: call.arguments,
+  };
+  if (call.signature !== undefined) part.signature = call.signature;
+  return part;
 }
 
 /**

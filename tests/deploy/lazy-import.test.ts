@@ -24,6 +24,8 @@ const HEAVY = [
   'openai',
   '@anthropic-ai/sdk',
   '@anthropic-ai/tokenizer',
+  '@google/genai',
+  'google-auth-library',
   'gpt-tokenizer',
   '@pydantic/genai-prices',
   'ioredis',
@@ -120,6 +122,18 @@ await runtime.shutdown();
       '@opentelemetry/context-async-hooks',
       '@opentelemetry/core',
     ]);
+  });
+
+  it('a google() model loads @google/genai (and its google-auth-library) at its first call, not when defined', async () => {
+    server.enqueue('/v1beta/models/gemini-2.5-flash:generateContent', await loadFixture(join(ROOT, 'tests/fixtures/google/text.json')));
+    const defined = await packagesLoadedBy(`tracebound.google('gemini-2.5-flash', { apiKey: 'k' });`);
+    expect(HEAVY.filter((name) => defined.has(name))).toEqual([]);
+    const called = await packagesLoadedBy(
+      `await tracebound.google('gemini-2.5-flash', { baseURL: process.env.BASE_URL, apiKey: 'k' }).generate({ messages: [{ role: 'user', content: 'Hello!' }], tools: [] });`,
+      { BASE_URL: server.url },
+    );
+    expect(server.requests.at(-1)?.path).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
+    expect(HEAVY.filter((name) => called.has(name))).toEqual(['@google/genai', 'google-auth-library']);
   });
 
   it('redisStore() loads ioredis, without connecting', async () => {

@@ -2,7 +2,7 @@
  * API keys a provider (or a proxy in front of it) echoes in an error body never leave the process
  * (issue 10, defect 2): a local server answers 401 with OpenAI's recorded `invalid_api_key` body
  * (tests/fixtures/openai/chat-error-401.json), its partly masked key replaced by the test's whole
- * key, to the official `openai` and `@anthropic-ai/sdk` clients. The key must then be in none of:
+ * key, to the official `openai`, `@anthropic-ai/sdk` and `@google/genai` clients. The key must then be in none of:
  * the thrown error (message, `String()`, stack, cause chain, `util.inspect`), the trace file's
  * bytes, an OTLP receiver's request bodies, `tracebound run`'s stdout and stderr, and serve's
  * reply and outputs.
@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agent } from '../../src/agent.js';
 import { RunError } from '../../src/errors.js';
 import { anthropic } from '../../src/providers/anthropic.js';
+import { google } from '../../src/providers/google.js';
 import { openai } from '../../src/providers/openai.js';
 import { SECRET_MASK, maskSecrets } from '../../src/secrets.js';
 import { stdoutOutput } from '../../src/serve/outputs/stdout.js';
@@ -56,7 +57,7 @@ let restoreEnv: () => void;
 beforeEach(async () => {
   server = await startRecordedServer();
   receiver = await startOtlpReceiver();
-  restoreEnv = setEnv({ OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined });
+  restoreEnv = setEnv({ OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined, GEMINI_API_KEY: undefined, GOOGLE_API_KEY: undefined });
 });
 
 afterEach(async () => {
@@ -107,6 +108,14 @@ describe('an API key echoed in a provider error', () => {
     await expectMasked(anthropic('claude-haiku-4-5', { baseURL: server.url }), key);
     // The SDK sent the key it read from the environment (as `x-api-key` or a bearer token).
     expect(Object.values(server.requests[0]!.headers).join('\n')).toContain(key);
+  });
+
+  it('is masked with the Gemini SDK, the key read from GEMINI_API_KEY (a gateway answering in OpenAI\'s shape)', async () => {
+    const key = newKey();
+    process.env.GEMINI_API_KEY = key;
+    server.enqueue('/v1beta/models/gemini-2.5-flash:generateContent', await echoing401(key));
+    await expectMasked(google('gemini-2.5-flash', { baseURL: server.url }), key);
+    expect(server.requests[0]!.headers['x-goog-api-key']).toBe(key);
   });
 
   it("stays out of serve's HTTP error reply (a type and a safe message only) and is masked in what its outputs deliver (key from OPENAI_API_KEY)", async () => {
