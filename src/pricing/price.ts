@@ -33,14 +33,22 @@ export function roundUsd(usd: number): number {
 export interface CallCost {
   /** Total USD. */
   usd: number;
-  /** USD of the input tokens (cached ones included). */
+  /** USD of the input tokens (cached ones included); 0 for a provider's cost, which comes as one total. */
   inputUsd: number;
-  /** USD of the output tokens (reasoning included). */
+  /** USD of the output tokens (reasoning included); the whole total for a provider's cost. */
   outputUsd: number;
-  /** `provider` when the provider reported the cost, `local` when tracebound computed it. */
+  /**
+   * `provider` when the provider reported the cost (`gen_ai.usage.cost.source`), `local` when
+   * tracebound computed it.
+   */
   source: 'provider' | 'local';
-  /** Which table priced it: `override` or `genai-prices@<version>`. */
+  /** Which table priced it: `override`, `genai-prices@<version>`, or `provider` for a reported cost. */
   priceTableVersion: string;
+}
+
+/** The cost a provider reported for a call (`ModelResponse.providerCostUsd`), in USD. */
+export function reportedCost(usd: number): CallCost {
+  return { usd, inputUsd: 0, outputUsd: usd, source: 'provider', priceTableVersion: 'provider' };
 }
 
 const require = createRequire(import.meta.url);
