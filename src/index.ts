@@ -73,6 +73,7 @@ export {
 } from './providers/errors.js';
 export { openai } from './providers/openai.js';
 export { anthropic } from './providers/anthropic.js';
+export { aiSdk, providerName, type AiSdkOptions } from './providers/ai-sdk.js';
 export { priceCall, type CallCost, type ModelPrice, type PriceOverrides } from './pricing/price.js';
 export { createRuntime, type RuntimeOptions } from './create-runtime.js';
 export type { Runtime, RunOptions } from './runtime/runtime.js';

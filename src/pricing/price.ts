@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Usage } from '../messages.js';
-import { genaiPrices } from './genai-prices.js';
+import { genaiPrices, genaiProviderId } from './genai-prices.js';
 
 /**
  * A user's own price for a model, in USD per million tokens. Overrides the bundled table (for
@@ -93,7 +93,7 @@ function lookup(provider: string, modelId: string): Lookup {
   const key = `${provider}:${modelId}`;
   let found = lookups.get(key);
   if (found) return found;
-  const probe = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: provider });
+  const probe = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: genaiProviderId(provider) });
   if (!probe) {
     found = { kind: 'unknown' };
   } else {
@@ -157,7 +157,7 @@ export function pricerFor(provider: string, modelId: string, overrides: PriceOve
         cache_write_tokens: usage.cacheWriteTokens,
       },
       modelId,
-      { providerId: provider },
+      { providerId: genaiProviderId(provider) },
     );
     if (!result) return undefined;
     return {
