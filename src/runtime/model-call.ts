@@ -30,7 +30,7 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
   };
   return async (ctx, request) => {
     const { run } = ctx;
-    const model = run.agent.model;
+    const model = ctx.model;
     ctx.firstChunkAt = undefined;
     const response = await abortable(run.streaming ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
     const cost: CallCost | undefined =
