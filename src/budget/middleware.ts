@@ -55,26 +55,30 @@ function outerScopesOf(run: RunContext): readonly OuterScope[] {
 
 /** Makes the budget middleware of one runtime. */
 export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middleware {
-  // Per agent, per model called: a `fallback()` agent reserves each call at the prices of the
-  // model it goes to. The guards of one agent share its spend windows (in the store) and the
-  // run's ledger (in the run's state).
-  const guards = new WeakMap<Agent, WeakMap<Model, BudgetGuard>>();
+  const guards = new WeakMap<Agent, BudgetGuard>();
+  // A `fallback()` agent reserves each call at the prices of the model it goes to: one guard per
+  // model tried, sharing the agent's windows (see BudgetGuard.withRates).
+  const modelGuards = new WeakMap<Agent, WeakMap<Model, BudgetGuard>>();
   const counters = new WeakMap<RunContext, Map<Model, TokenCounter>>();
 
   /**
-   * The agent's guard for calls to `model`, made on the first one.
-   * @throws {BudgetConfigError} when the agent has a USD limit and `model` no known price.
+   * The agent's guard, at its model's rates, made on its first call; for `model`, one of a
+   * `fallback()`'s models, a guard at that model's rates.
+   * @throws {BudgetConfigError} when the agent has a USD limit and the model no known price.
    */
-  const guardOf = (agent: Agent, model: Model): BudgetGuard => {
-    let byModel = guards.get(agent);
-    if (!byModel) guards.set(agent, (byModel = new WeakMap()));
-    let guard = byModel.get(model);
+  const guardOf = (agent: Agent, model: Model = agent.model): BudgetGuard => {
+    let guard = guards.get(agent);
     if (!guard) {
       // Rates for an agent without a USD limit too: it may run as a sub-agent under one.
-      guard = new BudgetGuard(agent.budget, agent.name, store, ratesOf(model, prices));
-      byModel.set(model, guard);
+      guard = new BudgetGuard(agent.budget, agent.name, store, ratesOf(agent.model, prices));
+      guards.set(agent, guard);
     }
-    return guard;
+    if (model === agent.model) return guard;
+    let byModel = modelGuards.get(agent);
+    if (!byModel) modelGuards.set(agent, (byModel = new WeakMap()));
+    let tried = byModel.get(model);
+    if (!tried) byModel.set(model, (tried = guard.withRates(ratesOf(model, prices))));
+    return tried;
   };
 
   /**
@@ -131,6 +135,7 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
         ctx.promptTokens = promptTokens;
         if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
       }
+      const lastCall = state.lastCall;
       if (decision) {
         report(ctx, decision);
         if (decision.storeError) reportOutage(ctx, decision.storeError);
@@ -151,6 +156,10 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
           }
         }
         return outcome;
+      } catch (error) {
+        // A call that failed was no last call: the next model a fallback() tries gets its own decision.
+        state.lastCall = lastCall;
+        throw error;
       } finally {
         if (decision?.hold) await settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry);
       }

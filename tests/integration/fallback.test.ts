@@ -113,7 +113,9 @@ describe('fallback() through the runtime', () => {
       instructions: 'Answer.',
       model: fallback([claude('claude-opus-4-0'), gpt()]),
       maxOutputTokens: 1000,
-      budget: { runCostUsd: 0.05 },
+      // 'finish' makes a lowered call the last, tool-less one: the Anthropic call's lowering must
+      // not make the OpenAI call, which fit whole, the run's last.
+      budget: { runCostUsd: 0.05, onLimit: 'finish' },
     });
 
     const result = await h.runtime.run(a, 'Capital of England?');
