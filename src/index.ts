@@ -69,11 +69,14 @@ export {
   AuthenticationError,
   ContextLengthExceededError,
   ModelCallError,
+  RETRYABLE_KINDS,
   type ModelErrorKind,
 } from './providers/errors.js';
 export { openai } from './providers/openai.js';
 export { anthropic } from './providers/anthropic.js';
 export { google, type GoogleModelOptions } from './providers/google.js';
+export { aiSdk, providerName, type AiSdkOptions } from './providers/ai-sdk.js';
+export { fallback, type FallbackOptions } from './providers/fallback.js';
 export { priceCall, type CallCost, type ModelPrice, type PriceOverrides } from './pricing/price.js';
 export { createRuntime, type RuntimeOptions } from './create-runtime.js';
 export type { Runtime, RunOptions } from './runtime/runtime.js';

@@ -1,4 +1,4 @@
-import { genaiPrices } from '../pricing/genai-prices.js';
+import { genaiPrices, genaiProviderId } from '../pricing/genai-prices.js';
 
 /** Context windows a user sets, in tokens, keyed by model id (`gpt-4o-mini`) or `provider:model`. */
 export type ContextWindowOverrides = Readonly<Record<string, number>>;
@@ -17,7 +17,7 @@ export function contextWindow(provider: string, modelId: string, overrides: Cont
   if (override !== undefined) return override;
   const key = `${provider}:${modelId}`;
   if (!bundled.has(key)) {
-    const found = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: provider });
+    const found = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: genaiProviderId(provider) });
     bundled.set(key, found?.model.context_window);
   }
   return bundled.get(key);

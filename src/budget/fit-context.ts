@@ -87,7 +87,8 @@ async function summarize(ctx: ModelCallContext, compression: ModelCallContext['c
     maxOutputTokens: SUMMARY_MAX_TOKENS,
   };
   if (ctx.run.signal) request.signal = ctx.run.signal;
-  const outcome = await ctx.run.callModel({ run: ctx.run, step: ctx.step, purpose: 'summary', compression, request, attempts: 0 });
+  // The agent's model (a fallback() falls back for a summary too), whichever model the step is trying.
+  const outcome = await ctx.run.callModel({ run: ctx.run, step: ctx.step, purpose: 'summary', model: ctx.run.agent.model, compression, request, attempts: 0 });
   if (outcome.kind === 'refused') throw new SummaryRefused('the budget refused the summarising call');
   return outcome.response.text;
 }

@@ -137,11 +137,11 @@ interface GuardWindow {
 export class BudgetGuard {
   private readonly key: string;
   private readonly windows: readonly GuardWindow[];
-  /** Every window key this guard reserved in: {@link settleUnsettled} records their unsettled spend. */
-  private readonly keys = new Set<string>();
   private readonly agentName: string;
 
   /**
+   * @param keys every window key the agent's guards reserved in: {@link settleUnsettled} records
+   *   their unsettled spend (shared by the guards of one agent, see {@link withRates})
    * @throws {BudgetConfigError} when a USD limit is set and `rates` is undefined (unknown price).
    */
   constructor(
@@ -149,6 +149,7 @@ export class BudgetGuard {
     agentName: string,
     private readonly store: SpendStore,
     private readonly rates: Rates | undefined,
+    private readonly keys: Set<string> = new Set(),
   ) {
     this.agentName = agentName;
     this.key = spendKey(agentName);
@@ -159,6 +160,16 @@ export class BudgetGuard {
           'give the runtime a price (tracedRuntime({ prices: { "<model>": { inputPerMTok, outputPerMTok } } }))',
       );
     }
+  }
+
+  /**
+   * A guard of the same agent for calls at other rates (a `fallback()` model): same policy and
+   * windows, and it records the unsettled spend of the windows this guard reserved in, as this one
+   * does of its.
+   * @throws {BudgetConfigError} when a USD limit is set and `rates` is undefined (unknown price).
+   */
+  withRates(rates: Rates | undefined): BudgetGuard {
+    return new BudgetGuard(this.policy, this.agentName, this.store, rates, this.keys);
   }
 
   /**

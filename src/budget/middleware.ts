@@ -11,7 +11,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import type { Agent } from '../agent.js';
 import { emptyUsage } from '../messages.js';
 import { pricerFor, type PriceOverrides } from '../pricing/price.js';
-import type { ModelRequest } from '../providers/model.js';
+import type { Model, ModelRequest } from '../providers/model.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { Middleware, ModelCallContext, RunContext, ToolCallContext } from '../runtime/middleware.js';
 import type { ModelCallOutcome } from '../runtime/outcomes.js';
@@ -33,8 +33,8 @@ export interface BudgetOptions {
 }
 
 /** The worst-case rates of a model (uncached input, output), from its pricer; none when unpriced. */
-function ratesOf(agent: Agent, prices: PriceOverrides): Rates | undefined {
-  const price = pricerFor(agent.model.provider, agent.model.modelId, prices);
+function ratesOf(model: Model, prices: PriceOverrides): Rates | undefined {
+  const price = pricerFor(model.provider, model.modelId, prices);
   const input = price({ ...emptyUsage(), inputTokens: 1_000_000 });
   const output = price({ ...emptyUsage(), outputTokens: 1_000_000 });
   return input && output ? { inputUsdPerToken: input.usd / 1e6, outputUsdPerToken: output.usd / 1e6 } : undefined;
@@ -56,29 +56,43 @@ function outerScopesOf(run: RunContext): readonly OuterScope[] {
 /** Makes the budget middleware of one runtime. */
 export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middleware {
   const guards = new WeakMap<Agent, BudgetGuard>();
-  const counters = new WeakMap<RunContext, TokenCounter>();
+  // A `fallback()` agent reserves each call at the prices of the model it goes to: one guard per
+  // model tried, sharing the agent's windows (see BudgetGuard.withRates).
+  const modelGuards = new WeakMap<Agent, WeakMap<Model, BudgetGuard>>();
+  const counters = new WeakMap<RunContext, Map<Model, TokenCounter>>();
 
   /**
-   * The agent's guard, made on its first call.
-   * @throws {BudgetConfigError} when the agent has a USD limit and its model no known price.
+   * The agent's guard, at its model's rates, made on its first call; for `model`, one of a
+   * `fallback()`'s models, a guard at that model's rates.
+   * @throws {BudgetConfigError} when the agent has a USD limit and the model no known price.
    */
-  const guardOf = (agent: Agent): BudgetGuard => {
+  const guardOf = (agent: Agent, model: Model = agent.model): BudgetGuard => {
     let guard = guards.get(agent);
     if (!guard) {
       // Rates for an agent without a USD limit too: it may run as a sub-agent under one.
-      guard = new BudgetGuard(agent.budget, agent.name, store, ratesOf(agent, prices));
+      guard = new BudgetGuard(agent.budget, agent.name, store, ratesOf(agent.model, prices));
       guards.set(agent, guard);
     }
-    return guard;
+    if (model === agent.model) return guard;
+    let byModel = modelGuards.get(agent);
+    if (!byModel) modelGuards.set(agent, (byModel = new WeakMap()));
+    let tried = byModel.get(model);
+    if (!tried) byModel.set(model, (tried = guard.withRates(ratesOf(model, prices))));
+    return tried;
   };
 
-  /** The run's prompt counter; a summarising call gets its own, so it does not skew the run's corrections. */
+  /**
+   * The run's prompt counter for the model called (each model counts, and is corrected, on its
+   * own tokenizer); a summarising call gets its own, so it does not skew the run's corrections.
+   */
   const counterOf = (ctx: ModelCallContext): TokenCounter => {
-    if (ctx.purpose === 'summary') return tokenCounterFor(ctx.run.agent.model);
-    let counter = counters.get(ctx.run);
+    if (ctx.purpose === 'summary') return tokenCounterFor(ctx.model);
+    let byModel = counters.get(ctx.run);
+    if (!byModel) counters.set(ctx.run, (byModel = new Map()));
+    let counter = byModel.get(ctx.model);
     if (!counter) {
-      counter = tokenCounterFor(ctx.run.agent.model);
-      counters.set(ctx.run, counter);
+      counter = tokenCounterFor(ctx.model);
+      byModel.set(ctx.model, counter);
     }
     return counter;
   };
@@ -91,7 +105,7 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       const outer = outerScopesOf(ctx.run);
       const usd = hasUsdLimit(policy) || outer.length > 0;
       if (!usd && policy.contextTokens === undefined) return next(ctx.request);
-      const guard = guardOf(agent);
+      const guard = guardOf(agent, ctx.model);
       const counter = counterOf(ctx);
       let request = ctx.request;
       // The prompt is counted only where the count can change a decision: its upper bound is
@@ -121,6 +135,7 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
         ctx.promptTokens = promptTokens;
         if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
       }
+      const lastCall = state.lastCall;
       if (decision) {
         report(ctx, decision);
         if (decision.storeError) reportOutage(ctx, decision.storeError);
@@ -141,6 +156,10 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
           }
         }
         return outcome;
+      } catch (error) {
+        // A call that failed was no last call: the next model a fallback() tries gets its own decision.
+        state.lastCall = lastCall;
+        throw error;
       } finally {
         if (decision?.hold) await settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry);
       }

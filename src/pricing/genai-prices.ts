@@ -16,3 +16,14 @@ let loaded: typeof GenaiPrices | undefined;
 export function genaiPrices(): typeof GenaiPrices {
   return (loaded ??= require('@pydantic/genai-prices') as typeof GenaiPrices);
 }
+
+/**
+ * genai-prices provider ids of `gen_ai.provider.name` values its own matching misses (it finds
+ * `mistral_ai`, `aws.bedrock`, `gcp.gemini` by itself, not `x_ai`).
+ */
+const PROVIDER_IDS: Readonly<Record<string, string>> = { x_ai: 'x-ai' };
+
+/** The provider id to look `provider` (a `gen_ai.provider.name`) up by in genai-prices. */
+export function genaiProviderId(provider: string): string {
+  return PROVIDER_IDS[provider] ?? provider;
+}

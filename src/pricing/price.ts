@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Usage } from '../messages.js';
-import { genaiPrices } from './genai-prices.js';
+import { genaiPrices, genaiProviderId } from './genai-prices.js';
 
 /**
  * A user's own price for a model, in USD per million tokens. Overrides the bundled table (for
@@ -33,14 +33,22 @@ export function roundUsd(usd: number): number {
 export interface CallCost {
   /** Total USD. */
   usd: number;
-  /** USD of the input tokens (cached ones included). */
+  /** USD of the input tokens (cached ones included); 0 for a provider's cost, which comes as one total. */
   inputUsd: number;
-  /** USD of the output tokens (reasoning included). */
+  /** USD of the output tokens (reasoning included); the whole total for a provider's cost. */
   outputUsd: number;
-  /** `provider` when the provider reported the cost, `local` when tracebound computed it. */
+  /**
+   * `provider` when the provider reported the cost (`gen_ai.usage.cost.source`), `local` when
+   * tracebound computed it.
+   */
   source: 'provider' | 'local';
-  /** Which table priced it: `override` or `genai-prices@<version>`. */
+  /** Which table priced it: `override`, `genai-prices@<version>`, or `provider` for a reported cost. */
   priceTableVersion: string;
+}
+
+/** The cost a provider reported for a call (`ModelResponse.providerCostUsd`), in USD. */
+export function reportedCost(usd: number): CallCost {
+  return { usd, inputUsd: 0, outputUsd: usd, source: 'provider', priceTableVersion: 'provider' };
 }
 
 const require = createRequire(import.meta.url);
@@ -85,7 +93,7 @@ function lookup(provider: string, modelId: string): Lookup {
   const key = `${provider}:${modelId}`;
   let found = lookups.get(key);
   if (found) return found;
-  const probe = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: provider });
+  const probe = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, modelId, { providerId: genaiProviderId(provider) });
   if (!probe) {
     found = { kind: 'unknown' };
   } else {
@@ -149,7 +157,7 @@ export function pricerFor(provider: string, modelId: string, overrides: PriceOve
         cache_write_tokens: usage.cacheWriteTokens,
       },
       modelId,
-      { providerId: provider },
+      { providerId: genaiProviderId(provider) },
     );
     if (!result) return undefined;
     return {

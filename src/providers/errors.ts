@@ -22,13 +22,13 @@ export type ModelErrorKind =
   /** A 200 whose body (or a stream event) is not the provider's shape: not retried. */
   | 'response_invalid';
 
-const RETRYABLE: ReadonlySet<ModelErrorKind> = new Set([
-  'rate_limit',
-  'overloaded',
-  'server_error',
-  'connection',
-  'timeout',
-]);
+/**
+ * The transient and outage kinds: retried by the runtime, and by default the ones a `fallback()`
+ * moves on to its next model for.
+ */
+export const RETRYABLE_KINDS: readonly ModelErrorKind[] = ['rate_limit', 'overloaded', 'server_error', 'connection', 'timeout'];
+
+const RETRYABLE: ReadonlySet<ModelErrorKind> = new Set(RETRYABLE_KINDS);
 
 /**
  * Base class of every model call failure. Known API keys are masked in its message and in its

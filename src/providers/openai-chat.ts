@@ -26,6 +26,7 @@ const usageShape = lazySchema(() => z
     completion_tokens: tokens(),
     prompt_tokens_details: z.object({ cached_tokens: tokens().nullish() }).nullish(),
     completion_tokens_details: z.object({ reasoning_tokens: tokens().nullish() }).nullish(),
+    cost: z.number().nonnegative().nullish(),
   })
   .nullish());
 const completionShape = lazySchema(() => z.object({
@@ -127,7 +128,18 @@ export function fromChatCompletion(completion: ChatCompletion): ModelResponse {
     toolCalls,
     finishReason: chatFinishReason(choice?.finish_reason ?? null),
     usage: chatUsage(completion.usage),
+    ...reportedCost(completion.usage),
   };
+}
+
+/**
+ * The cost a gateway reports in its usage, in USD: OpenRouter adds `usage.cost` (in credits,
+ * bought at one USD each) to every chat answer and to the last chunk of a stream
+ * (openrouter.ai/docs/use-cases/usage-accounting). OpenAI itself sends none.
+ */
+function reportedCost(usage: CompletionUsage | null | undefined): Pick<ModelResponse, 'providerCostUsd'> {
+  const cost = (usage as { cost?: number | null } | null | undefined)?.cost;
+  return typeof cost === 'number' ? { providerCostUsd: cost } : {};
 }
 
 /**
@@ -237,6 +249,7 @@ function streamedResponse(state: ChatStreamState): ModelResponse {
     toolCalls,
     finishReason: chatFinishReason(state.finishReason ?? null),
     usage: chatUsage(state.usage),
+    ...reportedCost(state.usage),
   };
 }
 

@@ -118,7 +118,7 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   const { run } = step;
   const { agent, state } = run;
   if (isLastStep(agent, step.index)) state.lastCall ??= 'max_steps';
-  const call = await chain.modelCall({ run, step, purpose: 'step', request: requestOf(agent, state, run.signal), attempts: 0 });
+  const call = await chain.modelCall({ run, step, purpose: 'step', model: agent.model, request: requestOf(agent, state, run.signal), attempts: 0 });
   if (call.kind === 'refused') return { kind: 'stop', stopReason: call.stopReason };
   const { response } = call;
   state.messages.push(assistantMessage(response));

@@ -8,7 +8,8 @@
 import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { Message, ToolCall } from '../messages.js';
-import type { ModelRequest } from '../providers/model.js';
+import { fallbackPlan, movesOn } from '../providers/fallback.js';
+import type { Model, ModelRequest } from '../providers/model.js';
 import type { Tool } from '../tool.js';
 import type { RunEvent, RunResult } from './events.js';
 import type { CompressOutcome, ModelCallOutcome, StepOutcome } from './outcomes.js';
@@ -94,6 +95,12 @@ export interface ModelCallContext {
   readonly purpose: 'step' | 'summary';
   /** The compression a summarising call is part of. */
   readonly compression?: CompressContext;
+  /**
+   * The model this call goes to: the agent's, or, when the agent's model is a `fallback()`, the
+   * one being tried (each model tried is its own pass through the chain: see `throughFallback`).
+   * Middleware price, guard, count and trace the call on it.
+   */
+  readonly model: Model;
   /** The request as it reaches this layer (each layer may pass a changed one to `next`). */
   request: ModelRequest;
   /** When the first streamed chunk arrived (`performance.now()` ms); set by the call itself. */
@@ -189,8 +196,50 @@ function nest<C, R>(wrappers: readonly Wrap<C, R>[]): (ctx: C, core: () => Promi
 }
 
 /**
+ * The entry of the chain's model calls: a call whose `ctx.model` is a `fallback()` goes through
+ * `call` (the whole model-call chain) once per model it tries; any other call goes through once.
+ *
+ * Why here, and not in a middleware or in the model: every layer must see each model tried as a
+ * call of its own. Tracing opens one `chat` span per model (the failed one ends in error with no
+ * cost), the budget reserves at that model's prices and settles the hold (to 0 for a failure),
+ * the retry middleware spends that model's retries (its `retry` events stay on its span) before
+ * the next model is tried, and the core prices the answer on the model that gave it. A wrapper
+ * model inside one pass could do none of that, and a middleware could only by re-running the
+ * layers below it. Each pass gets its own context, whose `model` is the one tried.
+ *
+ * The next model is tried when one fails with an error of the fallback's kinds (after its
+ * retries), unless the run was aborted or the failed call had already streamed a chunk (its text
+ * reached the reader). A budget refusal is an outcome, not a failure: it stops there. The last
+ * model's failure is thrown.
+ */
+function throughFallback(call: (ctx: ModelCallContext) => Promise<ModelCallOutcome>): (ctx: ModelCallContext) => Promise<ModelCallOutcome> {
+  return async (ctx) => {
+    const plan = fallbackPlan(ctx.model);
+    if (!plan) return call(ctx);
+    const last = plan.models.length - 1;
+    for (let i = 0; ; i++) {
+      const tried: ModelCallContext = {
+        run: ctx.run,
+        step: ctx.step,
+        purpose: ctx.purpose,
+        compression: ctx.compression,
+        model: plan.models[i] as ModelCallContext['model'],
+        request: ctx.request,
+        attempts: 0,
+      };
+      try {
+        return await call(tried);
+      } catch (error) {
+        if (i === last || tried.firstChunkAt !== undefined || ctx.run.signal.aborted || !movesOn(plan, error)) throw error;
+      }
+    }
+  };
+}
+
+/**
  * Composes middleware (the first outermost) around the model call's core once, for every call of
- * a runtime. Only the methods a middleware defines are in the chain.
+ * a runtime. Only the methods a middleware defines are in the chain. A model call to a
+ * `fallback()` goes through the whole model-call chain once per model it tries.
  */
 export function composeChain(
   middleware: readonly Middleware[],
@@ -215,7 +264,7 @@ export function composeChain(
     run: nest(pick('wrapRun') as Wrap<RunContext, RunResult>[]),
     step: nest(pick('wrapStep') as Wrap<StepContext, StepOutcome>[]),
     compress: nest(pick('wrapCompress') as Wrap<CompressContext, CompressOutcome>[]),
-    modelCall: (ctx) => modelAt(ctx, 0, ctx.request),
+    modelCall: throughFallback((ctx) => modelAt(ctx, 0, ctx.request)),
     toolCall: nest(pick('wrapToolCall') as Wrap<ToolCallContext, ToolOutcome>[]),
     loadConversation: nest(pick('wrapLoadConversation') as Wrap<ConversationContext, Message[]>[]),
     saveConversation: (ctx, core) => saveAt(ctx, 0, ctx.messages, core),

@@ -5,7 +5,7 @@
  */
 import { abortable } from '../abort.js';
 import { addUsage } from '../messages.js';
-import { servedPricer, type CallCost, type PriceOverrides, type ServedPricer } from '../pricing/price.js';
+import { reportedCost, servedPricer, type CallCost, type PriceOverrides, type ServedPricer } from '../pricing/price.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
 import type { ModelCallContext, RunContext } from './middleware.js';
@@ -30,13 +30,11 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
   };
   return async (ctx, request) => {
     const { run } = ctx;
-    const model = run.agent.model;
+    const model = ctx.model;
     ctx.firstChunkAt = undefined;
     const response = await abortable(run.streaming ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
     const cost: CallCost | undefined =
-      response.providerCostUsd !== undefined
-        ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }
-        : priceOf(model)(response.usage, response.model);
+      response.providerCostUsd !== undefined ? reportedCost(response.providerCostUsd) : priceOf(model)(response.usage, response.model);
     // A sub-run's spend is its ancestors' too: their run budgets and results count it as it happens.
     for (let r: RunContext | undefined = run; r; r = r.parentCall?.run) addCall(r.state.totals, response, cost);
     return { kind: 'response', response, cost };

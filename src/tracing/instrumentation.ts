@@ -118,7 +118,10 @@ function putLangfuseUsage(attrs: Attributes, usage: Usage, cost: CallCost | unde
     `{"input":${uncached},"input_cache_read":${usage.cacheReadTokens},"input_cache_creation":${usage.cacheWriteTokens},` +
     `"output":${usage.outputTokens - usage.reasoningTokens},"output_reasoning_tokens":${usage.reasoningTokens},` +
     `"total":${usage.inputTokens + usage.outputTokens}}`;
-  if (cost) attrs[ATTR.langfuseCostDetails] = `{"input":${cost.inputUsd},"output":${cost.outputUsd},"total":${cost.usd}}`;
+  if (!cost) return;
+  // A provider reports one total: splitting it into input and output would be made up.
+  attrs[ATTR.langfuseCostDetails] =
+    cost.source === 'provider' ? `{"total":${cost.usd}}` : `{"input":${cost.inputUsd},"output":${cost.outputUsd},"total":${cost.usd}}`;
 }
 
 /** Who a span belongs to: set on every span (`gen_ai.agent.name`, `gen_ai.conversation.id`). */

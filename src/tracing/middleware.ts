@@ -274,18 +274,18 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     async wrapModelCall(ctx, next) {
       const spans = spansOf(ctx.run);
       const index = ctx.step.index;
-      const agentModel = ctx.run.agent.model;
+      const called = ctx.model;
       const parent = ctx.compression ? compressions.get(ctx.compression) : spans.steps[index];
       const request = ctx.request;
       const open = openSpan(tracer, {
-        name: SPAN_NAME.chat(agentModel.modelId),
+        name: SPAN_NAME.chat(called.modelId),
         kind: SpanKind.CLIENT,
         parent: parent?.context,
         attributes: () => {
-          const attrs = chatRequestAttributes(agentModel, request, spans.owner, ctx.run.streaming, recording);
+          const attrs = chatRequestAttributes(called, request, spans.owner, ctx.run.streaming, recording);
           if (ctx.promptTokens !== undefined) {
             attrs[ATTR.contextPromptTokens] = ctx.promptTokens;
-            const window = contextWindowOf(agentModel);
+            const window = contextWindowOf(called);
             if (window) attrs[ATTR.contextUtilization] = ctx.promptTokens / window;
           }
           return attrs;
@@ -299,13 +299,13 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
           const { response, cost } = outcome;
           const attrs = chatResponseAttributes(response, cost, ctx.attempts - 1, recording);
           if (ctx.promptTokens === undefined) {
-            const window = contextWindowOf(agentModel);
+            const window = contextWindowOf(called);
             if (window) attrs[ATTR.contextUtilization] = response.usage.inputTokens / window;
           }
           open.span.setAttributes(attrs);
           if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started, recording));
           if (!cost) {
-            const event = priceUnknownEvent(agentModel);
+            const event = priceUnknownEvent(called);
             open.span.addEvent(event.name, event.attributes);
           }
         }

@@ -39,6 +39,7 @@ const HEAVY = [
   '@opentelemetry/context-async-hooks',
   '@opentelemetry/core',
   '@modelcontextprotocol/sdk',
+  '@ai-sdk/provider',
 ] as const;
 
 /** Records every module the ESM loader loads, one URL a line, in the file named by `initialize`. */

@@ -1,0 +1,73 @@
+/**
+ * tracebound requests as AI SDK call options: the `@ai-sdk/provider` specification's
+ * `LanguageModelV3CallOptions` (prompt, tools, tool choice, limits, abort signal), which every AI
+ * SDK provider package turns into its own wire format.
+ */
+import type {
+  LanguageModelV3CallOptions,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3Message,
+  LanguageModelV3Prompt,
+} from '@ai-sdk/provider';
+import type { AssistantMessage, Message } from '../messages.js';
+import type { ModelRequest, ToolDefinition } from './model.js';
+
+/**
+ * The call options of one request. Tools go as `function` tools with their JSON Schema;
+ * `toolChoice: 'none'` is sent only with tools (the provider's default is `auto`).
+ */
+export function callOptions(request: ModelRequest): LanguageModelV3CallOptions {
+  const options: LanguageModelV3CallOptions = { prompt: promptOf(request) };
+  if (request.tools.length > 0) {
+    options.tools = request.tools.map(functionTool);
+    if (request.toolChoice === 'none') options.toolChoice = { type: 'none' };
+  }
+  if (request.maxOutputTokens !== undefined) options.maxOutputTokens = request.maxOutputTokens;
+  if (request.temperature !== undefined) options.temperature = request.temperature;
+  if (request.signal !== undefined) options.abortSignal = request.signal;
+  return options;
+}
+
+function promptOf(request: ModelRequest): LanguageModelV3Prompt {
+  const prompt: LanguageModelV3Prompt = request.system === undefined ? [] : [{ role: 'system', content: request.system }];
+  for (const message of request.messages) prompt.push(toMessage(message));
+  return prompt;
+}
+
+function toMessage(message: Message): LanguageModelV3Message {
+  switch (message.role) {
+    case 'system':
+      return { role: 'system', content: message.content };
+    case 'user':
+      return { role: 'user', content: [{ type: 'text', text: message.content }] };
+    case 'assistant':
+      return assistant(message);
+    case 'tool':
+      return {
+        role: 'tool',
+        content: [
+          {
+            type: 'tool-result',
+            toolCallId: message.toolCallId,
+            toolName: message.toolName,
+            // A failed call's text goes as the specification's error output, so a provider with
+            // an error flag on tool results (Anthropic's `is_error`) can set it.
+            output: message.isError ? { type: 'error-text', value: message.content } : { type: 'text', value: message.content },
+          },
+        ],
+      };
+  }
+}
+
+function assistant(message: AssistantMessage): LanguageModelV3Message {
+  const content: Extract<LanguageModelV3Message, { role: 'assistant' }>['content'] = [];
+  for (const part of message.reasoning ?? []) if (part.text !== '') content.push({ type: 'reasoning', text: part.text });
+  if (message.content !== '') content.push({ type: 'text', text: message.content });
+  // Arguments that never parsed as JSON stay the raw string, so the model sees what it sent.
+  for (const call of message.toolCalls ?? []) content.push({ type: 'tool-call', toolCallId: call.id, toolName: call.name, input: call.arguments });
+  return { role: 'assistant', content };
+}
+
+function functionTool(tool: ToolDefinition): LanguageModelV3FunctionTool {
+  return { type: 'function', name: tool.name, description: tool.description, inputSchema: tool.parameters };
+}
