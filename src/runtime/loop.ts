@@ -9,6 +9,7 @@
 import type { Agent } from '../agent.js';
 import type { StopReason } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
+import { outputText } from '../output.js';
 import type { Tool } from '../tool.js';
 import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
@@ -216,7 +217,7 @@ function subRunnerOf(call: ToolCallContext, chain: Chain): SubRunner {
     open.add(settled);
     try {
       const result = await done;
-      return { runId: result.runId, output: result.output, stopReason: result.stopReason, costUsd: result.costUsd };
+      return { runId: result.runId, output: outputText(result.output) ?? '', stopReason: result.stopReason, costUsd: result.costUsd };
     } finally {
       open.delete(settled);
     }

@@ -10,6 +10,7 @@
  * {@link TracingMiddleware.model} next to the provider, inside the budget and around retries
  * (the `chat` span covers the call and its retries, not the budget's bookkeeping).
  */
+import { outputText } from '../output.js';
 import { context as otelContext, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
 import type { CompressContext, ConversationContext, Middleware, RunContext, ToolCallContext } from '../runtime/middleware.js';
@@ -155,7 +156,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         );
       try {
         const result = await within(run, next);
-        end(result.stopReason, result.output);
+        end(result.stopReason, outputText(result.output));
         return result;
       } catch (error) {
         end((error as { stopReason?: string }).stopReason ?? 'error');
