@@ -83,8 +83,11 @@ export class OutputValidationError extends RunError {
     readonly text: string,
     /** Why the schema rejected it; empty when the text was not JSON at all. */
     readonly issues: readonly z.core.$ZodIssue[],
-    /** `invalid_json`: the text did not parse; `schema`: the JSON did not validate. */
-    readonly kind: 'invalid_json' | 'schema',
+    /**
+     * `invalid_json`: the text did not parse; `schema`: the JSON did not validate. (Not `kind`,
+     * which would become the span's `error.type`: that is this error's name.)
+     */
+    readonly reason: 'invalid_json' | 'schema',
   ) {
     super('error', message, progress);
   }

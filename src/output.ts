@@ -53,25 +53,46 @@ function strict(node: unknown): unknown {
   return out;
 }
 
-/** What checking a model's answer against the agent's schema gave. */
+/** What checking a model's answer against the agent's schema gave: the JSON value and its parse. */
 export type OutputCheck =
-  | { ok: true; value: unknown }
+  | { ok: true; json: unknown; value: unknown }
   | { ok: false; kind: 'invalid_json' | 'schema'; message: string; issues: z.core.$ZodIssue[] };
 
-/** Parses `text` as JSON and validates it with `schema`; a failure says why, in words for the model. */
+/** A Markdown code fence around a whole answer (` ```json ... ``` `), which models that are only instructed often add. */
+const FENCE = /^\s*```[a-zA-Z]*\n([\s\S]*?)\n?```\s*$/;
+
+/**
+ * Parses `text` as JSON (inside a Markdown code fence, if the whole answer is one) and validates
+ * it with `schema`; a failure says why, in words for the model.
+ */
 export function checkOutput(schema: z.ZodType, text: string): OutputCheck {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(FENCE.exec(text)?.[1] ?? text);
   } catch (error) {
-    return { ok: false, kind: 'invalid_json', message: `the answer is not valid JSON (${error instanceof Error ? error.message : String(error)})`, issues: [] };
+    // The position only: the parser's own message quotes the answer, which must not reach a span.
+    const at = error instanceof Error ? /at position \d+/.exec(error.message)?.[0] : undefined;
+    return { ok: false, kind: 'invalid_json', message: `the answer is not valid JSON${at ? ` (${at})` : ''}`, issues: [] };
   }
   const parsed = schema.safeParse(json);
-  if (parsed.success) return { ok: true, value: parsed.data };
+  if (parsed.success) return { ok: true, json, value: parsed.data };
   return { ok: false, kind: 'schema', message: `the answer does not match the schema: ${z.prettifyError(parsed.error)}`, issues: parsed.error.issues };
 }
 
 /** A run's answer as text: itself when it is text, else its JSON (`undefined` for no answer). */
 export function outputText(output: unknown): string | undefined {
   return typeof output === 'string' ? output : (JSON.stringify(output) as string | undefined);
+}
+
+/**
+ * The system prompt's addition for a model without native structured output ("instruct and
+ * parse"): the JSON Schema the answer must follow.
+ */
+export function outputInstructions(output: OutputRequest): string {
+  return `When you give your final answer, reply with only a JSON value (no other text, no code fence) that matches this JSON Schema:\n${JSON.stringify(output.jsonSchema)}`;
+}
+
+/** What the model is told when its answer failed `check`: the error, and to answer again. */
+export function retryPrompt(message: string): string {
+  return `Your answer could not be used: ${message}. Answer again with only JSON that matches the schema.`;
 }

@@ -7,9 +7,9 @@
  * checkpointed: an interrupted step first finishes its tool calls with the decisions it got.
  */
 import type { Agent } from '../agent.js';
-import type { StopReason } from '../errors.js';
+import { OutputValidationError, type StopReason } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
-import { outputText } from '../output.js';
+import { checkOutput, outputInstructions, outputText, retryPrompt } from '../output.js';
 import type { Tool } from '../tool.js';
 import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
@@ -17,7 +17,7 @@ import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './
 import type { Chain, ResumePoint, RunContext, StepContext, ToolCallContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
 import { newRunId, newRunState, traceIdOf, type PendingApproval, type RunState } from './run-state.js';
-import { runSignal, toRunError } from './run-signal.js';
+import { progressOf, runSignal, toRunError } from './run-signal.js';
 import { toolIndexOf, type ToolIndex } from './tool-index.js';
 import { executeTool, toolFailure, type SubRunner, type ToolOutcome } from './tools.js';
 
@@ -124,7 +124,10 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   const { response } = call;
   state.messages.push(assistantMessage(response));
   state.output = response.text;
-  if (response.toolCalls.length === 0 || state.lastCall) return state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' };
+  if (response.toolCalls.length === 0 || state.lastCall) {
+    const refused = agent.output ? await checkAnswer(step, chain, agent.output) : undefined;
+    return refused ?? (state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' });
+  }
 
   const limit = toolCallLimit(agent, state, response.toolCalls.length);
   if (limit === 'stop') return { kind: 'stop', stopReason: 'max_tool_calls' };
@@ -138,6 +141,33 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   const tools = toolIndexOf(agent);
   if (tools.approvals) state.approvals = await approvalsOf(agent.name, tools, response.toolCalls);
   return answerToolCalls(step, chain);
+}
+
+/**
+ * Checks a typed agent's final answer (`state.output`) against its schema and keeps it in
+ * `state.answer`. An answer that fails goes back to the model once, in this step, with the error
+ * (an `output-retry` event, then a model call of its own through the chain).
+ * @returns the stop when the budget refused the second call; undefined once the answer is kept.
+ * @throws {OutputValidationError} when the second answer fails too.
+ */
+async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<Agent['output']>): Promise<StepOutcome | undefined> {
+  const { run } = step;
+  const { agent, state } = run;
+  let check = checkOutput(schema, state.output);
+  if (!check.ok) {
+    run.emit({ type: 'output-retry', step: step.index, kind: check.kind, error: check.message });
+    state.messages.push({ role: 'user', content: retryPrompt(check.message) });
+    const call = await chain.modelCall({ run, step, purpose: 'step', request: requestOf(agent, state, run.signal), attempts: 0 });
+    if (call.kind === 'refused') return { kind: 'stop', stopReason: call.stopReason };
+    state.messages.push(assistantMessage(call.response));
+    state.output = call.response.text;
+    check = checkOutput(schema, state.output);
+    if (!check.ok) {
+      throw new OutputValidationError(`agent "${agent.name}": the answer failed its output schema twice; ${check.message}`, progressOf(state), state.output, check.issues, check.kind);
+    }
+  }
+  state.answer = check.json;
+  return undefined;
 }
 
 /**
@@ -255,6 +285,11 @@ function denied(call: ToolCall, reason: string | undefined): ToolOutcome {
 
 function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefined): ModelRequest {
   const request: ModelRequest = { system: agent.instructions, messages: [...state.messages], tools: toolIndexOf(agent).definitions };
+  const output = agent.outputRequest;
+  if (output) {
+    request.output = output;
+    if (!agent.model.structuredOutput) request.system = `${agent.instructions}\n\n${outputInstructions(output)}`;
+  }
   if (agent.maxOutputTokens !== undefined) request.maxOutputTokens = agent.maxOutputTokens;
   if (agent.temperature !== undefined) request.temperature = agent.temperature;
   if (state.lastCall) request.toolChoice = 'none';
@@ -263,10 +298,10 @@ function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefine
 }
 
 function result(run: RunContext, stopReason: StopReason): RunResult {
-  const { state } = run;
+  const { agent, state } = run;
   const result: RunResult = {
     runId: state.runId,
-    output: state.output,
+    output: agent.output ? answerOf(agent.output, state, stopReason) : state.output,
     messages: state.messages,
     usage: state.totals.usage,
     costUsd: state.totals.priced ? state.totals.costUsd : undefined,
@@ -279,6 +314,11 @@ function result(run: RunContext, stopReason: StopReason): RunResult {
     result.interruptions = state.approvals.map((a) => ({ kind: a.kind, toolCallId: a.toolCallId, toolName: a.toolName, arguments: a.arguments }));
   }
   return result;
+}
+
+/** A typed agent's `result.output`: the schema's parse of the kept answer when the run ended with one. */
+function answerOf(schema: NonNullable<Agent['output']>, state: RunState, stopReason: StopReason): unknown {
+  return (stopReason === 'final' || stopReason === 'graceful_limit') && state.answer !== undefined ? schema.parse(state.answer) : undefined;
 }
 
 function assistantMessage(response: ModelResponse): AssistantMessage {

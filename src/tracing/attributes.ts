@@ -171,6 +171,8 @@ export const EVENT = {
   priceUnknown: 'tracebound.price.unknown',
   /** A decision on a tool call awaiting approval, on the resumed run's span. */
   approval: 'tracebound.approval',
+  /** A typed agent's answer failed its schema and goes back to the model once, on the step span. */
+  outputInvalid: 'tracebound.output.invalid',
 } as const;
 
 /** Attribute keys of tracebound's span events. */

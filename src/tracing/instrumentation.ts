@@ -364,6 +364,8 @@ export function eventOf(event: RunEvent): { name: string; attributes: Attributes
           [EVENT_ATTR.delayMs]: event.delayMs,
         },
       };
+    case 'output-retry':
+      return { name: EVENT.outputInvalid, attributes: { [EVENT_ATTR.errorType]: event.kind, [EVENT_ATTR.errorMessage]: event.error } };
     default:
       return undefined;
   }
