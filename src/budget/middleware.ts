@@ -72,9 +72,12 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
     return guard;
   };
 
-  /** The run's prompt counter; a summarising call gets its own, so it does not skew the run's corrections. */
+  /**
+   * The run's prompt counter; a summarising or guardrail call gets its own (of the model it
+   * calls), so it does not skew the run's corrections.
+   */
   const counterOf = (ctx: ModelCallContext): TokenCounter => {
-    if (ctx.purpose === 'summary') return tokenCounterFor(ctx.run.agent.model);
+    if (ctx.purpose !== 'step') return tokenCounterFor(ctx.model ?? ctx.run.agent.model);
     let counter = counters.get(ctx.run);
     if (!counter) {
       counter = tokenCounterFor(ctx.run.agent.model);

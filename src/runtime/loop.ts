@@ -7,7 +7,7 @@
  * checkpointed: an interrupted step first finishes its tool calls with the decisions it got.
  */
 import type { Agent } from '../agent.js';
-import { OutputValidationError, type StopReason } from '../errors.js';
+import { OutputValidationError } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
 import { checkOutput, outputInstructions, outputText, retryPrompt } from '../output.js';
 import type { Tool } from '../tool.js';
@@ -16,7 +16,8 @@ import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
 import type { Chain, ResumePoint, RunContext, StepContext, ToolCallContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
-import { newRunId, newRunState, traceIdOf, type PendingApproval, type RunState } from './run-state.js';
+import { newRunId, newRunState, type PendingApproval, type RunState } from './run-state.js';
+import { runResult } from './result.js';
 import { progressOf, runSignal, toRunError } from './run-signal.js';
 import { toolIndexOf, type ToolIndex } from './tool-index.js';
 import { executeTool, toolFailure, type SubRunner, type ToolOutcome } from './tools.js';
@@ -76,6 +77,7 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
           },
     compress: chain.compress,
     callModel: chain.modelCall,
+    checkGuardrail: chain.guardrail,
     loadConversation: chain.loadConversation,
     saveConversation: chain.saveConversation,
   };
@@ -103,15 +105,15 @@ async function steps(run: RunContext, chain: Chain): Promise<RunResult> {
     for (const a of state.approvals) if (a.decision) run.emit(approvalEvent(state.step, a, a.decision));
     const step: StepContext = { run, index: state.step };
     const outcome = await chain.step(step, () => answerToolCalls(step, chain));
-    if (outcome.kind !== 'continue') return result(run, 'interrupted');
+    if (outcome.kind !== 'continue') return runResult(run, 'interrupted');
   }
   for (;;) {
-    if (stepsExhausted(agent, state)) return result(run, 'max_steps');
+    if (stepsExhausted(agent, state)) return runResult(run, 'max_steps');
     run.signal.throwIfAborted();
     const step: StepContext = { run, index: ++state.step };
     const outcome = await chain.step(step, () => takeStep(step, chain));
     if (outcome.kind === 'continue') continue;
-    return result(run, outcome.kind === 'final' ? (outcome.why ? 'graceful_limit' : 'final') : outcome.stopReason);
+    return runResult(run, outcome.kind === 'final' ? (outcome.why ? 'graceful_limit' : 'final') : outcome.stopReason);
   }
 }
 
@@ -311,30 +313,6 @@ function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefine
   if (state.lastCall) request.toolChoice = 'none';
   if (signal) request.signal = signal;
   return request;
-}
-
-function result(run: RunContext, stopReason: StopReason): RunResult {
-  const { agent, state } = run;
-  const result: RunResult = {
-    runId: state.runId,
-    output: agent.output ? answerOf(agent.output, state, stopReason) : state.output,
-    messages: state.messages,
-    usage: state.totals.usage,
-    costUsd: state.totals.priced ? state.totals.costUsd : undefined,
-    steps: state.step,
-    toolCalls: state.totals.toolCalls,
-    stopReason,
-    traceId: traceIdOf(state),
-  };
-  if (stopReason === 'interrupted') {
-    result.interruptions = state.approvals.map((a) => ({ kind: a.kind, toolCallId: a.toolCallId, toolName: a.toolName, arguments: a.arguments }));
-  }
-  return result;
-}
-
-/** A typed agent's `result.output`: the schema's parse of the kept answer when the run ended with one. */
-function answerOf(schema: NonNullable<Agent['output']>, state: RunState, stopReason: StopReason): unknown {
-  return (stopReason === 'final' || stopReason === 'graceful_limit') && state.answer !== undefined ? schema.parse(state.answer) : undefined;
 }
 
 function assistantMessage(response: ModelResponse): AssistantMessage {

@@ -30,9 +30,11 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
   };
   return async (ctx, request) => {
     const { run } = ctx;
-    const model = run.agent.model;
+    const model = ctx.model ?? run.agent.model;
     ctx.firstChunkAt = undefined;
-    const response = await abortable(run.streaming ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
+    // A guardrail's call is not part of the answer a stream reader follows.
+    const streamed = run.streaming && ctx.purpose !== 'guardrail';
+    const response = await abortable(streamed ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
     const cost: CallCost | undefined =
       response.providerCostUsd !== undefined
         ? { usd: response.providerCostUsd, inputUsd: 0, outputUsd: response.providerCostUsd, source: 'provider', priceTableVersion: 'provider' }

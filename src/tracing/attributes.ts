@@ -68,6 +68,15 @@ export const ATTR = {
   steps: 'tracebound.steps',
   toolCalls: 'tracebound.tool_calls',
   stopReason: 'tracebound.stop_reason',
+  /**
+   * A guardrail check (on its `guardrail {name}` span) and, on the run span of a run it stopped
+   * (`stop_reason` `guardrail`), the one that failed: its name, stage (`input` | `output`),
+   * result (`pass` | `fail`, check spans only) and the reason it gave.
+   */
+  guardrailName: 'tracebound.guardrail.name',
+  guardrailStage: 'tracebound.guardrail.stage',
+  guardrailResult: 'tracebound.guardrail.result',
+  guardrailReason: 'tracebound.guardrail.reason',
   stepIndex: 'tracebound.step.index',
   stepFinish: 'tracebound.step.finish',
   contextUtilization: 'tracebound.context.utilization',
@@ -164,6 +173,7 @@ export const OPERATION = {
   executeTool: 'execute_tool',
   step: 'step',
   compressContext: 'compress_context',
+  guardrail: 'guardrail',
   loadConversation: 'load_conversation',
   saveConversation: 'save_conversation',
 } as const;
@@ -228,6 +238,8 @@ export const SPAN_NAME = {
   chat: (model: string) => `${OPERATION.chat} ${model}`,
   tool: (toolName: string) => `${OPERATION.executeTool} ${toolName}`,
   compress: () => OPERATION.compressContext,
+  /** One guardrail check. */
+  guardrail: (name: string) => `${OPERATION.guardrail} ${name}`,
   loadConversation: () => OPERATION.loadConversation,
   saveConversation: () => OPERATION.saveConversation,
   /** One delivery attempt of an outcome to an output (`deliver webhook`). */

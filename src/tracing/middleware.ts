@@ -13,7 +13,7 @@
 import { outputText } from '../output.js';
 import { context as otelContext, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
-import type { CompressContext, ConversationContext, Middleware, RunContext, ToolCallContext } from '../runtime/middleware.js';
+import type { CompressContext, ConversationContext, GuardrailContext, Middleware, RunContext, ToolCallContext } from '../runtime/middleware.js';
 import { maxSteps } from '../runtime/limits.js';
 import { stepFinish } from '../runtime/outcomes.js';
 import type { RunTraceRef } from '../runtime/run-state.js';
@@ -76,6 +76,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     return windows.get(model);
   };
   const compressions = new WeakMap<CompressContext, OpenSpan>();
+  const guardrailSpans = new WeakMap<GuardrailContext, OpenSpan>();
   /** Open tool spans, for the sub-runs their calls start. */
   const toolSpans = new WeakMap<ToolCallContext, OpenSpan>();
   const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
@@ -143,7 +144,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
             runEndAttributes(
               {
                 usage: state.totals.usage,
-                costUsd: state.totals.priced && state.step > 0 ? state.totals.costUsd : undefined,
+                // A guardrail's model call may spend before the first step.
+                costUsd: state.totals.priced && (state.step > 0 || state.totals.costUsd > 0) ? state.totals.costUsd : undefined,
                 steps: state.step,
                 toolCalls: state.totals.toolCalls,
                 stopReason,
@@ -159,6 +161,10 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       try {
         const result = await within(run, next);
         end(result.stopReason, outputText(result.output));
+        const trip = result.guardrail;
+        if (trip) {
+          setAttributes(run.span, () => ({ [ATTR.guardrailName]: trip.name, [ATTR.guardrailStage]: trip.stage, [ATTR.guardrailReason]: trip.reason }));
+        }
         return result;
       } catch (error) {
         end((error as { stopReason?: string }).stopReason ?? 'error');
@@ -220,6 +226,31 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         spans.compressing[index] = undefined;
       }
     },
+    async wrapGuardrail(ctx, next) {
+      const spans = spansOf(ctx.run);
+      // Under the run span: input checks come before the first step, output checks after the last.
+      const open = openSpan(tracer, {
+        name: SPAN_NAME.guardrail(ctx.name),
+        parent: spans.run.context,
+        attributes: () => ({
+          [ATTR.operation]: OPERATION.guardrail,
+          [ATTR.agentName]: spans.owner.agentName,
+          [ATTR.guardrailName]: ctx.name,
+          [ATTR.guardrailStage]: ctx.stage,
+        }),
+      });
+      guardrailSpans.set(ctx, open);
+      try {
+        const verdict = await within(open, next);
+        setAttributes(open.span, () => (verdict.ok ? { [ATTR.guardrailResult]: 'pass' } : { [ATTR.guardrailResult]: 'fail', [ATTR.guardrailReason]: verdict.reason }));
+        return verdict;
+      } catch (error) {
+        recordError(open.span, error, recording);
+        throw error;
+      } finally {
+        open.span.end();
+      }
+    },
     async wrapToolCall(ctx, next) {
       const spans = spansOf(ctx.run);
       const open = openSpan(tracer, {
@@ -275,18 +306,18 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     async wrapModelCall(ctx, next) {
       const spans = spansOf(ctx.run);
       const index = ctx.step.index;
-      const agentModel = ctx.run.agent.model;
-      const parent = ctx.compression ? compressions.get(ctx.compression) : spans.steps[index];
+      const calledModel = ctx.model ?? ctx.run.agent.model;
+      const parent = ctx.compression ? compressions.get(ctx.compression) : ctx.guardrail ? guardrailSpans.get(ctx.guardrail) : spans.steps[index];
       const request = ctx.request;
       const open = openSpan(tracer, {
-        name: SPAN_NAME.chat(agentModel.modelId),
+        name: SPAN_NAME.chat(calledModel.modelId),
         kind: SpanKind.CLIENT,
         parent: parent?.context,
         attributes: () => {
-          const attrs = chatRequestAttributes(agentModel, request, spans.owner, ctx.run.streaming, recording);
+          const attrs = chatRequestAttributes(calledModel, request, spans.owner, ctx.run.streaming, recording);
           if (ctx.promptTokens !== undefined) {
             attrs[ATTR.contextPromptTokens] = ctx.promptTokens;
-            const window = contextWindowOf(agentModel);
+            const window = contextWindowOf(calledModel);
             if (window) attrs[ATTR.contextUtilization] = ctx.promptTokens / window;
           }
           return attrs;
@@ -300,13 +331,13 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
           const { response, cost } = outcome;
           const attrs = chatResponseAttributes(response, cost, ctx.attempts - 1, recording);
           if (ctx.promptTokens === undefined) {
-            const window = contextWindowOf(agentModel);
+            const window = contextWindowOf(calledModel);
             if (window) attrs[ATTR.contextUtilization] = response.usage.inputTokens / window;
           }
           open.span.setAttributes(attrs);
           if (ctx.firstChunkAt !== undefined) open.span.setAttributes(firstChunk(ctx.firstChunkAt, started, recording));
           if (!cost) {
-            const event = priceUnknownEvent(agentModel);
+            const event = priceUnknownEvent(calledModel);
             open.span.addEvent(event.name, event.attributes);
           }
         }
