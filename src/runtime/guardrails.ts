@@ -11,6 +11,7 @@ import type { Message } from '../messages.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
 import type { GuardrailContext, Middleware, RunContext, StepContext } from './middleware.js';
 import { runResult } from './result.js';
+import { toRunError } from './run-signal.js';
 
 /** A guardrail's model call the budget refused: the run stops with the refusal, as for its own calls. */
 class GuardrailCallRefused extends Error {
@@ -38,11 +39,13 @@ export const guardrailsMiddleware: Middleware = {
       const result = await next();
       if (output.length === 0 || (result.stopReason !== 'final' && result.stopReason !== 'graceful_limit')) return result;
       const trip = await firstFailure(ctx, { run: ctx, index: ctx.state.step }, 'output', result.output, output);
-      // The blocked answer stays in `messages` (and the trace) for review; `output` does not carry it.
-      return trip ? { ...result, output: ctx.agent.output ? undefined : '', stopReason: 'guardrail', guardrail: trip } : result;
+      // Read again from the state: the checks' own model calls count in the totals. A blocked
+      // answer stays in `messages` (and the trace) for review; `output` does not carry it.
+      return trip ? { ...runResult(ctx, 'guardrail'), output: ctx.agent.output ? undefined : '', guardrail: trip } : runResult(ctx, result.stopReason);
     } catch (error) {
       if (error instanceof GuardrailCallRefused) return runResult(ctx, error.stopReason);
-      throw error;
+      // A check that threw fails the run as any failure does (the steps' own arrive as RunErrors already).
+      throw toRunError(error, ctx.state, ctx.signal);
     }
   },
 };
