@@ -4,6 +4,9 @@
  * or text), a guardrail's own model call is a priced `chat` span under its `guardrail` span, and
  * a check that throws fails the run.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -13,7 +16,10 @@ import type { Guardrail } from '../../src/guardrail.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import { memoryStore } from '../../src/state/memory.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
+import { recordRun } from '../../src/testing/record.js';
 import { scriptedModel, type ScriptedResponse } from '../../src/testing/scripted-model.js';
+import { readTraceFile } from '../../src/traces/trace-file.js';
+import { renderTraces } from '../../src/tracing/tree.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 
@@ -166,5 +172,17 @@ describe('guardrails: output', () => {
     const model = scriptedModel({ respond: [] });
     expect(() => agent({ name: 'a', instructions: '', model, guardrails: { input: [{ name: '', check: () => ({ ok: true }) }] } })).toThrow(DefinitionError);
     expect(() => agent({ name: 'a', instructions: '', model, guardrails: { output: [{ name: 'x' } as unknown as Guardrail] } })).toThrow(/guardrails.output\[0\] must be/);
+  });
+});
+
+describe('guardrails: the span tree', () => {
+  it("shows each check's verdict and, on a stopped run, which guardrail stopped it and why", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'tracebound-guardrail-')), 'trace.jsonl');
+    const model = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: [{ text: 'never sent', usage }] });
+    const a = agent({ name: 'support', instructions: 'Help.', model, guardrails: { input: [noEmail] } });
+    await recordRun(a, 'Mail ada@example.com', { traceFile: file });
+    const lines = renderTraces(await readTraceFile(file), { color: false });
+    expect(lines.find((l) => l.includes('guardrail no_email'))).toMatch(/guardrail no_email\s+\S+ ms\s+fail: contains an email address/);
+    expect(lines.find((l) => l.includes('stop '))).toMatch(/stop guardrail\s+by no_email \(input\): contains an email address\s+0 steps/);
   });
 });
