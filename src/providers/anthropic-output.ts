@@ -60,8 +60,10 @@ export function finalToolAnswer(response: ModelResponse, name: string): ModelRes
 }
 
 /**
- * A stream in which the final tool's input arrives as text deltas (so a reader sees the answer's
- * JSON grow, as with native output), and whose response is {@link finalToolAnswer}'s.
+ * A stream in which the final tool's input arrives as the text deltas (so a reader sees the
+ * answer's JSON grow, as with native output), and whose response is {@link finalToolAnswer}'s.
+ * Text the model writes before calling a tool ("Let me check...") is left out of the deltas: the
+ * answer is the tool's input alone.
  */
 export async function* finalToolStream(chunks: AsyncIterable<ModelStreamChunk>, name: string): AsyncGenerator<ModelStreamChunk> {
   let index: number | undefined;
@@ -69,6 +71,6 @@ export async function* finalToolStream(chunks: AsyncIterable<ModelStreamChunk>, 
     if (chunk.type === 'tool-call-start' && chunk.name === name) index = chunk.index;
     else if (chunk.type === 'tool-call-delta' && chunk.index === index) yield { type: 'text-delta', text: chunk.argumentsDelta };
     else if (chunk.type === 'response') yield { type: 'response', response: finalToolAnswer(chunk.response, name) };
-    else yield chunk;
+    else if (chunk.type !== 'text-delta') yield chunk;
   }
 }

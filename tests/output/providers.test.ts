@@ -4,6 +4,7 @@
  * on the wire, and `result.output` is the recorded answer, parsed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { anthropic } from '../../src/providers/anthropic.js';
@@ -135,5 +136,36 @@ describe('typed output: Anthropic', () => {
     expect(sent(0)['tool_choice']).toEqual({ type: 'tool', name: 'final_result' });
     expect((sent(0)['tools'] as { name: string }[]).map((t) => t.name)).toEqual(['final_result']);
     expect(result.output).toEqual({ city: 'Mexico City', country: 'Mexico' });
+  });
+
+  it('streams the final tool\'s input as partial objects (a recorded stream of a tool call, in tool mode)', async () => {
+    // Anthropic's docs' streamed tool call: text first, then `get_weather`'s input in
+    // input_json_delta pieces. With the final tool named get_weather, that input is the answer.
+    server.enqueue(MESSAGES, { sse: await readFile(new URL('../fixtures/anthropic/docs-stream-tool-use.sse', import.meta.url), 'utf8') });
+    const Weather = z.object({ location: z.string(), unit: z.enum(['celsius', 'fahrenheit']) }).meta({ title: 'get_weather' });
+    const model = anthropic('claude-opus-4-1', { baseURL: server.url, apiKey: 'sk-ant-test', outputMode: 'tool' });
+    const a = agent({ name: 'weather', instructions: 'Answer with the weather query.', model, output: Weather });
+    const partials: unknown[] = [];
+    const texts: string[] = [];
+    let output: unknown;
+    for await (const event of createRuntime().stream(a, 'What is the weather like in San Francisco?')) {
+      if (event.type === 'output-partial') partials.push(event.partial);
+      if (event.type === 'text-delta') texts.push(event.text);
+      if (event.type === 'run-end') output = event.result.output;
+    }
+    expect(sent(0)['stream']).toBe(true);
+    expect(sent(0)['tool_choice']).toEqual({ type: 'tool', name: 'get_weather' });
+    // The text before the call ("Okay, let's check...") is not part of the answer.
+    expect(texts.join('')).toBe('{"location": "San Francisco, CA", "unit": "fahrenheit"}');
+    expect(partials).toEqual([
+      {},
+      { location: 'San' },
+      { location: 'San Francisc' },
+      { location: 'San Francisco,' },
+      { location: 'San Francisco, CA' },
+      { location: 'San Francisco, CA', unit: 'fah' },
+      { location: 'San Francisco, CA', unit: 'fahrenheit' },
+    ]);
+    expect(output).toEqual({ location: 'San Francisco, CA', unit: 'fahrenheit' });
   });
 });
