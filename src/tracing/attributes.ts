@@ -25,6 +25,8 @@ export const ATTR = {
   requestMaxTokens: 'gen_ai.request.max_tokens',
   requestTemperature: 'gen_ai.request.temperature',
   requestStream: 'gen_ai.request.stream',
+  /** The content type asked for: `json` on a typed agent's calls (semconv `gen_ai.output.type`). */
+  outputType: 'gen_ai.output.type',
   responseId: 'gen_ai.response.id',
   responseModel: 'gen_ai.response.model',
   responseFinishReasons: 'gen_ai.response.finish_reasons',

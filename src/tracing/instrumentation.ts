@@ -210,6 +210,7 @@ export function chatRequestAttributes(
   if (streaming) attrs[ATTR.requestStream] = true;
   if (request.maxOutputTokens !== undefined) attrs[ATTR.requestMaxTokens] = request.maxOutputTokens;
   if (request.temperature !== undefined) attrs[ATTR.requestTemperature] = request.temperature;
+  if (request.output) attrs[ATTR.outputType] = 'json';
   if (model.server) {
     attrs[ATTR.serverAddress] = model.server.address;
     if (model.server.port !== undefined) attrs[ATTR.serverPort] = model.server.port;

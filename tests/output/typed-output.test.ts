@@ -59,7 +59,10 @@ describe('typed output: validation', () => {
     const step = all.find((s) => s.name === 'step 1')!;
     const chats = all.filter((s) => s.name === 'chat gpt-4o-mini');
     expect(chats).toHaveLength(2);
-    for (const chat of chats) expect(chat.parentSpanContext?.spanId).toBe(step.spanContext().spanId);
+    for (const chat of chats) {
+      expect(chat.parentSpanContext?.spanId).toBe(step.spanContext().spanId);
+      expect(chat.attributes[ATTR.outputType]).toBe('json');
+    }
     const invalid = step.events.filter((e) => e.name === EVENT.outputInvalid);
     expect(invalid).toHaveLength(1);
     expect(invalid[0]!.attributes).toEqual({ 'error.type': 'invalid_json', 'error.message': 'the answer is not valid JSON' });
