@@ -1,7 +1,8 @@
 /**
  * The loop: a run as steps over its {@link RunState}. Each step asks the model, appends its
  * answer, runs the tool calls it asked for in parallel and appends their results, until an
- * answer, a limit, a tool call awaiting approval, or a failure. Every call goes through the
+ * answer (checked against the agent's `output` schema when it has one), a limit, a tool call
+ * awaiting approval, or a failure. Every call goes through the
  * middleware chain, which is where tracing, the budget, retries, hooks, run events and
  * checkpoints live; the loop knows none of them. A resumed run starts from its state as it was
  * checkpointed: an interrupted step first finishes its tool calls with the decisions it got.
@@ -127,8 +128,8 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   state.messages.push(assistantMessage(response));
   state.output = response.text;
   if (response.toolCalls.length === 0 || state.lastCall) {
-    const refused = agent.output ? await checkAnswer(step, chain, agent.output) : undefined;
-    return refused ?? (state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' });
+    const stopped = agent.output ? await checkAnswer(step, chain, agent.output) : undefined;
+    return stopped ?? (state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' });
   }
 
   const limit = toolCallLimit(agent, state, response.toolCalls.length);
@@ -161,7 +162,9 @@ async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<
     state.messages.push({ role: 'user', content: retryPrompt(check.message) });
     const call = await chain.modelCall({ run, step, purpose: 'step', request: requestOf(agent, state, run.signal), attempts: 0 });
     if (call.kind === 'refused') return { kind: 'stop', stopReason: call.stopReason };
-    state.messages.push(assistantMessage(call.response));
+    // The answer, not more work: tool calls asked for here stay out of the conversation, which a
+    // provider would otherwise reject on the next turn for lacking their results.
+    state.messages.push(assistantMessage({ ...call.response, toolCalls: [] }));
     state.output = call.response.text;
     check = checkOutput(schema, state.output);
     if (!check.ok) {
