@@ -150,6 +150,19 @@ describe('guardrails: output', () => {
     await runtime.shutdown();
   });
 
+  it("stops the run budget_exceeded when the budget refuses a guardrail's model call, which is never sent", async () => {
+    const { runtime } = setup([{ text: 'never sent', usage }]);
+    const judge = scriptedModel({ provider: 'openai', modelId: 'gpt-4.1-nano', respond: [{ text: 'on_topic', usage }] });
+    const asks: Guardrail = { name: 'asks', check: async (text, info) => ((await info.generate(judge, text)).text === 'on_topic' ? { ok: true } : { ok: false, reason: 'off' }) };
+    const main = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: [{ text: 'never sent', usage }] });
+    const a = agent({ name: 'thrifty', instructions: '', model: main, maxOutputTokens: 1_000, budget: { runCostUsd: 0.000_000_1 }, guardrails: { input: [asks] } });
+    const result = await runtime.run(a, 'hello');
+    expect(result.stopReason).toBe('budget_exceeded');
+    expect(judge.requests).toHaveLength(0);
+    expect(main.requests).toHaveLength(0);
+    await runtime.shutdown();
+  });
+
   it('does not check an answer the run did not reach (max_steps), and fails the run when a check throws', async () => {
     const { runtime, spans } = setup([{ toolCalls: [{ id: 'c1', name: 'missing', arguments: {} }], usage }, { text: 'fine', usage }]);
     let checked = 0;
