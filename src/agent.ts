@@ -1,11 +1,23 @@
 import { z } from 'zod';
 import { budgetPolicySchema, type BudgetPolicy } from './budget/policy.js';
 import { DefinitionError } from './errors.js';
-import type { Model } from './providers/model.js';
+import type { Guardrail, Guardrails } from './guardrail.js';
+import { outputRequestOf } from './output.js';
+import type { Model, OutputRequest } from './providers/model.js';
 import { tool, type SubRunResult, type Tool } from './tool.js';
 
-/** What `agent()` takes. */
-export interface AgentOptions {
+/** The type of a typed agent's answer: the schema's output type, or the text without a schema. */
+export type AnswerOf<S> = S extends z.ZodType ? z.output<S> : string;
+
+/**
+ * The type of `result.output` of an agent made with `output: S`: the parsed object, `undefined`
+ * when the run stopped without a final answer (a limit, an interruption, a guardrail); the text
+ * (empty then) without a schema.
+ */
+export type OutputOf<S> = S extends z.ZodType ? z.output<S> | undefined : string;
+
+/** What `agent()` takes; `S` is the `output` schema's type. */
+export interface AgentOptions<S extends z.ZodType | undefined = undefined> {
   /** The agent's name (`gen_ai.agent.name`); also names its budget window. */
   name: string;
   /** A stable id (`gen_ai.agent.id`), when the caller has one. */
@@ -19,6 +31,15 @@ export interface AgentOptions {
   /** Most output tokens per model call (`gen_ai.request.max_tokens`). */
   maxOutputTokens?: number;
   temperature?: number;
+  /**
+   * A zod 4 object schema of the answer: the model is asked for JSON that matches it (natively
+   * where the provider can, see README "Typed output"), and `result.output` is the parsed,
+   * typed object. An answer that fails is sent back once with the error; a second failure
+   * rejects the run with `OutputValidationError`.
+   */
+  output?: S;
+  /** Checks of the input before the first model call and of the final answer (see {@link Guardrails}). */
+  guardrails?: Guardrails<AnswerOf<S>>;
 }
 
 /** What `agent.asTool()` takes. */
@@ -36,10 +57,21 @@ export interface AsToolOptions<P extends z.ZodType = z.ZodType> {
   timeoutMs?: number;
 }
 
-/** A defined agent: plain, frozen data, plus {@link Agent.asTool}. */
-export interface Agent extends Readonly<AgentOptions> {
+/**
+ * A defined agent: plain, frozen data, plus {@link Agent.asTool}. `O` is the type of its runs'
+ * `result.output` ({@link OutputOf}): `string`, or a typed agent's object or `undefined`.
+ */
+export interface Agent<O = unknown> extends Readonly<Omit<AgentOptions, 'output' | 'guardrails'>> {
   readonly tools: readonly Tool[];
   readonly budget: BudgetPolicy;
+  /** The answer's schema, when the agent has one. */
+  readonly output?: z.ZodType;
+  /** What a model is asked for when the agent has an `output` schema (its strict JSON Schema). */
+  readonly outputRequest?: OutputRequest;
+  /** The agent's guardrails (`agent()` always sets them; absent on a hand-made agent). */
+  readonly guardrails?: { readonly input: readonly Guardrail[]; readonly output: readonly Guardrail<Exclude<O, undefined>>[] };
+  /** Type-level only, never set: the type of `result.output`, so runtime results infer it. */
+  readonly '~output'?: O;
   /**
    * This agent as a tool another agent can call: each call is a sub-run of the calling run, made
    * by the runtime through its own chain (see `ToolContext.runAgent`): traced under the call's
@@ -85,9 +117,11 @@ function asTool(self: Agent, options: AsToolOptions = {}): Tool {
 /**
  * Defines an agent. The definition is validated here, so a bad agent fails when its module loads.
  * @throws {DefinitionError} naming the field: an empty name, a missing model, duplicate tool
- *   names, or a budget policy zod rejects (e.g. `budget.maxSteps must be a positive integer`).
+ *   names, a budget policy zod rejects (e.g. `budget.maxSteps must be a positive integer`), an
+ *   `output` that is not a zod object schema JSON Schema can express, or a guardrail without a
+ *   name and a `check` function.
  */
-export function agent(options: AgentOptions): Agent {
+export function agent<S extends z.ZodType | undefined = undefined>(options: AgentOptions<S>): Agent<OutputOf<S>> {
   const what = `agent(${JSON.stringify(options.name)})`;
   if (typeof options.name !== 'string' || options.name.trim() === '') {
     throw new DefinitionError(what, 'name', 'must be a non-empty string');
@@ -120,11 +154,21 @@ export function agent(options: AgentOptions): Agent {
       throw new DefinitionError(what, field, `must be a non-negative number, got ${String(value)}`);
     }
   }
-  const defined: Agent = Object.freeze({
+  const guardrails = { input: Object.freeze([...(options.guardrails?.input ?? [])]), output: Object.freeze([...(options.guardrails?.output ?? [])]) };
+  for (const stage of ['input', 'output'] as const) {
+    guardrails[stage].forEach((g: Partial<Guardrail<never>> | undefined, i) => {
+      if (!g || typeof g.name !== 'string' || g.name === '' || typeof g.check !== 'function') {
+        throw new DefinitionError(what, `guardrails.${stage}[${i}]`, 'must be { name, check(value, info) }');
+      }
+    });
+  }
+  const defined = Object.freeze({
     ...options,
     tools: Object.freeze([...tools]),
     budget: parsed.data,
+    ...(options.output === undefined ? {} : { outputRequest: outputRequestOf(what, options.output) }),
+    guardrails: Object.freeze(guardrails),
     asTool: (asToolOptions?: AsToolOptions) => asTool(defined, asToolOptions),
-  }) as Agent;
+  }) as Agent<OutputOf<S>>;
   return defined;
 }

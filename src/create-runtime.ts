@@ -1,14 +1,17 @@
 /**
  * Making a runtime: the middleware chain is composed here, once per runtime, in this order
- * (outermost first): tracing's run, step, compression, tool and conversation spans; durable runs
- * (the run's lease and checkpoints, its events logged in the store); the conversation (load
- * before the run, save after it); the hooks; the user's own middleware; the budget; run events;
- * tracing's `chat` span; retries; and at the bottom the provider call.
+ * (outermost first): tracing's run, step, compression, tool, guardrail and conversation spans;
+ * durable runs (the run's lease and checkpoints, its events logged in the store); the
+ * conversation (load before the run, save after it); the hooks; the user's own middleware; the
+ * budget; run events; the guardrails (inside run events, so `run-end` carries a guardrail's stop,
+ * and inside the budget, so a guardrail's model call is reserved for like any other); tracing's
+ * `chat` span; retries; and at the bottom the provider call.
  */
 import type { Tracer } from '@opentelemetry/api';
 import type { ContextWindowOverrides } from './budget/context-window.js';
 import { budgetMiddleware } from './budget/middleware.js';
 import type { PriceOverrides } from './pricing/price.js';
+import { guardrailsMiddleware } from './runtime/guardrails.js';
 import { hooksMiddleware, type Hooks } from './runtime/hooks.js';
 import { composeChain, type Middleware } from './runtime/middleware.js';
 import { modelCallCore } from './runtime/model-call.js';
@@ -118,6 +121,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       ...(options.middleware ?? []),
       budget,
       streamEvents,
+      guardrailsMiddleware,
       ...(tracing ? [tracing.model] : []),
       retry,
     ],

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Usage } from './messages.js';
 import { maskError, maskSecrets } from './secrets.js';
 
@@ -19,7 +20,9 @@ export class DefinitionError extends Error {
 /**
  * Why a run stopped (`tracebound.stop_reason`): `final` (the model answered), a limit (`max_steps`,
  * `max_tool_calls`, `budget_exceeded`, `context_overflow`; `graceful_limit` when `onLimit: 'finish'`
- * let the model answer once more), `interrupted` (tool calls wait for approval), or a failure (`aborted`, `timeout`, `error`).
+ * let the model answer once more), `interrupted` (tool calls wait for approval), `guardrail` (an
+ * input or output guardrail failed: the result's `guardrail` says which and why), or a failure
+ * (`aborted`, `timeout`, `error`).
  */
 export type StopReason =
   | 'final'
@@ -29,6 +32,7 @@ export type StopReason =
   | 'context_overflow'
   | 'graceful_limit'
   | 'interrupted'
+  | 'guardrail'
   | 'aborted'
   | 'timeout'
   | 'error';
@@ -61,6 +65,31 @@ export class RunError extends Error {
     super(maskSecrets(message), { cause: maskError(cause) });
     this.stopReason = stopReason;
     this.progress = progress;
+  }
+}
+
+/**
+ * The model's final answer did not fit the agent's `output` schema, twice: it was sent back once
+ * with the validation error, and the second answer failed too. `stopReason: 'error'`. `text` is
+ * the last answer as the model gave it; `issues` are zod's (empty when the text was not JSON).
+ * Make the schema easier to follow (descriptions, fewer constraints) or use a stronger model.
+ */
+export class OutputValidationError extends RunError {
+  override readonly name = 'OutputValidationError';
+  constructor(
+    message: string,
+    progress: RunProgress,
+    /** The answer's raw text. */
+    readonly text: string,
+    /** Why the schema rejected it; empty when the text was not JSON at all. */
+    readonly issues: readonly z.core.$ZodIssue[],
+    /**
+     * `invalid_json`: the text did not parse; `schema`: the JSON did not validate. (Not `kind`,
+     * which would become the span's `error.type`: that is this error's name.)
+     */
+    readonly reason: 'invalid_json' | 'schema',
+  ) {
+    super('error', message, progress);
   }
 }
 

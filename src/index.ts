@@ -1,5 +1,6 @@
 /** tracebound's public API. */
-export { agent, type Agent, type AgentOptions } from './agent.js';
+export { agent, type Agent, type AgentOptions, type AnswerOf, type OutputOf } from './agent.js';
+export type { Guardrail, GuardrailInfo, Guardrails, GuardrailStage, GuardrailTrip, GuardrailVerdict } from './guardrail.js';
 export { tool, type Tool, type ToolContext, type ToolOptions } from './tool.js';
 export {
   addUsage,
@@ -15,6 +16,7 @@ export {
 } from './messages.js';
 export {
   DefinitionError,
+  OutputValidationError,
   RunAbortedError,
   RunError,
   ResumeError,
@@ -63,6 +65,7 @@ export type {
   ModelRequest,
   ModelResponse,
   ModelStreamChunk,
+  OutputRequest,
   ToolDefinition,
 } from './providers/model.js';
 export {
@@ -80,7 +83,7 @@ export { fallback, type FallbackOptions } from './providers/fallback.js';
 export { priceCall, type CallCost, type ModelPrice, type PriceOverrides } from './pricing/price.js';
 export { createRuntime, type RuntimeOptions } from './create-runtime.js';
 export type { Runtime, RunOptions } from './runtime/runtime.js';
-export type { BudgetCheck, BudgetSettle, Interruption, RunEvent, RunResult, StepFinish } from './runtime/events.js';
+export type { BudgetCheck, BudgetSettle, Interruption, PartialOutput, RunEvent, RunResult, StepFinish } from './runtime/events.js';
 export type {
   ApprovalDecision,
   Approvals,
@@ -95,6 +98,7 @@ export type {
 export type {
   CompressContext,
   ConversationContext,
+  GuardrailContext,
   Middleware,
   ModelCallContext,
   ResumePoint,

@@ -83,10 +83,11 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
 
   /**
    * The run's prompt counter for the model called (each model counts, and is corrected, on its
-   * own tokenizer); a summarising call gets its own, so it does not skew the run's corrections.
+   * own tokenizer); a summarising or guardrail call gets its own, so it does not skew the run's
+   * corrections.
    */
   const counterOf = (ctx: ModelCallContext): TokenCounter => {
-    if (ctx.purpose === 'summary') return tokenCounterFor(ctx.model);
+    if (ctx.purpose !== 'step') return tokenCounterFor(ctx.model);
     let byModel = counters.get(ctx.run);
     if (!byModel) counters.set(ctx.run, (byModel = new Map()));
     let counter = byModel.get(ctx.model);

@@ -14,7 +14,8 @@ import type { ModelRequest, ToolDefinition } from './model.js';
 
 /**
  * The call options of one request. Tools go as `function` tools with their JSON Schema;
- * `toolChoice: 'none'` is sent only with tools (the provider's default is `auto`).
+ * `toolChoice: 'none'` is sent only with tools (the provider's default is `auto`); a structured
+ * answer (`request.output`) as the `json` response format with its schema.
  */
 export function callOptions(request: ModelRequest): LanguageModelV3CallOptions {
   const options: LanguageModelV3CallOptions = { prompt: promptOf(request) };
@@ -25,6 +26,12 @@ export function callOptions(request: ModelRequest): LanguageModelV3CallOptions {
   if (request.maxOutputTokens !== undefined) options.maxOutputTokens = request.maxOutputTokens;
   if (request.temperature !== undefined) options.temperature = request.temperature;
   if (request.signal !== undefined) options.abortSignal = request.signal;
+  if (request.output) {
+    const { name, description, jsonSchema } = request.output;
+    // The specification's JSON response format: each provider package maps it to its native
+    // structured output, or to JSON mode with the schema in the prompt where it has none.
+    options.responseFormat = { type: 'json', schema: jsonSchema as NonNullable<Extract<LanguageModelV3CallOptions['responseFormat'], { type: 'json' }>['schema']>, name, ...(description === undefined ? {} : { description }) };
+  }
   return options;
 }
 

@@ -75,6 +75,7 @@ export function aiSdk(languageModel: LanguageModelV3, opts: AiSdkOptions = {}): 
   const model: Model = {
     provider,
     modelId: languageModel.modelId,
+    structuredOutput: true,
     async generate(request: ModelRequest): Promise<ModelResponse> {
       try {
         return fromGenerateResult(await languageModel.doGenerate(callOptions(request)));

@@ -7,6 +7,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { AssistantMessage, Message, ToolMessage } from '../messages.js';
 import type { ModelRequest } from './model.js';
+import { finalTool, type AnthropicOutputMode } from './anthropic-output.js';
 
 /**
  * `max_tokens` when neither the request nor the factory sets one. The Messages API requires the
@@ -32,11 +33,15 @@ export type AnthropicParams = MessageCreateParamsBase & { temperature?: number }
  *   rejects a tool-use turn with extended thinking when its thinking block is missing.
  * - `toolChoice: 'none'` becomes `tool_choice: { type: 'none' }`; `auto` is the API's default and
  *   is not sent.
+ * - a structured answer (`request.output`) is `output_config.format: { type: 'json_schema',
+ *   schema }` in `native` mode, or a final tool the model is made to call in `tool` mode (see
+ *   anthropic-output.ts).
  */
 export function toAnthropicParams(
   modelId: string,
   request: ModelRequest,
   defaultMaxTokens: number | undefined,
+  outputMode: AnthropicOutputMode = 'native',
 ): AnthropicParams {
   const params: AnthropicParams = {
     model: modelId,
@@ -45,8 +50,15 @@ export function toAnthropicParams(
   };
   const system = systemText(request);
   if (system !== undefined) params.system = system;
-  if (request.tools.length > 0) params.tools = request.tools.map(toAnthropicTool);
+  const tools = request.tools.map(toAnthropicTool);
+  if (tools.length > 0) params.tools = tools;
   if (request.toolChoice === 'none') params.tool_choice = { type: 'none' };
+  if (request.output && outputMode === 'native') params.output_config = { format: { type: 'json_schema', schema: request.output.jsonSchema } };
+  else if (request.output) {
+    const forced = finalTool(request.output, tools, request.toolChoice);
+    params.tools = forced.tools;
+    params.tool_choice = forced.toolChoice;
+  }
   if (request.temperature !== undefined) params.temperature = request.temperature;
   return params;
 }

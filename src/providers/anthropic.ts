@@ -6,6 +6,7 @@ import { anthropicTokenCounting } from './anthropic-tokens.js';
 import { fromAnthropicMessage } from './anthropic-response.js';
 import { AnthropicStreamAssembler } from './anthropic-stream.js';
 import { toModelCallError, type AnthropicSdk } from './anthropic-errors.js';
+import { anthropicOutputMode, finalToolAnswer, finalToolStream, type AnthropicOutputMode } from './anthropic-output.js';
 import { registerSecret } from '../secrets.js';
 import { untilAborted } from './until-aborted.js';
 
@@ -25,6 +26,13 @@ export interface AnthropicModelOptions {
   client?: Anthropic;
   /** `max_tokens` when a request sets no `maxOutputTokens`; 4096 when unset. */
   maxTokens?: number;
+  /**
+   * How a structured answer (an agent's `output`) is asked for: `native` (`output_config.format`)
+   * or `tool` (a final tool the model must call). By default `native` for the models Anthropic
+   * lists with structured outputs (Claude Sonnet 4.5, Haiku 4.5, Opus 4.1 and later), `tool` for
+   * others; set it for a model newer than this release.
+   */
+  outputMode?: AnthropicOutputMode;
 }
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -66,23 +74,32 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
   let client: Anthropic | undefined = opts.client;
   if (client) registerClientSecrets(client);
   const getClient = (loaded: AnthropicSdk): Anthropic => (client ??= registerClientSecrets(new loaded.Anthropic(clientOptions(opts))));
+  const outputMode = opts.outputMode ?? anthropicOutputMode(modelId);
+  // The final tool's name when a structured answer comes as a tool call.
+  const finalToolOf = (request: ModelRequest): string | undefined => (outputMode === 'tool' ? request.output?.name : undefined);
 
   async function generate(request: ModelRequest): Promise<ModelResponse> {
     const loaded = await loadSdk();
     try {
-      const params = toAnthropicParams(modelId, request, opts.maxTokens);
+      const params = toAnthropicParams(modelId, request, opts.maxTokens, outputMode);
       const message = await getClient(loaded).messages.create({ ...params, stream: false }, { signal: request.signal });
-      return fromAnthropicMessage(message);
+      const final = finalToolOf(request);
+      return final === undefined ? fromAnthropicMessage(message) : finalToolAnswer(fromAnthropicMessage(message), final);
     } catch (err) {
       throw toModelCallError(loaded, err, request.signal);
     }
   }
 
   async function* stream(request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
+    const final = finalToolOf(request);
+    yield* final === undefined ? streamMessage(request) : finalToolStream(streamMessage(request), final);
+  }
+
+  async function* streamMessage(request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
     const loaded = await loadSdk();
     const assembler = new AnthropicStreamAssembler();
     try {
-      const params = toAnthropicParams(modelId, request, opts.maxTokens);
+      const params = toAnthropicParams(modelId, request, opts.maxTokens, outputMode);
       const events = await getClient(loaded).messages.create({ ...params, stream: true }, { signal: request.signal });
       for await (const event of untilAborted(events, request.signal)) yield* assembler.apply(event);
     } catch (err) {
@@ -103,6 +120,7 @@ export function anthropic(modelId: string, opts: AnthropicModelOptions = {}): Mo
   return {
     provider: 'anthropic',
     modelId,
+    structuredOutput: true,
     server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['ANTHROPIC_BASE_URL'] ?? DEFAULT_BASE_URL),
     generate,
     stream,

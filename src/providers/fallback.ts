@@ -63,6 +63,8 @@ export function fallback(models: readonly Model[], opts: FallbackOptions = {}): 
   const model: Model = {
     provider: first.provider,
     modelId: first.modelId,
+    // Native structured output only when every model has it: the schema goes in the prompt otherwise.
+    structuredOutput: flat.every((m) => m.structuredOutput === true),
     async generate(request: ModelRequest): Promise<ModelResponse> {
       for (let i = 0; ; i++) {
         try {

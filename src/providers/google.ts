@@ -106,6 +106,8 @@ export function google(modelId: string, opts: GoogleModelOptions = {}): Model {
     provider: GEMINI_PROVIDER,
     modelId,
     server: serverOf(opts.baseURL ?? process.env['GOOGLE_GEMINI_BASE_URL'] ?? DEFAULT_BASE_URL),
+    // `request.output` goes as responseJsonSchema (see google-request.ts).
+    structuredOutput: true,
     generate,
     stream,
     ...geminiTokenCounting(modelId),

@@ -21,14 +21,30 @@ export interface ModelRequest {
   temperature?: number;
   /** `none` forbids tool calls for this request (a graceful final answer). */
   toolChoice?: 'auto' | 'none';
+  /**
+   * Asks for the final answer as JSON matching `jsonSchema` (the agent's `output`): each adapter
+   * uses its provider's native structured output (OpenAI chat `response_format: json_schema`,
+   * the Responses API's `text.format`, Anthropic's `output_config.format` or a forced final
+   * tool, Gemini's `responseJsonSchema`). The answer comes back as the response's `text`, the JSON itself. A model that
+   * ignores this field gets the schema in its system prompt instead (see
+   * {@link Model.structuredOutput}).
+   */
+  output?: OutputRequest;
   /** Aborts the HTTP request. */
   signal?: AbortSignal;
+}
+
+/** The structured answer a request asks for (`ModelRequest.output`). */
+export interface OutputRequest {
+  /** The format's name (OpenAI's `json_schema.name`, Anthropic's final tool name): `^[a-zA-Z0-9_-]{1,64}$`. */
+  name: string;
+  /** What the answer is, for the model. */
+  description?: string;
   /**
-   * A structured answer: the model's final text must be JSON matching `jsonSchema`; adapters use
-   * the provider's native structured output where it has one. `name` (and `description`) label
-   * the schema for providers that ask for one.
+   * JSON Schema (draft 2020-12) of the answer, an object, made strict-compatible: every object
+   * has `additionalProperties: false` and lists all its properties in `required`.
    */
-  output?: { name: string; description?: string; jsonSchema: Record<string, unknown> };
+  jsonSchema: Record<string, unknown>;
 }
 
 /**
@@ -77,6 +93,12 @@ export interface Model {
   readonly provider: string;
   /** The requested model (`gen_ai.request.model`), also the key for its price. */
   readonly modelId: string;
+  /**
+   * True when the model honours {@link ModelRequest.output} natively (the OpenAI and Anthropic
+   * adapters do). Otherwise the runtime also writes the JSON Schema into the system prompt and
+   * parses the answer's text ("instruct and parse").
+   */
+  readonly structuredOutput?: boolean;
   /** Host and port of the API, for `server.address` / `server.port`. */
   readonly server?: { address: string; port?: number };
   /**

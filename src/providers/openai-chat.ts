@@ -74,7 +74,9 @@ const CHUNK = { provider: 'openai', what: 'chat.completion.chunk stream event', 
  * message, tools as `function` tools, `maxOutputTokens` as `max_completion_tokens` (the
  * parameter reasoning models accept; `max_tokens` is deprecated). `tools` and `tool_choice` are
  * sent only when there are tools, since the API rejects an empty `tools` array and a
- * `tool_choice` without tools.
+ * `tool_choice` without tools. A structured answer (`request.output`) is asked for with
+ * `response_format: { type: 'json_schema', json_schema: { name, schema, strict: true } }`
+ * (Structured Outputs: the answer's content is JSON that matches the schema).
  */
 export function chatParams(modelId: string, request: ModelRequest): ChatCompletionCreateParamsNonStreaming {
   const system: ChatCompletionMessageParam[] = request.system === undefined ? [] : [{ role: 'system', content: request.system }];
@@ -88,6 +90,10 @@ export function chatParams(modelId: string, request: ModelRequest): ChatCompleti
   }
   if (request.maxOutputTokens !== undefined) params.max_completion_tokens = request.maxOutputTokens;
   if (request.temperature !== undefined) params.temperature = request.temperature;
+  if (request.output) {
+    const { name, description, jsonSchema } = request.output;
+    params.response_format = { type: 'json_schema', json_schema: { name, schema: jsonSchema, strict: true, ...(description === undefined ? {} : { description }) } };
+  }
   return params;
 }
 

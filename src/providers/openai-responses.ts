@@ -62,7 +62,9 @@ const EVENT = { provider: 'openai', what: 'response stream event', hint: OPENAI_
  * Builds the Responses body: the system prompt as `instructions`, the conversation as input
  * items (tool calls as `function_call` items, tool results as `function_call_output`), tools as
  * non-strict `function` tools (strict mode would rewrite optional parameters), and `store:
- * false`: tracebound sends the whole conversation each turn and keeps no state at OpenAI.
+ * false`: tracebound sends the whole conversation each turn and keeps no state at OpenAI. A
+ * structured answer (`request.output`) is asked for with `text.format: { type: 'json_schema',
+ * name, schema, strict: true }`.
  */
 export function responsesParams(modelId: string, request: ModelRequest): ResponseCreateParamsNonStreaming {
   const params: ResponseCreateParamsNonStreaming = {
@@ -77,6 +79,10 @@ export function responsesParams(modelId: string, request: ModelRequest): Respons
   }
   if (request.maxOutputTokens !== undefined) params.max_output_tokens = request.maxOutputTokens;
   if (request.temperature !== undefined) params.temperature = request.temperature;
+  if (request.output) {
+    const { name, description, jsonSchema } = request.output;
+    params.text = { format: { type: 'json_schema', name, schema: jsonSchema, strict: true, ...(description === undefined ? {} : { description }) } };
+  }
   return params;
 }
 

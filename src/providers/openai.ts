@@ -58,6 +58,7 @@ export function openai(modelId: string, opts: OpenAIOptions = {}): Model {
   return {
     provider: 'openai',
     modelId,
+    structuredOutput: true,
     server: serverOf(opts.client?.baseURL ?? opts.baseURL ?? process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL),
     ...openaiTokenCounting(modelId),
     async generate(request: ModelRequest): Promise<ModelResponse> {

@@ -476,6 +476,7 @@ const STOP_REASONS: Record<StopReason, true> = {
   context_overflow: true,
   graceful_limit: true,
   interrupted: true,
+  guardrail: true,
   aborted: true,
   timeout: true,
   error: true,

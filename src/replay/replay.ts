@@ -167,6 +167,8 @@ class ReplayModel implements Model {
   readonly modelId: string;
   readonly countTokens?: Model['countTokens'];
   readonly tokenUpperBound?: Model['tokenUpperBound'];
+  /** As today's agent's model: whether a typed agent's schema goes in the system prompt is decided as it was live. */
+  readonly structuredOutput?: boolean;
   private next = 0;
   private readonly calls: { step: number; call: RecordedModelCall; compressed: boolean }[];
   /** The messages of the previous request: a run resends them, so only new ones need comparing. */
@@ -183,6 +185,7 @@ class ReplayModel implements Model {
     // Prompts are counted as today's agent's model counts them, so its budget decides as it would live.
     this.countTokens = counting.countTokens?.bind(counting);
     this.tokenUpperBound = counting.tokenUpperBound?.bind(counting);
+    if (counting.structuredOutput !== undefined) this.structuredOutput = counting.structuredOutput;
     this.calls = run.steps.flatMap((s) => s.modelCalls.map((call) => ({ step: s.index, call, compressed: s.compression !== undefined })));
   }
 

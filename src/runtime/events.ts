@@ -1,5 +1,6 @@
 import type { StopReason } from '../errors.js';
 import type { Message, ToolCall, Usage } from '../messages.js';
+import type { GuardrailTrip } from '../guardrail.js';
 import type { ModelCallError } from '../providers/errors.js';
 
 /** What an interrupted run waits for: one tool call that needs a person's approval. */
@@ -12,12 +13,20 @@ export interface Interruption {
   arguments: unknown;
 }
 
-/** What a finished run returns: `runtime.run()` resolves with it, `stream()` ends with it in `run-end`. */
-export interface RunResult {
+/**
+ * What a finished run returns: `runtime.run()` resolves with it, `stream()` ends with it in
+ * `run-end`. `O` is the agent's output type (see `OutputOf`): `string` for an agent without an
+ * `output` schema.
+ */
+export interface RunResult<O = unknown> {
   /** The run's id (`tracebound.run.id`): the caller's `runId`, or a random UUID. */
   runId: string;
-  /** The final answer's text (the last assistant text when the run stopped at a limit). */
-  output: string;
+  /**
+   * The final answer: its text (the last assistant text when the run stopped at a limit; empty
+   * when an output guardrail blocked it), or, for an agent with an `output` schema, the parsed
+   * object (`undefined` unless the run ended `final` or `graceful_limit`).
+   */
+  output: O;
   /** The whole conversation, system prompt excluded. */
   messages: Message[];
   /** Tokens of every model call of the run (GenAI semconv rules, see {@link Usage}). */
@@ -33,6 +42,8 @@ export interface RunResult {
   traceId: string;
   /** With `stopReason: 'interrupted'`: the tool calls waiting for approval (resume with decisions). */
   interruptions?: Interruption[];
+  /** With `stopReason: 'guardrail'`: the guardrail that failed and its reason. */
+  guardrail?: GuardrailTrip;
 }
 
 /**
@@ -71,11 +82,27 @@ export type StepFinish = 'tool_calls' | 'final' | 'stopped';
  * before its first step. `runtime.stream()` yields them; every run (`run()` too) also logs them
  * in the store, where `runtime.subscribe()` reads them.
  */
-export type RunEvent =
+export type RunEvent<O = unknown> =
   | { type: 'run-start'; agent: string; traceId: string }
   | { type: 'step-start'; step: number }
   | { type: 'text-delta'; step: number; text: string }
   | { type: 'reasoning-delta'; step: number; text: string }
+  | {
+      /**
+       * A typed agent's answer as it streams: the JSON so far, parsed leniently (unfinished
+       * strings, arrays and objects closed), sent when it changed. Not yet validated.
+       */
+      type: 'output-partial';
+      step: number;
+      partial: PartialOutput<O>;
+    }
+  | {
+      /** A typed agent's answer failed validation and is sent back to the model once, with `error`. */
+      type: 'output-retry';
+      step: number;
+      kind: 'invalid_json' | 'schema';
+      error: string;
+    }
   | { type: 'retry'; step: number; attempt: number; delayMs: number; error: ModelCallError }
   | { type: 'usage'; step: number; usage: Usage; costUsd: number | undefined }
   | { type: 'tool-call-start'; step: number; toolCall: ToolCall }
@@ -133,10 +160,13 @@ export type RunEvent =
       toolCallId: string;
       event: RunEvent;
     }
-  | { type: 'run-end'; result: RunResult }
+  | { type: 'run-end'; result: RunResult<O> }
   | {
       type: 'run-error';
       stopReason: 'aborted' | 'timeout' | 'error';
       /** The failure's `error.type` and its message, known secrets masked. */
       error: { type: string; message: string };
     };
+
+/** A partial answer: every field of the object, at any depth, may still be missing. */
+export type PartialOutput<O> = O extends readonly (infer E)[] ? PartialOutput<E>[] : O extends object ? { [K in keyof O]?: PartialOutput<O[K]> } : O;

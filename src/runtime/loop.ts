@@ -1,22 +1,25 @@
 /**
  * The loop: a run as steps over its {@link RunState}. Each step asks the model, appends its
  * answer, runs the tool calls it asked for in parallel and appends their results, until an
- * answer, a limit, a tool call awaiting approval, or a failure. Every call goes through the
+ * answer (checked against the agent's `output` schema when it has one), a limit, a tool call
+ * awaiting approval, or a failure. Every call goes through the
  * middleware chain, which is where tracing, the budget, retries, hooks, run events and
  * checkpoints live; the loop knows none of them. A resumed run starts from its state as it was
  * checkpointed: an interrupted step first finishes its tool calls with the decisions it got.
  */
 import type { Agent } from '../agent.js';
-import type { StopReason } from '../errors.js';
+import { OutputValidationError } from '../errors.js';
 import type { AssistantMessage, ToolCall, ToolMessage } from '../messages.js';
+import { checkOutput, outputInstructions, outputText, retryPrompt } from '../output.js';
 import type { Tool } from '../tool.js';
 import type { ModelRequest, ModelResponse } from '../providers/model.js';
 import type { RunEvent, RunResult } from './events.js';
 import { isLastStep, stepsExhausted, toolCallLimit, TOOL_LIMIT_RESULT } from './limits.js';
 import type { Chain, ResumePoint, RunContext, StepContext, ToolCallContext } from './middleware.js';
 import type { StepOutcome } from './outcomes.js';
-import { newRunId, newRunState, traceIdOf, type PendingApproval, type RunState } from './run-state.js';
-import { runSignal, toRunError } from './run-signal.js';
+import { newRunId, newRunState, type PendingApproval, type RunState } from './run-state.js';
+import { runResult } from './result.js';
+import { progressOf, runSignal, toRunError } from './run-signal.js';
 import { toolIndexOf, type ToolIndex } from './tool-index.js';
 import { executeTool, toolFailure, type SubRunner, type ToolOutcome } from './tools.js';
 
@@ -75,6 +78,7 @@ export async function runAgent(agent: Agent, state: RunState, settings: RunSetti
           },
     compress: chain.compress,
     callModel: chain.modelCall,
+    checkGuardrail: chain.guardrail,
     loadConversation: chain.loadConversation,
     saveConversation: chain.saveConversation,
   };
@@ -102,15 +106,15 @@ async function steps(run: RunContext, chain: Chain): Promise<RunResult> {
     for (const a of state.approvals) if (a.decision) run.emit(approvalEvent(state.step, a, a.decision));
     const step: StepContext = { run, index: state.step };
     const outcome = await chain.step(step, () => answerToolCalls(step, chain));
-    if (outcome.kind !== 'continue') return result(run, 'interrupted');
+    if (outcome.kind !== 'continue') return runResult(run, 'interrupted');
   }
   for (;;) {
-    if (stepsExhausted(agent, state)) return result(run, 'max_steps');
+    if (stepsExhausted(agent, state)) return runResult(run, 'max_steps');
     run.signal.throwIfAborted();
     const step: StepContext = { run, index: ++state.step };
     const outcome = await chain.step(step, () => takeStep(step, chain));
     if (outcome.kind === 'continue') continue;
-    return result(run, outcome.kind === 'final' ? (outcome.why ? 'graceful_limit' : 'final') : outcome.stopReason);
+    return runResult(run, outcome.kind === 'final' ? (outcome.why ? 'graceful_limit' : 'final') : outcome.stopReason);
   }
 }
 
@@ -123,7 +127,10 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   const { response } = call;
   state.messages.push(assistantMessage(response));
   state.output = response.text;
-  if (response.toolCalls.length === 0 || state.lastCall) return state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' };
+  if (response.toolCalls.length === 0 || state.lastCall) {
+    const stopped = agent.output ? await checkAnswer(step, chain, agent.output) : undefined;
+    return stopped ?? (state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' });
+  }
 
   const limit = toolCallLimit(agent, state, response.toolCalls.length);
   if (limit === 'stop') return { kind: 'stop', stopReason: 'max_tool_calls' };
@@ -137,6 +144,35 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   const tools = toolIndexOf(agent);
   if (tools.approvals) state.approvals = await approvalsOf(agent.name, tools, response.toolCalls);
   return answerToolCalls(step, chain);
+}
+
+/**
+ * Checks a typed agent's final answer (`state.output`) against its schema and keeps it in
+ * `state.answer`. An answer that fails goes back to the model once, in this step, with the error
+ * (an `output-retry` event, then a model call of its own through the chain).
+ * @returns the stop when the budget refused the second call; undefined once the answer is kept.
+ * @throws {OutputValidationError} when the second answer fails too.
+ */
+async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<Agent['output']>): Promise<StepOutcome | undefined> {
+  const { run } = step;
+  const { agent, state } = run;
+  let check = checkOutput(schema, state.output);
+  if (!check.ok) {
+    run.emit({ type: 'output-retry', step: step.index, kind: check.kind, error: check.message });
+    state.messages.push({ role: 'user', content: retryPrompt(check.message) });
+    const call = await chain.modelCall({ run, step, purpose: 'step', model: agent.model, request: requestOf(agent, state, run.signal), attempts: 0 });
+    if (call.kind === 'refused') return { kind: 'stop', stopReason: call.stopReason };
+    // The answer, not more work: tool calls asked for here stay out of the conversation, which a
+    // provider would otherwise reject on the next turn for lacking their results.
+    state.messages.push(assistantMessage({ ...call.response, toolCalls: [] }));
+    state.output = call.response.text;
+    check = checkOutput(schema, state.output);
+    if (!check.ok) {
+      throw new OutputValidationError(`agent "${agent.name}": the answer failed its output schema twice; ${check.message}`, progressOf(state), state.output, check.issues, check.kind);
+    }
+  }
+  state.answer = check.json;
+  return undefined;
 }
 
 /**
@@ -232,7 +268,7 @@ function subRunnerOf(call: ToolCallContext, chain: Chain): SubRunner {
     open.add(settled);
     try {
       const result = await done;
-      return { runId: result.runId, output: result.output, stopReason: result.stopReason, costUsd: result.costUsd };
+      return { runId: result.runId, output: outputText(result.output) ?? '', stopReason: result.stopReason, costUsd: result.costUsd };
     } finally {
       open.delete(settled);
     }
@@ -270,30 +306,16 @@ function denied(call: ToolCall, reason: string | undefined): ToolOutcome {
 
 function requestOf(agent: Agent, state: RunState, signal: AbortSignal | undefined): ModelRequest {
   const request: ModelRequest = { system: agent.instructions, messages: [...state.messages], tools: toolIndexOf(agent).definitions };
+  const output = agent.outputRequest;
+  if (output) {
+    request.output = output;
+    if (!agent.model.structuredOutput) request.system = `${agent.instructions}\n\n${outputInstructions(output)}`;
+  }
   if (agent.maxOutputTokens !== undefined) request.maxOutputTokens = agent.maxOutputTokens;
   if (agent.temperature !== undefined) request.temperature = agent.temperature;
   if (state.lastCall) request.toolChoice = 'none';
   if (signal) request.signal = signal;
   return request;
-}
-
-function result(run: RunContext, stopReason: StopReason): RunResult {
-  const { state } = run;
-  const result: RunResult = {
-    runId: state.runId,
-    output: state.output,
-    messages: state.messages,
-    usage: state.totals.usage,
-    costUsd: state.totals.priced ? state.totals.costUsd : undefined,
-    steps: state.step,
-    toolCalls: state.totals.toolCalls,
-    stopReason,
-    traceId: traceIdOf(state),
-  };
-  if (stopReason === 'interrupted') {
-    result.interruptions = state.approvals.map((a) => ({ kind: a.kind, toolCallId: a.toolCallId, toolName: a.toolName, arguments: a.arguments }));
-  }
-  return result;
 }
 
 function assistantMessage(response: ModelResponse): AssistantMessage {

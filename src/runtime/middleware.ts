@@ -1,12 +1,13 @@
 /**
  * The middleware interface: behaviour around the loop's calls (a run, a step, one compression, a
- * model call, a tool call, a conversation's load and save), after Pydantic AI's instrumentation capability and the AI SDK's
+ * model call, a tool call, a guardrail check, a conversation's load and save), after Pydantic AI's instrumentation capability and the AI SDK's
  * `wrapLanguageModel`. Tracing, the budget, retries, hooks and stream events are each one
  * middleware; users add their own. A runtime composes its chain once; a middleware that does not
  * wrap a call costs that call nothing.
  */
 import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
+import type { GuardrailStage, GuardrailVerdict } from '../guardrail.js';
 import type { Message, ToolCall } from '../messages.js';
 import { fallbackPlan, movesOn } from '../providers/fallback.js';
 import type { Model, ModelRequest } from '../providers/model.js';
@@ -66,6 +67,11 @@ export interface RunContext {
   loadConversation(ctx: ConversationContext, load: () => Promise<Message[]>): Promise<Message[]>;
   /** Saves a turn through the chain's `wrapSaveConversation`; `save` gets the messages as passed down. */
   saveConversation(ctx: ConversationContext, save: (messages: Message[]) => Promise<void>): Promise<void>;
+  /**
+   * Runs one guardrail check through the chain's `wrapGuardrail` (so it is traced, and its model
+   * calls nest under it): the guardrails middleware calls it for each check.
+   */
+  checkGuardrail(ctx: GuardrailContext, check: () => Promise<GuardrailVerdict>): Promise<GuardrailVerdict>;
 }
 
 /** Where a resumed run picks up. */
@@ -91,14 +97,19 @@ export interface StepContext {
 export interface ModelCallContext {
   readonly run: RunContext;
   readonly step: StepContext;
-  /** `step` for the step's own call; `summary` for a call a compression strategy makes. */
-  readonly purpose: 'step' | 'summary';
+  /**
+   * `step` for the step's own call; `summary` for a call a compression strategy makes;
+   * `guardrail` for a call a guardrail check makes (`info.generate`).
+   */
+  readonly purpose: 'step' | 'summary' | 'guardrail';
   /** The compression a summarising call is part of. */
   readonly compression?: CompressContext;
+  /** The guardrail check a `guardrail` call is part of. */
+  readonly guardrail?: GuardrailContext;
   /**
-   * The model this call goes to: the agent's, or, when the agent's model is a `fallback()`, the
-   * one being tried (each model tried is its own pass through the chain: see `throughFallback`).
-   * Middleware price, guard, count and trace the call on it.
+   * The model this call goes to: the agent's, a guardrail's own, or, when that model is a
+   * `fallback()`, the one being tried (each model tried is its own pass through the chain: see
+   * `throughFallback`). Middleware price, guard, count and trace the call on it.
    */
   readonly model: Model;
   /** The request as it reaches this layer (each layer may pass a changed one to `next`). */
@@ -136,6 +147,19 @@ export interface CompressContext {
   readonly limit: number;
 }
 
+/** One guardrail check of a run's input or final answer. */
+export interface GuardrailContext {
+  readonly run: RunContext;
+  /**
+   * The step it belongs to: step 0 for input checks (before the first step), the last step for
+   * output checks. Its model calls are counted there.
+   */
+  readonly step: StepContext;
+  /** The guardrail's name (`tracebound.guardrail.name`). */
+  readonly name: string;
+  readonly stage: GuardrailStage;
+}
+
 /** A conversation's history being loaded before a run, or a run's turn being saved after it. */
 export interface ConversationContext {
   readonly run: RunContext;
@@ -163,6 +187,8 @@ export interface Middleware {
   wrapCompress?(ctx: CompressContext, next: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
   wrapModelCall?(ctx: ModelCallContext, next: (request: ModelRequest) => Promise<ModelCallOutcome>): Promise<ModelCallOutcome>;
   wrapToolCall?(ctx: ToolCallContext, next: () => Promise<ToolOutcome>): Promise<ToolOutcome>;
+  /** Around one guardrail check: `next` runs the check and resolves with its verdict. */
+  wrapGuardrail?(ctx: GuardrailContext, next: () => Promise<GuardrailVerdict>): Promise<GuardrailVerdict>;
   /** Around loading a conversation's history: may filter or redact what `next` returns. */
   wrapLoadConversation?(ctx: ConversationContext, next: () => Promise<Message[]>): Promise<Message[]>;
   /** Around saving a run's turn: may pass changed (filtered, redacted) messages to `next`. */
@@ -178,6 +204,7 @@ export interface Chain {
   compress(ctx: CompressContext, core: () => Promise<CompressOutcome>): Promise<CompressOutcome>;
   modelCall(ctx: ModelCallContext): Promise<ModelCallOutcome>;
   toolCall(ctx: ToolCallContext, core: () => Promise<ToolOutcome>): Promise<ToolOutcome>;
+  guardrail(ctx: GuardrailContext, core: () => Promise<GuardrailVerdict>): Promise<GuardrailVerdict>;
   loadConversation(ctx: ConversationContext, core: () => Promise<Message[]>): Promise<Message[]>;
   saveConversation(ctx: ConversationContext, core: (messages: Message[]) => Promise<void>): Promise<void>;
   /** The middleware that observe events, in chain order. */
@@ -223,6 +250,7 @@ function throughFallback(call: (ctx: ModelCallContext) => Promise<ModelCallOutco
         step: ctx.step,
         purpose: ctx.purpose,
         compression: ctx.compression,
+        guardrail: ctx.guardrail,
         model: plan.models[i] as ModelCallContext['model'],
         request: ctx.request,
         attempts: 0,
@@ -266,6 +294,7 @@ export function composeChain(
     compress: nest(pick('wrapCompress') as Wrap<CompressContext, CompressOutcome>[]),
     modelCall: throughFallback((ctx) => modelAt(ctx, 0, ctx.request)),
     toolCall: nest(pick('wrapToolCall') as Wrap<ToolCallContext, ToolOutcome>[]),
+    guardrail: nest(pick('wrapGuardrail') as Wrap<GuardrailContext, GuardrailVerdict>[]),
     loadConversation: nest(pick('wrapLoadConversation') as Wrap<ConversationContext, Message[]>[]),
     saveConversation: (ctx, core) => saveAt(ctx, 0, ctx.messages, core),
     observers: middleware.filter((m) => m.onEvent !== undefined),

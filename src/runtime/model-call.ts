@@ -32,7 +32,9 @@ export function modelCallCore(prices: PriceOverrides): (ctx: ModelCallContext, r
     const { run } = ctx;
     const model = ctx.model;
     ctx.firstChunkAt = undefined;
-    const response = await abortable(run.streaming ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
+    // A guardrail's call is not part of the answer a stream reader follows.
+    const streamed = run.streaming && ctx.purpose !== 'guardrail';
+    const response = await abortable(streamed ? consumeStream(ctx, model, request) : model.generate(request), run.signal);
     const cost: CallCost | undefined =
       response.providerCostUsd !== undefined ? reportedCost(response.providerCostUsd) : priceOf(model)(response.usage, response.model);
     // A sub-run's spend is its ancestors' too: their run budgets and results count it as it happens.
@@ -50,12 +52,43 @@ function addCall(totals: RunTotals, response: ModelResponse, cost: CallCost | un
 
 async function consumeStream(ctx: ModelCallContext, model: Model, request: ModelRequest): Promise<ModelResponse> {
   const step = ctx.step.index;
+  const partial = request.output && ctx.purpose === 'step' ? await partialAnswer() : undefined;
   for await (const chunk of model.stream(request)) {
     // Chunks of a stream abandoned on abort arrive after its span ended: they go nowhere.
     ctx.run.signal?.throwIfAborted();
     ctx.firstChunkAt ??= performance.now();
     if (chunk.type === 'response') return chunk.response;
     if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') ctx.run.emit({ type: chunk.type, step, text: chunk.text });
+    if (chunk.type === 'text-delta' && partial) {
+      const changed = partial(chunk.text);
+      if (changed !== undefined) ctx.run.emit({ type: 'output-partial', step, partial: changed.value });
+    }
   }
   throw new ModelCallError('the stream ended without a final response', { kind: 'stream_error', provider: model.provider });
+}
+
+/**
+ * Follows a typed answer's JSON as its text streams in: each delta gives the whole value so far,
+ * parsed leniently by `partial-json` (unfinished strings, numbers, arrays and objects closed),
+ * when it differs from the last one; undefined while nothing new parses. Loaded on the first
+ * streamed typed call.
+ */
+async function partialAnswer(): Promise<(delta: string) => { value: unknown } | undefined> {
+  const { parse } = await import('partial-json');
+  let text = '';
+  let last: string | undefined;
+  return (delta) => {
+    text += delta;
+    let value: unknown;
+    try {
+      value = parse(text);
+    } catch {
+      // Not JSON yet (empty, or prose before it): wait for more.
+      return undefined;
+    }
+    const key = JSON.stringify(value);
+    if (key === last) return undefined;
+    last = key;
+    return { value };
+  };
 }

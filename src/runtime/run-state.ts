@@ -78,6 +78,11 @@ export interface RunState {
   messages: Message[];
   /** The last assistant text (the output when the run ends). */
   output: string;
+  /**
+   * A typed agent's final answer as the JSON value the model gave (plain data), once it passed
+   * the agent's `output` schema; `result.output` is the schema's parse of it.
+   */
+  answer?: unknown;
   totals: RunTotals;
   budget: BudgetLedger;
   /** Steps started: the index of the last one (1-based; 0 before the first). */

@@ -50,13 +50,13 @@ export interface Runtime {
    * @throws {ConversationBusyError} when another run held the conversation longer than the
    *   runtime's `conversationWaitMs`; `StoreError` when the store failed loading or saving it.
    */
-  run(agent: Agent, input: string | Message[], options?: RunOptions): Promise<RunResult>;
+  run<O>(agent: Agent<O>, input: string | Message[], options?: RunOptions): Promise<RunResult<O>>;
   /**
    * Runs an agent with a streaming model call per step, yielding typed events as they happen.
    * Breaking out of the loop aborts the run.
    * @throws {RunError} from the iteration, as `run()` rejects.
    */
-  stream(agent: Agent, input: string | Message[], options?: RunOptions): AsyncIterable<RunEvent>;
+  stream<O>(agent: Agent<O>, input: string | Message[], options?: RunOptions): AsyncIterable<RunEvent<O>>;
   /** The conversations in the runtime's store. */
   readonly conversations: Conversations;
   /** The runs in the runtime's store: status, step, interruptions, result. */
@@ -74,7 +74,7 @@ export interface Runtime {
    *   'unknown_tool_call'`), or the checkpoint was written by a release with another state shape
    *   (`kind: 'state_version'`).
    */
-  resume(agent: Agent, runId: string, options?: ResumeOptions): Promise<RunResult>;
+  resume<O>(agent: Agent<O>, runId: string, options?: ResumeOptions): Promise<RunResult<O>>;
   /**
    * Aborts the run wherever it runs (this process at once; another process sharing the store at
    * its next heartbeat, or at once with Redis): it rejects there with `RunAbortedError`.
@@ -113,14 +113,17 @@ export function runtimeOver({ chain, conversations, durable, timeoutMs }: Runtim
       attributes: options.attributes,
       sink,
     });
+  // The loop is untyped in the answer; the agent's `output` schema validated it, so a result's
+  // `output` is the agent's `O` (see `OutputOf`).
   return {
-    run: (agent, input, options = {}) => start(agent, input, options),
-    stream: (agent, input, options = {}) => streamRun((signal, sink) => start(agent, input, { ...options, signal }, sink), options.signal),
+    run: <O>(agent: Agent<O>, input: string | Message[], options: RunOptions = {}) => start(agent, input, options) as Promise<RunResult<O>>,
+    stream: <O>(agent: Agent<O>, input: string | Message[], options: RunOptions = {}) =>
+      streamRun((signal, sink) => start(agent, input, { ...options, signal }, sink), options.signal) as AsyncIterable<RunEvent<O>>,
     conversations,
     runs: durable.runs,
-    async resume(agent, runId, options = {}) {
+    async resume<O>(agent: Agent<O>, runId: string, options: ResumeOptions = {}): Promise<RunResult<O>> {
       const taken = await durable.take(runId, (state) => prepareResume(state, options.approvals));
-      if ('result' in taken) return taken.result;
+      if ('result' in taken) return taken.result as RunResult<O>;
       const { state } = taken;
       return runAgent(agent, state, {
         chain,
@@ -128,7 +131,7 @@ export function runtimeOver({ chain, conversations, durable, timeoutMs }: Runtim
         signal: options.signal,
         timeoutMs: options.timeoutMs ?? timeoutMs,
         resumed: { fromStep: state.pendingToolCalls.length > 0 ? state.step : state.step + 1, trace: state.trace },
-      });
+      }) as Promise<RunResult<O>>;
     },
     cancel: (runId) => durable.cancel(runId),
     subscribe: (runId, listener, options = {}) => durable.subscribe(runId, (entry) => listener(entry.event, entry), options.after),

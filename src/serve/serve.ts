@@ -91,12 +91,13 @@ export interface Server extends Dispatcher {
 }
 
 /**
- * The fields of a result every output and the HTTP response carry (the conversation is left out);
+ * The fields of a result every output and the HTTP response carry (the conversation is left out;
+ * `guardrail` names the check that stopped a run with `stopReason: 'guardrail'`);
  * `costUsd` without float noise ({@link roundUsd}).
  */
 export function resultJson(result: RunResult) {
-  const { runId, output, stopReason, usage, costUsd, steps, toolCalls, traceId, interruptions } = result;
-  return { runId, output, stopReason, usage, costUsd: costUsd === undefined ? undefined : roundUsd(costUsd), steps, toolCalls, traceId, interruptions };
+  const { runId, output, stopReason, usage, costUsd, steps, toolCalls, traceId, interruptions, guardrail } = result;
+  return { runId, output, stopReason, usage, costUsd: costUsd === undefined ? undefined : roundUsd(costUsd), steps, toolCalls, traceId, interruptions, guardrail };
 }
 
 /** An outcome as one JSON document, as stdout and webhooks send it. */

@@ -25,6 +25,8 @@ export const ATTR = {
   requestMaxTokens: 'gen_ai.request.max_tokens',
   requestTemperature: 'gen_ai.request.temperature',
   requestStream: 'gen_ai.request.stream',
+  /** The content type asked for: `json` on a typed agent's calls (semconv `gen_ai.output.type`). */
+  outputType: 'gen_ai.output.type',
   responseId: 'gen_ai.response.id',
   responseModel: 'gen_ai.response.model',
   responseFinishReasons: 'gen_ai.response.finish_reasons',
@@ -68,6 +70,15 @@ export const ATTR = {
   steps: 'tracebound.steps',
   toolCalls: 'tracebound.tool_calls',
   stopReason: 'tracebound.stop_reason',
+  /**
+   * A guardrail check (on its `guardrail {name}` span) and, on the run span of a run it stopped
+   * (`stop_reason` `guardrail`), the one that failed: its name, stage (`input` | `output`),
+   * result (`pass` | `fail`, check spans only) and the reason it gave.
+   */
+  guardrailName: 'tracebound.guardrail.name',
+  guardrailStage: 'tracebound.guardrail.stage',
+  guardrailResult: 'tracebound.guardrail.result',
+  guardrailReason: 'tracebound.guardrail.reason',
   stepIndex: 'tracebound.step.index',
   stepFinish: 'tracebound.step.finish',
   contextUtilization: 'tracebound.context.utilization',
@@ -164,6 +175,7 @@ export const OPERATION = {
   executeTool: 'execute_tool',
   step: 'step',
   compressContext: 'compress_context',
+  guardrail: 'guardrail',
   loadConversation: 'load_conversation',
   saveConversation: 'save_conversation',
 } as const;
@@ -177,6 +189,8 @@ export const EVENT = {
   priceUnknown: 'tracebound.price.unknown',
   /** A decision on a tool call awaiting approval, on the resumed run's span. */
   approval: 'tracebound.approval',
+  /** A typed agent's answer failed its schema and goes back to the model once, on the step span. */
+  outputInvalid: 'tracebound.output.invalid',
 } as const;
 
 /** Attribute keys of tracebound's span events. */
@@ -226,6 +240,8 @@ export const SPAN_NAME = {
   chat: (model: string) => `${OPERATION.chat} ${model}`,
   tool: (toolName: string) => `${OPERATION.executeTool} ${toolName}`,
   compress: () => OPERATION.compressContext,
+  /** One guardrail check. */
+  guardrail: (name: string) => `${OPERATION.guardrail} ${name}`,
   loadConversation: () => OPERATION.loadConversation,
   saveConversation: () => OPERATION.saveConversation,
   /** One delivery attempt of an outcome to an output (`deliver webhook`). */

@@ -224,6 +224,7 @@ export function chatRequestAttributes(
   if (streaming) attrs[ATTR.requestStream] = true;
   if (request.maxOutputTokens !== undefined) attrs[ATTR.requestMaxTokens] = request.maxOutputTokens;
   if (request.temperature !== undefined) attrs[ATTR.requestTemperature] = request.temperature;
+  if (request.output) attrs[ATTR.outputType] = 'json';
   if (model.server) {
     attrs[ATTR.serverAddress] = model.server.address;
     if (model.server.port !== undefined) attrs[ATTR.serverPort] = model.server.port;
@@ -387,6 +388,8 @@ export function eventOf(event: RunEvent): { name: string; attributes: Attributes
           [EVENT_ATTR.delayMs]: event.delayMs,
         },
       };
+    case 'output-retry':
+      return { name: EVENT.outputInvalid, attributes: { [EVENT_ATTR.errorType]: event.kind, [EVENT_ATTR.errorMessage]: event.error } };
     default:
       return undefined;
   }

@@ -10,9 +10,10 @@
  * {@link TracingMiddleware.model} next to the provider, inside the budget and around retries
  * (the `chat` span covers the call and its retries, not the budget's bookkeeping).
  */
+import { outputText } from '../output.js';
 import { context as otelContext, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { Model } from '../providers/model.js';
-import type { CompressContext, ConversationContext, Middleware, RunContext, ToolCallContext } from '../runtime/middleware.js';
+import type { CompressContext, ConversationContext, GuardrailContext, Middleware, RunContext, ToolCallContext } from '../runtime/middleware.js';
 import { maxSteps } from '../runtime/limits.js';
 import { stepFinish } from '../runtime/outcomes.js';
 import type { RunTraceRef } from '../runtime/run-state.js';
@@ -75,6 +76,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
     return windows.get(model);
   };
   const compressions = new WeakMap<CompressContext, OpenSpan>();
+  const guardrailSpans = new WeakMap<GuardrailContext, OpenSpan>();
   /** Open tool spans, for the sub-runs their calls start. */
   const toolSpans = new WeakMap<ToolCallContext, OpenSpan>();
   const spansOf = (run: RunContext) => runs.get(run) as RunSpans;
@@ -142,7 +144,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
             runEndAttributes(
               {
                 usage: state.totals.usage,
-                costUsd: state.totals.priced && state.step > 0 ? state.totals.costUsd : undefined,
+                // A guardrail's model call may spend before the first step.
+                costUsd: state.totals.priced && (state.step > 0 || state.totals.costUsd > 0) ? state.totals.costUsd : undefined,
                 steps: state.step,
                 toolCalls: state.totals.toolCalls,
                 stopReason,
@@ -157,7 +160,11 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         );
       try {
         const result = await within(run, next);
-        end(result.stopReason, result.output);
+        end(result.stopReason, outputText(result.output));
+        const trip = result.guardrail;
+        if (trip) {
+          setAttributes(run.span, () => ({ [ATTR.guardrailName]: trip.name, [ATTR.guardrailStage]: trip.stage, [ATTR.guardrailReason]: trip.reason }));
+        }
         return result;
       } catch (error) {
         end((error as { stopReason?: string }).stopReason ?? 'error');
@@ -219,6 +226,31 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
         spans.compressing[index] = undefined;
       }
     },
+    async wrapGuardrail(ctx, next) {
+      const spans = spansOf(ctx.run);
+      // Under the run span: input checks come before the first step, output checks after the last.
+      const open = openSpan(tracer, {
+        name: SPAN_NAME.guardrail(ctx.name),
+        parent: spans.run.context,
+        attributes: () => ({
+          [ATTR.operation]: OPERATION.guardrail,
+          [ATTR.agentName]: spans.owner.agentName,
+          [ATTR.guardrailName]: ctx.name,
+          [ATTR.guardrailStage]: ctx.stage,
+        }),
+      });
+      guardrailSpans.set(ctx, open);
+      try {
+        const verdict = await within(open, next);
+        setAttributes(open.span, () => (verdict.ok ? { [ATTR.guardrailResult]: 'pass' } : { [ATTR.guardrailResult]: 'fail', [ATTR.guardrailReason]: verdict.reason }));
+        return verdict;
+      } catch (error) {
+        recordError(open.span, error, recording);
+        throw error;
+      } finally {
+        open.span.end();
+      }
+    },
     async wrapToolCall(ctx, next) {
       const spans = spansOf(ctx.run);
       const open = openSpan(tracer, {
@@ -275,7 +307,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       const spans = spansOf(ctx.run);
       const index = ctx.step.index;
       const called = ctx.model;
-      const parent = ctx.compression ? compressions.get(ctx.compression) : spans.steps[index];
+      const parent = ctx.compression ? compressions.get(ctx.compression) : ctx.guardrail ? guardrailSpans.get(ctx.guardrail) : spans.steps[index];
       const request = ctx.request;
       const open = openSpan(tracer, {
         name: SPAN_NAME.chat(called.modelId),

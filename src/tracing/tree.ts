@@ -176,6 +176,13 @@ function formatMessages(span: SpanRecord): string | undefined {
   return count === undefined ? undefined : plural(count, 'message');
 }
 
+/** A guardrail check's verdict: `pass`, or `fail: <reason>`. */
+function formatGuardrail(span: SpanRecord): string | undefined {
+  const result = str(span, ATTR.guardrailResult);
+  const reason = str(span, ATTR.guardrailReason);
+  return result === 'fail' && reason !== undefined ? `fail: ${reason}` : result;
+}
+
 /** One span's line after its connector: name, call id, duration, messages loaded/saved, tokens, cost, error. */
 function describeSpan(span: SpanRecord, options: TreeOptions): string {
   const operation = operationOf(span);
@@ -186,6 +193,7 @@ function describeSpan(span: SpanRecord, options: TreeOptions): string {
     operation === OPERATION.step ? str(span, ATTR.stepFinish) : undefined,
     operation === OPERATION.compressContext ? formatCompression(span) : undefined,
     operation === OPERATION.loadConversation || operation === OPERATION.saveConversation ? formatMessages(span) : undefined,
+    operation === OPERATION.guardrail ? formatGuardrail(span) : undefined,
     formatTokens(span),
     formatCost(span, operation === OPERATION.chat, options),
     formatError(span, options),
@@ -265,8 +273,10 @@ function describeRunEnd(run: SpanRecord, options: TreeOptions): string {
   const steps = num(run, ATTR.steps);
   const toolCalls = num(run, ATTR.toolCalls);
   const hint = limitHint(run);
+  const guardrail = str(run, ATTR.guardrailName);
   return joinParts([
     `stop ${str(run, ATTR.stopReason) ?? '?'}`,
+    guardrail === undefined ? undefined : `by ${guardrail} (${str(run, ATTR.guardrailStage) ?? '?'}): ${str(run, ATTR.guardrailReason) ?? ''}`,
     steps === undefined ? undefined : plural(steps, 'step'),
     toolCalls === undefined ? undefined : plural(toolCalls, 'tool call'),
     formatDuration(run),

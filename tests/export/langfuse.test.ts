@@ -118,7 +118,7 @@ describe("exporter: 'langfuse'", () => {
         instructions: '',
         model: openai('gpt-5', { baseURL: `${provider.url}/v1`, apiKey: 'sk-test', api: 'responses' }),
       });
-      let streamed: RunResult | undefined;
+      let streamed: RunResult<string> | undefined;
       for await (const event of runtime.stream(claude, 'How do I cross the street?')) if (event.type === 'run-end') streamed = event.result;
       const reasoned = await runtime.run(thinker, 'How do I cross the street?');
       await runtime.shutdown();

@@ -45,6 +45,18 @@ const add = tool({
 });
 
 describe('aiSdk() with the AI SDK mock model, through the runtime', () => {
+  it("asks a typed agent's answer in the json response format with its schema, and parses it", async () => {
+    const mock = new MockLanguageModelV3({ provider: 'mistral.chat', modelId: 'mistral-small-latest', doGenerate: answer('{"city":"Paris","population":2102650}') });
+    const typed = agent({ name: 'typed', instructions: 'Answer in JSON.', model: aiSdk(mock), output: z.object({ city: z.string(), population: z.number() }) });
+    const result = await h.runtime.run(typed, 'Largest city of France?');
+
+    expect(result.output).toEqual({ city: 'Paris', population: 2102650 });
+    const options = mock.doGenerateCalls[0]!;
+    expect(options.responseFormat).toMatchObject({ type: 'json', schema: { type: 'object', required: ['city', 'population'], additionalProperties: false } });
+    // Native structured output: the schema is not repeated in the system prompt.
+    expect(JSON.stringify(options.prompt[0])).not.toContain('population');
+  });
+
   it('maps usage (cached, reasoning) and prices the call on the served model, with its provider as gen_ai.provider.name', async () => {
     const mock = new MockLanguageModelV3({
       provider: 'openai.chat',

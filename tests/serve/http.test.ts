@@ -38,6 +38,23 @@ describe('HTTP input', () => {
     expect(served.outcomes[0]).toMatchObject({ ok: true, message: { id: 'req-1', source: 'http' } });
   });
 
+  it('answers a guardrail stop as a result (200) naming the guardrail, and a typed answer as its object', async () => {
+    const model = scriptedModel({ respond: () => ({ text: '{"city":"Mexico City"}' }) });
+    const guarded = agent({
+      name: 'guarded',
+      instructions: '',
+      model,
+      output: z.object({ city: z.string() }),
+      guardrails: { input: [{ name: 'no_digits', check: (text) => (/\d/.test(text) ? { ok: false, reason: 'has digits' } : { ok: true }) }] },
+    });
+    served = await startServed({ agent: guarded });
+    const stopped = await postRun(served.url, { input: 'order 4711' });
+    expect(stopped.status).toBe(200);
+    expect(await stopped.json()).toMatchObject({ stopReason: 'guardrail', guardrail: { name: 'no_digits', stage: 'input', reason: 'has digits' }, steps: 0 });
+    const answered = await postRun(served.url, { input: 'largest city of Mexico' });
+    expect(await answered.json()).toMatchObject({ stopReason: 'final', output: { city: 'Mexico City' } });
+  });
+
   it('answers the cost without float noise', async () => {
     // The demo's two gpt-4o-mini calls: $0.0000856 + $0.0001076, which add up to 0.00019319999999999998 in floats.
     const usages = [

@@ -28,7 +28,7 @@ export interface RunJobData {
 
 /**
  * A completed job's return value: the run's result summary as the HTTP reply has it (`runId`,
- * `output`, `stopReason`, `usage`, `costUsd`, `steps`, `toolCalls`, `traceId`, `interruptions`:
+ * `output`, `stopReason`, `usage`, `costUsd`, `steps`, `toolCalls`, `traceId`, `interruptions`, `guardrail`:
  * see `resultJson`).
  */
 export type RunJobResult = ReturnType<typeof resultJson>;
