@@ -30,6 +30,37 @@ export const OPERATION_DURATION_BUCKETS: readonly number[] = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
 
+/** The attributes of one model's calls: of the call, of its input and output tokens, of its cost. */
+interface CallAttributes {
+  call: Attributes;
+  input: Attributes;
+  output: Attributes;
+  cost: Attributes;
+}
+
+/**
+ * The semconv attributes of a model's calls (`gen_ai.operation.name`, `gen_ai.provider.name`,
+ * `gen_ai.request.model`, `gen_ai.response.model` when given, `server.*` when known), with the
+ * token type for token usage and the agent for cost.
+ */
+function callAttributes(model: Model, agentName: string, responseModel: string | undefined): CallAttributes {
+  const call: Attributes = {};
+  call[ATTR.operationName] = OPERATION.chat;
+  call[ATTR.providerName] = model.provider;
+  call[ATTR.requestModel] = model.modelId;
+  if (responseModel !== undefined) call[ATTR.responseModel] = responseModel;
+  if (model.server) {
+    call[ATTR.serverAddress] = model.server.address;
+    if (model.server.port !== undefined) call[ATTR.serverPort] = model.server.port;
+  }
+  return {
+    call,
+    input: { ...call, [METRIC_ATTR.tokenType]: TOKEN_TYPE.input },
+    output: { ...call, [METRIC_ATTR.tokenType]: TOKEN_TYPE.output },
+    cost: { ...call, [ATTR.agentName]: agentName },
+  };
+}
+
 /**
  * The metrics middleware of a runtime, or `undefined` when `meterProvider` is the API's no-op one
  * (checked once, here: the runtime then records nothing and computes no attribute).
@@ -63,38 +94,40 @@ export function metricsMiddleware(meterProvider: MeterProvider): Middleware | un
     description: 'Budget checks that lowered or refused a call, by decision and scope.',
   });
 
-  /** The semconv attributes every model-call metric carries. */
-  const callAttributes = (model: Model): Attributes => {
-    const attrs: Attributes = {};
-    attrs[ATTR.operationName] = OPERATION.chat;
-    attrs[ATTR.providerName] = model.provider;
-    attrs[ATTR.requestModel] = model.modelId;
-    if (model.server) {
-      attrs[ATTR.serverAddress] = model.server.address;
-      if (model.server.port !== undefined) attrs[ATTR.serverPort] = model.server.port;
-    }
-    return attrs;
+  /** The attribute sets of a model's calls, made once per model and response model (never mutated: the SDK keeps them). */
+  const sets = new WeakMap<Model, Map<string | undefined, CallAttributes>>();
+  const attributesOf = (model: Model, agentName: string, responseModel: string | undefined): CallAttributes => {
+    let byResponse = sets.get(model);
+    if (byResponse === undefined) sets.set(model, (byResponse = new Map()));
+    const key = responseModel === undefined ? agentName : `${agentName}\u0000${responseModel}`;
+    let set = byResponse.get(key);
+    if (set === undefined) byResponse.set(key, (set = callAttributes(model, agentName, responseModel)));
+    return set;
   };
 
   return {
     name: 'metrics',
     async wrapModelCall(ctx, next) {
       const started = performance.now();
-      const model = ctx.run.agent.model;
+      const { model, name } = ctx.run.agent;
       try {
         const outcome = await next(ctx.request);
-        const attrs = callAttributes(model);
-        if (outcome.kind === 'response') {
-          const { response } = outcome;
-          if (response.model) attrs[ATTR.responseModel] = response.model;
-          tokenUsage.record(response.usage.inputTokens, { ...attrs, [METRIC_ATTR.tokenType]: TOKEN_TYPE.input });
-          tokenUsage.record(response.usage.outputTokens, { ...attrs, [METRIC_ATTR.tokenType]: TOKEN_TYPE.output });
-          if (outcome.cost) cost.add(outcome.cost.usd, { ...attrs, [ATTR.agentName]: ctx.run.agent.name });
+        const seconds = (performance.now() - started) / 1000;
+        if (outcome.kind !== 'response') {
+          duration.record(seconds, attributesOf(model, name, undefined).call);
+          return outcome;
         }
-        duration.record((performance.now() - started) / 1000, attrs);
+        const { response } = outcome;
+        const set = attributesOf(model, name, response.model || undefined);
+        tokenUsage.record(response.usage.inputTokens, set.input);
+        tokenUsage.record(response.usage.outputTokens, set.output);
+        if (outcome.cost) cost.add(outcome.cost.usd, set.cost);
+        duration.record(seconds, set.call);
         return outcome;
       } catch (error) {
-        duration.record((performance.now() - started) / 1000, { ...callAttributes(model), [ATTR.errorType]: errorType(error) });
+        const attrs = { ...attributesOf(model, name, undefined).call };
+        attrs[ATTR.errorType] = errorType(error);
+        duration.record((performance.now() - started) / 1000, attrs);
         throw error;
       }
     },
