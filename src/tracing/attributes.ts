@@ -73,12 +73,18 @@ export const ATTR = {
   contextUtilization: 'tracebound.context.utilization',
   retryAttempts: 'tracebound.retry.attempts',
   runId: 'tracebound.run.id',
+  /** On the run span: the tenant the run is for (run option `tenant`). */
+  tenant: 'tracebound.tenant',
+  /** On the run span: the user the run is for (run option `user`; OpenTelemetry semconv `user.id`). */
+  userId: 'user.id',
   /** On a resumed run's span: the first step that part takes (the interrupted step, or the one after the last checkpoint). */
   resumeFromStep: 'tracebound.resume.from_step',
   /** On the tool span of a call that needed approval: `approved` | `denied`. */
   approval: 'tracebound.approval',
   stepLastCallReason: 'tracebound.step.last_call_reason',
   toolTimeoutMs: 'tracebound.tool.timeout_ms',
+  /** On a tool span: what the call cost in USD (the tool's `costUsd`), counted in the run's cost. */
+  toolCostUsd: 'tracebound.tool.cost_usd',
   budgetMaxSteps: 'tracebound.budget.max_steps.limit',
   budgetMaxToolCalls: 'tracebound.budget.max_tool_calls.limit',
   budgetRunCostLimit: 'tracebound.budget.run_cost_usd.limit',
