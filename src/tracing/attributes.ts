@@ -274,11 +274,12 @@ export const METRIC = {
   tokenUsage: 'gen_ai.client.token.usage',
   /** Histogram, `s`: each model call's duration, its retries included (`error.type` when it failed). */
   operationDuration: 'gen_ai.client.operation.duration',
-  /** Counter, `USD`: what model calls cost, as priced on their spans (`gen_ai.usage.cost.amount`). */
+  /** Counter, `USD`: what model calls and costed tool calls cost, as on their spans (`gen_ai.usage.cost.amount`, `tracebound.tool.cost_usd`). */
   costUsage: 'tracebound.cost.usage',
   /**
-   * Counter, `{decision}`: one per `tracebound.budget.check` event, i.e. per scope of a call the
-   * budget lowered or refused (a call every scope allows whole is no event, and not counted).
+   * Counter, `{decision}`: one per `tracebound.budget.check` event, i.e. per scope of a model or
+   * costed tool call the budget lowered or refused (a call every scope allows whole is no event,
+   * and not counted).
    */
   budgetDecisions: 'tracebound.budget.decisions',
 } as const;
@@ -289,7 +290,10 @@ export const METRIC_ATTR = {
   tokenType: 'gen_ai.token.type',
   /** A budget decision: `allow` | `lower` | `refuse`. */
   budgetDecision: 'tracebound.budget.decision',
-  /** The budget scope that decided: `run` (`budget.runCostUsd`) | `spend` (the spend window). */
+  /**
+   * The budget scope that decided: `run` (`budget.runCostUsd`) | `spend` (an agent's spend window) |
+   * `tenant` | `user` (a tenant's or user's spend window).
+   */
   budgetScope: 'tracebound.budget.scope',
 } as const;
 

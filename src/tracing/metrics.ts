@@ -67,8 +67,10 @@ function callAttributes(model: Model, agentName: string, responseModel: string |
  *
  * Records per model call: `gen_ai.client.token.usage` (one value per token type, input and output),
  * `gen_ai.client.operation.duration` (s; with `error.type` when the call failed) and, for a priced
- * call, `tracebound.cost.usage` (USD); per budget check event (a scope of a call the budget lowered
- * or refused), `tracebound.budget.decisions` with its decision and scope. Attributes:
+ * call, `tracebound.cost.usage` (USD); per costed tool call (`tool({ costUsd })`),
+ * `tracebound.cost.usage` with `gen_ai.operation.name` `execute_tool` and `gen_ai.tool.name`; per
+ * budget check event (a scope of a model or costed tool call the budget lowered or refused),
+ * `tracebound.budget.decisions` with its decision, scope and operation. Model-call attributes:
  * `gen_ai.operation.name` (`chat`), `gen_ai.provider.name`, `gen_ai.request.model`,
  * `gen_ai.response.model` when the provider names one, `server.address` / `server.port` when known;
  * cost and decisions carry `gen_ai.agent.name` too, so spend can be watched per agent.
@@ -131,13 +133,28 @@ export function metricsMiddleware(meterProvider: MeterProvider): Middleware | un
         throw error;
       }
     },
+    wrapToolCall(ctx, next) {
+      // Only a costed tool (`tool({ costUsd })`) has a cost to count; other calls pass straight through.
+      if (ctx.tool?.costUsd === undefined) return next();
+      return next().then((outcome) => {
+        if (outcome.costUsd !== undefined) {
+          const attrs: Attributes = {};
+          attrs[ATTR.operationName] = OPERATION.executeTool;
+          attrs[ATTR.toolName] = ctx.call.name;
+          attrs[ATTR.agentName] = ctx.run.agent.name;
+          cost.add(outcome.costUsd, attrs);
+        }
+        return outcome;
+      });
+    },
     onEvent(run, event) {
       if (event.type !== 'budget-check') return;
-      decisions.add(1, {
-        [METRIC_ATTR.budgetDecision]: event.decision,
-        [METRIC_ATTR.budgetScope]: event.scope,
-        [ATTR.agentName]: run.agent.name,
-      });
+      const attrs: Attributes = {};
+      attrs[METRIC_ATTR.budgetDecision] = event.decision;
+      attrs[METRIC_ATTR.budgetScope] = event.scope;
+      attrs[ATTR.operationName] = event.toolCallId === undefined ? OPERATION.chat : OPERATION.executeTool;
+      attrs[ATTR.agentName] = run.agent.name;
+      decisions.add(1, attrs);
     },
   };
 }

@@ -4,14 +4,16 @@
  * 127.0.0.1, decoded there from OTLP/JSON; without a meter provider nothing is recorded at all.
  */
 import { createNoopMeter, metrics } from '@opentelemetry/api';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, type DataPoint, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { createRuntime } from '../../src/create-runtime.js';
 import { RunError } from '../../src/errors.js';
 import { ModelCallError } from '../../src/providers/errors.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { TracingConfigError } from '../../src/telemetry/setup.js';
+import { tool } from '../../src/tool.js';
 import { decodeJsonMetrics, type MetricPoint } from '../support/otlp-metrics.js';
 import { runtimeWith, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { PRICE, weather } from '../viewer/agents.js';
@@ -79,7 +81,7 @@ describe('metrics over OTLP/HTTP', () => {
     expect(cost!.value).toBeCloseTo(result.costUsd!, 12);
 
     expect(named(points(), 'tracebound.budget.decisions').map((p) => [p.type, p.unit, p.monotonic, p.attributes, p.value])).toEqual([
-      ['sum', '{decision}', true, { 'tracebound.budget.decision': 'lower', 'tracebound.budget.scope': 'run', 'gen_ai.agent.name': 'weather' }, 2],
+      ['sum', '{decision}', true, { 'tracebound.budget.decision': 'lower', 'tracebound.budget.scope': 'run', 'gen_ai.operation.name': 'chat', 'gen_ai.agent.name': 'weather' }, 2],
     ]);
   });
 
@@ -141,7 +143,7 @@ describe('without a meter provider', () => {
       const { resourceMetrics } = await reader.collect();
       return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.filter((m) => m.dataPoints.length > 0).map((m) => m.descriptor.name));
     };
-    return { provider, names };
+    return { provider, reader, names };
   }
 
   it('creates no instrument and records nothing, even after a provider is registered later', async () => {
@@ -161,6 +163,42 @@ describe('without a meter provider', () => {
     // A runtime made now records through it.
     await createRuntime().run(weather({ runCostUsd: 0.001 }), 'Rome');
     expect((await names()).sort()).toEqual(['gen_ai.client.operation.duration', 'gen_ai.client.token.usage', 'tracebound.budget.decisions', 'tracebound.cost.usage']);
+    await provider.shutdown();
+  });
+
+  it('counts costed tool calls in the cost, and the budget decisions on them by operation', async () => {
+    const { provider, reader } = sdkProvider();
+    let executed = 0;
+    const search = tool({
+      name: 'search',
+      description: 'Paid search.',
+      parameters: z.object({ q: z.string() }),
+      costUsd: 0.01,
+      execute: ({ q }) => {
+        executed += 1;
+        return `result ${q}`;
+      },
+    });
+    // Asks for a $0.01 search three times, then answers; the run's $0.025 holds two searches.
+    const model = scriptedModel({
+      provider: 'openai',
+      modelId: 'gpt-4o-mini',
+      respond: (_, call) => (call > 3 ? { text: 'done', usage: { inputTokens: 10, outputTokens: 5 } } : { toolCalls: [{ id: `c${call}`, name: 'search', arguments: { q: String(call) } }], usage: { inputTokens: 10, outputTokens: 5 } }),
+    });
+    const searcher = agent({ name: 'searcher', instructions: 'Search.', model, tools: [search], maxOutputTokens: 10, budget: { runCostUsd: 0.025 } });
+    await createRuntime({ meterProvider: provider }).run(searcher, 'go');
+    expect(executed).toBe(2);
+
+    const { resourceMetrics } = await reader.collect();
+    // Both are counters: their points hold numbers.
+    const data = (name: string) =>
+      resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.filter((m) => m.descriptor.name === name).flatMap((m) => m.dataPoints as DataPoint<number>[]));
+    const toolCost = data('tracebound.cost.usage').filter((p) => p.attributes['gen_ai.operation.name'] === 'execute_tool');
+    expect(toolCost.map((p) => [p.attributes, p.value])).toEqual([[{ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search', 'gen_ai.agent.name': 'searcher' }, 0.02]]);
+    expect(data('tracebound.budget.decisions').map((p) => [p.attributes, p.value])).toContainEqual([
+      { 'tracebound.budget.decision': 'refuse', 'tracebound.budget.scope': 'run', 'gen_ai.operation.name': 'execute_tool', 'gen_ai.agent.name': 'searcher' },
+      1,
+    ]);
     await provider.shutdown();
   });
 
