@@ -1,7 +1,7 @@
 /**
  * Metrics: a scripted run through `tracedRuntime({ exporter: 'otlp' })` pushes the GenAI client
  * metrics, the cost counter and the budget-decision counter to a real OTLP/HTTP receiver on
- * 127.0.0.1, decoded there from OTLP/JSON; without a meter provider nothing is recorded at all.
+ * 127.0.0.1, decoded there from OTLP/JSON and protobuf; without a meter provider nothing is recorded at all.
  */
 import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { AggregationTemporality, type DataPoint, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -14,7 +14,7 @@ import { ModelCallError } from '../../src/providers/errors.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { TracingConfigError } from '../../src/telemetry/setup.js';
 import { tool } from '../../src/tool.js';
-import { decodeJsonMetrics, type MetricPoint } from '../support/otlp-metrics.js';
+import { decodeMetrics, type MetricPoint } from '../support/otlp-metrics.js';
 import { runtimeWith, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { PRICE, weather } from '../viewer/agents.js';
 
@@ -32,7 +32,7 @@ const METRICS_ENV = {
 };
 
 let receiver: OtlpReceiver;
-const points = () => decodeJsonMetrics(receiver.metricPosts);
+const points = () => decodeMetrics(receiver.metricPosts);
 
 beforeEach(async () => {
   receiver = await startOtlpReceiver();
@@ -105,15 +105,21 @@ describe('metrics over OTLP/HTTP', () => {
     expect(named(points(), 'tracebound.cost.usage')).toEqual([]);
   });
 
-  it("sends protobuf with 'otlp-proto' to /v1/metrics", async () => {
+  it("sends the same metrics as protobuf with 'otlp-proto'", async () => {
     const runtime = runtimeWith({ ...METRICS_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, { exporter: 'otlp-proto' });
-    await runtime.run(weather(), 'Paris');
+    await runtime.run(weather({ runCostUsd: 0.001 }), 'Paris');
     await runtime.shutdown();
-    const posts = receiver.metricPosts;
-    expect(posts.map((post) => post.contentType)).toEqual(['application/x-protobuf']);
-    // Strings are stored as is in protobuf: the instruments' names and units are in the bytes.
-    const bytes = posts[0]!.body.toString('latin1');
-    for (const text of ['gen_ai.client.token.usage', 'gen_ai.client.operation.duration', 'tracebound.cost.usage', '{token}']) expect(bytes).toContain(text);
+    expect(receiver.metricPosts.map((post) => post.contentType)).toEqual(['application/x-protobuf']);
+    const call = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini', 'gen_ai.response.model': 'gpt-4o-mini' };
+    expect(named(points(), 'gen_ai.client.token.usage').map((p) => [p.unit, p.attributes, p.count, p.sum, p.explicitBounds])).toEqual([
+      ['{token}', { ...call, 'gen_ai.token.type': 'input' }, 2, 250, SEMCONV_TOKEN_BOUNDS],
+      ['{token}', { ...call, 'gen_ai.token.type': 'output' }, 2, 40, SEMCONV_TOKEN_BOUNDS],
+    ]);
+    expect(named(points(), 'gen_ai.client.operation.duration')).toMatchObject([{ unit: 's', count: 2, explicitBounds: SEMCONV_DURATION_BOUNDS }]);
+    const [cost] = named(points(), 'tracebound.cost.usage');
+    expect(cost).toMatchObject({ type: 'sum', monotonic: true, unit: 'USD' });
+    expect(cost!.value).toBeCloseTo(250 * PRICE.input + 40 * PRICE.output, 12);
+    expect(named(points(), 'tracebound.budget.decisions').map((p) => [p.attributes['tracebound.budget.decision'], p.value])).toEqual([['lower', 2]]);
   });
 
   it('pushes on the OTEL_METRIC_EXPORT_INTERVAL while the runtime lives, and refuses a bad interval', async () => {

@@ -6,7 +6,7 @@
  * into the trace file reader's SpanRecords, and records each request's path, headers and raw
  * bytes. Faults are scripted per request: a status (500, 429, ...), a delay, or no answer at all.
  * Metrics (POSTs to `/v1/metrics`, which the `otlp` exporters send beside spans) are kept apart,
- * always accepted, and neither take a scripted reply nor count as requests.
+ * always accepted, and neither take a scripted reply nor count as requests (otlp-metrics.ts decodes them).
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,7 +44,7 @@ export interface OtlpReceiver {
   requests: ReceivedExport[];
   /** Spans of every request answered with 2xx. */
   spans(): SpanRecord[];
-  /** The `/v1/metrics` POSTs, in order (decode them with `decodeJsonMetrics`). */
+  /** The `/v1/metrics` POSTs, in order (decode them with `decodeMetrics`). */
   metricPosts: { contentType: string; body: Buffer }[];
   /** Replies for the next requests, in order; once used up, requests get `fallback`. */
   script(...replies: Reply[]): void;
@@ -146,10 +146,10 @@ export function decodeSpans(body: Buffer, contentType: string): SpanRecord[] {
 
 // --- protobuf wire format -----------------------------------------------------------------------
 
-type Field = { number: number; wire: number; varint?: bigint; bytes?: Buffer; fixed?: Buffer };
+export type Field = { number: number; wire: number; varint?: bigint; bytes?: Buffer; fixed?: Buffer };
 
 /** Splits one message into its fields (wire types 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
-function fields(buf: Buffer): Field[] {
+export function fields(buf: Buffer): Field[] {
   const out: Field[] = [];
   let pos = 0;
   const varint = (): bigint => {
@@ -216,7 +216,7 @@ function anyValue(buf: Buffer): unknown {
 }
 
 /** Repeated KeyValue (key 1, value 2) at field `number` of a message. */
-function keyValues(buf: Buffer, number: number): { key: string; value: unknown }[] {
+export function keyValues(buf: Buffer, number: number): { key: string; value: unknown }[] {
   return fields(buf)
     .filter((f) => f.number === number)
     .map((f) => {
