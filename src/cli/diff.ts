@@ -82,10 +82,11 @@ function choosePairs(a: readonly RunSummary[], b: readonly RunSummary[], files: 
   return { pairs: [pair], onlyA: [], onlyB: [] };
 }
 
-/** A run on one line: `weather run 6cfa… "Paris"  2026-12-04T19:45:25.123Z`. */
+/** A run on one line: `weather run 6cfa… "Paris"  2026-12-04T19:45:25.123Z  openai gpt-4o-mini` (input and model when recorded). */
 function describeRun(run: RunSummary): string {
   const input = run.input === undefined ? '' : `  ${JSON.stringify(run.input.length > 60 ? `${run.input.slice(0, 60)}…` : run.input)}`;
-  return `${run.agent} run ${idOf(run)}${input}  ${new Date(run.start).toISOString()}`;
+  const model = [run.provider, run.model].filter(Boolean).join(' ');
+  return `${run.agent} run ${idOf(run)}${input}  ${new Date(run.start).toISOString()}${model ? `  ${model}` : ''}`;
 }
 
 const COLUMNS = ['', 'baseline', 'candidate', 'change', 'change %'] as const;

@@ -30,7 +30,7 @@ describe('tracebound diff', () => {
     expect(result.code).toBe(0);
     const [weatherBlock, greeterBlock] = result.stdout.trimEnd().split('\n\n');
     const lines = weatherBlock!.split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^baseline {3}weather run ${main.ids[0]} {2}"Paris" {2}\\d{4}-\\d\\d-\\d\\dT`));
+    expect(lines[0]).toMatch(new RegExp(`^baseline {3}weather run ${main.ids[0]} {2}"Paris" {2}\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z {2}openai gpt-4o-mini$`));
     expect(lines[1]).toMatch(new RegExp(`^candidate {2}weather run ${branch.ids[1]} {2}"Paris" `));
     // Baseline: 100 + 150 input, 2 x 20 output: $0.0000615; candidate: 100 + 150 + 200 input, 3 x 30
     // output: $0.0001215 (gpt-4o-mini: $0.15 and $0.60 per million), +97.6%.
@@ -97,7 +97,7 @@ describe('tracebound diff', () => {
     const result = await runCli(['diff', file, file, '--fail-on', 'cost>+0%']);
     expect(result.code).toBe(0);
     const runSpan = spans.find((span) => span.name === 'invoke_agent weather')!;
-    expect(result.stdout).toContain(`baseline   weather run ${runSpan.spanContext().spanId}  2023-11-14T22:13:20.000Z`);
+    expect(result.stdout).toContain(`baseline   weather run ${runSpan.spanContext().spanId}  2023-11-14T22:13:20.000Z  openai gpt-4o-mini\n`);
     expect(result.stdout).toMatch(/^ {2}cache read +50 +50 +0 +0\.0%$/m);
     expect(result.stdout).toMatch(/^ {2}reasoning +10 +10 +0 +0\.0%$/m);
     expect(result.stdout).not.toContain('cache write');
