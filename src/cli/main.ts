@@ -62,7 +62,7 @@ export function createProgram(context: CliContext): Command {
  * @param argv the arguments after the executable and script, e.g. `['show', 'traces.jsonl']`
  * @param io where to write; the process's stdout and stderr by default. Known API keys are masked
  *   in everything written (a provider may echo one in an error the CLI prints).
- * @returns the exit code: 0 ok (also `--help`, `--version`), 1 run failed or an unexpected
+ * @returns the exit code: 0 ok (also `--help`, `--version`), 1 run failed, diverged, a `diff` rule broken, or an unexpected
  *   error, 2 bad usage (unknown command, missing argument) or bad input
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
