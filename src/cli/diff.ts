@@ -90,24 +90,30 @@ function describeRun(run: RunSummary): string {
 }
 
 const COLUMNS = ['', 'baseline', 'candidate', 'change', 'change %'] as const;
-const WIDTHS = [20, 14, 14, 14, 10] as const;
 
-function row(cells: readonly string[]): string {
-  return cells
-    .map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[0]) : cell.padStart(WIDTHS[i as 1 | 2 | 3 | 4])))
-    .join(' ')
-    .trimEnd();
+/**
+ * Rows as aligned text: the label column left-aligned, the others right-aligned, each as wide as
+ * its widest cell (at least as wide as a six-decimal USD amount), two spaces apart.
+ */
+function alignRows(rows: readonly (readonly string[])[]): string[] {
+  const widths = COLUMNS.map((_, i) => Math.max(i === 0 ? 12 : 9, ...rows.map((cells) => cells[i]?.length ?? 0)));
+  return rows.map((cells) =>
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[0] as number) : cell.padStart(widths[i] as number)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
-function metricRow(label: string, metric: NumericMetric, diff: ValueDiff): string {
+function metricRow(label: string, metric: NumericMetric, diff: ValueDiff): string[] {
   const value = (v: number | undefined) => (v === undefined ? '?' : formatMetric(metric, v));
-  return row([
+  return [
     label,
     value(diff.a),
     value(diff.b),
     diff.delta === undefined ? '' : formatChange(metric, diff.delta),
     diff.deltaPercent === undefined ? '' : formatPercent(diff.deltaPercent),
-  ]);
+  ];
 }
 
 /**
@@ -125,8 +131,8 @@ export function renderRunDiff(diff: RunDiff): string[] {
     ['  reasoning', 'reasoning_tokens'],
   ];
   const stop = diff.stopReason;
-  return [
-    row(COLUMNS),
+  return alignRows([
+    COLUMNS,
     metricRow('cost (USD)', 'cost', metrics.cost),
     metricRow('tokens', 'tokens', metrics.tokens),
     ...kinds.filter(([, metric], i) => i < 2 || some(metric)).map(([label, metric]) => metricRow(label, metric, metrics[metric])),
@@ -134,8 +140,8 @@ export function renderRunDiff(diff: RunDiff): string[] {
     metricRow('tool calls', 'tool_calls', metrics.tool_calls),
     ...Object.entries(diff.toolCallsByName).map(([name, counts]) => metricRow(`  ${name}`, 'tool_calls', counts)),
     metricRow('latency (ms)', 'latency', metrics.latency),
-    row(['stop reason', stop.a ?? '?', stop.b ?? '?', stop.changed ? 'changed' : '']),
-  ];
+    ['stop reason', stop.a ?? '?', stop.b ?? '?', stop.changed ? 'changed' : ''],
+  ]);
 }
 
 /** A pair's heading, table and rule checks. */

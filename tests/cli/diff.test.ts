@@ -35,14 +35,14 @@ describe('tracebound diff', () => {
     // Baseline: 100 + 150 input, 2 x 20 output: $0.0000615; candidate: 100 + 150 + 200 input, 3 x 30
     // output: $0.0001215 (gpt-4o-mini: $0.15 and $0.60 per million), +97.6%.
     expect(lines.slice(2, 11)).toEqual([
-      '                           baseline      candidate         change   change %',
-      'cost (USD)                 0.000062       0.000121      +0.000060     +97.6%',
-      'tokens                          290            540           +250     +86.2%',
-      '  input                         250            450           +200     +80.0%',
-      '  output                         40             90            +50    +125.0%',
-      'steps                             2              3             +1     +50.0%',
-      'tool calls                        1              2             +1    +100.0%',
-      '  lookup                          1              2             +1    +100.0%',
+      '               baseline  candidate     change   change %',
+      'cost (USD)     0.000062   0.000121  +0.000060     +97.6%',
+      'tokens              290        540       +250     +86.2%',
+      '  input             250        450       +200     +80.0%',
+      '  output             40         90        +50    +125.0%',
+      'steps                 2          3         +1     +50.0%',
+      'tool calls            1          2         +1    +100.0%',
+      '  lookup              1          2         +1    +100.0%',
       expect.stringMatching(/^latency \(ms\) +\d+\.\d +\d+\.\d +[+-]\d+\.\d +[+-]\d+\.\d%$/),
     ]);
     expect(lines[11]).toMatch(/^stop reason +final +final$/);
