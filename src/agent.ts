@@ -62,10 +62,21 @@ class SubAgentStopError extends Error {
   }
 }
 
+/** The tools `asTool()` made. */
+const agentTools = new WeakSet<Tool>();
+
+/**
+ * Whether a tool was made by `agent.asTool()`: it only hands its call to `context.runAgent`, so
+ * replay can run it with a sub-agent fed from the recording instead of serving its result.
+ */
+export function isAgentTool(tool: Tool): boolean {
+  return agentTools.has(tool);
+}
+
 /** The tool of `asTool()`: it hands the call to the runtime's `runAgent`. */
 function asTool(self: Agent, options: AsToolOptions = {}): Tool {
   const parameters = options.parameters ?? z.object({ input: z.string().describe(`The request for ${self.name}`) });
-  return tool({
+  const made = tool({
     name: options.name ?? self.name,
     description: options.description ?? `Delegates a task to the agent "${self.name}" and returns its answer.`,
     parameters,
@@ -80,6 +91,8 @@ function asTool(self: Agent, options: AsToolOptions = {}): Tool {
       return result.output;
     },
   });
+  agentTools.add(made);
+  return made;
 }
 
 /**

@@ -97,10 +97,10 @@ function shapeOf(span: SpanRecord, all: readonly SpanRecord[]): SpanShape {
   return { name: span.name, kind: span.kind, status: span.status.code, attributes, events: span.events.map((e) => e.name), children };
 }
 
-/** The span tree of every run (`invoke_agent` span) among the spans, in start order. */
+/** The span tree of every top-level run (`invoke_agent` span, not a sub-run's) among the spans, in start order. */
 export function runShapes(spans: readonly SpanRecord[]): SpanShape[] {
   return spans
-    .filter((s) => s.attributes[ATTR.operationName] === 'invoke_agent')
+    .filter((s) => s.attributes[ATTR.operationName] === 'invoke_agent' && s.attributes[ATTR.parentRunId] === undefined)
     .sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1))
     .map((run) => shapeOf(run, spans));
 }
