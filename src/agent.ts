@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { budgetPolicySchema, type BudgetPolicy } from './budget/policy.js';
 import { DefinitionError } from './errors.js';
 import type { Model } from './providers/model.js';
-import { tool, type SubRunResult, type Tool } from './tool.js';
+import { tool, type SubRunResult, type Tool, type ToolOptions } from './tool.js';
 
 /** What `agent()` takes. */
 export interface AgentOptions {
@@ -62,21 +62,26 @@ class SubAgentStopError extends Error {
   }
 }
 
-/** The tools `asTool()` made. */
-const agentTools = new WeakSet<Tool>();
+/**
+ * Marks the tools `asTool()` makes. A registered symbol, not module state: an agent module that
+ * imports the `tracebound` package and the CLI or a test running from the sources are two copies
+ * of this module, and the mark must hold across them.
+ */
+const AGENT_TOOL = Symbol.for('tracebound.agentTool');
 
 /**
  * Whether a tool was made by `agent.asTool()`: it only hands its call to `context.runAgent`, so
  * replay can run it with a sub-agent fed from the recording instead of serving its result.
  */
 export function isAgentTool(tool: Tool): boolean {
-  return agentTools.has(tool);
+  return (tool as Tool & { [AGENT_TOOL]?: true })[AGENT_TOOL] === true;
 }
 
 /** The tool of `asTool()`: it hands the call to the runtime's `runAgent`. */
 function asTool(self: Agent, options: AsToolOptions = {}): Tool {
   const parameters = options.parameters ?? z.object({ input: z.string().describe(`The request for ${self.name}`) });
-  const made = tool({
+  const toolOptions: ToolOptions<z.ZodType, string> & { [AGENT_TOOL]: true } = {
+    [AGENT_TOOL]: true,
     name: options.name ?? self.name,
     description: options.description ?? `Delegates a task to the agent "${self.name}" and returns its answer.`,
     parameters,
@@ -90,9 +95,8 @@ function asTool(self: Agent, options: AsToolOptions = {}): Tool {
       }
       return result.output;
     },
-  });
-  agentTools.add(made);
-  return made;
+  };
+  return tool(toolOptions);
 }
 
 /**

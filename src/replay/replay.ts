@@ -322,21 +322,34 @@ function servedResult({ call }: RecordedCallAt): string {
 
 /**
  * The tools of `agent` replaying `run`: a sub-agent's tool runs today's sub-agent on the recorded
- * sub-run, a live tool runs as is, any other answers with its recorded result by call id.
+ * sub-run, a live tool runs as is, any other answers with its recorded result by call id, at
+ * today's price (`costUsd`).
  */
 function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPlace[], replay: ReplayState): Tool[] {
   const recorded = new Map<string, RecordedCallAt>(run.steps.flatMap((s) => s.toolCalls.map((call) => [call.id, { call, step: s.index }] as const)));
   return agent.tools.map((t) => {
     if (isAgentTool(t)) return subAgentTool(t, recorded, within, replay);
     if (replay.isLive(t.name)) return t;
-    return defineTool({
-      name: t.name,
-      description: t.description,
-      parameters: t.parameters,
-      ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
-      execute: (_args, { toolCallId }) => servedResult(recordedCall(recorded, toolCallId)),
-    });
+    return withExecute(t, (_args, { toolCallId }) => servedResult(recordedCall(recorded, toolCallId)));
   });
+}
+
+/**
+ * `t` running `execute` instead: its definition kept as is (an MCP tool's is the server's schema,
+ * which a definition made again from its zod `parameters` would not equal), its timeout and its
+ * price (a served call costs what today's tool charges, so cost and budgets are as live); without
+ * its approval rule, since the recording holds the decisions' outcome.
+ */
+function withExecute(t: Tool, execute: Tool['execute']): Tool {
+  const made = defineTool({
+    name: t.name,
+    description: t.description,
+    parameters: t.parameters,
+    ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
+    ...(t.costUsd !== undefined ? { costUsd: t.costUsd } : {}),
+    execute,
+  });
+  return Object.freeze({ ...made, definition: t.definition });
 }
 
 /**
@@ -346,34 +359,28 @@ function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPl
  * recorded result.
  */
 function subAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, within: readonly SubRunPlace[], replay: ReplayState): Tool {
-  return defineTool({
-    name: t.name,
-    description: t.description,
-    parameters: t.parameters,
-    ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
-    execute: (args, context) => {
-      const at = recordedCall(recorded, context.toolCallId);
-      const sub = at.call.subRun;
-      const runAgent = context.runAgent;
-      if (!sub || !runAgent) return servedResult(at);
-      const place = [...within, { step: at.step, toolCallId: context.toolCallId, agent: sub.agentName }];
-      return t.execute(args, {
-        ...context,
-        runAgent: async (child, input) => {
-          // asTool() hands over the agent it was made from: one made by agent().
-          const today = child as Agent;
-          replay.add(placed(place, missingTools(today, sub)));
-          const model = new ReplayModel(sub, place, replay, today.model);
-          const result = await runAgent(defineAgent({ ...today, model, tools: replayedTools(today, sub, place, replay) }), input);
-          if (model.unused() > 0) {
-            const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
-            const values = [{ path: 'model calls', recorded: model.used() + model.unused(), actual: model.used() }];
-            replay.add(placed(place, [{ kind: 'steps', step: sub.steps.at(-1)?.index ?? 0, summary, values }]));
-          }
-          return result;
-        },
-      });
-    },
+  return withExecute(t, (args, context) => {
+    const at = recordedCall(recorded, context.toolCallId);
+    const sub = at.call.subRun;
+    const runAgent = context.runAgent;
+    if (!sub || !runAgent) return servedResult(at);
+    const place = [...within, { step: at.step, toolCallId: context.toolCallId, agent: sub.agentName }];
+    return t.execute(args, {
+      ...context,
+      runAgent: async (child, input) => {
+        // asTool() hands over the agent it was made from: one made by agent().
+        const today = child as Agent;
+        replay.add(placed(place, missingTools(today, sub)));
+        const model = new ReplayModel(sub, place, replay, today.model);
+        const result = await runAgent(defineAgent({ ...today, model, tools: replayedTools(today, sub, place, replay) }), input);
+        if (model.unused() > 0) {
+          const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
+          const values = [{ path: 'model calls', recorded: model.used() + model.unused(), actual: model.used() }];
+          replay.add(placed(place, [{ kind: 'steps', step: sub.steps.at(-1)?.index ?? 0, summary, values }]));
+        }
+        return result;
+      },
+    });
   });
 }
 
