@@ -9,7 +9,7 @@ import { readRecording, ReplayFileError } from '../replay/read.js';
 import type { RecordedRun } from '../replay/recording.js';
 import { replayRun, ReplayDivergenceError, selectRun, type ReplayOptions } from '../replay/replay.js';
 import { TraceFileError } from '../traces/trace-file.js';
-import { loadAgentModule, UsageError } from './agent-module.js';
+import { loadAgentModule, UsageError, type AgentModule } from './agent-module.js';
 import type { CliContext, CliIo } from './io.js';
 
 /** Flags of `replay`. */
@@ -94,11 +94,26 @@ async function replayOne(run: RecordedRun, options: ReplayOptions, agent: Agent,
  *   (missing or malformed file, no such run, a module without an agent)
  */
 export async function replayCommand(file: string, flags: ReplayFlags, io: CliIo): Promise<number> {
+  let module: AgentModule;
+  try {
+    module = await loadAgentModule(flags.agent);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`tracebound replay: ${error.message}\n`);
+    return 2;
+  }
+  try {
+    return await replayWith(module.agent, file, flags, io);
+  } finally {
+    await module.close?.();
+  }
+}
+
+/** {@link replayCommand} once the module is loaded. */
+async function replayWith(agent: Agent, file: string, flags: ReplayFlags, io: CliIo): Promise<number> {
   let runs: RecordedRun[];
-  let agent: Agent;
   let liveTools: ReplayOptions['liveTools'];
   try {
-    agent = (await loadAgentModule(flags.agent)).agent;
     liveTools = liveToolsOption(flags.liveTools, agent);
     runs = runsToReplay(await readRecording(file), agent.name, file, flags.run);
   } catch (error) {
