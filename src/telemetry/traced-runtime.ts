@@ -35,7 +35,7 @@ export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
   /**
    * Also make the provider tracebound builds the global OpenTelemetry one until `shutdown()`, so
    * spans made through the global API go to the same exporters: `mcpTools()`'s `tools/call` spans
-   * (without its own `tracerProvider`), a module's own spans. `tracebound run` and `serve` set it,
+   * (without its own `tracerProvider`), a module's own spans. `tracebound run` sets it,
    * since the CLI owns the process. Ignored when a global provider is registered already, and with
    * `tracerProvider`. Default false: a library registers nothing global.
    */
