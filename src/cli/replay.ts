@@ -3,7 +3,7 @@
  * replays recorded runs with today's agent.
  */
 import type { Command } from 'commander';
-import type { Agent } from '../agent.js';
+import { subAgentOf, type Agent } from '../agent.js';
 import { RunError } from '../errors.js';
 import { readRecording, ReplayFileError } from '../replay/read.js';
 import type { RecordedRun } from '../replay/recording.js';
@@ -22,15 +22,25 @@ export interface ReplayFlags {
   liveTools?: true | string[];
 }
 
+/** The names of an agent's tools and of its sub-agents' (`asTool()`), at every depth. */
+function toolNames(agent: Agent, seen = new Set<Agent>()): string[] {
+  seen.add(agent);
+  return agent.tools.flatMap((t) => {
+    const sub = subAgentOf(t);
+    return [t.name, ...(sub && !seen.has(sub) ? toolNames(sub, seen) : [])];
+  });
+}
+
 /**
- * The `liveTools` replay option from the flag, checked against the agent's tools: a name the agent
- * lacks is most often the trace file taken as a tool name (`--live-tools` takes every word up to
- * the next option), so the message says where to put the file.
+ * The `liveTools` replay option from the flag, checked against the agent's tools and its
+ * sub-agents' (replay runs those on their recorded chats, and live tools count there too): a name
+ * none has is most often the trace file taken as a tool name (`--live-tools` takes every word up
+ * to the next option), so the message says where to put the file.
  * @throws {UsageError} naming the unknown tool and the agent's tools
  */
 function liveToolsOption(flag: ReplayFlags['liveTools'], agent: Agent): true | string[] | undefined {
   if (flag === undefined || flag === true) return flag;
-  const known = agent.tools.map((t) => t.name);
+  const known = [...new Set(toolNames(agent))];
   const unknown = flag.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     throw new UsageError(

@@ -8,7 +8,7 @@
  * recorded calls runs today's sub-agent again, its model fed from the recorded sub-run and
  * compared the same way, its own tools answered from that sub-run.
  */
-import { agent as defineAgent, isAgentTool, type Agent } from '../agent.js';
+import { agent as defineAgent, subAgentOf, type Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from '../providers/model.js';
@@ -328,7 +328,7 @@ function servedResult({ call }: RecordedCallAt): string {
 function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPlace[], replay: ReplayState): Tool[] {
   const recorded = new Map<string, RecordedCallAt>(run.steps.flatMap((s) => s.toolCalls.map((call) => [call.id, { call, step: s.index }] as const)));
   return agent.tools.map((t) => {
-    if (isAgentTool(t)) return subAgentTool(t, recorded, within, replay);
+    if (subAgentOf(t)) return subAgentTool(t, recorded, within, replay);
     if (replay.isLive(t.name)) return t;
     return withExecute(t, (_args, { toolCallId }) => servedResult(recordedCall(recorded, toolCallId)));
   });

@@ -64,4 +64,14 @@ describe('tracebound run examples/research-desk/agent.ts --offline', () => {
     expect(runs.map((r) => r.agentName)).toEqual(['desk']);
     expect(runs[0]?.steps[0]?.toolCalls[0]?.subRun?.agentName).toBe('researcher');
   });
+
+  it('replays its recording with --live-tools naming the researcher\'s MCP tool (once refused: it is not the desk\'s), and matches', { timeout: 90_000 }, async () => {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin', 'tracebound.js'), 'replay', 'examples/research-desk/recording.jsonl', '--agent', 'examples/research-desk/agent.ts', '--live-tools', 'get-sum'],
+      { cwd: ROOT, timeout: 60_000 },
+    );
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(/^✓ matched run [0-9a-f]{32} \(agent desk, examples\/research-desk\/recording\.jsonl:1\): 2 steps, 1 tool call\n$/);
+  });
 });
