@@ -1,4 +1,4 @@
-import { trace, type TracerProvider } from '@opentelemetry/api';
+import type { TracerProvider } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createRuntime, type RuntimeOptions } from '../create-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -32,14 +32,6 @@ export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
   spanProcessors?: readonly SpanProcessor[];
   /** `service.name` when the environment does not set one. */
   serviceName?: string;
-  /**
-   * Also make the provider tracebound builds the global OpenTelemetry one until `shutdown()`, so
-   * spans made through the global API go to the same exporters: `mcpTools()`'s `tools/call` spans
-   * (without its own `tracerProvider`), a module's own spans. `tracebound run` sets it,
-   * since the CLI owns the process. Ignored when a global provider is registered already, and with
-   * `tracerProvider`. Default false: a library registers nothing global.
-   */
-  registerGlobal?: boolean;
 }
 
 /** A runtime whose runs are traced. */
@@ -80,7 +72,6 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
     serviceName: options.serviceName,
     guard,
   });
-  const registered = options.registerGlobal === true && trace.setGlobalTracerProvider(provider);
   // Shut down once: the CLI calls it in its finally and again from `beforeExit`/signal handlers.
   let closing: Promise<void> | undefined;
   return {
@@ -91,7 +82,7 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
       tracer: provider.getTracer(TRACER_NAME),
     }),
     forceFlush: () => provider.forceFlush(),
-    shutdown: () => (closing ??= provider.shutdown().finally(() => registered && trace.disable())),
+    shutdown: () => (closing ??= provider.shutdown()),
     exportStats: () => guard.stats(),
   };
 }

@@ -32,7 +32,7 @@ import {
   type SpanRecording,
   type SpanOwner,
 } from './instrumentation.js';
-import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from './span.js';
+import { isTraced, openSpan, recordError, setAttributes, withRuntimeTracer, type OpenSpan } from './span.js';
 import { contextWindow, type ContextWindowOverrides } from '../budget/context-window.js';
 
 /** What tracing needs. */
@@ -232,7 +232,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       });
       toolSpans.set(ctx, open);
       try {
-        const outcome = await within(open, next);
+        const outcome = await within({ ...open, context: withRuntimeTracer(open.context, tracer) }, next);
         setAttributes(open.span, () => toolResultAttributes(outcome.content, outcome.costUsd, recording));
         if (outcome.isError) {
           recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), recording);
