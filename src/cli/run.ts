@@ -150,8 +150,6 @@ async function runAgent(agent: Agent, text: string, module: AgentModule, store: 
       exporter: flags.exporter,
       traceFile: flags.traceFile,
       spanProcessors: [new ProgressPrinter(io)],
-      // The module's own spans (an MCP server's tools/call) join the run's trace.
-      registerGlobal: true,
     });
   } catch (error) {
     if (!(error instanceof TracingConfigError)) throw error;
