@@ -400,9 +400,11 @@ function missingTools(agent: Agent, run: RecordedRun): Difference[] {
 }
 
 /**
- * Replays one recorded run with today's agent.
- * @throws {ReplayDivergenceError} in strict mode at the first difference (and in any mode when
- *   today's agent makes more model calls than were recorded).
+ * Replays one recorded run with today's agent. Its sub-agents (`agent.asTool()`) run again on
+ * their recorded sub-runs, compared like the run itself (differences there carry `within`).
+ * @throws {ReplayDivergenceError} in strict mode at the first difference, in the run or a sub-run
+ *   (and in any mode when today's agent, or a sub-agent, makes more model calls than were
+ *   recorded).
  * @throws {RunError} when the replayed run fails for another reason.
  */
 export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayOptions = {}): Promise<ReplayResult> {

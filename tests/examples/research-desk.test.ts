@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { readRecording } from '../../src/replay/read.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
+import { runCli } from '../cli/fixture.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -59,6 +60,10 @@ describe('tracebound run examples/research-desk/agent.ts --offline', () => {
     expect(ancestors).toEqual(['tools/call get-sum', 'execute_tool get-sum', 'step 2', 'invoke_agent researcher', 'execute_tool researcher', 'step 1', 'invoke_agent desk']);
     const desk = spans.find((s) => s.name === 'invoke_agent desk');
     expect(spans.find((s) => s.name === 'invoke_agent researcher')?.attributes[ATTR.parentRunId]).toBe(desk?.attributes[ATTR.runId]);
+    // `show` prints one trace with the sub-run inside the desk's tool call, as `run` did.
+    const shown = await runCli(['show', traceFile]);
+    expect(shown.stdout.match(/^trace /gm)).toHaveLength(1);
+    expect(shown.stdout).toMatch(/\n│ {2}└─ execute_tool researcher {2}call_research .*\n│ {5}└─ invoke_agent researcher {2}openai gpt-4o-mini\n/);
     // One run in the file: the researcher's is inside the desk's tool call.
     const runs = await readRecording(traceFile);
     expect(runs.map((r) => r.agentName)).toEqual(['desk']);
