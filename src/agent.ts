@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { budgetPolicySchema, type BudgetPolicy } from './budget/policy.js';
 import { DefinitionError } from './errors.js';
 import type { Model } from './providers/model.js';
-import { tool, type SubRunResult, type Tool } from './tool.js';
+import { tool, type SubRunResult, type Tool, type ToolOptions } from './tool.js';
 
 /** What `agent()` takes. */
 export interface AgentOptions {
@@ -62,10 +62,27 @@ class SubAgentStopError extends Error {
   }
 }
 
+/**
+ * Holds, on the tools `asTool()` makes, the agent they run. A registered symbol, not module state:
+ * an agent module that imports the `tracebound` package and the CLI or a test running from the
+ * sources are two copies of this module, and the mark must hold across them.
+ */
+const AGENT_TOOL = Symbol.for('tracebound.agentTool');
+
+/**
+ * The agent a tool made by `agent.asTool()` runs; undefined for any other tool. Such a tool only
+ * hands its call to `context.runAgent`, so replay can run it with a sub-agent fed from the
+ * recording instead of serving its result.
+ */
+export function subAgentOf(tool: Tool): Agent | undefined {
+  return (tool as Tool & { [AGENT_TOOL]?: Agent })[AGENT_TOOL];
+}
+
 /** The tool of `asTool()`: it hands the call to the runtime's `runAgent`. */
 function asTool(self: Agent, options: AsToolOptions = {}): Tool {
   const parameters = options.parameters ?? z.object({ input: z.string().describe(`The request for ${self.name}`) });
-  return tool({
+  const toolOptions: ToolOptions<z.ZodType, string> & { [AGENT_TOOL]: Agent } = {
+    [AGENT_TOOL]: self,
     name: options.name ?? self.name,
     description: options.description ?? `Delegates a task to the agent "${self.name}" and returns its answer.`,
     parameters,
@@ -79,7 +96,8 @@ function asTool(self: Agent, options: AsToolOptions = {}): Tool {
       }
       return result.output;
     },
-  });
+  };
+  return tool(toolOptions);
 }
 
 /**
