@@ -13,6 +13,7 @@ import { streamSSE } from 'hono/streaming';
 import { maskSecrets } from '../secrets.js';
 import { decodeTraceRequest, TraceFileError } from '../traces/trace-file.js';
 import type { RunQuery } from './api-types.js';
+import { diffRuns } from './diff.js';
 import { decodeOtlpProtobuf, encodeRpcStatus } from './otlp-protobuf.js';
 import type { RunIndex } from './run-index.js';
 
@@ -147,6 +148,14 @@ export function viewerApp(options: ViewerAppOptions): Hono {
   app.get('/api/agents', (c) => json(c, { agents: index.agents() }));
 
   app.get('/api/budget/:agent', (c) => json(c, index.budget(c.req.param('agent'))));
+
+  app.get('/api/diff', (c) => {
+    const [a, b] = [c.req.query('a') ?? '', c.req.query('b') ?? ''];
+    const baseline = index.summary(a);
+    const candidate = index.summary(b);
+    if (!baseline || !candidate) return notFound(c, `no run with span id ${JSON.stringify(baseline ? b : a)}`);
+    return json(c, diffRuns(baseline, candidate));
+  });
 
   app.get('/api/events', (c) =>
     streamSSE(c, async (stream) => {

@@ -5,10 +5,12 @@
  * - `weather`: two turns of conversation `trip-42`, each calling `get_weather` once;
  * - `planner`: a rate-limited first model call (retried), a tool that throws (an ERROR span),
  *   and a sub-agent `researcher` called as a tool (its run nests under the tool span);
- * - `frugal`: a run and spend budget it outgrows, so the guard lowers a call and stops the run.
+ * - `frugal`: keeps calling a tool until its run budget stops it (`budget_exceeded`), with a
+ *   spend window, so the guard's decisions are events on its spans.
  */
 import { z } from 'zod';
-import { agent, tool, tracedRuntime } from '../../src/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agent, tool, tracedRuntime, type RunResult } from '../../src/index.js';
 import { ModelCallError } from '../../src/providers/errors.js';
 import type { ModelRequest } from '../../src/providers/model.js';
 import { scriptedModel } from '../../src/testing/index.js';
@@ -22,7 +24,11 @@ const getWeather = tool({
   name: 'get_weather',
   description: 'Current weather for a city.',
   parameters: z.object({ location: z.string() }),
-  execute: async ({ location }) => ({ location, tempC: location === 'Paris' ? 21 : 18, sky: 'clear' }),
+  execute: async ({ location }) => {
+    // A lookup takes a moment, as a real one would, so the waterfall has something to show.
+    await sleep(15);
+    return { location, tempC: location === 'Paris' ? 21 : 18, sky: 'clear' };
+  },
 });
 
 function lastUserText(request: ModelRequest): string {
@@ -63,6 +69,7 @@ const lookupFlights = tool({
   description: 'Flights between two cities.',
   parameters: z.object({ from: z.string(), to: z.string() }),
   execute: async () => {
+    await sleep(10);
     throw new Error('flight search is down');
   },
 });
@@ -98,20 +105,29 @@ const frugal = agent({
   maxOutputTokens: 2_000,
   model: scriptedModel({
     ...MODEL,
-    respond: (request) =>
-      answered(request, 1)
-        ? { text: 'Done.', usage: { inputTokens: 2_000, outputTokens: 500 } }
-        : { toolCalls: [{ id: 'call_w', name: 'get_weather', arguments: { location: 'Paris' } }], usage: { inputTokens: 2_000, outputTokens: 500 } },
+    // Looks the weather up again and again: only the budget stops it.
+    respond: (_request, call) => ({
+      toolCalls: [{ id: `call_w${call}`, name: 'get_weather', arguments: { location: 'Paris' } }],
+      usage: { inputTokens: 2_000, outputTokens: 500 },
+    }),
   }),
   tools: [getWeather],
   budget: { runCostUsd: 0.0015, spend: { usd: 0.01, window: '1h' } },
 });
 
+/** The demo's runs, by name. */
+export interface DemoRuns<T> {
+  weather1: T;
+  weather2: T;
+  planner: T;
+  frugal: T;
+}
+
 /** What {@link recordDemoTrace} wrote. */
 export interface DemoTrace {
   file: string;
-  /** `tracebound.run.id` of each run, by name. */
-  runIds: { weather1: string; weather2: string; planner: string; frugal: string };
+  /** What each run resolved with (run id, usage, cost, steps, tool calls, stop reason). */
+  results: DemoRuns<RunResult>;
 }
 
 /** Runs the demo agents, writing their spans to `file` (appended, as `tracebound run` does). */
@@ -123,7 +139,7 @@ export async function recordDemoTrace(file: string): Promise<DemoTrace> {
     const weather2 = await runtime.run(weather, 'And in Lyon?', { conversationId: 'trip-42' });
     const plan = await runtime.run(planner, 'Plan a day trip to Lyon.');
     const spend = await runtime.run(frugal, 'Weather?');
-    return { file, runIds: { weather1: weather1.runId, weather2: weather2.runId, planner: plan.runId, frugal: spend.runId } };
+    return { file, results: { weather1, weather2, planner: plan, frugal: spend } };
   } finally {
     await runtime.shutdown();
   }

@@ -89,7 +89,8 @@ function Waterfall({ spans, total, selected, onSelect }: { spans: SpanRow[]; tot
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
-  const scale = total > 0 ? total : Math.max(1, ...spans.map((span) => span.startMs + span.durationMs));
+  // The run's span may end a hair before its last child's (each clock reading is its own).
+  const scale = Math.max(total, 0.001, ...spans.map((span) => span.startMs + span.durationMs));
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(spans.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
   const pct = (ms: number) => `${Math.min(100, Math.max(0, (ms / scale) * 100))}%`;

@@ -75,7 +75,7 @@ export function SpanDetails({ runId, spanId, version }: { runId: string; spanId:
         </Section>
       )}
       <Section title="Attributes">
-        <Attributes attributes={Object.fromEntries(Object.entries(attributes).filter(([key]) => !CONTENT_KEYS.has(key)))} />
+        <Attributes testId="span-attributes" attributes={Object.fromEntries(Object.entries(attributes).filter(([key]) => !CONTENT_KEYS.has(key)))} />
       </Section>
       {text(ATTR.toolDefinitions) !== undefined && (
         <details>
@@ -100,11 +100,11 @@ function Section({ title, children }: { title: string; children: ComponentChildr
   );
 }
 
-function Attributes({ attributes }: { attributes: Record<string, AttributeValue> }) {
+function Attributes({ attributes, testId }: { attributes: Record<string, AttributeValue>; testId?: string }) {
   const entries = Object.entries(attributes).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) return <p class="muted">none</p>;
   return (
-    <table class="attributes">
+    <table class="attributes" data-testid={testId}>
       <tbody>
         {entries.map(([key, value]) => (
           <tr key={key}>
