@@ -53,6 +53,11 @@ let demo: DemoTrace;
 let shots: string;
 let pageErrors: string[];
 
+/** Waits until the runs table shows `n` rows. */
+async function rowCount(n: number): Promise<void> {
+  await page.waitForFunction(`document.querySelectorAll('table.runs tbody tr').length === ${n}`);
+}
+
 async function cells(row: string): Promise<string[]> {
   return page.locator(`${row} td`).allInnerTexts();
 }
@@ -104,24 +109,24 @@ describe('tracebound view in Chromium', () => {
 
   it('filters by agent, conversation and stop reason, and totals only what is shown', async () => {
     await page.selectOption('select[name=agent]', 'weather');
-    await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 2);
+    await rowCount(2);
     const weatherTokens = [demo.results.weather1, demo.results.weather2].reduce((sum, r) => sum + r.usage.inputTokens + r.usage.outputTokens, 0);
     expect(await page.getByTestId('totals').innerText()).toContain(`2 runs · ${weatherTokens.toLocaleString('en-US')} tokens`);
 
     await page.selectOption('select[name=agent]', '');
     await page.selectOption('select[name=conversation]', 'trip-42');
-    await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 2);
+    await rowCount(2);
     expect(await page.locator('table.runs tbody tr td:nth-child(10)').allInnerTexts()).toEqual(['trip-42', 'trip-42']);
 
     await page.selectOption('select[name=conversation]', '');
-    await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 4);
+    await rowCount(4);
     expect(await page.locator('select[name=stop] option').allInnerTexts()).toEqual(['all', 'budget_exceeded', 'final']);
     await page.selectOption('select[name=stop]', 'budget_exceeded');
-    await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 1);
+    await rowCount(1);
     expect(await page.locator('table.runs tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['frugal']);
-    expect(number(/\$[\d.]+/.exec(await page.getByTestId('totals').innerText())![0])).toBeCloseTo(demo.results.frugal.costUsd, 6);
+    expect(number(/\$[\d.]+/.exec(await page.getByTestId('totals').innerText())![0])).toBeCloseTo(demo.results.frugal.costUsd!, 6);
     await page.selectOption('select[name=stop]', '');
-    await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 4);
+    await rowCount(4);
   });
 
   it("opens a run: every span on the waterfall, the sub-agent nested, the error and the retry marked", async () => {
@@ -145,10 +150,10 @@ describe('tracebound view in Chromium', () => {
       'step 2',
       'chat gpt-4o-mini',
     ]);
-    const kinds = await rows.evaluateAll((elements) => elements.map((e) => (e as HTMLElement).dataset.kind));
+    const kinds = await rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-kind')));
     expect(kinds).toEqual(['run', 'step', 'chat', 'tool', 'tool', 'run', 'step', 'chat', 'step', 'chat']);
     // The sub-agent's run sits under the tool span that called it.
-    const indent = async (i: number) => parseFloat(await rows.nth(i).locator('.label-col').evaluate((e) => getComputedStyle(e).paddingLeft));
+    const indent = async (i: number) => parseFloat(/padding-left:\s*([\d.]+)px/.exec((await rows.nth(i).locator('.label-col').getAttribute('style')) ?? '')![1]!);
     expect(await indent(5)).toBeGreaterThan(await indent(4));
     // The failed tool stands out; nothing else does.
     const failed = page.locator('[data-testid=waterfall] .row.failed');
@@ -275,7 +280,7 @@ describe('tracebound view in Chromium', () => {
       expect(stop).toBe('final');
       expect(Number(steps)).toBe(1);
       expect(number(tokens!)).toBe(37);
-      expect(number(cost!)).toBeCloseTo(result.costUsd, 6);
+      expect(number(cost!)).toBeCloseTo(result.costUsd!, 6);
     }
     // The protobuf run's content was decoded too: its answer shows in the model call's details.
     await page.click(`${await rowOf(viaProtobuf)} td:nth-child(2) a`);
