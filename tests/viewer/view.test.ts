@@ -161,12 +161,20 @@ describe('tracebound view in Chromium', () => {
     expect(await failed.innerText()).toContain('execute_tool lookup_flights');
     // The rate-limited call's retry is a marker on its chat span.
     expect(await rows.nth(2).locator('.mark-retry').count()).toBe(1);
-    // Bars are to scale: the sub-run lies within its tool span (give or take the 2 px a bar is at
-    // least wide, so a sub-millisecond span stays visible).
-    const box = async (i: number) => (await rows.nth(i).locator('.bar').boundingBox())!;
-    const [tool, subRun] = [await box(4), await box(5)];
-    expect(subRun.x).toBeGreaterThanOrEqual(tool.x - 1);
-    expect(subRun.x + subRun.width).toBeLessThanOrEqual(tool.x + tool.width + 2.5);
+    // Bars are to scale: the sub-run lies within its tool span (read off the bars' percentages,
+    // since a bar is drawn at least 2 px wide so a sub-millisecond span stays visible).
+    const place = async (i: number) => {
+      const style = (await rows.nth(i).locator('.bar').getAttribute('style')) ?? '';
+      const left = Number(/left:\s*([\d.e-]+)%/.exec(style)![1]);
+      const width = Number(/width:\s*max\(2px,\s*([\d.e-]+)%\)/.exec(style)![1]);
+      return { left, right: left + width };
+    };
+    const [tool, subRun, run] = [await place(4), await place(5), await place(0)];
+    // Within 0.01 % of the run: nested spans ending together may differ by a clock reading's rounding.
+    expect(subRun.left).toBeGreaterThanOrEqual(tool.left - 0.01);
+    expect(subRun.right).toBeLessThanOrEqual(tool.right + 0.01);
+    expect(run.left).toBe(0);
+    expect(tool.right).toBeLessThanOrEqual(100);
   });
 
   it("shows a span's attributes, events and content when clicked: a failed tool's arguments and error", async () => {
