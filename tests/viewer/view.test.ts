@@ -15,7 +15,9 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agent, tracedRuntime, type RunResult } from '../../src/index.js';
-import { scriptedModel } from '../../src/testing/index.js';
+import { recordRun, scriptedModel } from '../../src/testing/index.js';
+import { tool } from '../../src/tool.js';
+import { z } from 'zod';
 import type { RunList } from '../../src/viewer/api-types.js';
 import { startViewer, type Viewer } from '../../src/viewer/server.js';
 import { tempDir } from '../cli/fixture.js';
@@ -312,5 +314,49 @@ describe('tracebound view in Chromium', () => {
       (await rowOf(appended)).replace(/^tr\[data-run="|"\]$/g, ''),
     );
     expect(pageErrors).toEqual([]);
+  });
+  it('renders only the visible rows of a long run, and scrolls to the end of it', async () => {
+    const steps = 100;
+    const add = tool({ name: 'add', description: 'Adds.', parameters: z.object({ a: z.number(), b: z.number() }), execute: async ({ a, b }) => a + b });
+    const counter = agent({
+      name: 'counter',
+      instructions: 'Count with the add tool.',
+      model: scriptedModel({
+        provider: 'openai',
+        modelId: 'gpt-4o-mini',
+        respond: (request) => {
+          const done = request.messages.filter((m) => m.role === 'tool').length;
+          return done < steps - 1
+            ? { toolCalls: [{ id: `call_${done + 1}`, name: 'add', arguments: { a: done, b: 1 } }], usage: { inputTokens: 100, outputTokens: 20 } }
+            : { text: `Counted to ${done}.`, usage: { inputTokens: 100, outputTokens: 20 } };
+        },
+      }),
+      tools: [add],
+      budget: { maxSteps: steps, maxToolCalls: steps },
+    });
+    const file = join(await tempDir(), 'long.jsonl');
+    await recordRun(counter, 'Count.', { traceFile: file });
+    const longViewer = await startViewer({ file, port: 0 });
+    try {
+      await longViewer.ready;
+      const [run] = ((await (await fetch(`${longViewer.url}api/runs`)).json()) as RunList).runs;
+      await page.goto(`${longViewer.url}#/run/${run!.spanId}`);
+      const waterfall = page.getByTestId('waterfall');
+      await waterfall.locator('.row').first().waitFor();
+      const spans = 3 * steps;
+      expect(await waterfall.locator('.axis .label-col').innerText()).toBe(`${spans} spans`);
+      const rendered = await waterfall.locator('.row').count();
+      expect(rendered).toBeLessThan(spans / 3);
+      // Scrolled to the end, the last model call is drawn and can be opened.
+      await waterfall.locator('.rows').evaluate((element) => element.scrollTo(0, element.scrollHeight));
+      const last = waterfall.locator('.row').last();
+      await expect.poll(() => last.innerText()).toContain('chat gpt-4o-mini');
+      await last.click();
+      await page.getByTestId('span-details').getByText(`Counted to ${steps - 1}.`).waitFor();
+      expect(await waterfall.locator('.row').count()).toBeLessThan(spans / 3);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await longViewer.close();
+    }
   });
 });
