@@ -20,7 +20,7 @@ import { tool } from '../../src/tool.js';
 import { z } from 'zod';
 import type { RunList } from '../../src/viewer/api-types.js';
 import { startViewer, type Viewer } from '../../src/viewer/server.js';
-import { tempDir } from '../cli/fixture.js';
+import { runCli, tempDir } from '../cli/fixture.js';
 import { collectPageErrors, launchChromium, screenshotDir } from './browser.js';
 import { recordDemoTrace, type DemoTrace } from './demo-trace.js';
 
@@ -357,6 +357,51 @@ describe('tracebound view in Chromium', () => {
       expect(pageErrors).toEqual([]);
     } finally {
       await longViewer.close();
+    }
+  });
+  it("shows the demo run (npm start): its waterfall, and a model call's details (the README's pictures)", async () => {
+    const file = join(await tempDir(), 'traces.jsonl');
+    const run = await runCli(['run', join(ROOT, 'examples', 'release-notes', 'agent.ts'), '--offline', '--trace-file', file]);
+    expect(run.code, run.stderr).toBe(0);
+    const demoViewer = await startViewer({ file, port: 0 });
+    try {
+      await demoViewer.ready;
+      await page.setViewportSize({ width: 1280, height: 720 });
+      await page.goto(demoViewer.url);
+      await page.locator('table.runs tbody tr a').first().click();
+      const rows = page.locator('[data-testid=waterfall] .row');
+      await rows.first().waitFor();
+      expect(await rows.locator('.label-col').allInnerTexts()).toEqual([
+        'invoke_agent release-notes',
+        'step 1',
+        'chat gpt-4o-mini',
+        'execute_tool parallel_local_search_one',
+        'execute_tool parallel_local_search_two',
+        'execute_tool parallel_local_search_three',
+        'step 2',
+        'chat gpt-4o-mini',
+      ]);
+      // The guard lowered the second call: its decisions are marked on step 2.
+      expect(await rows.nth(6).locator('.mark-budget').count()).toBeGreaterThan(0);
+      await rows.nth(2).click();
+      const details = page.getByTestId('span-details');
+      await details.getByText('Output messages').waitFor();
+      expect(await details.locator('.role-assistant .tool-call strong').allInnerTexts()).toEqual([
+        'parallel_local_search_one',
+        'parallel_local_search_two',
+        'parallel_local_search_three',
+      ]);
+      await page.screenshot({ path: join(shots, 'viewer-waterfall.png') });
+      await rows.nth(7).click();
+      await details.getByText('The latest release notes for OpenAI').waitFor();
+      // The answer, at the top of the details pane.
+      await page.evaluate(
+        "(() => { const pane = document.querySelector('.details-pane'); const heading = [...pane.querySelectorAll('h4')].find((h) => h.textContent === 'Output messages'); pane.scrollTop = heading.offsetTop - pane.offsetTop - 8; })()",
+      );
+      await page.screenshot({ path: join(shots, 'viewer-span.png') });
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+      await demoViewer.close();
     }
   });
 });

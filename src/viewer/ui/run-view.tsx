@@ -106,7 +106,12 @@ function Waterfall({ spans, total, selected, onSelect }: { spans: SpanRow[]; tot
           ))}
         </span>
       </div>
-      <div class="rows" ref={box} onScroll={(event) => setScrollTop((event.target as HTMLDivElement).scrollTop)}>
+      <div
+        class="rows"
+        ref={box}
+        style={{ height: `${spans.length * ROW_HEIGHT + 2}px` }}
+        onScroll={(event) => setScrollTop((event.target as HTMLDivElement).scrollTop)}
+      >
         <div style={{ height: `${spans.length * ROW_HEIGHT}px`, position: 'relative' }}>
           {spans.slice(first, last).map((span, i) => {
             const kind = kindOf(span);
