@@ -169,8 +169,10 @@ export function viewerApp(options: ViewerAppOptions): Hono {
       let sent = -1;
       while (!closed) {
         if (index.version !== sent) {
+          // The first message names no trace: the page has read nothing yet.
+          const traces = sent < 0 ? [] : index.changedSince(sent);
           sent = index.version;
-          await stream.writeSSE({ event: 'change', data: JSON.stringify({ version: sent }) });
+          await stream.writeSSE({ event: 'change', data: JSON.stringify({ version: sent, traces }) });
           // Changes come in bursts (a file read in chunks); one message per 200 ms is enough.
           await stream.sleep(200);
           continue;

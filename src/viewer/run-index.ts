@@ -38,6 +38,8 @@ export class RunIndex {
   private readonly problemList: ProblemView[] = [];
   private readonly listeners = new Set<() => void>();
   private changeVersion = 0;
+  /** Trace id -> the version of its last change, so a page showing one run reads it again only when it changed. */
+  private readonly traceChanged = new Map<string, number>();
 
   /** Grows by one with every change; the UI refetches when it moves. */
   get version(): number {
@@ -50,22 +52,32 @@ export class RunIndex {
     return () => this.listeners.delete(listener);
   }
 
-  private changed(): void {
+  private changed(traceIds: Iterable<string> = []): void {
     this.changeVersion += 1;
+    for (const traceId of traceIds) this.traceChanged.set(traceId, this.changeVersion);
     for (const listener of this.listeners) listener();
+  }
+
+  /** Traces that changed after `version` (a version this index gave earlier). */
+  changedSince(version: number): string[] {
+    const traceIds: string[] = [];
+    for (const [traceId, changed] of this.traceChanged) if (changed > version) traceIds.push(traceId);
+    return traceIds;
   }
 
   /** Adds spans (a span already held, by trace and span id, is ignored). */
   add(spans: readonly SpanRecord[], origin: SpanOrigin): void {
     if (spans.length === 0) return;
+    const touched = new Set<string>();
     for (const span of spans) {
       let trace = this.traces.get(span.traceId);
       if (trace === undefined) this.traces.set(span.traceId, (trace = { spans: new Map(), summaries: [] }));
       if (trace.spans.has(span.spanId)) continue;
       trace.spans.set(span.spanId, { span, origin });
       this.dirty.add(span.traceId);
+      touched.add(span.traceId);
     }
-    this.changed();
+    this.changed(touched);
   }
 
   /** Forgets every span read from the file (it was truncated or replaced); OTLP spans stay. */
@@ -75,7 +87,7 @@ export class RunIndex {
       this.dirty.add(traceId);
     }
     this.problemList.length = 0;
-    this.changed();
+    this.changed(this.traces.keys());
   }
 
   /** Records a line or request that could not be read, to show in the UI. */

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { createParser } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs/light.js';
 import { viewCommand } from '../../src/cli/view.js';
@@ -148,6 +149,32 @@ describe('the viewer server', () => {
       const addresses = (await response.text()).match(/https?:\/\/[^\s"'`)]+/g) ?? [];
       expect(addresses.filter((address) => !address.startsWith('http://www.w3.org/')), asset).toEqual([]);
     }
+  });
+  it('tells event-stream clients the version and which traces changed', async () => {
+    const { spans } = await recordWeatherRun();
+    viewer = await startViewer({ port: 0 });
+    const response = await fetch(`${viewer.url}api/events`);
+    const messages: { version: number; traces: string[] }[] = [];
+    const parser = createParser({
+      onEvent: (event) => {
+        if (event.event === 'change') messages.push(JSON.parse(event.data) as { version: number; traces: string[] });
+      },
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    /** Reads the stream until `count` change messages have come. */
+    const next = async (count: number) => {
+      while (messages.length < count) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the event stream ended');
+        parser.feed(value);
+      }
+    };
+    await next(1);
+    expect(messages[0]).toEqual({ version: 0, traces: [] });
+    await post(viewer, JsonTraceSerializer.serializeRequest(spans)!, { 'content-type': 'application/json' });
+    await next(2);
+    expect(messages[1]).toEqual({ version: 1, traces: [spans[0]!.spanContext().traceId] });
+    await reader.cancel();
   });
 });
 

@@ -12,24 +12,37 @@ export async function getJson<T>(path: string): Promise<T> {
 }
 
 let liveVersion = 0;
-const watchers = new Set<(version: number) => void>();
+/** Trace id -> the live version at which it last changed. */
+const traceVersions = new Map<string, number>();
+const watchers = new Set<() => void>();
 
-/** Follows `/api/events`: each `change` names the index's version; views read again when it moves. */
+/**
+ * Follows `/api/events`: each `change` names the index's version and the traces that changed;
+ * views read again when what they show moved.
+ */
 export function startLiveUpdates(): void {
   const source = new EventSource('/api/events');
   source.addEventListener('change', (event) => {
-    liveVersion = (JSON.parse((event as MessageEvent<string>).data) as { version: number }).version;
-    for (const watcher of watchers) watcher(liveVersion);
+    const change = JSON.parse((event as MessageEvent<string>).data) as { version: number; traces: string[] };
+    liveVersion = change.version;
+    for (const traceId of change.traces) traceVersions.set(traceId, change.version);
+    for (const watcher of watchers) watcher();
   });
 }
 
-/** The index's latest version; a component using it renders again when spans arrive. */
-export function useLiveVersion(): number {
-  const [version, setVersion] = useState(liveVersion);
+/**
+ * The index's latest version, or, given a trace id, the version at which that trace last changed:
+ * a component using it renders again when it moves (a run's page ignores other runs' spans).
+ */
+export function useLiveVersion(traceId?: string): number {
+  const current = () => (traceId === undefined ? liveVersion : (traceVersions.get(traceId) ?? 0));
+  const [version, setVersion] = useState(current);
   useEffect(() => {
-    watchers.add(setVersion);
-    return () => void watchers.delete(setVersion);
-  }, []);
+    const watcher = () => setVersion(current());
+    watchers.add(watcher);
+    watcher();
+    return () => void watchers.delete(watcher);
+  }, [traceId]);
   return version;
 }
 

@@ -15,8 +15,12 @@ const OVERSCAN = 20;
 export function RunView({ route }: { route: Route }) {
   const runId = route.path[1]!;
   const selectedSpan = route.params.span;
-  const version = useLiveVersion();
+  // Until the run is read its trace is unknown, so any change reads it again; then only its own.
+  const [traceId, setTraceId] = useState<string>();
+  const version = useLiveVersion(traceId);
   const { data, error } = useJson<RunDetail>(`/api/runs/${encodeURIComponent(runId)}`, [version]);
+  const loadedTrace = data?.summary.traceId;
+  useEffect(() => setTraceId(loadedTrace), [loadedTrace]);
   if (error) return <p class="error">{error}</p>;
   if (!data) return <p class="muted">Loading run…</p>;
   const { summary } = data;
