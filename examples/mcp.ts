@@ -9,10 +9,10 @@ import { agent, mcpTools, tracedRuntime } from 'tracebound';
 import { collectSpans, scriptedModel } from 'tracebound/testing';
 
 // Your own OpenTelemetry setup (README): a context manager, so the tools/call span nests under
-// execute_tool, and one TracerProvider given to both the runtime and mcpTools.
+// execute_tool (the runtime hands its tracer to the tool call through that context).
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 const spans = collectSpans();
-const mcp = await mcpTools({ command: 'npx', args: ['mcp-server-everything', 'stdio'], tracerProvider: spans.tracerProvider });
+const mcp = await mcpTools({ command: 'npx', args: ['mcp-server-everything', 'stdio'] });
 console.log(mcp.tools.map((t) => t.name).join(' '));
 
 const model = scriptedModel({

@@ -3,9 +3,9 @@
  * (outermost first): tracing's run, step, compression, tool and conversation spans; durable runs
  * (the run's lease and checkpoints, its events logged in the store); the conversation (load
  * before the run, save after it); the hooks; the user's own middleware; the budget; run events;
- * tracing's `chat` span; retries; and at the bottom the provider call.
+ * tracing's `chat` span and the model-call metrics; retries; and at the bottom the provider call.
  */
-import type { Tracer } from '@opentelemetry/api';
+import { metrics, type MeterProvider, type Tracer } from '@opentelemetry/api';
 import type { ContextWindowOverrides } from './budget/context-window.js';
 import { budgetMiddleware } from './budget/middleware.js';
 import type { PriceOverrides } from './pricing/price.js';
@@ -19,12 +19,20 @@ import { conversationMiddleware, conversationsOf } from './state/conversations.j
 import { durableRuns } from './state/durable.js';
 import { memoryStore } from './state/memory.js';
 import type { Store } from './state/store.js';
+import { metricsMiddleware } from './tracing/metrics.js';
 import { tracingMiddleware } from './tracing/middleware.js';
 
 /** Options of a runtime, shared by all its runs. */
 export interface RuntimeOptions {
   /** The tracer spans are made with; when absent, no span is made at all. */
   tracer?: Tracer;
+  /**
+   * Where the runtime's metrics go (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`,
+   * `tracebound.cost.usage`, `tracebound.budget.decisions`): this provider, else the global one
+   * (`metrics.setGlobalMeterProvider`), read once when the runtime is made. With neither, no
+   * metric is recorded and none costs anything.
+   */
+  meterProvider?: MeterProvider;
   /** Record message content (prompts, answers, tool arguments and results) on spans. Default false. */
   captureContent?: boolean;
   /** Rewrites each content attribute before it is recorded (e.g. to mask emails). */
@@ -95,6 +103,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         contextWindows: options.contextWindows,
       })
     : undefined;
+  const metered = metricsMiddleware(options.meterProvider ?? metrics.getMeterProvider());
   const hooks = options.hooks ? hooksMiddleware(options.hooks) : undefined;
   const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const store = options.store ?? options.budgetStore ?? memoryStore();
@@ -119,6 +128,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       budget,
       streamEvents,
       ...(tracing ? [tracing.model] : []),
+      ...(metered ? [metered] : []),
       retry,
     ],
     core,

@@ -38,6 +38,12 @@ export interface SubRunResult {
   costUsd: number | undefined;
 }
 
+/**
+ * Prices one tool call in USD from its validated arguments and its result. Declared as a method
+ * so a `Tool<Schema, number>` stays assignable to `Tool` (method parameters are bivariant).
+ */
+export type ToolPrice<A, R> = { price(args: A, result: R): number }['price'];
+
 /** What `tool()` takes. */
 export interface ToolOptions<P extends z.ZodType, R> {
   /** Name the model calls it by: 1-64 of `[A-Za-z0-9_-]` (the providers' rule). */
@@ -54,6 +60,19 @@ export interface ToolOptions<P extends z.ZodType, R> {
    * A function decides per call, from the validated arguments. Default false.
    */
   needsApproval?: boolean | ((args: z.infer<P>, info: { toolCallId: string; agent: string }) => boolean | Promise<boolean>);
+  /**
+   * What one call costs, in USD (an API's fee, a paid search), counted in the run's cost
+   * (`result.costUsd`, `tracebound.run.cost_usd`), on the tool span (`tracebound.tool.cost_usd`)
+   * and against the agent's USD budgets. A number is a fixed price: it is reserved in every USD
+   * scope before the call (`runCostUsd`, each `spend` window), through the same guard as model
+   * calls, and a call that does not fit is not executed: the model gets a budget error result
+   * and the run goes on. It is charged once `execute` ran, whether it succeeded or threw. A
+   * function prices a call from its validated arguments and result after it succeeded (a
+   * failed call costs nothing): nothing is reserved for it beforehand, so such a call can take
+   * a scope past its limit by at most its own price; the budget then refuses what comes next.
+   * Must be a finite number >= 0, or return one (anything else counts as 0).
+   */
+  costUsd?: number | ToolPrice<z.infer<P>, R>;
   /** Runs the tool. Its result goes back to the model (strings as is, anything else as JSON). */
   execute: (args: z.infer<P>, context: ToolContext) => Promise<R> | R;
 }
@@ -83,7 +102,8 @@ export function notZod4(value: unknown): string | undefined {
  * Defines a tool. The zod schema validates the model's arguments before `execute` runs; invalid
  * arguments go back to the model as an error result.
  * @throws {DefinitionError} on a bad name, a missing description, a schema that is not zod 4 (a
- *   zod 3 schema is named as such), a non-object schema or a non-positive timeout.
+ *   zod 3 schema is named as such), a non-object schema, a non-positive timeout or a `costUsd`
+ *   that is neither a finite number >= 0 nor a function.
  */
 export function tool<P extends z.ZodType, R>(options: ToolOptions<P, R>): Tool<P, R> {
   const what = `tool(${JSON.stringify(options.name)})`;
@@ -100,6 +120,10 @@ export function tool<P extends z.ZodType, R>(options: ToolOptions<P, R>): Tool<P
   }
   if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
     throw new DefinitionError(what, 'timeoutMs', `must be a positive number of ms, got ${String(options.timeoutMs)}`);
+  }
+  const cost = options.costUsd;
+  if (cost !== undefined && typeof cost !== 'function' && !(typeof cost === 'number' && Number.isFinite(cost) && cost >= 0)) {
+    throw new DefinitionError(what, 'costUsd', `must be a finite number of USD >= 0 or a function (args, result) => USD, got ${String(cost)}`);
   }
   const schema = z.toJSONSchema(options.parameters, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
   if (schema.type !== 'object') {

@@ -7,9 +7,10 @@
 import type { BudgetCheck, BudgetSettle } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
 import type { BudgetPolicy } from './policy.js';
-import { DEFAULT_MAX_OUTPUT_TOKENS, windowMs } from './policy.js';
+import { DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_WAIT_FOR_ROOM_MS, spendWindows, windowMs } from './policy.js';
+import { retryDelayMs, sleep, type RetryPolicy } from '../runtime/retry.js';
 import { BudgetStoreError } from '../state/errors.js';
-import { spendKey, type SettleRequest, type SpendStore } from '../state/store.js';
+import { scopedSpendKey, spendKey, type SettleRequest, type SpendStore } from '../state/store.js';
 
 /** USD per token of uncached input and of output: what the worst case is priced at. */
 export interface Rates {
@@ -42,7 +43,7 @@ export interface GuardDecision {
   maxOutputTokens: number;
   checks: BudgetCheck[];
   /** What to settle after the call; absent when refused or when no USD limit applies. */
-  hold?: { runUsd: number; spend?: { id: string; usd: number }; outer?: readonly OuterScope[] };
+  hold?: { runUsd: number; spends?: SpendHold[]; outer?: readonly OuterScope[] };
   /** Set when the store was down and the policy runs open: the window was not checked. */
   storeError?: StoreOutage;
 }
@@ -82,6 +83,11 @@ const DEFAULT_MIN_OUTPUT_TOKENS = 256;
  */
 const PROMPT_MARGIN = 1.1;
 const DEFAULT_TTL_MS = 10 * 60_000;
+/**
+ * How a call waiting for room in a spend window polls the store: from 5 ms, doubling (jittered)
+ * up to 100 ms, so a short wait is short and a long one costs the store ~10 reserves a second.
+ */
+const ROOM_POLL: RetryPolicy = { maxRetries: Infinity, initialDelayMs: 5, maxDelayMs: 100 };
 let reservations = 0;
 
 /**
@@ -106,7 +112,23 @@ export function hasUsdLimit(policy: BudgetPolicy): boolean {
 }
 
 /** What a guard reads and updates of a run: its spend (the totals) and its budget ledger. */
-export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
+export type GuardedRun = Pick<RunState, 'totals' | 'budget' | 'tenant' | 'user'>;
+
+/** One spend window held for a call: where, and how much. */
+export interface SpendHold {
+  key: string;
+  windowMs: number;
+  scope: BudgetCheck['scope'];
+  id: string;
+  usd: number;
+}
+
+/** A policy's spend window as the guard uses it. */
+interface GuardWindow {
+  per: 'agent' | 'tenant' | 'user';
+  usd: number;
+  ms: number;
+}
 
 /**
  * Guards the runs of one agent. It keeps nothing of a run: a run's spend and reservations are in
@@ -114,7 +136,9 @@ export type GuardedRun = Pick<RunState, 'totals' | 'budget'>;
  */
 export class BudgetGuard {
   private readonly key: string;
-  private readonly window: number | undefined;
+  private readonly windows: readonly GuardWindow[];
+  /** Every window key this guard reserved in: {@link settleUnsettled} records their unsettled spend. */
+  private readonly keys = new Set<string>();
   private readonly agentName: string;
 
   /**
@@ -128,7 +152,7 @@ export class BudgetGuard {
   ) {
     this.agentName = agentName;
     this.key = spendKey(agentName);
-    this.window = policy.spend ? windowMs(policy.spend.window) : undefined;
+    this.windows = spendWindows(policy).map((w) => ({ per: w.per ?? 'agent', usd: w.usd, ms: windowMs(w.window) }));
     if (hasUsdLimit(policy) && !rates) {
       throw new BudgetConfigError(
         `agent "${agentName}" has a USD budget but its model has no known price, so the limit cannot be enforced: ` +
@@ -162,7 +186,13 @@ export class BudgetGuard {
    *   and the policy fails closed.
    * @throws {BudgetConfigError} when `outer` limits apply and the agent's model has no known price.
    */
-  async reserve(run: GuardedRun, prompt: number | PromptBound, maxOutputTokens: number, outer: readonly OuterScope[] = []): Promise<GuardDecision> {
+  async reserve(
+    run: GuardedRun,
+    prompt: number | PromptBound,
+    maxOutputTokens: number,
+    outer: readonly OuterScope[] = [],
+    signal?: AbortSignal,
+  ): Promise<GuardDecision> {
     const rates = this.rates;
     if (outer.length > 0 && !rates) {
       throw new BudgetConfigError(`agent "${this.agentName}" runs as a sub-agent under a run with a USD budget but its model has no known price, so the limit cannot be enforced`);
@@ -192,34 +222,21 @@ export class BudgetGuard {
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
-    let spendHold: { id: string; usd: number } | undefined;
-    let storeError: StoreOutage | undefined;
-    if (this.policy.spend && this.window !== undefined) {
-      const id = `${process.pid}-${Date.now()}-${++reservations}`;
-      try {
-        await this.settleUnsettled();
-        const result = await this.store.reserve({
-          key: this.key,
-          id,
-          maxUsd: granted,
-          minUsd: Math.min(minUsd, granted),
-          limitUsd: this.policy.spend.usd,
-          windowMs: this.window,
-          ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS,
-        });
-        run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
-        checks.push(check('spend', this.policy.spend.usd, result.spentUsd, result.reservedUsd, granted, result.grantedUsd));
-        if (result.grantedUsd === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
-        granted = Math.min(granted, result.grantedUsd);
-        spendHold = { id, usd: result.grantedUsd };
-      } catch (error) {
-        if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') throw error;
-        storeError = { error, policy: 'open' };
-      }
+    // Held in the run scopes before the window's await: the parallel calls of a run (or of its
+    // sub-runs) would otherwise all see the room this one is about to take.
+    holdRunScopes(run, outer, granted);
+    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted), signal).catch((error: unknown) => {
+      holdRunScopes(run, outer, -granted);
+      throw error;
+    });
+    if (window.refused) {
+      holdRunScopes(run, outer, -granted);
+      return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
-
-    run.budget.reservedUsd += granted;
-    for (const o of outer) o.run.budget.reservedUsd += granted;
+    const { spends, storeError } = window;
+    const held = granted;
+    for (const h of spends ?? []) granted = Math.min(granted, h.usd);
+    holdRunScopes(run, outer, granted - held);
     // Free output tokens: whatever the prompt left, every output token fits.
     const fits = rates.outputUsdPerToken === 0 ? maxOutputTokens : Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
     const lowered = Math.min(maxOutputTokens, fits);
@@ -229,9 +246,137 @@ export class BudgetGuard {
       decision,
       maxOutputTokens: lowered,
       checks,
-      hold: { runUsd: granted, ...(spendHold ? { spend: spendHold } : {}), ...(outer.length > 0 ? { outer } : {}) },
+      hold: { runUsd: granted, ...(spends ? { spends } : {}), ...(outer.length > 0 ? { outer } : {}) },
       ...(storeError ? { storeError } : {}),
     };
+  }
+
+  /**
+   * Reserves a tool call's fixed price (USD) whole in every USD scope, or refuses it: a tool call
+   * cannot be lowered. A price of 0 (a tool priced after the call, see `ToolOptions.costUsd`)
+   * checks nothing and holds nothing but an id, so its settle records the actual price in the
+   * window. `maxOutputTokens` of the decision is 0 (no model call).
+   * @param outer the ancestor runs' limits a sub-run's tool call must fit too (each gets a `run` check)
+   * @throws {BudgetStoreError} as {@link reserve}.
+   */
+  async reserveFixed(run: GuardedRun, usd: number, outer: readonly OuterScope[] = [], signal?: AbortSignal): Promise<GuardDecision> {
+    if (outer.length === 0 && !hasUsdLimit(this.policy)) return { decision: 'allow', maxOutputTokens: 0, checks: [] };
+    if (usd === 0) {
+      const keys = this.windowKeys(run);
+      const spends = this.windows.map((w, i) => ({ key: keys[i] as string, windowMs: w.ms, scope: scopeOf(w), id: reservationId(), usd: 0 }));
+      return { decision: 'allow', maxOutputTokens: 0, checks: [], hold: { runUsd: 0, ...(spends.length > 0 ? { spends } : {}) } };
+    }
+    const checks: BudgetCheck[] = [];
+    if (this.policy.runCostUsd !== undefined || outer.length > 0) {
+      const granted = this.runRoom(run, outer) >= usd ? usd : 0;
+      if (this.policy.runCostUsd !== undefined) {
+        checks.push(check('run', this.policy.runCostUsd, run.totals.costUsd, run.budget.reservedUsd + granted, usd, granted));
+      }
+      for (const o of outer) checks.push(check('run', o.limit, o.run.totals.costUsd, o.run.budget.reservedUsd + granted, usd, granted));
+      if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
+    }
+    holdRunScopes(run, outer, usd);
+    const window = await this.reserveWindow(run, checks, usd, usd, signal).catch((error: unknown) => {
+      holdRunScopes(run, outer, -usd);
+      throw error;
+    });
+    if (window.refused) {
+      holdRunScopes(run, outer, -usd);
+      return { decision: 'refuse', maxOutputTokens: 0, checks };
+    }
+    const { spends, storeError } = window;
+    return {
+      decision: 'allow',
+      maxOutputTokens: 0,
+      checks,
+      hold: { runUsd: usd, ...(spends ? { spends } : {}), ...(outer.length > 0 ? { outer } : {}) },
+      ...(storeError ? { storeError } : {}),
+    };
+  }
+
+  /**
+   * The store key of each spend window for `run`, in policy order.
+   * @throws {BudgetConfigError} when a `per: 'tenant'` (`'user'`) window meets a run without a
+   *   `tenant` (`user`): the window could not be keyed, and an unbounded run is not an option.
+   */
+  private windowKeys(run: GuardedRun): string[] {
+    return this.windows.map((w) => {
+      if (w.per === 'agent') return this.key;
+      const id = w.per === 'tenant' ? run.tenant : run.user;
+      if (id === undefined) {
+        throw new BudgetConfigError(
+          `the budget has a per-${w.per} spend window ($${w.usd}) but the run has no ${w.per}: pass runtime.run(agent, input, { ${w.per}: '...' })`,
+        );
+      }
+      return scopedSpendKey(w.per, id);
+    });
+  }
+
+  /**
+   * Reserves between `minUsd` and `maxUsd` in every spend window of the policy, in order, and adds
+   * their checks to `checks`. Each later window is asked for at most what the earlier ones
+   * granted; when one refuses, the others' reservations are released (settled at $0) and the call
+   * is refused. With the store down and `onStoreError: 'open'` the outage is returned with what
+   * was held so far.
+   *
+   * Fair admission: when `minUsd` does not fit a window only because other calls' reservations
+   * hold the room (settled spend + `minUsd` is within the limit), the call polls the store
+   * (backoff {@link ROOM_POLL}) until those settle, for up to `waitForRoomMs`, instead of being
+   * refused at once: reservations are worst cases and most settle far lower. Each poll is one
+   * atomic reserve, so the limit holds exactly as without waiting.
+   * @throws {BudgetConfigError} as {@link windowKeys}, before anything is reserved.
+   * @throws {BudgetStoreError} when the store is down and the policy fails closed.
+   * @throws the signal's reason when the run is aborted while waiting.
+   */
+  private async reserveWindow(
+    run: GuardedRun,
+    checks: BudgetCheck[],
+    maxUsd: number,
+    minUsd: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
+    if (this.windows.length === 0) return { refused: false };
+    const keys = this.windowKeys(run);
+    const spends: SpendHold[] = [];
+    try {
+      await this.settleUnsettled();
+      let max = maxUsd;
+      for (const [i, w] of this.windows.entries()) {
+        const key = keys[i] as string;
+        this.keys.add(key);
+        const id = reservationId();
+        const min = Math.min(minUsd, max);
+        const request = { key, id, maxUsd: max, minUsd: min, limitUsd: w.usd, windowMs: w.ms, ttlMs: this.policy.reservationTtlMs ?? DEFAULT_TTL_MS };
+        let result = await this.store.reserve(request);
+        const deadline = Date.now() + (this.policy.waitForRoomMs ?? DEFAULT_WAIT_FOR_ROOM_MS);
+        for (let attempt = 1; result.grantedUsd === 0 && result.reservedUsd > 0 && result.spentUsd + min <= w.usd; attempt++) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          await sleep(Math.min(retryDelayMs(attempt, ROOM_POLL), left), signal);
+          result = await this.store.reserve(request);
+        }
+        if (w.per === 'agent') run.budget.window = { spentUsd: result.spentUsd, reservedUsd: result.reservedUsd };
+        checks.push(check(scopeOf(w), w.usd, result.spentUsd, result.reservedUsd, max, result.grantedUsd));
+        if (result.grantedUsd === 0) {
+          await this.release(spends);
+          return { refused: true };
+        }
+        spends.push({ key, windowMs: w.ms, scope: scopeOf(w), id, usd: result.grantedUsd });
+        max = Math.min(max, result.grantedUsd);
+      }
+      return { refused: false, spends };
+    } catch (error) {
+      if (!(error instanceof BudgetStoreError) || this.policy.onStoreError !== 'open') {
+        await this.release(spends).catch(() => {});
+        throw error;
+      }
+      return { refused: false, spends, storeError: { error, policy: 'open' } };
+    }
+  }
+
+  /** Releases reservations a refused call made in other windows: settled at $0, they hold nothing. */
+  private async release(spends: readonly SpendHold[]): Promise<void> {
+    for (const h of spends) await this.store.settle({ key: h.key, id: h.id, actualUsd: 0, windowMs: h.windowMs });
   }
 
   /** USD the run limit and the ancestors' leave for a new reservation; Infinity without any. */
@@ -251,13 +396,12 @@ export class BudgetGuard {
    */
   async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<SettleOutcome> {
     if (!hold) return { settles: [] };
-    run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd - hold.runUsd);
-    for (const o of hold.outer ?? []) o.run.budget.reservedUsd = Math.max(0, o.run.budget.reservedUsd - hold.runUsd);
+    holdRunScopes(run, hold.outer ?? [], -hold.runUsd);
     const settles: BudgetSettle[] = [];
     let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
-    if (hold.spend && this.window !== undefined) {
-      const request: SettleRequest = { key: this.key, id: hold.spend.id, actualUsd, windowMs: this.window };
+    for (const h of hold.spends ?? []) {
+      const request: SettleRequest = { key: h.key, id: h.id, actualUsd, windowMs: h.windowMs };
       try {
         await this.store.settle(request);
       } catch (error) {
@@ -266,11 +410,11 @@ export class BudgetGuard {
         storeError = { error, policy: this.policy.onStoreError ?? 'closed', unsettledUsd: actualUsd };
       }
       const window = run.budget.window;
-      if (window) {
+      if (window && h.key === this.key) {
         window.spentUsd += actualUsd;
-        window.reservedUsd = Math.max(0, window.reservedUsd - hold.spend.usd);
+        window.reservedUsd = Math.max(0, window.reservedUsd - h.usd);
       }
-      settles.push({ scope: 'spend', reserved: hold.spend.usd, actual: actualUsd });
+      settles.push({ scope: h.scope, reserved: h.usd, actual: actualUsd });
     }
     return storeError ? { settles, storeError } : { settles };
   }
@@ -283,7 +427,7 @@ export class BudgetGuard {
     const pending = unsettled.get(this.store);
     if (!pending?.size) return;
     for (const [id, request] of pending) {
-      if (request.key !== this.key) continue;
+      if (!this.keys.has(request.key)) continue;
       try {
         await this.store.settle(request);
       } catch (error) {
@@ -299,6 +443,22 @@ export class BudgetGuard {
     }
   }
 
+}
+
+/** Adds `usd` (negative: releases it) to the hold of the run and of each ancestor scope. */
+function holdRunScopes(run: GuardedRun, outer: readonly OuterScope[], usd: number): void {
+  run.budget.reservedUsd = Math.max(0, run.budget.reservedUsd + usd);
+  for (const o of outer) o.run.budget.reservedUsd = Math.max(0, o.run.budget.reservedUsd + usd);
+}
+
+/** The event scope of a window: `spend` for the agent's (as before tenant windows existed). */
+function scopeOf(w: GuardWindow): BudgetCheck['scope'] {
+  return w.per === 'agent' ? 'spend' : w.per;
+}
+
+/** A reservation id unique across the processes sharing a store. */
+function reservationId(): string {
+  return `${process.pid}-${Date.now()}-${++reservations}`;
 }
 
 /** USD of a prompt's input at the worst-case rate, with the margin on its tokens. */

@@ -13,8 +13,9 @@ import { emptyUsage } from '../messages.js';
 import { pricerFor, type PriceOverrides } from '../pricing/price.js';
 import type { ModelRequest } from '../providers/model.js';
 import type { RunEvent } from '../runtime/events.js';
-import type { Middleware, ModelCallContext, RunContext } from '../runtime/middleware.js';
+import type { Middleware, ModelCallContext, RunContext, ToolCallContext } from '../runtime/middleware.js';
 import type { ModelCallOutcome } from '../runtime/outcomes.js';
+import { toolFailure } from '../runtime/tools.js';
 import { retryDelayMs, type RetryPolicy } from '../runtime/retry.js';
 import { fitContext } from './fit-context.js';
 import { BudgetGuard, hasUsdLimit, type GuardDecision, type OuterScope, type Rates, type StoreOutage } from './guard.js';
@@ -112,7 +113,7 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       let decision: GuardDecision | undefined;
       if (maxOutputTokens !== undefined) {
         const bound = counted ? undefined : counter.upperBound(request);
-        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer);
+        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer, ctx.run.signal);
       } else if (counted) {
         count();
       }
@@ -141,23 +142,75 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
         }
         return outcome;
       } finally {
-        if (decision?.hold) {
-          const { settles, storeError } = await guard.settle(state, decision.hold, actualUsd);
-          if (decision.decision !== 'allow') for (const s of settles) ctx.run.emit({ type: 'budget-settle', step: ctx.step.index, ...s });
-          if (storeError) {
-            // The answer was paid for and stands; the window learns of it once the store is back.
-            state.budget.unsettledUsd += storeError.unsettledUsd ?? 0;
-            reportOutage(ctx, storeError);
-            settleLater(guard, retry);
-          }
-        }
+        if (decision?.hold) await settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry);
+      }
+    },
+
+    /**
+     * A priced tool call (`costUsd`): its fixed price is reserved in every USD scope before it
+     * runs, and a call that does not fit is answered with a budget error result instead of
+     * running (the model sees it; the run goes on). Its actual price settles after it. Its
+     * checks and settles are run events, each with the call's id.
+     */
+    async wrapToolCall(ctx, next) {
+      const { tool, run } = ctx;
+      if (tool?.costUsd === undefined || ctx.approval === 'denied') return next();
+      const outer = outerScopesOf(run);
+      if (outer.length === 0 && !hasUsdLimit(run.agent.budget)) return next();
+      const guard = guardOf(run.agent);
+      const fixed = typeof tool.costUsd === 'number' ? tool.costUsd : 0;
+      const decision = await guard.reserveFixed(run.state, fixed, outer, run.signal);
+      for (const check of decision.checks) {
+        run.emit({ type: 'budget-check', step: ctx.step.index, maxOutputTokens: 0, toolCallId: ctx.call.id, ...check });
+      }
+      if (decision.storeError) reportOutage(ctx, decision.storeError);
+      if (decision.decision === 'refuse') {
+        return toolFailure(
+          'budget_exceeded',
+          `Error: the budget has no room for tool "${ctx.call.name}" (costs $${fixed}); it was not run. Answer without it.`,
+        );
+      }
+      let actualUsd = 0;
+      try {
+        const outcome = await next();
+        actualUsd = outcome.costUsd ?? 0;
+        return outcome;
+      } finally {
+        await settle(ctx, guard, decision, actualUsd, true, retry, ctx.call.id);
       }
     },
   };
 }
 
+/**
+ * Settles a call's hold to its actual cost; emits the settles when asked (a model call reports
+ * them after a decision other than a plain allow, a tool call always).
+ */
+async function settle(
+  ctx: ModelCallContext | ToolCallContext,
+  guard: BudgetGuard,
+  decision: GuardDecision,
+  actualUsd: number,
+  emit: boolean,
+  retry: RetryPolicy,
+  toolCallId?: string,
+): Promise<void> {
+  if (!decision.hold) return;
+  const { state } = ctx.run;
+  const { settles, storeError } = await guard.settle(state, decision.hold, actualUsd);
+  if (emit) {
+    for (const s of settles) ctx.run.emit({ type: 'budget-settle', step: ctx.step.index, ...s, ...(toolCallId ? { toolCallId } : {}) });
+  }
+  if (storeError) {
+    // The call was paid for and stands; the window learns of it once the store is back.
+    state.budget.unsettledUsd += storeError.unsettledUsd ?? 0;
+    reportOutage(ctx, storeError);
+    settleLater(guard, retry);
+  }
+}
+
 /** Emits a store outage the guard rode out. */
-function reportOutage(ctx: ModelCallContext, outage: StoreOutage): void {
+function reportOutage(ctx: ModelCallContext | ToolCallContext, outage: StoreOutage): void {
   const event: RunEvent = { type: 'budget-store-error', step: ctx.step.index, errorType: outage.error.kind, policy: outage.policy };
   if (outage.unsettledUsd !== undefined) event.unsettledUsd = outage.unsettledUsd;
   ctx.run.emit(event);

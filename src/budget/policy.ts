@@ -7,10 +7,28 @@ const WINDOW = /^(\d+)(s|m|h|d)$/;
 /** Built-in context compression strategies; `refuse` stops the run with `context_overflow` instead. */
 export const CONTEXT_STRATEGIES = ['drop_tool_results', 'trim', 'summarize', 'refuse'] as const;
 
+const spendWindowSchema = () =>
+  z
+    .object({
+      usd: z.number().positive(),
+      window: z.string().regex(WINDOW, 'must be a duration such as "30s", "15m", "1h" or "1d"'),
+      per: z.enum(['agent', 'tenant', 'user']).optional(),
+    })
+    .strict();
+
+/** One spend window of a policy (`budget.spend`). */
+export type SpendWindow = z.infer<ReturnType<typeof spendWindowSchema>>;
+
+/** A policy's spend windows as a list (none, one or several). */
+export function spendWindows(policy: { spend?: SpendWindow | readonly SpendWindow[] | undefined }): readonly SpendWindow[] {
+  const spend = policy.spend;
+  return spend === undefined ? [] : Array.isArray(spend) ? spend : [spend as SpendWindow];
+}
+
 /**
  * A budget policy: limits the guard checks before each model call. Every limit is optional. Units: tokens for
  * `contextTokens` and `minOutputTokens`, USD for `runCostUsd` and `spend.usd`, counts for
- * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs`.
+ * `maxSteps` and `maxToolCalls`, ms for `reservationTtlMs` and `waitForRoomMs`.
  */
 const buildSchema = () => z
   .object({
@@ -35,14 +53,13 @@ const buildSchema = () => z
       .optional(),
     /** Most USD one run may spend. */
     runCostUsd: z.number().positive().optional(),
-    /** Most USD one agent may spend in a rolling window, shared through the budget store. */
-    spend: z
-      .object({
-        usd: z.number().positive(),
-        window: z.string().regex(WINDOW, 'must be a duration such as "30s", "15m", "1h" or "1d"'),
-      })
-      .strict()
-      .optional(),
+    /**
+     * Most USD spent in a rolling window, shared through the budget store: one window or a list,
+     * each `per` the agent (default), the run's `tenant` or its `user` (run options). Every window
+     * must have room for a call; a run with a `per: 'tenant'` (`'user'`) window and no `tenant`
+     * (`user`) fails with `BudgetConfigError` before its first call.
+     */
+    spend: z.union([spendWindowSchema(), z.array(spendWindowSchema()).nonempty()]).optional(),
     maxSteps: z.number().int().positive().optional(),
     maxToolCalls: z.number().int().nonnegative().optional(),
     /**
@@ -56,6 +73,11 @@ const buildSchema = () => z
     onStoreError: z.enum(['closed', 'open']).optional(),
     /** An unsettled reservation (a crashed process) stops counting after this long. Default 10 minutes. */
     reservationTtlMs: z.number().int().positive().optional(),
+    /**
+     * Fair admission: how long (ms) a call waits for room in a spend window that only other
+     * calls' in-flight reservations hold, before it is refused. Default 3,000; 0 refuses at once.
+     */
+    waitForRoomMs: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -77,6 +99,9 @@ export const DEFAULT_MAX_STEPS = 10;
 
 /** Output tokens reserved for a call when the agent sets no `maxOutputTokens` and a USD limit applies. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+
+/** How long a call waits for room in a spend window held by in-flight reservations (ms), by default. */
+export const DEFAULT_WAIT_FOR_ROOM_MS = 3_000;
 
 /** Parses a window such as `1h` into ms. */
 export function windowMs(window: string): number {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { registerDiff } from './diff.js';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
@@ -53,6 +54,7 @@ export function createProgram(context: CliContext): Command {
   registerReplay(program, context);
   registerServe(program, context);
   registerView(program, context);
+  registerDiff(program, context);
   return program;
 }
 

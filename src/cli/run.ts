@@ -12,6 +12,7 @@ import { spanRecordOf, type SpanRecord } from '../traces/span-record.js';
 import { tracedRuntime } from '../telemetry/traced-runtime.js';
 import { loadAgentModule, UsageError, type AgentModule, type OfflineSetup } from './agent-module.js';
 import type { Store } from '../state/store.js';
+import { agentsByName } from '../serve/serve.js';
 import { cliStore, exporterOption, resolveAgent, runtimeOptions, stateOption, STORE_HELP } from './agent-options.js';
 import type { CliContext } from './io.js';
 import { renderRunFooter, renderRunHeader, renderStep } from '../tracing/tree.js';
@@ -26,6 +27,8 @@ export interface RunFlags {
   captureContent?: boolean;
   /** Continue this conversation: the run sees its earlier turns and adds its own. */
   conversation?: string;
+  /** Run the module's agent of this name (from its `agents` export) instead of the default one. */
+  agent?: string;
   /** The SQLite file of state when the module exports no store. */
   state: string;
 }
@@ -85,9 +88,24 @@ export async function runCommand(modulePath: string, input: string | undefined, 
     io.stderr(`tracebound run: no input: pass one (tracebound run ${modulePath} "your question") or export \`input\` from the module\n`);
     return 2;
   }
+  let chosen = module.agent;
+  if (flags.agent !== undefined) {
+    const { byName } = agentsByName(module);
+    const named = byName.get(flags.agent);
+    if (!named) {
+      io.stderr(`tracebound run: ${modulePath} has no agent named "${flags.agent}"; its agents: ${[...byName.keys()].join(', ')}\n`);
+      return 2;
+    }
+    chosen = named;
+  }
   let setup: OfflineSetup;
   try {
-    setup = await resolveAgent(module, flags.offline, io);
+    setup = await resolveAgent({ ...module, agent: chosen }, flags.offline, io);
+    // An offline setup starts one agent of its own: it must be the one asked for.
+    if (setup.agent.name !== chosen.name) {
+      await setup.close();
+      throw new UsageError(`${modulePath}'s offline setup runs "${setup.agent.name}", not "${chosen.name}": run "${chosen.name}" without --offline`);
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`tracebound run: ${error.message}\n`);
@@ -165,6 +183,7 @@ export function registerRun(program: Command, context: CliContext): void {
     .addOption(exporterOption())
     .option('--offline', 'replay recorded provider traffic from a local server (where the module supports it)')
     .option('--capture-content', 'record prompts, answers and tool results with remote exporters too (on by default for file/console)')
+    .option('--agent <name>', 'run the agent of this name from the module\'s `agents` export (default: the default export)')
     .option('--conversation <id>', 'continue this conversation: the agent sees its earlier turns, and this one is saved')
     .addOption(stateOption())
     .addHelpText('after', `\n${STORE_HELP}`)

@@ -15,6 +15,7 @@ import { registerSecret } from '../secrets.js';
 import type { Tool } from '../tool.js';
 import { injectTraceContext } from '../serve/trace-context.js';
 import { ATTR, MCP_ATTR, MCP_ERROR_TYPE, MCP_METHOD, MCP_TRANSPORT, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
+import { activeRuntimeTracer } from '../tracing/span.js';
 import { McpServerError } from './errors.js';
 import type { McpTools, McpToolsOptions } from './types.js';
 
@@ -28,7 +29,7 @@ export async function connect(options: McpToolsOptions): Promise<McpTools> {
   const transport: Transport = http
     ? new StreamableHTTPClientTransport(new URL(options.url), { requestInit: { headers: options.headers ?? {} } })
     : new StdioClientTransport({ command: options.command, args: options.args ?? [], env: options.env, stderr: 'ignore' });
-  const session = new Session(server, transport, http, (options.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME));
+  const session = new Session(server, transport, http, options.tracerProvider?.getTracer(TRACER_NAME));
   try {
     await session.start();
   } catch (error) {
@@ -50,7 +51,8 @@ class Session implements McpTools {
     private readonly server: string,
     private readonly transport: Transport,
     private readonly http: boolean,
-    private readonly tracer: Tracer,
+    /** The explicit `tracerProvider`'s tracer; else each call takes the runtime's from its context. */
+    private readonly tracer: Tracer | undefined,
   ) {
     this.client = new Client(CLIENT_INFO, {
       listChanged: {
@@ -120,7 +122,8 @@ class Session implements McpTools {
 
   /** Calls a tool under a `tools/call {tool}` CLIENT span; returns its text, throws its error text. */
   private async call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
-    const span = this.tracer.startSpan(SPAN_NAME.mcpCall(MCP_METHOD.toolsCall, name), {
+    const tracer = this.tracer ?? activeRuntimeTracer() ?? trace.getTracer(TRACER_NAME);
+    const span = tracer.startSpan(SPAN_NAME.mcpCall(MCP_METHOD.toolsCall, name), {
       kind: SpanKind.CLIENT,
       attributes: {
         [MCP_ATTR.methodName]: MCP_METHOD.toolsCall,

@@ -22,9 +22,10 @@ export interface McpHttpServer {
 /** What `mcpTools()` takes: a server, and where its client spans go. */
 export type McpToolsOptions = (McpStdioServer | McpHttpServer) & {
   /**
-   * The provider of the `tools/call` client spans: give the one the runtime traces with
-   * (`tracedRuntime({ tracerProvider })`), so they nest under its `execute_tool` spans. Default:
-   * the global provider of `@opentelemetry/api`.
+   * The provider of the `tools/call` client spans. Default: the tracer of the runtime that
+   * runs the tool (a `tracedRuntime()` hands it to the tool call's context, so the spans go
+   * where its `execute_tool` spans go, whatever provider it has), else outside a traced run the
+   * global provider of `@opentelemetry/api`.
    */
   tracerProvider?: TracerProvider;
 };

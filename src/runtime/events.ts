@@ -40,7 +40,8 @@ export interface RunResult {
  * `run` is the run's `runCostUsd`, `spend` the agent's rolling window.
  */
 export interface BudgetCheck {
-  scope: 'run' | 'spend';
+  /** `spend` is a `per: 'agent'` window; `tenant` and `user` the run's tenant's and user's windows. */
+  scope: 'run' | 'spend' | 'tenant' | 'user';
   limit: number;
   /** Settled spend in the scope before this call. */
   spent: number;
@@ -55,7 +56,7 @@ export interface BudgetCheck {
 
 /** One budget scope's settlement after a call (`tracebound.budget.settle`). Amounts in USD. */
 export interface BudgetSettle {
-  scope: 'run' | 'spend';
+  scope: BudgetCheck['scope'];
   reserved: number;
   actual: number;
 }
@@ -89,8 +90,15 @@ export type RunEvent =
       durationMs: number;
     }
   | { type: 'step-end'; step: number; finish: StepFinish }
-  | ({ type: 'budget-check'; step: number; maxOutputTokens: number } & BudgetCheck)
-  | ({ type: 'budget-settle'; step: number } & BudgetSettle)
+  | ({
+      type: 'budget-check';
+      step: number;
+      /** 0 for a priced tool call. */
+      maxOutputTokens: number;
+      /** Set when the decision is about a priced tool call (`costUsd`) rather than a model call. */
+      toolCallId?: string;
+    } & BudgetCheck)
+  | ({ type: 'budget-settle'; step: number; toolCallId?: string } & BudgetSettle)
   | {
       type: 'budget-store-error';
       step: number;

@@ -140,6 +140,21 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
 }
 
 /**
+ * Runs one tool call and adds its price to the cost of the run and of every ancestor run (a
+ * sub-agent's tool, like its model calls, is spent from its parents too) as soon as it is known,
+ * inside the chain: the budget's settle (around it) then finds the cost already counted, as for a
+ * model call.
+ */
+async function executeCosted(ctx: ToolCallContext, chain: Chain, available: readonly string[]): Promise<ToolOutcome> {
+  const { tool, call, run } = ctx;
+  const outcome = await executeTool(tool, call, run.signal, available, subRunnerOf(ctx, chain));
+  if (outcome.costUsd !== undefined) {
+    for (let r: RunContext | undefined = run; r; r = r.parentCall?.run) r.state.totals.costUsd += outcome.costUsd;
+  }
+  return outcome;
+}
+
+/**
  * Runs the step's pending tool calls that may run (in parallel, through the chain): those that
  * need no approval and those approved; a denied call goes through the chain too, but its core
  * answers with the denial and the tool never runs. Once every call has a result they go into the
@@ -163,12 +178,12 @@ async function answerToolCalls(step: StepContext, chain: Chain): Promise<StepOut
       if (!decision) {
         ran++;
         const ctx: ToolCallContext = { run, step, call: c, tool };
-        return chain.toolCall(ctx, () => executeTool(tool, c, run.signal, tools.names, subRunnerOf(ctx, chain)));
+        return chain.toolCall(ctx, () => executeCosted(ctx, chain, tools.names));
       }
       if (decision.approved) {
         ran++;
         const ctx: ToolCallContext = { run, step, call: c, tool, approval: 'approved' };
-        return chain.toolCall(ctx, () => executeTool(tool, c, run.signal, tools.names, subRunnerOf(ctx, chain)));
+        return chain.toolCall(ctx, () => executeCosted(ctx, chain, tools.names));
       }
       return chain.toolCall({ run, step, call: c, tool, approval: 'denied' }, async () => denied(c, decision.reason));
     }),
@@ -202,7 +217,8 @@ function subRunnerOf(call: ToolCallContext, chain: Chain): SubRunner {
   return async (child, input, signal, toolCallId) => {
     // `ToolContext` types the agent structurally (tools sit below agents); it is one made by agent().
     const childAgent = child as Agent;
-    const state = newRunState({ runId: newRunId(), agent: childAgent.name, input });
+    // The parent's tenant and user key the sub-run's spend windows: a child spends for the same customer.
+    const state = newRunState({ runId: newRunId(), agent: childAgent.name, input, tenant: run.state.tenant, user: run.state.user });
     const done = runAgent(childAgent, state, {
       chain,
       streaming: run.streaming,

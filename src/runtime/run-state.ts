@@ -68,6 +68,10 @@ export interface RunState {
   /** The agent's name. */
   agent: string;
   conversationId?: string;
+  /** The tenant the run is for (`tracebound.tenant`; its key in `per: 'tenant'` spend windows). */
+  tenant?: string;
+  /** The user the run is for (`user.id`; its key in `per: 'user'` spend windows). */
+  user?: string;
   /** The run's input as messages (a string input is one user message). */
   input: Message[];
   /** The whole conversation so far, system prompt excluded. */
@@ -105,6 +109,8 @@ export interface RunStateInit {
   /** The user's message, or a whole conversation to continue. */
   input: string | readonly Message[];
   conversationId?: string;
+  tenant?: string;
+  user?: string;
 }
 
 /** A fresh state: the input as the conversation, every total at zero. */
@@ -125,6 +131,8 @@ export function newRunState(init: RunStateInit): RunState {
     approvals: [],
   };
   if (init.conversationId !== undefined) state.conversationId = init.conversationId;
+  if (init.tenant !== undefined) state.tenant = init.tenant;
+  if (init.user !== undefined) state.user = init.user;
   return state;
 }
 

@@ -26,6 +26,13 @@ export interface RunOptions {
    * id the store already has is refused (`RunInProgressError`): `resume()` continues a run.
    */
   runId?: string;
+  /**
+   * The tenant the run is for: on the run span (`tracebound.tenant`) and the key of the agent's
+   * `per: 'tenant'` spend windows (required when it has one).
+   */
+  tenant?: string;
+  /** The user the run is for: on the run span (`user.id`) and the key of `per: 'user'` spend windows. */
+  user?: string;
   /** Parent context of the run span; the active context when absent. */
   context?: Context;
   /** More attributes for the run span (e.g. `tracebound.replay.source` on a replayed run). */
@@ -97,7 +104,7 @@ export interface RuntimeParts {
 /** A runtime over a composed chain and its store's conversations and durable runs. */
 export function runtimeOver({ chain, conversations, durable, timeoutMs }: RuntimeParts): Runtime {
   const start = (agent: Agent, input: string | Message[], options: RunOptions, sink?: (event: RunEvent) => void) =>
-    runAgent(agent, newRunState({ runId: options.runId ?? newRunId(), agent: agent.name, input, conversationId: options.conversationId }), {
+    runAgent(agent, newRunState({ runId: options.runId ?? newRunId(), agent: agent.name, input, conversationId: options.conversationId, tenant: options.tenant, user: options.user }), {
       chain,
       streaming: sink !== undefined,
       signal: options.signal,

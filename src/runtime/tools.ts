@@ -12,6 +12,8 @@ export interface ToolOutcome {
   errorType?: string;
   /** The thrown error, when there was one. */
   error?: unknown;
+  /** What the call cost in USD (the tool's `costUsd`); absent for a tool without a price or a call that never ran. */
+  costUsd?: number;
 }
 
 /**
@@ -34,6 +36,20 @@ function stringify(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value === undefined) return '';
   return JSON.stringify(value);
+}
+
+/** A succeeded call's price: the fixed one, or the function's answer when it is a finite number >= 0 (else 0). */
+function priceOf(tool: Tool, args: unknown, result: unknown): number {
+  const cost = tool.costUsd;
+  if (typeof cost === 'number') return cost;
+  if (cost === undefined) return 0;
+  let usd: unknown;
+  try {
+    usd = cost(args, result);
+  } catch {
+    usd = 0;
+  }
+  return typeof usd === 'number' && Number.isFinite(usd) && usd >= 0 ? usd : 0;
 }
 
 /** A failed call's outcome: `content` goes back to the model as the error result. */
@@ -67,6 +83,7 @@ export async function executeTool(
   const timeout = tool.timeoutMs === undefined ? undefined : new AbortController();
   // Without a run signal or a timeout there is nothing to race: no listener is added.
   const toolSignal = timeout ? (signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal) : signal;
+  let ran = false;
   const timer = timeout
     ? setTimeout(() => timeout.abort(new ToolTimeoutError(`tool "${call.name}" timed out after ${tool.timeoutMs} ms`)), tool.timeoutMs)
     : undefined;
@@ -74,16 +91,22 @@ export async function executeTool(
     // Raced against the signal, not trusted to honour it: a tool that ignores its signal must not
     // hold the run past its deadline, and what it returns after the race is dropped. The race
     // rejects inside the abort itself, so a tool that settles on abort never wins it.
+    ran = true;
     const context: ToolContext = { signal: toolSignal ?? NEVER_ABORTED, toolCallId: call.id };
     if (subRun) context.runAgent = (agent, input) => subRun(agent, input, context.signal, call.id);
     const execution = tool.execute(parsed.data, context);
     const result = await abortable(Promise.resolve(execution), toolSignal);
-    return { content: stringify(result), isError: false };
+    const outcome: ToolOutcome = { content: stringify(result), isError: false };
+    if (tool.costUsd !== undefined) outcome.costUsd = priceOf(tool, parsed.data, result);
+    return outcome;
   } catch (error) {
     // The run's own stop (`timeout` or `aborted`, see loop.ts) wins over what the tool threw.
     const type = errorType(signal?.aborted ? signal.reason : error);
     const content = error instanceof ToolError ? error.content : `Error: ${error instanceof Error ? error.message : String(error)}`;
-    return toolFailure(type, content, error);
+    const outcome = toolFailure(type, content, error);
+    // A fixed price is owed once the tool ran (the fee is paid whether or not it threw).
+    if (ran && typeof tool.costUsd === 'number') outcome.costUsd = tool.costUsd;
+    return outcome;
   } finally {
     clearTimeout(timer);
   }

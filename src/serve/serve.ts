@@ -27,13 +27,18 @@ export interface ServeInput {
   conversationId?: string;
   /** The run's id (`tracebound.run.id`, the key of its status, events and approvals); a random UUID when absent. */
   runId?: string;
+  /** The run's tenant and user (run options `tenant`, `user`); a message's own (HTTP headers) win. */
+  tenant?: string;
+  user?: string;
 }
 
-/** The default payload schema: `{ input: string, conversationId?: string, runId?: string }`. */
+/** The default payload schema: `{ input: string, conversationId?: string, runId?: string, tenant?: string, user?: string }`. */
 export const defaultInputSchema: z.ZodType<ServeInput> = z.object({
   input: z.string().min(1, 'must be a non-empty string'),
   conversationId: z.string().optional(),
   runId: z.string().min(1, 'must be a non-empty string').optional(),
+  tenant: z.string().min(1, 'must be a non-empty string').optional(),
+  user: z.string().min(1, 'must be a non-empty string').optional(),
 });
 
 /** A runtime `serve` can flush: a `TracedRuntime`, or any runtime (flushing is then the caller's). */
@@ -121,10 +126,11 @@ function failure(message: InboundMessage, error: unknown, runId: string): RunOut
 }
 
 /**
- * The agents by name, and the default one.
+ * The agents by name, and the default one: how `serve` picks a message's `agent` and
+ * `tracebound run --agent` its agent.
  * @throws {TypeError} when there is no agent, or two share a name.
  */
-function agentsByName(options: ServeOptions): { byName: Map<string, Agent>; fallback: Agent } {
+export function agentsByName(options: Pick<ServeOptions, 'agent' | 'agents'>): { byName: Map<string, Agent>; fallback: Agent } {
   const all = [...(options.agent ? [options.agent] : []), ...(options.agents ?? [])];
   const fallback = all[0];
   if (!fallback) throw new TypeError('serve: give `agent` or `agents` (at least one agent)');
@@ -299,6 +305,8 @@ export function serve(options: ServeOptions): Server {
       runId,
       context: message.parentContext,
       conversationId: input.conversationId,
+      tenant: message.tenant ?? input.tenant,
+      user: message.user ?? input.user,
       attributes: { [ATTR.serveSource]: message.source, [ATTR.serveMessageId]: message.id },
     };
     return inSlot(message, runId, options.signal, (signal) =>

@@ -21,6 +21,13 @@ export interface InboundMessage {
   parentContext?: Context;
   /** The name of the agent to run (`POST /v1/agents/{name}/runs`); the server's default agent when absent. */
   agent?: string;
+  /**
+   * The run's tenant and user from outside the payload (HTTP: the `x-tracebound-tenant` and
+   * `x-tracebound-user` headers, which a gateway that authenticated the caller can set); they win
+   * over the payload's `tenant` and `user`.
+   */
+  tenant?: string;
+  user?: string;
 }
 
 /** How one message runs besides its payload. */

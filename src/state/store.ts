@@ -83,6 +83,15 @@ export function spendKey(agentName: string, prefix = 'tracebound'): string {
   return `${prefix}:spend:${agentName}`;
 }
 
+/**
+ * The key of a tenant's (`per: 'tenant'`) or a user's (`per: 'user'`) spend window:
+ * `tracebound:spend-tenant:<tenant>` / `tracebound:spend-user:<user>`. The segment differs from
+ * an agent's `spend`, so a tenant can never share an agent's window whatever their names.
+ */
+export function scopedSpendKey(per: 'tenant' | 'user', id: string, prefix = 'tracebound'): string {
+  return `${prefix}:spend-${per}:${id}`;
+}
+
 /** A conversation's lease: who holds it, and for how long without renewal (ms). */
 export interface Lease {
   /** Unique per run holding it. */

@@ -62,14 +62,19 @@ export interface RunSummary {
   toolCallsByName: Record<string, number>;
   tokens: TokenCounts;
   /**
-   * USD: `tracebound.run.cost_usd`, else `gen_ai.usage.cost.amount` (where older recordings kept a
-   * run's total); absent when the run had an unpriced call.
+   * USD: `tracebound.run.cost_usd` (model calls, sub-runs and costed tools), else
+   * `gen_ai.usage.cost.amount` (where older recordings kept a run's total); absent when the run had
+   * an unpriced call.
    */
   costUsd?: number;
   /** `gen_ai.conversation.id`. */
   conversationId?: string;
   /** `tracebound.parent.run.id`: set on a sub-run (an agent called as a tool). */
   parentRunId?: string;
+  /** `tracebound.tenant`: the tenant the run was for (run option `tenant`). */
+  tenant?: string;
+  /** `user.id`: the user the run was for (run option `user`). */
+  user?: string;
 }
 
 function str(span: SpanRecord, key: string): string | undefined {
@@ -171,6 +176,8 @@ function summarize(run: SpanRecord, children: ReadonlyMap<string, SpanRecord[]>)
     costUsd: num(run, ATTR.runCostUsd) ?? num(run, ATTR.costAmount),
     conversationId: str(run, ATTR.conversationId),
     parentRunId: str(run, ATTR.parentRunId),
+    tenant: str(run, ATTR.tenant),
+    user: str(run, ATTR.userId),
   };
   // Absent fields are left out rather than set to undefined, so a summary prints and compares as JSON.
   for (const key of Object.keys(summary) as (keyof RunSummary)[]) if (summary[key] === undefined) delete summary[key];

@@ -6,7 +6,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Message, ToolCall, Usage } from '../messages.js';
 import type { CallCost } from '../pricing/price.js';
-import type { BudgetPolicy } from '../budget/policy.js';
+import { spendWindows, type BudgetPolicy } from '../budget/policy.js';
 import type { FinishReason, Model, ModelRequest, ModelResponse, ToolDefinition } from '../providers/model.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { RunState } from '../runtime/run-state.js';
@@ -300,9 +300,10 @@ export function toolAttributes(
   return attrs;
 }
 
-/** The tool result attribute (content capture only). */
-export function toolResultAttributes(result: string, capture: ContentCapture): Attributes {
+/** The tool result attribute (content capture only) and the call's price in USD, when it has one. */
+export function toolResultAttributes(result: string, costUsd: number | undefined, capture: ContentCapture): Attributes {
   const attrs: Attributes = {};
+  if (costUsd !== undefined) attrs[ATTR.toolCostUsd] = costUsd;
   putContent(attrs, capture, ATTR.toolCallResult, () => result);
   return attrs;
 }
@@ -315,12 +316,14 @@ export function budgetAttributes(policy: BudgetPolicy, state: Pick<RunState, 'to
     attrs[ATTR.budgetRunCostSpent] = state.totals.costUsd;
     attrs[ATTR.budgetRunCostRemaining] = Math.max(0, policy.runCostUsd - state.totals.costUsd);
   }
+  // The agent's own window (`per: 'agent'`); tenant and user windows show in the budget events.
   const window = state.budget.window;
-  if (policy.spend && window) {
-    attrs[ATTR.budgetSpendLimit] = policy.spend.usd;
+  const spend = spendWindows(policy).find((w) => (w.per ?? 'agent') === 'agent');
+  if (spend && window) {
+    attrs[ATTR.budgetSpendLimit] = spend.usd;
     attrs[ATTR.budgetSpendSpent] = window.spentUsd;
-    attrs[ATTR.budgetSpendRemaining] = Math.max(0, policy.spend.usd - window.spentUsd - window.reservedUsd);
-    attrs[ATTR.budgetSpendWindow] = policy.spend.window;
+    attrs[ATTR.budgetSpendRemaining] = Math.max(0, spend.usd - window.spentUsd - window.reservedUsd);
+    attrs[ATTR.budgetSpendWindow] = spend.window;
   }
   if (policy.contextTokens !== undefined) {
     attrs[ATTR.budgetContextLimit] = policy.contextTokens;
@@ -332,8 +335,8 @@ export function budgetAttributes(policy: BudgetPolicy, state: Pick<RunState, 'to
 /** The span event of a run event that has one (budget decisions, settlements, store errors, retries). */
 export function eventOf(event: RunEvent): { name: string; attributes: Attributes } | undefined {
   switch (event.type) {
-    case 'budget-check':
-      return {
+    case 'budget-check': {
+      const recorded = {
         name: EVENT.budgetCheck,
         attributes: {
           [EVENT_ATTR.scope]: event.scope,
@@ -345,10 +348,16 @@ export function eventOf(event: RunEvent): { name: string; attributes: Attributes
           [EVENT_ATTR.requestedUsd]: event.requestedUsd,
           [EVENT_ATTR.grantedUsd]: event.grantedUsd,
           [EVENT_ATTR.maxOutputTokens]: event.maxOutputTokens,
-        },
+        } as Attributes,
       };
-    case 'budget-settle':
-      return { name: EVENT.budgetSettle, attributes: { [EVENT_ATTR.scope]: event.scope, [EVENT_ATTR.reserved]: event.reserved, [EVENT_ATTR.actual]: event.actual } };
+      if (event.toolCallId !== undefined) recorded.attributes[EVENT_ATTR.toolCallId] = event.toolCallId;
+      return recorded;
+    }
+    case 'budget-settle': {
+      const attributes: Attributes = { [EVENT_ATTR.scope]: event.scope, [EVENT_ATTR.reserved]: event.reserved, [EVENT_ATTR.actual]: event.actual };
+      if (event.toolCallId !== undefined) attributes[EVENT_ATTR.toolCallId] = event.toolCallId;
+      return { name: EVENT.budgetSettle, attributes };
+    }
     case 'budget-store-error': {
       const attributes: Attributes = { [EVENT_ATTR.errorType]: event.errorType, [EVENT_ATTR.policy]: event.policy };
       if (event.unsettledUsd !== undefined) attributes[EVENT_ATTR.unsettledUsd] = event.unsettledUsd;

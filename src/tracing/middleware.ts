@@ -32,7 +32,7 @@ import {
   type SpanRecording,
   type SpanOwner,
 } from './instrumentation.js';
-import { isTraced, openSpan, recordError, setAttributes, type OpenSpan } from './span.js';
+import { isTraced, openSpan, recordError, setAttributes, withRuntimeTracer, type OpenSpan } from './span.js';
 import { contextWindow, type ContextWindowOverrides } from '../budget/context-window.js';
 
 /** What tracing needs. */
@@ -126,6 +126,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
             recording,
           );
           attrs[ATTR.runId] = state.runId;
+          if (state.tenant !== undefined) attrs[ATTR.tenant] = state.tenant;
+          if (state.user !== undefined) attrs[ATTR.userId] = state.user;
           if (ctx.parentCall) attrs[ATTR.parentRunId] = ctx.parentCall.run.state.runId;
           if (resumed) attrs[ATTR.resumeFromStep] = resumed.fromStep;
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
@@ -230,8 +232,8 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       });
       toolSpans.set(ctx, open);
       try {
-        const outcome = await within(open, next);
-        setAttributes(open.span, () => toolResultAttributes(outcome.content, recording));
+        const outcome = await within({ ...open, context: withRuntimeTracer(open.context, tracer) }, next);
+        setAttributes(open.span, () => toolResultAttributes(outcome.content, outcome.costUsd, recording));
         if (outcome.isError) {
           recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), recording);
           if (outcome.errorType && open.span.isRecording()) open.span.setAttribute(ATTR.errorType, outcome.errorType);

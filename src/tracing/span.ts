@@ -6,6 +6,7 @@ import {
   trace,
   type Attributes,
   type Context,
+  createContextKey,
   type Link,
   type Span,
   type Tracer,
@@ -16,6 +17,22 @@ import { ModelCallError } from '../providers/errors.js';
 import { maskSecrets } from '../secrets.js';
 import { ATTR } from './attributes.js';
 import type { ContentCapture } from './instrumentation.js';
+
+const RUNTIME_TRACER = createContextKey('tracebound.runtime-tracer');
+
+/**
+ * The context a tool runs in carries the runtime's tracer, so that spans a tool library makes
+ * (MCP's `tools/call`) go where the runtime's go: `tracedRuntime()` registers no global tracer
+ * provider, and the global one a library would fall back to is then a no-op.
+ */
+export function withRuntimeTracer(ctx: Context, tracer: Tracer): Context {
+  return ctx.setValue(RUNTIME_TRACER, tracer);
+}
+
+/** The runtime's tracer in the active context (inside a traced tool call), if any. */
+export function activeRuntimeTracer(): Tracer | undefined {
+  return otelContext.active().getValue(RUNTIME_TRACER) as Tracer | undefined;
+}
 
 /** What a span is: its name, kind, parent and (lazily computed) start attributes. */
 export interface SpanSpec {

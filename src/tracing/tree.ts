@@ -79,11 +79,11 @@ function formatTokens(span: SpanRecord): string | undefined {
 
 /**
  * The recorded cost (a run's `tracebound.run.cost_usd`, else `gen_ai.usage.cost.amount`, where
- * older recordings also kept a run's total), or `cost ?` where a cost was expected but is absent
+ * older recordings also kept a run's total, else a priced tool call's `tracebound.tool.cost_usd`), or `cost ?` where a cost was expected but is absent
  * (an unpriced model): printing `$0` there would claim the call was free.
  */
 function formatCost(span: SpanRecord, expected: boolean, options: TreeOptions): string | undefined {
-  const amount = num(span, ATTR.runCostUsd) ?? num(span, ATTR.costAmount);
+  const amount = num(span, ATTR.runCostUsd) ?? num(span, ATTR.costAmount) ?? num(span, ATTR.toolCostUsd);
   if (amount !== undefined) return formatUsd(amount);
   return expected ? paint('yellow', 'cost ?', options) : undefined;
 }

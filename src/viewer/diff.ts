@@ -79,16 +79,15 @@ export function formatMetric(metric: NumericMetric, value: number): string {
   return String(value);
 }
 
-/** A change with its sign (`+3`, `-0.000020`, `+12.5%`); `+∞` for growth from 0. */
+/** A change with its sign (`+3`, `-0.000020`), `0` for none. */
 export function formatChange(metric: NumericMetric, delta: number): string {
-  if (!Number.isFinite(delta)) return delta > 0 ? '+∞' : '-∞';
-  return `${delta >= 0 ? '+' : ''}${formatMetric(metric, delta)}`;
+  return `${delta > 0 ? '+' : ''}${formatMetric(metric, delta)}`;
 }
 
-/** A change in percent with its sign and one decimal: `+22.0%`, `+∞%` from 0. */
+/** A change in percent with its sign and one decimal (`+22.0%`, `0.0%`); `+∞%` for growth from 0. */
 export function formatPercent(percent: number): string {
   if (!Number.isFinite(percent)) return percent > 0 ? '+∞%' : '-∞%';
-  return `${percent >= 0 ? '+' : ''}${percent.toFixed(1)}%`;
+  return `${percent > 0 ? '+' : ''}${percent.toFixed(1)}%`;
 }
 
 function metricOf(run: RunSummary, metric: NumericMetric): number | undefined {

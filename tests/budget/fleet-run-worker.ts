@@ -20,6 +20,8 @@ export interface FleetRunConfig {
   traceFile: string;
   runs: number;
   limitUsd: number;
+  /** When set, the window is the tenant's (`per: 'tenant'`) and every run is for this tenant. */
+  tenant?: string;
 }
 
 /** What the worker prints. */
@@ -56,13 +58,13 @@ const fleetAgent = agent({
   model,
   tools: [lookup],
   maxOutputTokens: 500,
-  budget: { spend: { usd: config.limitUsd, window: '1h' }, maxSteps: 4 },
+  budget: { spend: { usd: config.limitUsd, window: '1h', ...(config.tenant ? { per: 'tenant' as const } : {}) }, maxSteps: 4 },
 });
 
 const lines = createInterface({ input: process.stdin });
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => lines.once('line', () => resolve()));
-const results = await Promise.all(Array.from({ length: config.runs }, (_, i) => runtime.run(fleetAgent, `task ${i}`)));
+const results = await Promise.all(Array.from({ length: config.runs }, (_, i) => runtime.run(fleetAgent, `task ${i}`, { tenant: config.tenant })));
 await runtime.shutdown();
 await store.close();
 lines.close();

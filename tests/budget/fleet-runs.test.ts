@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { BudgetStoreError } from '../../src/state/errors.js';
 import { redisStore } from '../../src/state/redis.js';
+import { scopedSpendKey } from '../../src/state/store.js';
 import { RunError } from '../../src/errors.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
@@ -71,6 +72,32 @@ describe('budget: one agent window shared by a fleet (real redis-server)', () =>
       const window = await store.window('tracebound:spend:fleet', 3_600_000);
       expect(window.spentUsd).toBeCloseTo(settled, 9);
       expect(window.reservedUsd).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a per-tenant window is shared by the tenant\'s runs in two processes, under its own key', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tracebound-tenant-'));
+    const limitUsd = 0.005;
+    const workers = Array.from({ length: 2 }, (_, i) =>
+      worker({ redisUrl: redis.url, storeTimeoutMs: LOADED_REPLY_TIMEOUT_MS, traceFile: join(dir, `worker-${i}.jsonl`), runs: 10, limitUsd, tenant: 'acme' }),
+    );
+    await Promise.all(workers.map((w) => w.ready));
+    const reports = workers.map((w) => w.report());
+    for (const w of workers) w.go();
+    const results = (await Promise.all(reports)).map((line) => JSON.parse(line) as FleetRunReport);
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+    expect(results.flatMap((r) => r.stopReasons)).toContain('budget_exceeded');
+    const spans = (await Promise.all(workers.map((_, i) => readTraceFile(join(dir, `worker-${i}.jsonl`))))).flat();
+    expect(spans.filter((s) => s.name === 'invoke_agent fleet').every((s) => s.attributes[ATTR.tenant] === 'acme')).toBe(true);
+    const settled = spans.filter((s) => s.name === 'chat gpt-4o-mini').reduce((sum, s) => sum + (s.attributes[ATTR.costAmount] as number), 0);
+    expect(settled).toBeLessThanOrEqual(limitUsd);
+    const store = redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS });
+    try {
+      const tenant = await store.window(scopedSpendKey('tenant', 'acme'), 3_600_000);
+      expect(tenant.spentUsd).toBeCloseTo(settled, 9);
+      expect(tenant.reservedUsd).toBe(0);
     } finally {
       await store.close();
     }

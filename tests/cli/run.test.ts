@@ -173,3 +173,29 @@ describe('tracebound run --conversation', () => {
     expect(result.stderr).toContain(`${state} is not a SQLite database or is damaged: move it away`);
   });
 });
+
+describe('tracebound run --agent', () => {
+  /** A module exporting two agents, the weather agent as the default. */
+  async function twoAgents(): Promise<string> {
+    const dir = await tempDir();
+    const path = join(dir, 'agents.ts');
+    await writeFile(path, `import { weather, greeter } from ${JSON.stringify(AGENTS)};\nexport const agents = [weather(), greeter()];\n`);
+    return path;
+  }
+
+  it('runs the named agent of the module\'s `agents`', async () => {
+    const path = await twoAgents();
+    const result = await runCli(['run', path, '--exporter', 'none', '--agent', 'greeter', 'Ada']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('invoke_agent greeter');
+    expect(result.stdout).not.toContain('invoke_agent weather');
+  });
+
+  it('exits 2 on a name the module does not export, listing its agents', async () => {
+    const path = await twoAgents();
+    const result = await runCli(['run', path, '--exporter', 'none', '--agent', 'nobody', 'Ada']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no agent named "nobody"; its agents: weather, greeter/);
+  });
+});

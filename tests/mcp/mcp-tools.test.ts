@@ -104,9 +104,10 @@ describe.each([
 });
 
 describe('fixture server over stdio', () => {
-  it('receives the tools/call span context in params._meta.traceparent', async () => {
+  it("receives the tools/call span context in params._meta.traceparent; the span goes to the runtime's provider without being given it", async () => {
     const spans = collectSpans();
-    const mcp = await mcpTools({ command: process.execPath, args: ['--import', 'tsx', FIXTURE], tracerProvider: spans.tracerProvider });
+    // No tracerProvider: the call takes the tracer of the runtime running it (not the global no-op).
+    const mcp = await mcpTools({ command: process.execPath, args: ['--import', 'tsx', FIXTURE] });
     try {
       const { toolMessage, spans: ended } = await runCalling(mcp, spans, 'meta', {});
       const { call } = spanPair(ended, 'meta');

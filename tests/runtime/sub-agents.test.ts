@@ -16,6 +16,8 @@ import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { scriptedModel, type ScriptedResponse } from '../../src/testing/scripted-model.js';
 import { ATTR, SPAN_NAME } from '../../src/tracing/attributes.js';
+import { tool } from '../../src/tool.js';
+import { z } from 'zod';
 
 // gpt-4o-mini: $0.15 per million input tokens, $0.60 per million output tokens.
 const priced = { provider: 'openai', modelId: 'gpt-4o-mini' } as const;
@@ -126,6 +128,46 @@ describe('sub-agents as tools', () => {
     expect(tool.attributes[ATTR.errorType]).toBe('budget_exceeded');
     const sub = spans.spans().find((s) => s.name === SPAN_NAME.run('researcher'))!;
     expect(sub.attributes[ATTR.stopReason]).toBe('budget_exceeded');
+  });
+
+  it("spends a sub-run's tenant window for the parent's tenant, and counts and bounds its costed tools in the parent", async () => {
+    const spans = collectSpans();
+    const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider, store: memoryStore() });
+    const ran: string[] = [];
+    const search = tool({
+      name: 'search',
+      description: 'Paid search.',
+      parameters: z.object({ q: z.string() }),
+      costUsd: 0.004,
+      execute: ({ q }) => {
+        ran.push(q);
+        return `result ${q}`;
+      },
+    });
+    const searcherModel = scriptedModel({
+      ...priced,
+      respond: (request, call) =>
+        request.messages.at(-1)?.role === 'tool'
+          ? { text: String(request.messages.at(-1)?.content), usage: { inputTokens: 0, outputTokens: 10 } }
+          : { toolCalls: [{ id: `s${call}`, name: 'search', arguments: { q: String(request.messages[0]?.content) } }], usage: { inputTokens: 0, outputTokens: 10 } },
+    });
+    // The child's own budget is a per-tenant window: without the parent's tenant it could not be keyed.
+    const researcher = agent({ name: 'researcher', instructions: 'Research.', model: searcherModel, tools: [search], maxOutputTokens: 10, budget: { spend: { usd: 1, window: '1h', per: 'tenant' } } });
+    // $0.01 holds the parent's two calls and two $0.004 searches, not a third search.
+    const lead = agent({ name: 'lead', instructions: 'Lead.', model: parentModel(3, 10), tools: [researcher.asTool()], maxOutputTokens: 10, budget: { runCostUsd: 0.01 } });
+    const result = await runtime.run(lead, 'Go', { tenant: 'acme' });
+    expect(ran).toHaveLength(2);
+    const all = spans.spans();
+    const subRuns = all.filter((s) => s.name === SPAN_NAME.run('researcher'));
+    expect(subRuns).toHaveLength(3);
+    for (const sub of subRuns) expect(sub.attributes[ATTR.tenant]).toBe('acme');
+    const toolCost = all.filter((s) => s.name === SPAN_NAME.tool('search')).reduce((sum, s) => sum + Number(s.attributes[ATTR.toolCostUsd] ?? 0), 0);
+    expect(toolCost).toBeCloseTo(0.008, 12);
+    expect(result.costUsd).toBeCloseTo(chatCost(all, result.traceId) + toolCost, 12);
+    expect(result.costUsd).toBeLessThanOrEqual(0.01);
+    const refused = all.find((s) => s.name === SPAN_NAME.tool('search') && s.attributes[ATTR.errorType] === 'budget_exceeded');
+    expect(refused).toBeDefined();
+    expect(spans.open()).toEqual([]);
   });
 
   it('stops the sub-run when the parent is aborted, leaving no open span', async () => {

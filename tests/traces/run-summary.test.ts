@@ -36,7 +36,10 @@ describe('summarizeRuns', () => {
   it('summarizes real runs as their results report them, with the input they were given', async () => {
     const file = join(await tempDir(), 'traces.jsonl');
     const paris = await recordRun(weather({ lookups: 2 }), 'Paris', { traceFile: file });
-    const oslo = await recordRun(weather({ maxSteps: 1 }), 'Oslo', { traceFile: file, runOptions: { runId: 'oslo-1', conversationId: 'c-9' } });
+    const oslo = await recordRun(weather({ maxSteps: 1 }), 'Oslo', {
+      traceFile: file,
+      runOptions: { runId: 'oslo-1', conversationId: 'c-9', tenant: 'acme', user: 'u-7' },
+    });
     const [first, second] = summarizeRuns(await readTraceFile(file));
 
     expect(first).toMatchObject({
@@ -56,7 +59,8 @@ describe('summarizeRuns', () => {
     expect(first!.costUsd).toBe(paris.result.costUsd);
     expect(paris.result.usage).toMatchObject({ inputTokens: 450, outputTokens: 60 });
 
-    expect(second).toMatchObject({ runId: 'oslo-1', input: 'Oslo', conversationId: 'c-9', stopReason: 'max_steps', steps: 1, toolCalls: 1 });
+    expect(second).toMatchObject({ runId: 'oslo-1', input: 'Oslo', conversationId: 'c-9', tenant: 'acme', user: 'u-7', stopReason: 'max_steps', steps: 1, toolCalls: 1 });
+    expect(first!.tenant).toBeUndefined();
     expect(oslo.result.stopReason).toBe('max_steps');
     expect(second!.start).toBeGreaterThanOrEqual(first!.start + first!.durationMs);
   });

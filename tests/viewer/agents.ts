@@ -18,17 +18,19 @@ export interface WeatherVariant {
   outputTokens?: number;
   /** Step limit (`budget.maxSteps`). */
   maxSteps?: number;
+  /** USD limit of a run (`budget.runCostUsd`). */
+  runCostUsd?: number;
 }
 
 /**
  * Looks the city up `lookups` times (one `lookup` call per step), then answers. Every call reads
  * 100 input tokens plus 50 per tool result already in the conversation.
  */
-export function weather({ lookups = 1, outputTokens = 20, maxSteps }: WeatherVariant = {}): Agent {
+export function weather({ lookups = 1, outputTokens = 20, maxSteps, runCostUsd }: WeatherVariant = {}): Agent {
   return agent({
     name: 'weather',
     instructions: 'Answer with the weather.',
-    ...(maxSteps === undefined ? {} : { budget: { maxSteps } }),
+    budget: { maxSteps, runCostUsd },
     model: scriptedModel({
       provider: 'openai',
       modelId: 'gpt-4o-mini',

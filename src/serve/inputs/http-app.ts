@@ -133,6 +133,8 @@ export function httpApp(options: HttpAppOptions): Hono {
     source: 'http',
     parentContext: extractTraceContext({ traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate') }),
     agent,
+    tenant: c.req.header('x-tracebound-tenant') || undefined,
+    user: c.req.header('x-tracebound-user') || undefined,
   });
   const outcomeResponse = (c: Context, outcome: RunOutcome): Response => {
     if (outcome.ok) return json(c, resultJson(outcome.result));
