@@ -6,7 +6,9 @@
  * - `planner`: a rate-limited first model call (retried), a tool that throws (an ERROR span),
  *   and a sub-agent `researcher` called as a tool (its run nests under the tool span);
  * - `frugal`: keeps calling a tool until its run budget stops it (`budget_exceeded`), with a
- *   spend window, so the guard's decisions are events on its spans.
+ *   spend window, so the guard's decisions are events on its spans;
+ * - `support`: a refund that needs approval: the run stops `interrupted`, then is resumed with the
+ *   approval (a second run span of the same run id, carrying the `tracebound.approval` event).
  */
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -115,12 +117,38 @@ const frugal = agent({
   budget: { runCostUsd: 0.0015, spend: { usd: 0.01, window: '1h' } },
 });
 
+const refund = tool({
+  name: 'refund',
+  description: 'Refunds an order.',
+  parameters: z.object({ order: z.string(), usd: z.number() }),
+  needsApproval: ({ usd }) => usd > 100,
+  execute: async ({ order, usd }) => `refunded ${usd} USD on order ${order}`,
+});
+
+const support = agent({
+  name: 'support',
+  instructions: 'Refund what the customer asks for.',
+  model: scriptedModel({
+    ...MODEL,
+    respond: (request) => {
+      const result = request.messages.findLast((m) => m.role === 'tool');
+      return result
+        ? { text: `Done: ${String(result.content)}`, usage: { inputTokens: 90, outputTokens: 10 } }
+        : { toolCalls: [{ id: 'call_refund', name: 'refund', arguments: { order: '4711', usd: 120 } }], usage: { inputTokens: 60, outputTokens: 15 } };
+    },
+  }),
+  tools: [refund],
+});
+
 /** The demo's runs, by name. */
 export interface DemoRuns<T> {
   weather1: T;
   weather2: T;
   planner: T;
   frugal: T;
+  /** The support run's first part (interrupted) and its resumed part. */
+  supportInterrupted: T;
+  supportResumed: T;
 }
 
 /** What {@link recordDemoTrace} wrote. */
@@ -139,7 +167,10 @@ export async function recordDemoTrace(file: string): Promise<DemoTrace> {
     const weather2 = await runtime.run(weather, 'And in Lyon?', { conversationId: 'trip-42' });
     const plan = await runtime.run(planner, 'Plan a day trip to Lyon.');
     const spend = await runtime.run(frugal, 'Weather?');
-    return { file, results: { weather1, weather2, planner: plan, frugal: spend } };
+    const supportInterrupted = await runtime.run(support, 'Refund order 4711, 120 USD.');
+    const approvals = Object.fromEntries((supportInterrupted.interruptions ?? []).map((i) => [i.toolCallId, true as const]));
+    const supportResumed = await runtime.resume(support, supportInterrupted.runId, { approvals });
+    return { file, results: { weather1, weather2, planner: plan, frugal: spend, supportInterrupted, supportResumed } };
   } finally {
     await runtime.shutdown();
   }

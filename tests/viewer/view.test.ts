@@ -67,7 +67,8 @@ async function cells(row: string): Promise<string[]> {
 
 async function rowOf(result: RunResult): Promise<string> {
   const list = (await (await fetch(`${viewer.url}api/runs?limit=500`)).json()) as RunList;
-  const run = list.runs.find((r) => r.runId === result.runId);
+  // A resumed run has one run span per part, each with its own stop reason.
+  const run = list.runs.find((r) => r.runId === result.runId && r.stopReason === result.stopReason);
   if (!run) throw new Error(`run ${result.runId} is not listed`);
   return `tr[data-run="${run.spanId}"]`;
 }
@@ -94,7 +95,7 @@ describe('tracebound view in Chromium', () => {
     await page.goto(viewer.url);
     await page.waitForSelector('table.runs tbody tr');
     const agents = await page.locator('table.runs tbody tr td:nth-child(2)').allInnerTexts();
-    expect(agents).toEqual(['frugal', 'planner', 'weather', 'weather']);
+    expect(agents).toEqual(['support', 'support', 'frugal', 'planner', 'weather', 'weather']);
     for (const result of Object.values(demo.results)) {
       const [, , , , stop, steps, toolCalls, tokens, cost] = await cells(await rowOf(result));
       expect(stop).toBe(result.stopReason);
@@ -105,7 +106,7 @@ describe('tracebound view in Chromium', () => {
     }
     const totalCost = Object.values(demo.results).reduce((sum, r) => sum + r.costUsd, 0);
     const totals = await page.getByTestId('totals').innerText();
-    expect(totals).toMatch(/^4 runs/);
+    expect(totals).toMatch(/^6 runs/);
     expect(number(/\$[\d.]+/.exec(totals)![0])).toBeCloseTo(totalCost, 6);
     await page.screenshot({ path: join(shots, 'viewer-runs.png') });
   });
@@ -122,14 +123,14 @@ describe('tracebound view in Chromium', () => {
     expect(await page.locator('table.runs tbody tr td:nth-child(10)').allInnerTexts()).toEqual(['trip-42', 'trip-42']);
 
     await page.selectOption('select[name=conversation]', '');
-    await rowCount(4);
-    expect(await page.locator('select[name=stop] option').allInnerTexts()).toEqual(['all', 'budget_exceeded', 'final']);
+    await rowCount(6);
+    expect(await page.locator('select[name=stop] option').allInnerTexts()).toEqual(['all', 'budget_exceeded', 'final', 'interrupted']);
     await page.selectOption('select[name=stop]', 'budget_exceeded');
     await rowCount(1);
     expect(await page.locator('table.runs tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['frugal']);
     expect(number(/\$[\d.]+/.exec(await page.getByTestId('totals').innerText())![0])).toBeCloseTo(demo.results.frugal.costUsd!, 6);
     await page.selectOption('select[name=stop]', '');
-    await rowCount(4);
+    await rowCount(6);
   });
 
   it("opens a run: every span on the waterfall, the sub-agent nested, the error and the retry marked", async () => {
@@ -220,6 +221,23 @@ describe('tracebound view in Chromium', () => {
     await events.waitFor();
     expect(await events.innerText()).toContain('tracebound.budget.check');
     expect(await events.innerText()).toMatch(/decision\s+refuse/);
+  });
+
+  it('marks an approval on the tool it allowed and on the resumed run', async () => {
+    await page.goto(viewer.url);
+    await page.click(`${await rowOf(demo.results.supportInterrupted)} td:nth-child(2) a`);
+    const rows = page.locator('[data-testid=waterfall] .row');
+    await rows.first().waitFor();
+    const names = (await rows.locator('.label-col').allInnerTexts()).map((name) => name.trim());
+    // The resumed part nests under the run span it continues.
+    expect(names.filter((name) => name === 'invoke_agent support')).toHaveLength(2);
+    const resumed = rows.nth(names.lastIndexOf('invoke_agent support'));
+    expect(await resumed.locator('.mark-approval').count()).toBe(1);
+    const tool = rows.filter({ hasText: 'execute_tool refund' });
+    expect(await tool.locator('.badge').allInnerTexts()).toEqual(['approved']);
+    await tool.click();
+    await page.getByTestId('span-attributes').getByText('tracebound.approval').waitFor();
+    expect(await page.getByTestId('span-attributes').innerText()).toContain('tracebound.approval\tapproved');
   });
 
   it("shows a conversation's runs in order, with each turn's input and answer", async () => {
