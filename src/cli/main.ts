@@ -11,6 +11,7 @@ import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { maskSecrets } from '../secrets.js';
 import { registerShow } from './show.js';
+import { registerView } from './view.js';
 import { colorEnabled, type CliContext, type CliIo } from './io.js';
 
 function processIo(): CliIo {
@@ -52,6 +53,7 @@ export function createProgram(context: CliContext): Command {
   registerShow(program, context);
   registerReplay(program, context);
   registerServe(program, context);
+  registerView(program, context);
   registerDiff(program, context);
   return program;
 }

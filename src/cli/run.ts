@@ -183,7 +183,13 @@ async function runAgent(agent: Agent, text: string, module: AgentModule, store: 
   } finally {
     await runtime.shutdown();
     removeExitHandlers();
-    if (flags.exporter.includes('file')) io.stdout(`\ntrace written to ${flags.traceFile} (tracebound show ${flags.traceFile})\n`);
+    if (flags.exporter.includes('file')) {
+      io.stdout(
+        `\ntrace written to ${flags.traceFile}\n` +
+          `  print its span tree:    npx tracebound show ${flags.traceFile}\n` +
+          `  open it in the viewer:  npx tracebound view ${flags.traceFile}   (then http://127.0.0.1:4040)\n`,
+      );
+    }
   }
 }
 
