@@ -10,18 +10,20 @@
  *   runtime (the loop, RunState, Middleware)
  *   agent and tool definitions, with the budget policy and compression strategy types they carry
  *   providers, pricing
- *   messages, errors, abort, secrets, traces (reading trace files needs nothing above node:fs)
+ *   messages, errors, abort, secrets, traces (reading trace files needs nothing above node:fs),
+ *   and tracing/attributes.ts (the span and attribute names: constants that import nothing, which
+ *   traces/ needs to summarize runs)
  * index.ts (the public API) and the package's other entry points stand on top.
  */
 const FLOORS = [
   ['^src/cli/'],
   ['^src/serve/', '^src/mcp/', '^src/viewer/', '^src/replay/', '^src/testing/'],
   ['^src/telemetry/', '^src/create-runtime\\.ts$'],
-  ['^src/tracing/', '^src/budget/(?!policy\\.ts$|compress\\.ts$)', '^src/state/'],
+  ['^src/tracing/(?!attributes\\.ts$)', '^src/budget/(?!policy\\.ts$|compress\\.ts$)', '^src/state/'],
   ['^src/runtime/'],
   ['^src/agent\\.ts$', '^src/tool\\.ts$', '^src/budget/policy\\.ts$', '^src/budget/compress\\.ts$'],
   ['^src/providers/', '^src/pricing/'],
-  ['^src/messages\\.ts$', '^src/errors\\.ts$', '^src/abort\\.ts$', '^src/secrets\\.ts$', '^src/traces/'],
+  ['^src/messages\\.ts$', '^src/errors\\.ts$', '^src/abort\\.ts$', '^src/secrets\\.ts$', '^src/traces/', '^src/tracing/attributes\\.ts$'],
 ];
 
 const either = (paths) => paths.map((p) => `(?:${p})`).join('|');

@@ -27,5 +27,6 @@ for (const entry of await readdir(examples, { withFileTypes: true })) {
     console.log(`examples/${entry.name}/recording.jsonl: ${result.steps} steps, ${result.toolCalls} tool calls, ${result.stopReason}`);
   } finally {
     await setup.close();
+    await module.close?.();
   }
 }

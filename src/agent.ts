@@ -4,7 +4,7 @@ import { DefinitionError } from './errors.js';
 import type { Guardrail, Guardrails } from './guardrail.js';
 import { outputRequestOf } from './output.js';
 import type { Model, OutputRequest } from './providers/model.js';
-import { tool, type SubRunResult, type Tool } from './tool.js';
+import { tool, type SubRunResult, type Tool, type ToolOptions } from './tool.js';
 
 /** The type of a typed agent's answer: the schema's output type, or the text without a schema. */
 export type AnswerOf<S> = S extends z.ZodType ? z.output<S> : string;
@@ -94,10 +94,27 @@ class SubAgentStopError extends Error {
   }
 }
 
+/**
+ * Holds, on the tools `asTool()` makes, the agent they run. A registered symbol, not module state:
+ * an agent module that imports the `tracebound` package and the CLI or a test running from the
+ * sources are two copies of this module, and the mark must hold across them.
+ */
+const AGENT_TOOL = Symbol.for('tracebound.agentTool');
+
+/**
+ * The agent a tool made by `agent.asTool()` runs; undefined for any other tool. Such a tool only
+ * hands its call to `context.runAgent`, so replay can run it with a sub-agent fed from the
+ * recording instead of serving its result.
+ */
+export function subAgentOf(tool: Tool): Agent | undefined {
+  return (tool as Tool & { [AGENT_TOOL]?: Agent })[AGENT_TOOL];
+}
+
 /** The tool of `asTool()`: it hands the call to the runtime's `runAgent`. */
 function asTool(self: Agent, options: AsToolOptions = {}): Tool {
   const parameters = options.parameters ?? z.object({ input: z.string().describe(`The request for ${self.name}`) });
-  return tool({
+  const toolOptions: ToolOptions<z.ZodType, string> & { [AGENT_TOOL]: Agent } = {
+    [AGENT_TOOL]: self,
     name: options.name ?? self.name,
     description: options.description ?? `Delegates a task to the agent "${self.name}" and returns its answer.`,
     parameters,
@@ -111,7 +128,8 @@ function asTool(self: Agent, options: AsToolOptions = {}): Tool {
       }
       return result.output;
     },
-  });
+  };
+  return tool(toolOptions);
 }
 
 /**

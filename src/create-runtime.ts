@@ -5,9 +5,9 @@
  * conversation (load before the run, save after it); the hooks; the user's own middleware; the
  * budget; run events; the guardrails (inside run events, so `run-end` carries a guardrail's stop,
  * and inside the budget, so a guardrail's model call is reserved for like any other); tracing's
- * `chat` span; retries; and at the bottom the provider call.
+ * `chat` span and the model-call metrics; retries; and at the bottom the provider call.
  */
-import type { Tracer } from '@opentelemetry/api';
+import { metrics, type MeterProvider, type Tracer } from '@opentelemetry/api';
 import type { ContextWindowOverrides } from './budget/context-window.js';
 import { budgetMiddleware } from './budget/middleware.js';
 import type { PriceOverrides } from './pricing/price.js';
@@ -22,12 +22,20 @@ import { conversationMiddleware, conversationsOf } from './state/conversations.j
 import { durableRuns } from './state/durable.js';
 import { memoryStore } from './state/memory.js';
 import type { Store } from './state/store.js';
+import { metricsMiddleware } from './tracing/metrics.js';
 import { tracingMiddleware } from './tracing/middleware.js';
 
 /** Options of a runtime, shared by all its runs. */
 export interface RuntimeOptions {
   /** The tracer spans are made with; when absent, no span is made at all. */
   tracer?: Tracer;
+  /**
+   * Where the runtime's metrics go (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`,
+   * `tracebound.cost.usage`, `tracebound.budget.decisions`): this provider, else the global one
+   * (`metrics.setGlobalMeterProvider`), read once when the runtime is made. With neither, no
+   * metric is recorded and none costs anything.
+   */
+  meterProvider?: MeterProvider;
   /** Record message content (prompts, answers, tool arguments and results) on spans. Default false. */
   captureContent?: boolean;
   /** Rewrites each content attribute before it is recorded (e.g. to mask emails). */
@@ -98,6 +106,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         contextWindows: options.contextWindows,
       })
     : undefined;
+  const metered = metricsMiddleware(options.meterProvider ?? metrics.getMeterProvider());
   const hooks = options.hooks ? hooksMiddleware(options.hooks) : undefined;
   const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const store = options.store ?? options.budgetStore ?? memoryStore();
@@ -123,6 +132,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       streamEvents,
       guardrailsMiddleware,
       ...(tracing ? [tracing.model] : []),
+      ...(metered ? [metered] : []),
       retry,
     ],
     core,

@@ -43,13 +43,23 @@ export interface AgentModule {
   /** Every agent the module exports, the default one included, each under its own name. */
   agents: Agent[];
   input?: string;
-  offline?: { liveWhen?: string; start(): Promise<OfflineSetup> };
+  /**
+   * `--offline`'s setup. `describe` says what it runs on, for the line `--offline` prints
+   * (default: a local server replaying recorded provider traffic).
+   */
+  offline?: { liveWhen?: string; describe?: string; start(): Promise<OfflineSetup> };
   /**
    * A zod schema of the messages `tracebound serve` accepts (default `{ input, conversationId? }`);
    * it must parse to `{ input, conversationId? }`.
    */
   inputSchema?: ZodType<ServeInput>;
   runtime?: ModuleRuntimeOptions;
+  /**
+   * Releases what the module holds, e.g. an MCP server it started with `mcpTools()` (whose child
+   * process would keep the CLI's process alive): `run` and `replay` call it when done, `serve`
+   * when it shuts down.
+   */
+  close?(): Promise<void>;
 }
 
 /**
@@ -122,6 +132,10 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   if (offline !== undefined && typeof offline?.start !== 'function') {
     throw new UsageError(`${path} exports \`offline\` without a start() function`);
   }
+  const close = exports.close;
+  if (close !== undefined && typeof close !== 'function') {
+    throw new UsageError(`${path} exports \`close\` that is not a function (it should release what the module holds)`);
+  }
   const inputSchema = exports.inputSchema;
   const notSchema = inputSchema === undefined ? undefined : notZod4(inputSchema);
   if (notSchema !== undefined) throw new UsageError(`${path} exports \`inputSchema\` that ${notSchema}`);
@@ -134,5 +148,6 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
     ...(inputSchema ? { inputSchema: inputSchema as ZodType<ServeInput> } : {}),
     ...(typeof exports.input === 'string' ? { input: exports.input } : {}),
     ...(offline ? { offline } : {}),
+    ...(close ? { close: async () => void (await (close as () => unknown)()) } : {}),
   };
 }

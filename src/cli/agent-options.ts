@@ -85,7 +85,8 @@ export async function resolveAgent(module: AgentModule, offline: boolean | undef
     io.stdout(`${envName} is set: running live (unset it to replay recorded traffic offline)\n`);
     return live;
   }
-  io.stdout(`offline: the provider SDK talks to a local server replaying recorded traffic${envName ? ` (set ${envName} to run live)` : ''}\n`);
+  const what = module.offline.describe ?? 'the provider SDK talks to a local server replaying recorded traffic';
+  io.stdout(`offline: ${what}${envName ? ` (set ${envName} to run live)` : ''}\n`);
   return module.offline.start();
 }
 

@@ -5,11 +5,13 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { registerDiff } from './diff.js';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { maskSecrets } from '../secrets.js';
 import { registerShow } from './show.js';
+import { registerView } from './view.js';
 import { colorEnabled, type CliContext, type CliIo } from './io.js';
 
 function processIo(): CliIo {
@@ -51,6 +53,8 @@ export function createProgram(context: CliContext): Command {
   registerShow(program, context);
   registerReplay(program, context);
   registerServe(program, context);
+  registerView(program, context);
+  registerDiff(program, context);
   return program;
 }
 
@@ -60,7 +64,7 @@ export function createProgram(context: CliContext): Command {
  * @param argv the arguments after the executable and script, e.g. `['show', 'traces.jsonl']`
  * @param io where to write; the process's stdout and stderr by default. Known API keys are masked
  *   in everything written (a provider may echo one in an error the CLI prints).
- * @returns the exit code: 0 ok (also `--help`, `--version`), 1 run failed or an unexpected
+ * @returns the exit code: 0 ok (also `--help`, `--version`), 1 run failed, diverged, a `diff` rule broken, or an unexpected
  *   error, 2 bad usage (unknown command, missing argument) or bad input
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {

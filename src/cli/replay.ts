@@ -3,13 +3,13 @@
  * replays recorded runs with today's agent.
  */
 import type { Command } from 'commander';
-import type { Agent } from '../agent.js';
+import { subAgentOf, type Agent } from '../agent.js';
 import { RunError } from '../errors.js';
 import { readRecording, ReplayFileError } from '../replay/read.js';
 import type { RecordedRun } from '../replay/recording.js';
 import { replayRun, ReplayDivergenceError, selectRun, type ReplayOptions } from '../replay/replay.js';
 import { TraceFileError } from '../traces/trace-file.js';
-import { loadAgentModule, UsageError } from './agent-module.js';
+import { loadAgentModule, UsageError, type AgentModule } from './agent-module.js';
 import type { CliContext, CliIo } from './io.js';
 
 /** Flags of `replay`. */
@@ -22,15 +22,25 @@ export interface ReplayFlags {
   liveTools?: true | string[];
 }
 
+/** The names of an agent's tools and of its sub-agents' (`asTool()`), at every depth. */
+function toolNames(agent: Agent, seen = new Set<Agent>()): string[] {
+  seen.add(agent);
+  return agent.tools.flatMap((t) => {
+    const sub = subAgentOf(t);
+    return [t.name, ...(sub && !seen.has(sub) ? toolNames(sub, seen) : [])];
+  });
+}
+
 /**
- * The `liveTools` replay option from the flag, checked against the agent's tools: a name the agent
- * lacks is most often the trace file taken as a tool name (`--live-tools` takes every word up to
- * the next option), so the message says where to put the file.
+ * The `liveTools` replay option from the flag, checked against the agent's tools and its
+ * sub-agents' (replay runs those on their recorded chats, and live tools count there too): a name
+ * none has is most often the trace file taken as a tool name (`--live-tools` takes every word up
+ * to the next option), so the message says where to put the file.
  * @throws {UsageError} naming the unknown tool and the agent's tools
  */
 function liveToolsOption(flag: ReplayFlags['liveTools'], agent: Agent): true | string[] | undefined {
   if (flag === undefined || flag === true) return flag;
-  const known = agent.tools.map((t) => t.name);
+  const known = [...new Set(toolNames(agent))];
   const unknown = flag.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     throw new UsageError(
@@ -94,11 +104,26 @@ async function replayOne(run: RecordedRun, options: ReplayOptions, agent: Agent,
  *   (missing or malformed file, no such run, a module without an agent)
  */
 export async function replayCommand(file: string, flags: ReplayFlags, io: CliIo): Promise<number> {
+  let module: AgentModule;
+  try {
+    module = await loadAgentModule(flags.agent);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`tracebound replay: ${error.message}\n`);
+    return 2;
+  }
+  try {
+    return await replayWith(module.agent, file, flags, io);
+  } finally {
+    await module.close?.();
+  }
+}
+
+/** {@link replayCommand} once the module is loaded. */
+async function replayWith(agent: Agent, file: string, flags: ReplayFlags, io: CliIo): Promise<number> {
   let runs: RecordedRun[];
-  let agent: Agent;
   let liveTools: ReplayOptions['liveTools'];
   try {
-    agent = (await loadAgentModule(flags.agent)).agent;
     liveTools = liveToolsOption(flags.liveTools, agent);
     runs = runsToReplay(await readRecording(file), agent.name, file, flags.run);
   } catch (error) {

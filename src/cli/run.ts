@@ -35,27 +35,39 @@ export interface RunFlags {
 
 /**
  * Prints each step's subtree when its span ends (its model and tool spans have ended by then) and
- * the run's totals when the run span ends, so a long run shows progress.
+ * the run's totals when the run span ends, so a long run shows progress. Only the run's own steps
+ * print as they end: a sub-run (`agent.asTool()`) prints inside the step whose tool call made it.
  */
 class ProgressPrinter implements SpanProcessor {
   private readonly ended = new Map<string, SpanRecord>();
+  /** The parent span id of every span started (undefined for a root), known before it ends. */
+  private readonly parents = new Map<string, string | undefined>();
 
   constructor(private readonly io: CliContext) {}
 
-  onStart(_span: Span, _parent: Context): void {}
+  onStart(span: Span, _parent: Context): void {
+    this.parents.set(span.spanContext().spanId, span.parentSpanContext?.spanId);
+  }
 
   onEnd(span: ReadableSpan): void {
     const record = spanRecordOf(span);
     this.ended.set(record.spanId, record);
     const operation = record.attributes[ATTR.operation] ?? record.attributes[ATTR.operationName];
     const options = { color: this.io.color };
-    if (operation === OPERATION.step) {
+    if (operation === OPERATION.step && record.parentSpanId !== undefined && this.isTop(record.parentSpanId)) {
       const under = [...this.ended.values()].filter((s) => this.isUnder(s, record.spanId));
       this.io.stdout(`${renderStep(record, under, options).join('\n')}\n`);
-    } else if (operation === OPERATION.invokeAgent) {
+    } else if (operation === OPERATION.invokeAgent && this.isTop(record.spanId)) {
       this.io.stdout(`${renderRunFooter(record, options)}\n`);
       this.ended.clear();
+      this.parents.clear();
     }
+  }
+
+  /** Whether a run span is the run's own, not a sub-run's (whose parent, a tool call span, started here). */
+  private isTop(runId: string): boolean {
+    const parent = this.parents.get(runId);
+    return parent === undefined || !this.parents.has(parent);
   }
 
   private isUnder(span: SpanRecord, ancestorId: string): boolean {
@@ -83,6 +95,15 @@ export async function runCommand(modulePath: string, input: string | undefined, 
     io.stderr(`tracebound run: ${error.message}\n`);
     return 2;
   }
+  try {
+    return await runModule(module, modulePath, input, flags, io);
+  } finally {
+    await module.close?.();
+  }
+}
+
+/** {@link runCommand} once the module is loaded. */
+async function runModule(module: AgentModule, modulePath: string, input: string | undefined, flags: RunFlags, io: CliContext): Promise<number> {
   const text = input ?? module.input;
   if (text === undefined) {
     io.stderr(`tracebound run: no input: pass one (tracebound run ${modulePath} "your question") or export \`input\` from the module\n`);
@@ -162,7 +183,13 @@ async function runAgent(agent: Agent, text: string, module: AgentModule, store: 
   } finally {
     await runtime.shutdown();
     removeExitHandlers();
-    if (flags.exporter.includes('file')) io.stdout(`\ntrace written to ${flags.traceFile} (tracebound show ${flags.traceFile})\n`);
+    if (flags.exporter.includes('file')) {
+      io.stdout(
+        `\ntrace written to ${flags.traceFile}\n` +
+          `  print its span tree:    npx tracebound show ${flags.traceFile}\n` +
+          `  open it in the viewer:  npx tracebound view ${flags.traceFile}   (then http://127.0.0.1:4040)\n`,
+      );
+    }
   }
 }
 

@@ -81,14 +81,21 @@ export async function serveCommand(modulePath: string, flags: ServeFlags, io: Cl
       maxBodyBytes: integer('max-body', flags.maxBody, 1),
     };
     module = await loadAgentModule(modulePath);
-    setup = await resolveAgent(module, flags.offline, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`tracebound serve: ${error.message}\n`);
     return 2;
   }
+  try {
+    setup = await resolveAgent(module, flags.offline, io);
+  } catch (error) {
+    await module.close?.();
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`tracebound serve: ${error.message}\n`);
+    return 2;
+  }
   const store = cliStore(module, flags.state);
-  const closeModule = () => Promise.all([setup.close(), store.close()]);
+  const closeModule = () => Promise.all([setup.close(), store.close(), module.close?.()]);
   // The CLI owns the provider, so rejected-message spans and run spans go to the same exporters.
   let provider: ReturnType<typeof createTracerProvider>;
   try {

@@ -312,8 +312,13 @@ function isOperation(span: SpanRecord, operation: string): boolean {
   return span.attributes[ATTR.operationName] === operation || span.attributes[ATTR.operation] === operation;
 }
 
-function recordedToolCall(at: At): RecordedToolCall {
+/**
+ * A tool call, with the sub-run it started (`agent.asTool()`, `context.runAgent`): the
+ * `invoke_agent` span directly under its `execute_tool` span, read like any run.
+ */
+function recordedToolCall(at: At, index: ChildIndex): RecordedToolCall {
   const errorType = optString(at, ATTR.errorType);
+  const sub = childrenOf(index, at.span).find((span) => isOperation(span, OPERATION.invokeAgent));
   return {
     id: reqString(at, ATTR.toolCallId),
     name: reqString(at, ATTR.toolName),
@@ -321,6 +326,7 @@ function recordedToolCall(at: At): RecordedToolCall {
     result: content(at, ATTR.toolCallResult),
     isError: at.span.status.code === 'ERROR',
     ...(errorType !== undefined ? { errorType } : {}),
+    ...(sub ? { subRun: recordedRun(sub, index, at.file) } : {}),
     source: sourceOf(at),
   };
 }
@@ -449,7 +455,7 @@ function stepSpans(step: At, index: ChildIndex): StepSpans {
     summaries: new Set(summaries),
     toolCalls: children
       .filter((span) => isOperation(span, OPERATION.executeTool))
-      .map((span) => recordedToolCall({ span, file: step.file })),
+      .map((span) => recordedToolCall({ span, file: step.file }, index)),
   };
 }
 
@@ -583,18 +589,29 @@ function recordedRun(run: SpanRecord, index: ChildIndex, file: string): Recorded
   };
 }
 
+/** Whether a run span hangs directly under a tool call's span in the file: a sub-run of that call. */
+function isSubRun(run: SpanRecord, byId: ReadonlyMap<string, SpanRecord>): boolean {
+  const parent = run.parentSpanId === undefined ? undefined : byId.get(key(run.traceId, run.parentSpanId));
+  return parent !== undefined && isOperation(parent, OPERATION.executeTool);
+}
+
 /**
- * Rebuilds every recorded run from spans: each `invoke_agent` span becomes a {@link RecordedRun}
- * with its steps, model calls, tool calls, compression and budget events, found through parent
- * links. Spans of other operations (a user's own spans, other services') are ignored.
+ * Rebuilds every recorded run from spans: each top-level `invoke_agent` span becomes a
+ * {@link RecordedRun} with its steps, model calls, tool calls, compression and budget events,
+ * found through parent links. A sub-run (an `invoke_agent` span under a tool call's
+ * `execute_tool` span, e.g. of `agent.asTool()`) is not a run of the file: it is read into the
+ * tool call that started it ({@link RecordedToolCall.subRun}). A sub-run whose tool call span is
+ * not in the file (a partial export) reads as a top-level run. Spans of other operations (a
+ * user's own spans, other services') are ignored.
  * @param spans spans as {@link readTraceFile} returns them (with `withSource` for line numbers)
  * @param file the trace file's name, for errors and for spans without a source
- * @returns the runs in start order
+ * @returns the top-level runs in start order
  * @throws {ReplayFileError} when there is no run, or a run's spans lack content or are not as
  *   tracebound writes them (naming the line, span and attribute)
  */
 export function recordedRuns(spans: readonly SpanRecord[], file: string): RecordedRun[] {
-  const runs = spans.filter((span) => span.attributes[ATTR.operationName] === OPERATION.invokeAgent);
+  const byId = new Map(spans.map((span) => [key(span.traceId, span.spanId), span]));
+  const runs = spans.filter((span) => span.attributes[ATTR.operationName] === OPERATION.invokeAgent && !isSubRun(span, byId));
   if (runs.length === 0) {
     const found = spans.length === 0 ? 'the file has no spans' : `none of its ${spans.length} spans is an ${OPERATION.invokeAgent} span`;
     throw new ReplayFileError(

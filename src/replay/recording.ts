@@ -54,6 +54,12 @@ export interface RecordedToolCall {
   isError: boolean;
   /** `error.type` when the call failed. */
   errorType?: string;
+  /**
+   * The sub-run the call started (an agent used as a tool: its `invoke_agent` span under the
+   * call's `execute_tool` span), read like a top-level run; its usage and cost are also in the
+   * calling run's totals.
+   */
+  subRun?: RecordedRun;
   source: RecordedSource;
 }
 

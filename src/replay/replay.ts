@@ -3,9 +3,12 @@
  * responses in order and replayed tools return the recorded results, so the run is offline and
  * deterministic, with the recorded tokens and cost. Each request today's agent sends is compared
  * with the recorded one; strict mode stops at the first difference, lenient mode lists them all.
+ *
+ * A sub-agent (`agent.asTool()`) is part of the agent under test, not an outside tool: each of its
+ * recorded calls runs today's sub-agent again, its model fed from the recorded sub-run and
+ * compared the same way, its own tools answered from that sub-run.
  */
-import { agent as defineAgent, type Agent } from '../agent.js';
-import { RunError } from '../errors.js';
+import { agent as defineAgent, subAgentOf, type Agent } from '../agent.js';
 import type { Message } from '../messages.js';
 import { ModelCallError } from '../providers/errors.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from '../providers/model.js';
@@ -29,11 +32,25 @@ export type DifferenceKind =
   | 'tool.outcome'
   | 'steps';
 
+/** A sub-run on the way to a difference: the calling run's step and tool call, and the sub-agent. */
+export interface SubRunPlace {
+  /** The 1-based step of the calling run whose tool call started the sub-run. */
+  step: number;
+  toolCallId: string;
+  /** The sub-run's agent name, as recorded. */
+  agent: string;
+}
+
 /** One place where today's run differs from the recording. */
 export interface Difference {
   kind: DifferenceKind;
-  /** The 1-based step of the recorded run where it was found. */
+  /** The 1-based step where it was found: of the replayed run, or of the sub-run `within` ends at. */
   step: number;
+  /**
+   * For a difference inside a sub-run (`agent.asTool()`): the tool calls leading to it from the
+   * replayed run, outermost first. Absent for a difference of the replayed run itself.
+   */
+  within?: SubRunPlace[];
   /** What differs, each with its path and the recorded and actual values. */
   values: ValueDifference[];
   /** A one-line summary. */
@@ -46,7 +63,11 @@ export interface ReplayOptions {
   mode?: 'strict' | 'lenient';
   /** Which run of the file: a trace id or run span id. Default: the first run of the agent's name. */
   runId?: string;
-  /** Tools to run live instead of returning their recorded results; `true` for all. */
+  /**
+   * Tools to run live instead of returning their recorded results; `true` for all. Names count
+   * in sub-runs too. A sub-agent's tool (`agent.asTool()`) is never served nor run on its live
+   * model: it always runs today's sub-agent on its recorded sub-run, whether named or not.
+   */
   liveTools?: boolean | readonly string[];
   /** The runtime to run with (e.g. a `tracedRuntime()` to trace the replay). Default: untraced. */
   runtime?: Runtime;
@@ -82,12 +103,18 @@ function label(run: RecordedRun): string {
   return `${run.source.file}:${run.source.line} run ${run.traceId} (agent ${run.agentName})`;
 }
 
+/** Where a difference is: `step 2`, or inside a sub-run `step 1 > researcher (call_1) step 2`. */
+function placeOf(d: Difference): string {
+  const path = (d.within ?? []).map((w) => `step ${w.step} > ${w.agent} (${w.toolCallId}) `).join('');
+  return `${path}step ${d.step}`;
+}
+
 /** A readable report: where the run diverged and how, value by value. */
 export function formatReport(run: RecordedRun, differences: readonly Difference[]): string {
   if (differences.length === 0) return `replay matched ${label(run)}: ${run.steps.length} steps`;
   const lines = [`replay diverged from ${label(run)}: ${differences.length} difference${differences.length === 1 ? '' : 's'}`];
   for (const d of differences) {
-    lines.push(`  step ${d.step}: ${d.summary}`);
+    lines.push(`  ${placeOf(d)}: ${d.summary}`);
     for (const v of d.values) {
       lines.push(`    ${v.path}`, `      recorded: ${show(v.recorded)}`, `      actual:   ${show(v.actual)}`);
     }
@@ -161,6 +188,43 @@ export function compareRequest(step: number, recorded: RecordedModelCall['reques
   return out;
 }
 
+/**
+ * One replay: its mode, the differences found so far (in the replayed run and its sub-runs), and
+ * the signal that stops the whole replayed run at a divergence, wherever it is found. A divergence
+ * inside a sub-run cannot stop the run by throwing: the sub-agent's tool call would turn the error
+ * into a result for the calling model.
+ */
+class ReplayState {
+  readonly differences: Difference[] = [];
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  /** The divergence that stopped the replay, once one has. */
+  error: ReplayDivergenceError | undefined;
+
+  constructor(
+    readonly top: RecordedRun,
+    readonly strict: boolean,
+    readonly live: ReplayOptions['liveTools'],
+  ) {}
+
+  isLive(tool: string): boolean {
+    return this.live === true || (Array.isArray(this.live) && this.live.includes(tool));
+  }
+
+  /** Records differences; in strict mode, stops the replay when there are any. */
+  add(found: readonly Difference[]): void {
+    this.differences.push(...found);
+    if (found.length && this.strict) throw this.stop();
+  }
+
+  /** Stops the replayed run with the differences so far; returns the error to throw. */
+  stop(): ReplayDivergenceError {
+    this.error ??= new ReplayDivergenceError(this.differences, this.top, formatReport(this.top, this.differences));
+    this.controller.abort(this.error);
+    return this.error;
+  }
+}
+
 /** A model that serves a recorded run's responses in order, comparing each request. */
 class ReplayModel implements Model {
   readonly provider: string;
@@ -174,10 +238,15 @@ class ReplayModel implements Model {
   /** The messages of the previous request: a run resends them, so only new ones need comparing. */
   private previous: readonly Message[] = [];
 
+  /**
+   * @param run the recorded run (or sub-run) whose model calls it serves
+   * @param within where that run is: empty for the replayed run, the path to it for a sub-run
+   * @param counting today's model, whose token counting the budget uses
+   */
   constructor(
     private readonly run: RecordedRun,
-    private readonly strict: boolean,
-    private readonly differences: Difference[],
+    private readonly within: readonly SubRunPlace[],
+    private readonly replay: ReplayState,
     counting: Model,
   ) {
     this.provider = run.provider;
@@ -194,9 +263,9 @@ class ReplayModel implements Model {
     return this.calls.length - this.next;
   }
 
-  private diverge(found: Difference[]): void {
-    this.differences.push(...found);
-    if (this.strict && found.length) throw new ReplayDivergenceError(this.differences, this.run, formatReport(this.run, this.differences));
+  /** Recorded model calls today's run made. */
+  used(): number {
+    return Math.min(this.next, this.calls.length);
   }
 
   async generate(request: ModelRequest): Promise<ModelResponse> {
@@ -204,8 +273,9 @@ class ReplayModel implements Model {
     if (!entry) {
       const step = (this.calls.at(-1)?.step ?? 0) + 1;
       const summary = `today's agent makes model call ${this.next}, the recording has ${this.calls.length}`;
-      this.differences.push({ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] });
-      throw new ReplayDivergenceError(this.differences, this.run, formatReport(this.run, this.differences));
+      this.replay.differences.push(...placed(this.within, [{ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] }]));
+      // Nothing recorded to answer with: this stops the replay in any mode.
+      throw this.replay.stop();
     }
     // Recorded conversations only change before their end through compression, and today's
     // through new message objects: past either, compare from the start again.
@@ -214,7 +284,7 @@ class ReplayModel implements Model {
       while (from < this.previous.length && request.messages[from] === this.previous[from]) from++;
     }
     this.previous = entry.call.purpose === 'step' ? request.messages : this.previous;
-    this.diverge(compareRequest(entry.step, entry.call.request, request, from));
+    this.replay.add(placed(this.within, compareRequest(entry.step, entry.call.request, request, from)));
     const recorded = entry.call.response;
     if (!recorded) {
       throw new ModelCallError(`recorded call failed (${entry.call.error ?? 'error'})`, { kind: 'invalid_request', provider: this.provider });
@@ -229,21 +299,89 @@ class ReplayModel implements Model {
   }
 }
 
-/** The agent's tools, those not run live answering with their recorded results by call id. */
-function replayedTools(agent: Agent, run: RecordedRun, live: ReplayOptions['liveTools']): Tool[] {
-  const recorded = new Map<string, RecordedToolCall>(run.steps.flatMap((s) => s.toolCalls.map((c) => [c.id, c] as const)));
+/** Differences found in the run at `within` (nothing to add for the replayed run itself). */
+function placed(within: readonly SubRunPlace[], found: Difference[]): Difference[] {
+  return within.length ? found.map((d) => ({ ...d, within: [...within] })) : found;
+}
+
+/** A recorded tool call and the step that made it. */
+interface RecordedCallAt {
+  call: RecordedToolCall;
+  step: number;
+}
+
+/** The recorded call `toolCallId` names. */
+function recordedCall(recorded: ReadonlyMap<string, RecordedCallAt>, toolCallId: string): RecordedCallAt {
+  const at = recorded.get(toolCallId);
+  if (!at) throw new ToolError(`replay: no recorded result for tool call ${toolCallId}`);
+  return at;
+}
+
+/** The recorded result of a call: its text, or its error text thrown as the tool's error. */
+function servedResult({ call }: RecordedCallAt): string {
+  if (call.isError) throw new ToolError(call.result);
+  return call.result;
+}
+
+/**
+ * The tools of `agent` replaying `run`: a sub-agent's tool runs today's sub-agent on the recorded
+ * sub-run, a live tool runs as is, any other answers with its recorded result by call id, at
+ * today's price (`costUsd`).
+ */
+function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPlace[], replay: ReplayState): Tool[] {
+  const recorded = new Map<string, RecordedCallAt>(run.steps.flatMap((s) => s.toolCalls.map((call) => [call.id, { call, step: s.index }] as const)));
   return agent.tools.map((t) => {
-    if (live === true || (Array.isArray(live) && live.includes(t.name))) return t;
-    return defineTool({
-      name: t.name,
-      description: t.description,
-      parameters: t.parameters,
-      ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
-      execute: (_args, { toolCallId }) => {
-        const call = recorded.get(toolCallId);
-        if (!call) throw new ToolError(`replay: no recorded result for tool call ${toolCallId}`);
-        if (call.isError) throw new ToolError(call.result);
-        return call.result;
+    if (subAgentOf(t)) return subAgentTool(t, recorded, within, replay);
+    if (replay.isLive(t.name)) return t;
+    return withExecute(t, (_args, { toolCallId }) => servedResult(recordedCall(recorded, toolCallId)));
+  });
+}
+
+/**
+ * `t` running `execute` instead: its definition kept as is (an MCP tool's is the server's schema,
+ * which a definition made again from its zod `parameters` would not equal), its timeout and its
+ * price (a served call costs what today's tool charges, so cost and budgets are as live); without
+ * its approval rule, since the recording holds the decisions' outcome.
+ */
+function withExecute(t: Tool, execute: Tool['execute']): Tool {
+  const made = defineTool({
+    name: t.name,
+    description: t.description,
+    parameters: t.parameters,
+    ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
+    ...(t.costUsd !== undefined ? { costUsd: t.costUsd } : {}),
+    execute,
+  });
+  return Object.freeze({ ...made, definition: t.definition });
+}
+
+/**
+ * A sub-agent's tool whose calls run today's sub-agent with a replay model fed from the call's
+ * recorded sub-run and its tools replaying that sub-run's tool calls, so its requests are
+ * compared like the replayed run's. A call recorded without its sub-run's spans answers with its
+ * recorded result.
+ */
+function subAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, within: readonly SubRunPlace[], replay: ReplayState): Tool {
+  return withExecute(t, (args, context) => {
+    const at = recordedCall(recorded, context.toolCallId);
+    const sub = at.call.subRun;
+    const runAgent = context.runAgent;
+    if (!sub || !runAgent) return servedResult(at);
+    const place = [...within, { step: at.step, toolCallId: context.toolCallId, agent: sub.agentName }];
+    return t.execute(args, {
+      ...context,
+      runAgent: async (child, input) => {
+        // asTool() hands over the agent it was made from: one made by agent().
+        const today = child as Agent;
+        replay.add(placed(place, missingTools(today, sub)));
+        const model = new ReplayModel(sub, place, replay, today.model);
+        const result = await runAgent(defineAgent({ ...today, model, tools: replayedTools(today, sub, place, replay) }), input);
+        if (model.unused() > 0) {
+          const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
+          const values = [{ path: 'model calls', recorded: model.used() + model.unused(), actual: model.used() }];
+          replay.add(placed(place, [{ kind: 'steps', step: sub.steps.at(-1)?.index ?? 0, summary, values }]));
+        }
+        return result;
       },
     });
   });
@@ -265,17 +403,18 @@ function missingTools(agent: Agent, run: RecordedRun): Difference[] {
 }
 
 /**
- * Replays one recorded run with today's agent.
- * @throws {ReplayDivergenceError} in strict mode at the first difference (and in any mode when
- *   today's agent makes more model calls than were recorded).
+ * Replays one recorded run with today's agent. Its sub-agents (`agent.asTool()`) run again on
+ * their recorded sub-runs, compared like the run itself (differences there carry `within`).
+ * @throws {ReplayDivergenceError} in strict mode at the first difference, in the run or a sub-run
+ *   (and in any mode when today's agent, or a sub-agent, makes more model calls than were
+ *   recorded).
  * @throws {RunError} when the replayed run fails for another reason.
  */
 export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayOptions = {}): Promise<ReplayResult> {
-  const strict = (options.mode ?? 'strict') === 'strict';
-  const differences: Difference[] = [...missingTools(agent, run)];
-  if (strict && differences.length) throw new ReplayDivergenceError(differences, run, formatReport(run, differences));
-  const model = new ReplayModel(run, strict, differences, agent.model);
-  const replayed = defineAgent({ ...agent, model, tools: replayedTools(agent, run, options.liveTools) });
+  const replay = new ReplayState(run, (options.mode ?? 'strict') === 'strict', options.liveTools);
+  replay.add(missingTools(agent, run));
+  const model = new ReplayModel(run, [], replay, agent.model);
+  const replayed = defineAgent({ ...agent, model, tools: replayedTools(agent, run, [], replay) });
   const runtime = options.runtime ?? createRuntime();
   // A continued conversation's recorded turn saw the loaded history ahead of its input: it is fed
   // from the recording, so replay needs no store and no conversation id.
@@ -283,22 +422,25 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
   let result: RunResult;
   try {
     result = await runtime.run(replayed, input, {
-      attributes: { [ATTR.replaySource]: `${run.source.file}:${run.source.line}#${run.traceId}`, [ATTR.replayMode]: strict ? 'strict' : 'lenient' },
+      signal: replay.signal,
+      attributes: { [ATTR.replaySource]: `${run.source.file}:${run.source.line}#${run.traceId}`, [ATTR.replayMode]: replay.strict ? 'strict' : 'lenient' },
     });
   } catch (error) {
-    if (error instanceof RunError && error.cause instanceof ReplayDivergenceError) throw error.cause;
-    throw error;
+    throw replay.error ?? error;
   }
+  // A divergence in a sub-run is a result for its calling model; the run may still have ended.
+  if (replay.error) throw replay.error;
   if (model.unused() > 0) {
-    const step = run.steps.at(-1)?.index ?? 0;
-    differences.push({
-      kind: 'steps',
-      step,
-      summary: `today's run stopped (${result.stopReason}) after ${result.steps} steps; the recording has ${run.steps.length}`,
-      values: [{ path: 'steps', recorded: run.steps.length, actual: result.steps }],
-    });
-    if (strict) throw new ReplayDivergenceError(differences, run, formatReport(run, differences));
+    replay.add([
+      {
+        kind: 'steps',
+        step: run.steps.at(-1)?.index ?? 0,
+        summary: `today's run stopped (${result.stopReason}) after ${result.steps} steps; the recording has ${run.steps.length}`,
+        values: [{ path: 'steps', recorded: run.steps.length, actual: result.steps }],
+      },
+    ]);
   }
+  const { differences } = replay;
   return { result, differences, matched: differences.length === 0, recorded: run, report: formatReport(run, differences) };
 }
 

@@ -8,6 +8,7 @@
 import type * as ContextAsyncHooks from '@opentelemetry/context-async-hooks';
 import type * as Core from '@opentelemetry/core';
 import type * as Resources from '@opentelemetry/resources';
+import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
 import type * as TraceBase from '@opentelemetry/sdk-trace-base';
 import { createRequire } from 'node:module';
 
@@ -18,6 +19,9 @@ export const otelCore = (): typeof Core => require('@opentelemetry/core') as typ
 
 /** `@opentelemetry/sdk-trace-base` (BasicTracerProvider, BatchSpanProcessor, ...). */
 export const otelTraceBase = (): typeof TraceBase => require('@opentelemetry/sdk-trace-base') as typeof TraceBase;
+
+/** `@opentelemetry/sdk-metrics` (MeterProvider, PeriodicExportingMetricReader, ...), for the `otlp` exporters' metrics. */
+export const otelSdkMetrics = (): typeof SdkMetrics => require('@opentelemetry/sdk-metrics') as typeof SdkMetrics;
 
 /** `@opentelemetry/resources`. */
 export const otelResources = (): typeof Resources => require('@opentelemetry/resources') as typeof Resources;

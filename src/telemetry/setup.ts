@@ -3,6 +3,7 @@
  * exporters. The runtime itself only uses `@opentelemetry/api`.
  */
 import { context } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
 import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpanLineExporter } from './console-exporter.js';
 import { CountingExporter, ExportGuard, GuardedSpanProcessor } from './export-guard.js';
@@ -88,13 +89,15 @@ export function exportsLocallyOnly(names: readonly ExporterName[]): boolean {
 }
 
 /**
- * The OTLP/HTTP encoding `otlp` uses: the spec's `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
- * `OTEL_EXPORTER_OTLP_PROTOCOL`; `http/json` when neither is set (tracebound's default, readable
- * in any HTTP log; the spec's default, `http/protobuf`, is one variable away).
+ * The OTLP/HTTP encoding `otlp` uses for a signal: the spec's `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`
+ * (`..._METRICS_PROTOCOL` for metrics), else `OTEL_EXPORTER_OTLP_PROTOCOL`; `http/json` when
+ * neither is set (tracebound's default, readable in any HTTP log; the spec's default,
+ * `http/protobuf`, is one variable away).
  * @throws {TracingConfigError} on `grpc` or an unknown value
  */
-export function otlpProtocol(env: NodeJS.ProcessEnv): 'http/json' | 'http/protobuf' {
-  const variable = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+export function otlpProtocol(env: NodeJS.ProcessEnv, signal: 'TRACES' | 'METRICS' = 'TRACES'): 'http/json' | 'http/protobuf' {
+  const specific = `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`;
+  const variable = env[specific] ? specific : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const value = env[variable]?.trim();
   if (!value || value === 'http/json') return 'http/json';
   if (value === 'http/protobuf') return 'http/protobuf';
@@ -115,6 +118,15 @@ function langfuseSettings(): LangfuseSettings {
     `the langfuse exporter needs ${read.missing.join(' and ')}: set them to the project's API keys ` +
       '(Langfuse > Settings > API Keys), and LANGFUSE_BASE_URL for a self-hosted Langfuse',
   );
+}
+
+/**
+ * The resource of tracebound's providers (spans and metrics): `service.name` is `serviceName`
+ * (default `tracebound`) unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` set one, which win.
+ */
+export function serviceResource(serviceName = 'tracebound'): Resource {
+  const { detectResources, envDetector, resourceFromAttributes } = otelResources();
+  return resourceFromAttributes({ [RESOURCE_ATTR.SERVICE_NAME]: serviceName }).merge(detectResources({ detectors: [envDetector] }));
 }
 
 /** A batch processor over `exporter`, bounded and counted by `guard`. */
@@ -165,12 +177,8 @@ export function createTracerProvider(options: TracingSetupOptions = {}): BasicTr
     .map((name) => processorFor(name, traceFile, guard))
     .filter((p): p is SpanProcessor => p !== undefined);
   context.setGlobalContextManager(new (otelContextAsyncHooks().AsyncLocalStorageContextManager)().enable());
-  const { detectResources, envDetector, resourceFromAttributes } = otelResources();
   return new (otelTraceBase().BasicTracerProvider)({
-    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
-    resource: resourceFromAttributes({ [RESOURCE_ATTR.SERVICE_NAME]: options.serviceName ?? 'tracebound' }).merge(
-      detectResources({ detectors: [envDetector] }),
-    ),
+    resource: serviceResource(options.serviceName),
     // Masking first: every exporter and added processor then sees spans without known secrets.
     spanProcessors: [new SecretMaskingProcessor(), ...processors, ...(options.spanProcessors ?? [])],
   });

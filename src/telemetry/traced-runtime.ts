@@ -4,6 +4,7 @@ import { createRuntime, type RuntimeOptions } from '../create-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { TRACER_NAME } from '../tracing/attributes.js';
 import { ExportGuard, type ExportStats } from './export-guard.js';
+import { createMeterProvider } from './meter-provider.js';
 import {
   createTracerProvider,
   DEFAULT_TRACE_FILE,
@@ -24,8 +25,8 @@ export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
   /** The trace file of the `file` exporter. Default `.tracebound/traces.jsonl`. */
   traceFile?: string;
   /**
-   * The caller's own TracerProvider: tracebound then adds no exporter and registers nothing
-   * global; flushing and shutting it down stay the caller's.
+   * The caller's own TracerProvider: tracebound then adds no exporter (nor a meter provider) and
+   * registers nothing global; flushing and shutting it down stay the caller's.
    */
   tracerProvider?: TracerProvider;
   /** More span processors for the provider tracebound builds. */
@@ -36,9 +37,9 @@ export interface TracedRuntimeOptions extends Omit<RuntimeOptions, 'tracer'> {
 
 /** A runtime whose runs are traced. */
 export interface TracedRuntime extends Runtime {
-  /** Exports every ended span now, without closing anything. */
+  /** Exports every ended span (and, with `otlp`, the metrics so far) now, without closing anything. */
   forceFlush(): Promise<void>;
-  /** Flushes every exporter and closes them; call it before the process exits. Idempotent. */
+  /** Flushes every exporter (spans and metrics) and closes them; call it before the process exits. Idempotent. */
   shutdown(): Promise<void>;
   /**
    * Spans lost so far (`tracebound.export.dropped`), in total and per exporter: dropped because
@@ -51,7 +52,8 @@ export interface TracedRuntime extends Runtime {
 
 /**
  * Makes a runtime whose every run, step, model call and tool call is an OpenTelemetry span,
- * exported to the local trace file by default. Message content is captured by default only when
+ * exported to the local trace file by default. With `otlp` or `otlp-proto` its metrics go over
+ * OTLP too (to `/v1/metrics` of the same endpoint), unless `meterProvider` is given. Message content is captured by default only when
  * every exporter is local (the trace file needs it for replay); set `captureContent` to choose.
  * Exporters never block or fail a run: a backend that is down costs the spans it misses, each
  * counted in {@link TracedRuntime.exportStats} and reported on stderr.
@@ -65,6 +67,7 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
   // Nothing would see a span: make none at all (the loop's no-op path), rather than record them.
   if (names.every((n) => n === 'none') && !options.spanProcessors?.length) return withoutExport(createRuntime({ ...options, tracer: undefined }));
   const guard = new ExportGuard();
+  const meterProvider = options.meterProvider ? undefined : createMeterProvider(names, options.serviceName);
   const provider = createTracerProvider({
     exporter: names,
     traceFile: options.traceFile ?? DEFAULT_TRACE_FILE,
@@ -80,9 +83,12 @@ export function tracedRuntime(options: TracedRuntimeOptions = {}): TracedRuntime
       captureContent: options.captureContent ?? exportsLocallyOnly(names),
       langfuseAttributes: options.langfuseAttributes ?? names.includes('langfuse'),
       tracer: provider.getTracer(TRACER_NAME),
+      meterProvider: options.meterProvider ?? meterProvider,
     }),
-    forceFlush: () => provider.forceFlush(),
-    shutdown: () => (closing ??= provider.shutdown()),
+    forceFlush: async () => {
+      await Promise.all([provider.forceFlush(), meterProvider?.forceFlush()]);
+    },
+    shutdown: () => (closing ??= Promise.all([provider.shutdown(), meterProvider?.shutdown()]).then(() => undefined)),
     exportStats: () => guard.stats(),
   };
 }

@@ -26,6 +26,7 @@ export {
   type DifferenceKind,
   type ReplayOptions,
   type ReplayResult,
+  type SubRunPlace,
 } from '../replay/replay.js';
 export { readRecording, recordedRuns, ReplayFileError } from '../replay/read.js';
 export type {

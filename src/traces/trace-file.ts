@@ -278,6 +278,19 @@ function decodeRequest(document: unknown, place: Place): SpanRecord[] {
   return spans;
 }
 
+/**
+ * The spans of one `ExportTraceServiceRequest` already parsed from JSON (an OTLP/HTTP JSON body,
+ * or a protobuf body decoded to the same shape), in document order.
+ *
+ * @param document the request as plain data, with the OTLP/JSON encodings {@link parseTraceLines}
+ *   accepts (hex ids, int64 as strings or numbers, enums as integers or names)
+ * @param source a name for where it came from, used in error messages
+ * @throws {TraceFileError} (line 1) naming the JSON path of the first invalid field
+ */
+export function decodeTraceRequest(document: unknown, source: string): SpanRecord[] {
+  return decodeRequest(document, { source, line: 1 });
+}
+
 /** What {@link parseTraceLines} and {@link readTraceFile} take besides the text. */
 export interface ReadOptions {
   /** Record each span's file and line in {@link SpanRecord.source}. */

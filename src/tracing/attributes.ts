@@ -279,6 +279,43 @@ export const MCP_ERROR_TYPE = { toolError: 'tool_error' } as const;
 /** `network.transport` values of MCP's transports. */
 export const MCP_TRANSPORT = { pipe: 'pipe', tcp: 'tcp' } as const;
 
+/**
+ * Metric instrument names. `gen_ai.client.*` are the OpenTelemetry GenAI client metrics
+ * (semantic-conventions `docs/gen-ai/gen-ai-metrics.md`, development status, names also in
+ * `@opentelemetry/semantic-conventions` 1.45's incubating entry point); `tracebound.*` are
+ * tracebound's own.
+ */
+export const METRIC = {
+  /** Histogram, `{token}`: tokens of each model call, one record per `gen_ai.token.type`. */
+  tokenUsage: 'gen_ai.client.token.usage',
+  /** Histogram, `s`: each model call's duration, its retries included (`error.type` when it failed). */
+  operationDuration: 'gen_ai.client.operation.duration',
+  /** Counter, `USD`: what model calls and costed tool calls cost, as on their spans (`gen_ai.usage.cost.amount`, `tracebound.tool.cost_usd`). */
+  costUsage: 'tracebound.cost.usage',
+  /**
+   * Counter, `{decision}`: one per `tracebound.budget.check` event, i.e. per scope of a model or
+   * costed tool call the budget lowered or refused (a call every scope allows whole is no event,
+   * and not counted).
+   */
+  budgetDecisions: 'tracebound.budget.decisions',
+} as const;
+
+/** Metric attributes that are not span attributes ({@link ATTR} names are shared with spans). */
+export const METRIC_ATTR = {
+  /** `input` | `output` (semconv `gen_ai.token.type`). */
+  tokenType: 'gen_ai.token.type',
+  /** A budget decision: `allow` | `lower` | `refuse`. */
+  budgetDecision: 'tracebound.budget.decision',
+  /**
+   * The budget scope that decided: `run` (`budget.runCostUsd`) | `spend` (an agent's spend window) |
+   * `tenant` | `user` (a tenant's or user's spend window).
+   */
+  budgetScope: 'tracebound.budget.scope',
+} as const;
+
+/** `gen_ai.token.type` values (semconv). */
+export const TOKEN_TYPE = { input: 'input', output: 'output' } as const;
+
 /** The `tracebound.*` resource/scope name of tracebound's tracer. */
 export const TRACER_NAME = 'tracebound';
 

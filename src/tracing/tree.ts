@@ -8,6 +8,7 @@
  * knowing whether another follows.
  */
 import { ATTR, EVENT, EVENT_ATTR, OPERATION, RESOURCE_ATTR, SPAN_NAME, TRACER_NAME } from './attributes.js';
+import { agentNameOf, isRunSpan as isRun, operationOf } from '../traces/run-summary.js';
 import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
 
 /** How to render. */
@@ -45,15 +46,6 @@ function str(span: SpanRecord, key: string): string | undefined {
 function num(span: SpanRecord, key: string): number | undefined {
   const value = span.attributes[key];
   return typeof value === 'number' ? value : undefined;
-}
-
-/** `gen_ai.operation.name`, or tracebound's own `tracebound.operation` for steps and compression. */
-function operationOf(span: SpanRecord): string | undefined {
-  return str(span, ATTR.operationName) ?? str(span, ATTR.operation);
-}
-
-function isRun(span: SpanRecord): boolean {
-  return operationOf(span) === OPERATION.invokeAgent;
 }
 
 function plural(count: number, noun: string): string {
@@ -207,7 +199,7 @@ function describeSpan(span: SpanRecord, options: TreeOptions): string {
  */
 export function runHeaderOf(run: SpanRecord): RunHeader {
   const header: RunHeader = {
-    agentName: str(run, ATTR.agentName) ?? run.name.replace(`${OPERATION.invokeAgent} `, ''),
+    agentName: agentNameOf(run),
   };
   const model = str(run, ATTR.requestModel);
   const provider = str(run, ATTR.providerName);

@@ -5,7 +5,7 @@
  * continuing a conversation kept in the `--state` SQLite file.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -197,5 +197,28 @@ describe('tracebound run --agent', () => {
     const result = await runCli(['run', path, '--exporter', 'none', '--agent', 'nobody', 'Ada']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/no agent named "nobody"; its agents: weather, greeter/);
+  });
+});
+
+describe("a module's close()", () => {
+  it('is called once the run (or replay) is done, and also when the run exits 2', async () => {
+    const dir0 = await tempDir();
+    const { dir, path } = await weatherModule(
+      `import { appendFileSync } from 'node:fs';\nexport const close = async () => appendFileSync(${JSON.stringify(join(dir0, 'closed'))}, 'x');\n`,
+    );
+    const closed = join(dir0, 'closed');
+    expect((await runCli(['run', path, '--exporter', 'none', 'Paris'])).code).toBe(0);
+    expect(await readFile(closed, 'utf8')).toBe('x');
+    expect((await runCli(['run', path, '--exporter', 'none', '--agent', 'nobody', 'Paris'])).code).toBe(2);
+    expect(await readFile(closed, 'utf8')).toBe('xx');
+    expect((await runCli(['replay', join(dir, 'none.jsonl'), '--agent', path])).code).toBe(2);
+    expect(await readFile(closed, 'utf8')).toBe('xxx');
+  });
+
+  it('that is not a function is a usage error', async () => {
+    const { path } = await weatherModule('export const close = 1;\n');
+    const result = await runCli(['run', path, '--exporter', 'none', 'Paris']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('exports `close` that is not a function');
   });
 });

@@ -106,6 +106,20 @@ describe('collector/config.yaml', () => {
     expect(config.service.extensions).toContain('health_check');
   });
 
+  it('sends metrics through memory_limiter (first) and batch to a Prometheus endpoint compose publishes on localhost', async () => {
+    const config = await loadConfig();
+    const { services } = await loadCompose();
+    const metrics = config.service.pipelines.metrics!;
+    expect(metrics.receivers).toEqual(['otlp']);
+    expect(metrics.processors).toEqual(['memory_limiter', 'batch']);
+    expect(metrics.exporters).toEqual(['prometheus']);
+    const [, prometheus] = only(config.exporters, ['prometheus']);
+    const endpoint = String(prometheus.endpoint);
+    expect(endpoint).toBe('0.0.0.0:8889');
+    expect(get(prometheus, 'resource_to_telemetry_conversion.enabled')).toBe(true);
+    expect(services['otel-collector']!.ports).toContain(`127.0.0.1:${portOf(endpoint)}:${portOf(endpoint)}`);
+  });
+
   it('receives OTLP on 0.0.0.0:4317 (gRPC) and 0.0.0.0:4318 (HTTP), the ports compose publishes', async () => {
     const config = await loadConfig();
     const { services } = await loadCompose();

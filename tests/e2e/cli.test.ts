@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,24 @@ describe('tracebound CLI (e2e)', () => {
     expect(show.code).toBe(0);
     const tree = run.stdout.slice(run.stdout.indexOf('invoke_agent'), run.stdout.indexOf('└─ stop'));
     expect(show.stdout).toContain(tree);
+
+    // The run ends by saying how to open the viewer; that command serves the run it wrote.
+    const last = run.stdout.trimEnd().split('\n').at(-1)!;
+    expect(last).toBe(`  open it in the viewer:  npx tracebound view ${traceFile}   (then http://127.0.0.1:4040)`);
+    const viewArgs = last.replace(/^.*npx tracebound /, '').replace(/\s+\(then .*$/, '').split(' ');
+    const view = spawn(process.execPath, [bin, ...viewArgs, '--port', '0'], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    try {
+      const [url] = (await once(view.stdout.setEncoding('utf8'), 'data')) as [string];
+      const address = /^tracebound view: (http:\/\/127\.0\.0\.1:\d+\/) /.exec(url)?.[1];
+      expect(address, url).toBeDefined();
+      const list = (await (await fetch(`${address}api/runs`)).json()) as { runs: { agent: string; steps: number; costUsd: number }[] };
+      expect(list.runs.map((r) => [r.agent, r.steps])).toEqual([['release-notes', 2]]);
+      expect(list.runs[0]!.costUsd).toBeCloseTo(0.000193, 6);
+    } finally {
+      view.kill('SIGTERM');
+    }
+    const [code] = (await once(view, 'exit')) as [number];
+    expect(code).toBe(0);
   });
 
   it('exits 2 with a message saying what to fix on bad usage or input', async () => {

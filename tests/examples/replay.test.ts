@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentModule } from '../../src/cli/agent-module.js';
 import { readRecording } from '../../src/replay/read.js';
 import { replayTrace } from '../../src/replay/replay.js';
@@ -16,6 +16,20 @@ import { collectedShape, expectSameRun, forbidConnections, offline, recordedShap
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');
 const examples = readdirSync(EXAMPLES, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+
+/** What an example module exports here: its live agent, and `close` when it holds a resource (an MCP server). */
+type ExampleModule = { default: AgentModule['agent']; close?: () => Promise<void> };
+const loaded: ExampleModule[] = [];
+
+async function load(name: string): Promise<ExampleModule> {
+  const module = (await import(pathToFileURL(join(EXAMPLES, name, 'agent.ts')).href)) as ExampleModule;
+  loaded.push(module);
+  return module;
+}
+
+afterAll(async () => {
+  await Promise.all(loaded.map((m) => m.close?.()));
+});
 
 describe('example recordings', () => {
   it('the connection guard catches a connection attempt', async () => {
@@ -34,7 +48,7 @@ describe('example recordings', () => {
 
   it.each(examples)('%s: the live agent replays its recording strictly, offline, identically', async (name) => {
     const file = join(EXAMPLES, name, 'recording.jsonl');
-    const module = (await import(pathToFileURL(join(EXAMPLES, name, 'agent.ts')).href)) as { default: AgentModule['agent'] };
+    const module = await load(name);
     const [recorded, ...others] = await readRecording(file);
     expect(others).toEqual([]);
     if (!recorded) throw new Error('no run recorded');

@@ -86,21 +86,29 @@ export interface SpanShape {
   children: SpanShape[];
 }
 
+/**
+ * Whether replay reproduces a span: not one a served tool made while it ran (an MCP server's
+ * `tools/call`), since a served tool does not run; a sub-run under a tool call is run again.
+ */
+function replayed(span: SpanRecord, parent: SpanRecord): boolean {
+  return parent.attributes[ATTR.operationName] !== 'execute_tool' || span.attributes[ATTR.operationName] === 'invoke_agent';
+}
+
 function shapeOf(span: SpanRecord, all: readonly SpanRecord[]): SpanShape {
   const attributes: Record<string, AttributeValue> = {};
   for (const key of KEPT) if (span.attributes[key] !== undefined) attributes[key] = span.attributes[key];
   const children = all
-    .filter((s) => s.traceId === span.traceId && s.parentSpanId === span.spanId)
+    .filter((s) => s.traceId === span.traceId && s.parentSpanId === span.spanId && replayed(s, span))
     .map((s) => shapeOf(s, all))
     // Parallel tool calls start in any order: order siblings by name and call id instead.
     .sort((a, b) => `${a.name} ${String(a.attributes[ATTR.toolCallId])}`.localeCompare(`${b.name} ${String(b.attributes[ATTR.toolCallId])}`));
   return { name: span.name, kind: span.kind, status: span.status.code, attributes, events: span.events.map((e) => e.name), children };
 }
 
-/** The span tree of every run (`invoke_agent` span) among the spans, in start order. */
+/** The span tree of every top-level run (`invoke_agent` span, not a sub-run's) among the spans, in start order. */
 export function runShapes(spans: readonly SpanRecord[]): SpanShape[] {
   return spans
-    .filter((s) => s.attributes[ATTR.operationName] === 'invoke_agent')
+    .filter((s) => s.attributes[ATTR.operationName] === 'invoke_agent' && s.attributes[ATTR.parentRunId] === undefined)
     .sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1))
     .map((run) => shapeOf(run, spans));
 }

@@ -5,6 +5,8 @@
  * `trace/v1/trace.proto` and `common/v1/common.proto`, independently of the exporter's encoder),
  * into the trace file reader's SpanRecords, and records each request's path, headers and raw
  * bytes. Faults are scripted per request: a status (500, 429, ...), a delay, or no answer at all.
+ * Metrics (POSTs to `/v1/metrics`, which the `otlp` exporters send beside spans) are kept apart,
+ * always accepted, and neither take a scripted reply nor count as requests (otlp-metrics.ts decodes them).
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +44,8 @@ export interface OtlpReceiver {
   requests: ReceivedExport[];
   /** Spans of every request answered with 2xx. */
   spans(): SpanRecord[];
+  /** The `/v1/metrics` POSTs, in order (decode them with `decodeMetrics`). */
+  metricPosts: { contentType: string; body: Buffer }[];
   /** Replies for the next requests, in order; once used up, requests get `fallback`. */
   script(...replies: Reply[]): void;
   /** The reply for requests with no scripted reply left. Default `{ status: 200 }`. */
@@ -58,6 +62,7 @@ export interface OtlpReceiver {
  */
 export async function startOtlpReceiver(check?: (path: string, headers: IncomingHttpHeaders) => string | undefined): Promise<OtlpReceiver> {
   const requests: ReceivedExport[] = [];
+  const metricPosts: OtlpReceiver['metricPosts'] = [];
   const scripted: Reply[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   const accepted = () => requests.filter((r) => r.status < 300).flatMap((r) => r.spans);
@@ -69,6 +74,13 @@ export async function startOtlpReceiver(check?: (path: string, headers: Incoming
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       const path = req.url ?? '';
+      if (path.endsWith('/v1/metrics')) {
+        const contentType = String(req.headers['content-type'] ?? '');
+        metricPosts.push({ contentType, body });
+        // An empty ExportMetricsServiceResponse.
+        res.writeHead(200, { 'content-type': contentType }).end(contentType.includes('protobuf') ? '' : '{}');
+        return;
+      }
       const reply = scripted.shift() ?? receiver.fallback;
       const denied = check?.(path, req.headers);
       const status = denied ? 401 : (reply.status ?? 200);
@@ -100,6 +112,7 @@ export async function startOtlpReceiver(check?: (path: string, headers: Incoming
     url: `http://127.0.0.1:${port}`,
     requests,
     spans: accepted,
+    metricPosts,
     script: (...replies) => void scripted.push(...replies),
     fallback: { status: 200 },
     waitForSpans(n, timeoutMs = 15_000) {
@@ -133,10 +146,10 @@ export function decodeSpans(body: Buffer, contentType: string): SpanRecord[] {
 
 // --- protobuf wire format -----------------------------------------------------------------------
 
-type Field = { number: number; wire: number; varint?: bigint; bytes?: Buffer; fixed?: Buffer };
+export type Field = { number: number; wire: number; varint?: bigint; bytes?: Buffer; fixed?: Buffer };
 
 /** Splits one message into its fields (wire types 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
-function fields(buf: Buffer): Field[] {
+export function fields(buf: Buffer): Field[] {
   const out: Field[] = [];
   let pos = 0;
   const varint = (): bigint => {
@@ -203,7 +216,7 @@ function anyValue(buf: Buffer): unknown {
 }
 
 /** Repeated KeyValue (key 1, value 2) at field `number` of a message. */
-function keyValues(buf: Buffer, number: number): { key: string; value: unknown }[] {
+export function keyValues(buf: Buffer, number: number): { key: string; value: unknown }[] {
   return fields(buf)
     .filter((f) => f.number === number)
     .map((f) => {
