@@ -233,17 +233,8 @@ export class BudgetGuard {
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
-    // Held in the run scopes before the window's await: the parallel calls of a run (or of its
-    // sub-runs) would otherwise all see the room this one is about to take.
-    holdRunScopes(run, outer, granted);
-    const window = await this.reserveWindow(run, checks, granted, Math.min(minUsd, granted), signal).catch((error: unknown) => {
-      holdRunScopes(run, outer, -granted);
-      throw error;
-    });
-    if (window.refused) {
-      holdRunScopes(run, outer, -granted);
-      return { decision: 'refuse', maxOutputTokens: 0, checks };
-    }
+    const window = await this.holdAndReserveWindows(run, outer, checks, granted, Math.min(minUsd, granted), signal);
+    if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
     const { spends, storeError } = window;
     const held = granted;
     for (const h of spends ?? []) granted = Math.min(granted, h.usd);
@@ -286,15 +277,8 @@ export class BudgetGuard {
       for (const o of outer) checks.push(check('run', o.limit, o.run.totals.costUsd, o.run.budget.reservedUsd + granted, usd, granted));
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
-    holdRunScopes(run, outer, usd);
-    const window = await this.reserveWindow(run, checks, usd, usd, signal).catch((error: unknown) => {
-      holdRunScopes(run, outer, -usd);
-      throw error;
-    });
-    if (window.refused) {
-      holdRunScopes(run, outer, -usd);
-      return { decision: 'refuse', maxOutputTokens: 0, checks };
-    }
+    const window = await this.holdAndReserveWindows(run, outer, checks, usd, usd, signal);
+    if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
     const { spends, storeError } = window;
     return {
       decision: 'allow',
@@ -382,6 +366,32 @@ export class BudgetGuard {
         throw error;
       }
       return { refused: false, spends, storeError: { error, policy: 'open' } };
+    }
+  }
+
+  /**
+   * Holds `usd` in the run's and the ancestors' scopes, then reserves between `minUsd` and `usd`
+   * in the spend windows ({@link reserveWindow}); the hold is released when a window refuses or
+   * the store fails. It is taken before the window's await: the parallel calls of a run (or of
+   * its sub-runs) would otherwise all see the room this one is about to take.
+   * @throws what {@link reserveWindow} throws.
+   */
+  private async holdAndReserveWindows(
+    run: GuardedRun,
+    outer: readonly OuterScope[],
+    checks: BudgetCheck[],
+    usd: number,
+    minUsd: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
+    holdRunScopes(run, outer, usd);
+    try {
+      const window = await this.reserveWindow(run, checks, usd, minUsd, signal);
+      if (window.refused) holdRunScopes(run, outer, -usd);
+      return window;
+    } catch (error) {
+      holdRunScopes(run, outer, -usd);
+      throw error;
     }
   }
 

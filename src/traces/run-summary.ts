@@ -8,7 +8,7 @@
  * error, so summaries of foreign or older files still list their runs.
  */
 import { ATTR, OPERATION } from '../tracing/attributes.js';
-import type { SpanRecord } from './span-record.js';
+import { numberAttribute as num, stringAttribute as str, type SpanRecord } from './span-record.js';
 
 /** Token counts of a run by kind, as its span's `gen_ai.usage.*` attributes give them (absent = 0). */
 export interface TokenCounts {
@@ -77,15 +77,6 @@ export interface RunSummary {
   user?: string;
 }
 
-function str(span: SpanRecord, key: string): string | undefined {
-  const value = span.attributes[key];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function num(span: SpanRecord, key: string): number | undefined {
-  const value = span.attributes[key];
-  return typeof value === 'number' ? value : undefined;
-}
 
 /** `gen_ai.operation.name`, or tracebound's own `tracebound.operation` for steps and compression. */
 export function operationOf(span: SpanRecord): string | undefined {

@@ -72,3 +72,15 @@ export function spanRecordOf(span: {
     resource: plain(span.resource.attributes),
   };
 }
+
+/** A span's attribute `key` when it is a string; undefined when absent or of another type. */
+export function stringAttribute(span: SpanRecord, key: string): string | undefined {
+  const value = span.attributes[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A span's attribute `key` when it is a number; undefined when absent or of another type. */
+export function numberAttribute(span: SpanRecord, key: string): number | undefined {
+  const value = span.attributes[key];
+  return typeof value === 'number' ? value : undefined;
+}

@@ -9,7 +9,7 @@
  */
 import { ATTR, EVENT, EVENT_ATTR, OPERATION, RESOURCE_ATTR, SPAN_NAME, TRACER_NAME } from './attributes.js';
 import { agentNameOf, isRunSpan as isRun, operationOf } from '../traces/run-summary.js';
-import type { AttributeValue, SpanRecord } from '../traces/span-record.js';
+import { numberAttribute as num, stringAttribute as str, type AttributeValue, type SpanRecord } from '../traces/span-record.js';
 
 /** How to render. */
 export interface TreeOptions {
@@ -38,15 +38,6 @@ const LAST = '└─ ';
 const PIPE = '│  ';
 const SPACE = '   ';
 
-function str(span: SpanRecord, key: string): string | undefined {
-  const value = span.attributes[key];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function num(span: SpanRecord, key: string): number | undefined {
-  const value = span.attributes[key];
-  return typeof value === 'number' ? value : undefined;
-}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
