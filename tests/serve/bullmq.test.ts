@@ -144,7 +144,14 @@ describe('serve: BullMQ queue input (real redis-server, worker processes)', () =
   });
 
   it('a fleet cron with two workers runs each tick once (a BullMQ job scheduler)', async () => {
-    const cfg = config('cron', { schedules: [{ id: 'every-second', pattern: '* * * * * *', payload: { input: JSON.stringify({ n: -1 }) } }] });
+    // BullMQ's default lock (30 s), not the short one the crash tests use: a worker starved of CPU
+    // for a few seconds on a loaded machine would lose a short lock and its tick would run again
+    // (at-least-once), which is not what this test is about.
+    const cfg = config('cron', {
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      schedules: [{ id: 'every-second', pattern: '* * * * * *', payload: { input: JSON.stringify({ n: -1 }) } }],
+    });
     const workers = [worker(cfg), worker(cfg)];
     await Promise.all(workers.map((w) => w.ready));
     // A few ticks, whatever their timing.
