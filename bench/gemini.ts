@@ -14,12 +14,11 @@
  * figures as one JSON line.
  */
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { GoogleGenAI } from '@google/genai';
 import { google } from '../src/providers/google.js';
 import type { ModelRequest } from '../src/providers/model.js';
 import { loadFixture, startRecordedServer } from '../src/testing/recorded-server.js';
-import { median, rotate } from './stats.js';
+import { medianUsPerCall } from './stats.js';
 
 const CALLS_PER_ROUND = 200;
 const ROUNDS = 11;
@@ -52,23 +51,12 @@ const sides = {
     }
   },
 } as const;
-type Side = keyof typeof sides;
-
 // Warm-up: JIT, keep-alive sockets, the adapter's lazy SDK import and schema.
 for (let i = 0; i < 3; i++) for (const run of Object.values(sides)) await run();
 
-const perCall: Record<Side, number[]> = { bare: [], tracebound: [] };
-for (let round = 0; round < ROUNDS; round++) {
-  for (const side of rotate(Object.keys(sides) as Side[], round)) {
-    const start = performance.now();
-    await sides[side]();
-    perCall[side].push(((performance.now() - start) * 1000) / CALLS_PER_ROUND);
-  }
-}
+const { bare: bareUs, tracebound: traceboundUs } = await medianUsPerCall(sides, ROUNDS, CALLS_PER_ROUND);
 await server.close();
 
-const bareUs = median(perCall.bare);
-const traceboundUs = median(perCall.tracebound);
 console.log(`Gemini generateContent against a local recorded server, ${CALLS_PER_ROUND} sequential calls x ${ROUNDS} rounds, median round`);
 console.log(`  bare @google/genai     ${bareUs.toFixed(1)} µs/call`);
 console.log(`  tracebound google()    ${traceboundUs.toFixed(1)} µs/call  (+${(traceboundUs - bareUs).toFixed(1)} µs, x${(traceboundUs / bareUs).toFixed(3)})`);

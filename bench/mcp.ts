@@ -13,7 +13,6 @@
  * Run with `npm run bench:mcp`. Prints a table, then a `BENCH_JSON` line followed by the figures
  * as one JSON line.
  */
-import { performance } from 'node:perf_hooks';
 import { context, trace } from '@opentelemetry/api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -23,7 +22,7 @@ import { mcpTools } from '../src/mcp/index.js';
 import { SPAN_NAME } from '../src/tracing/attributes.js';
 import { EVERYTHING } from '../tests/mcp/support.js';
 import { useContextManager } from './scenario.js';
-import { median, rotate } from './stats.js';
+import { medianUsPerCall } from './stats.js';
 
 const CALLS_PER_ROUND = 300;
 const ROUNDS = 15;
@@ -56,26 +55,15 @@ const sides = {
     }
   },
 } as const;
-type Side = keyof typeof sides;
-
 // Warm-up: JIT, the server's first calls.
 for (let i = 0; i < 3; i++) for (const run of Object.values(sides)) await run();
 await provider.forceFlush();
 exporter.reset();
 
-const perCall: Record<Side, number[]> = { bare: [], tracebound: [] };
-for (let round = 0; round < ROUNDS; round++) {
-  for (const side of rotate(Object.keys(sides) as Side[], round)) {
-    const start = performance.now();
-    await sides[side]();
-    perCall[side].push(((performance.now() - start) * 1000) / CALLS_PER_ROUND);
-  }
-}
+const { bare: bareUs, tracebound: traceboundUs } = await medianUsPerCall(sides, ROUNDS, CALLS_PER_ROUND);
 await provider.forceFlush();
 const spans = exporter.getFinishedSpans().length;
 
-const bareUs = median(perCall.bare);
-const traceboundUs = median(perCall.tracebound);
 console.log(`MCP tools/call get-sum over stdio (server-everything), ${CALLS_PER_ROUND} sequential calls x ${ROUNDS} rounds, median round`);
 console.log(`  bare SDK client     ${bareUs.toFixed(1)} µs/call`);
 console.log(`  tracebound mcpTools ${traceboundUs.toFixed(1)} µs/call  (+${(traceboundUs - bareUs).toFixed(1)} µs, x${(traceboundUs / bareUs).toFixed(3)})`);
