@@ -24,7 +24,7 @@ import { replayRun } from '../../src/replay/replay.js';
 import { spanRecordOf } from '../../src/traces/span-record.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT, EVENT_ATTR } from '../../src/tracing/attributes.js';
-import { drain, expectAllEnded, harness, rejection, spanTree, type Harness } from '../integration/support.js';
+import { drain, expectAllEnded, expectChatSpan, harness, rejection, spanTree, type Harness } from '../integration/support.js';
 import { body, exchange, generatePath, partsOf, semconvUsage, sseEvents, streamPath } from './google-helpers.js';
 
 let h: Harness;
@@ -61,29 +61,6 @@ function usd(modelId: string, usage: Usage): number {
 /** A token count that is left out when zero. */
 const count = (span: ReadableSpan, key: string): unknown => span.attributes[key] ?? 0;
 
-/** Asserts a chat span's provider, server, response, token, cost and retry attributes. */
-function expectChatSpan(span: ReadableSpan, modelId: string, call: ReturnType<typeof recordedCall>, retries = 0): void {
-  const a = span.attributes;
-  expect(a[ATTR.providerName]).toBe('gcp.gemini');
-  expect(a[ATTR.requestModel]).toBe(modelId);
-  expect(a[ATTR.serverAddress]).toBe('127.0.0.1');
-  expect(a[ATTR.serverPort]).toBe(Number(new URL(h.server.url).port));
-  expect(a[ATTR.responseId]).toBe(call.responseId);
-  expect(a[ATTR.responseModel]).toBe(call.responseModel);
-  expect(a[ATTR.responseFinishReasons]).toEqual([call.finishReason]);
-  expect({
-    input: a[ATTR.usageInputTokens],
-    output: a[ATTR.usageOutputTokens],
-    cacheRead: count(span, ATTR.usageCacheReadTokens),
-    reasoning: count(span, ATTR.usageReasoningTokens),
-  }).toEqual({ input: call.usage.inputTokens, output: call.usage.outputTokens, cacheRead: call.usage.cacheReadTokens, reasoning: call.usage.reasoningTokens });
-  expect(a[ATTR.costAmount]).toBeCloseTo(usd(call.responseModel, call.usage), 12);
-  expect(a[ATTR.costSource]).toBe('local');
-  expect(a[ATTR.retryAttempts]).toBe(retries || undefined);
-  expect(span.events.filter((e) => e.name === EVENT.retry)).toHaveLength(retries);
-  expect(span.status.code).not.toBe(SpanStatusCode.ERROR);
-}
-
 function expectRunTotals(run: ReadableSpan, modelId: string, calls: ReturnType<typeof recordedCall>[], end: { stopReason: string; steps: number; toolCalls: number }): void {
   const usage = calls.map((c) => c.usage).reduce(addUsage, emptyUsage());
   const a = run.attributes;
@@ -107,7 +84,7 @@ describe('gemini through the runtime', () => {
     expect(result.usage).toEqual(call.usage);
     expect(result.costUsd).toBeCloseTo(usd('gemini-2.5-flash', call.usage), 12);
     const tree = spanTree(h.collector.spans(), 'chat', 'gemini-2.5-flash');
-    expectChatSpan(tree.chats[0]!, 'gemini-2.5-flash', call);
+    expectChatSpan(tree.chats[0]!, 'gcp.gemini', 'gemini-2.5-flash', h.server, call);
     expectRunTotals(tree.run, 'gemini-2.5-flash', [call], { stopReason: 'final', steps: 1, toolCalls: 0 });
     expectAllEnded(h);
     expect(sent(0).systemInstruction).toEqual({ role: 'user', parts: [{ text: 'You are a chatbot.' }] });
@@ -134,7 +111,7 @@ describe('gemini through the runtime', () => {
     const tree = spanTree(h.collector.spans(), 'locator', 'gemini-2.5-pro');
     expect(tree.tools[0]!.map((t) => t.attributes[ATTR.toolCallId])).toEqual(ids);
     const calls = [recordedCall('tool-signature-1.json'), recordedCall('tool-signature-2.json')];
-    tree.chats.forEach((c, i) => expectChatSpan(c, 'gemini-2.5-pro', calls[i]!));
+    tree.chats.forEach((c, i) => expectChatSpan(c, 'gcp.gemini', 'gemini-2.5-pro', h.server, calls[i]!));
     expectRunTotals(tree.run, 'gemini-2.5-pro', calls, { stopReason: 'final', steps: 2, toolCalls: 1 });
     expectAllEnded(h);
 
@@ -202,7 +179,7 @@ describe('gemini through the runtime', () => {
     const ids = tree.tools[0]!.map((t) => t.attributes[ATTR.toolCallId]);
     expect(new Set(ids).size).toBe(parts.length);
     const call = recordedCall('parallel-tools-1.json');
-    expectChatSpan(tree.chats[0]!, 'gemini-3-flash-preview', call);
+    expectChatSpan(tree.chats[0]!, 'gcp.gemini', 'gemini-3-flash-preview', h.server, call);
     expectRunTotals(tree.run, 'gemini-3-flash-preview', [call], { stopReason: 'max_steps', steps: 1, toolCalls: parts.length });
     expectAllEnded(h);
   });
@@ -214,7 +191,7 @@ describe('gemini through the runtime', () => {
     const result = await h.runtime.run(agent({ name: 'cached', instructions: '', model: gemini('gemini-2.5-flash') }), 'What is the capital of France?');
     expect(result.usage).toEqual(call.usage);
     const tree = spanTree(h.collector.spans(), 'cached', 'gemini-2.5-flash');
-    expectChatSpan(tree.chats[0]!, 'gemini-2.5-flash', call);
+    expectChatSpan(tree.chats[0]!, 'gcp.gemini', 'gemini-2.5-flash', h.server, call);
     expectAllEnded(h);
   });
 
@@ -231,7 +208,7 @@ describe('gemini through the runtime', () => {
     const tree = spanTree(h.collector.spans(), 'weather', 'gemini-2.0-flash');
     expect(tree.tools.map((t) => t.map((s) => s.name))).toEqual([['execute_tool get_capital'], ['execute_tool get_temperature'], []]);
     const calls = ['stream-tools-1.sse', 'stream-tools-2.sse', 'stream-tools-3.sse'].map(streamedCall);
-    tree.chats.forEach((c, i) => expectChatSpan(c, 'gemini-2.0-flash', calls[i]!));
+    tree.chats.forEach((c, i) => expectChatSpan(c, 'gcp.gemini', 'gemini-2.0-flash', h.server, calls[i]!));
     expectRunTotals(tree.run, 'gemini-2.0-flash', calls, { stopReason: 'final', steps: 3, toolCalls: 2 });
     expectAllEnded(h);
     // Each result answers its call by the id tracebound made for it.
@@ -257,7 +234,7 @@ describe('gemini errors through the runtime', () => {
     // The harness caps delays at 50 ms and starts backoff at 1 ms: 50 is the server's delay, capped.
     expect(retries[0]!.delayMs).toBe(50);
     const tree = spanTree(h.collector.spans(), 'chat', 'gemini-2.0-flash-exp');
-    expectChatSpan(tree.chats[0]!, 'gemini-2.0-flash-exp', streamedCall('stream-text.sse'), 1);
+    expectChatSpan(tree.chats[0]!, 'gcp.gemini', 'gemini-2.0-flash-exp', h.server, streamedCall('stream-text.sse'), 1);
     const event = tree.chats[0]!.events.find((e) => e.name === EVENT.retry);
     expect(event?.attributes?.[EVENT_ATTR.errorType]).toBe('rate_limit');
     expect(event?.attributes?.[EVENT_ATTR.delayMs]).toBe(50);
@@ -273,7 +250,7 @@ describe('gemini errors through the runtime', () => {
     expect(result.output).toBe(partsOf(body('text.json'))[0].text);
     expect(h.server.requests).toHaveLength(2);
     const tree = spanTree(h.collector.spans(), 'chat', 'gemini-2.5-flash');
-    expectChatSpan(tree.chats[0]!, 'gemini-2.5-flash', recordedCall('text.json'), 1);
+    expectChatSpan(tree.chats[0]!, 'gcp.gemini', 'gemini-2.5-flash', h.server, recordedCall('text.json'), 1);
     const event = tree.chats[0]!.events.find((e) => e.name === EVENT.retry);
     expect(event?.attributes?.[EVENT_ATTR.errorType]).toBe('server_error');
     expect(event?.attributes?.[EVENT_ATTR.delayMs]).toBeLessThanOrEqual(1);
