@@ -242,28 +242,43 @@ function settle(v: Variant): void {
   v.model.requests.length = 0;
 }
 
-async function sequential(v: Variant): Promise<number> {
-  useContextManager(v.contextManager);
-  const started = performance.now();
-  for (let i = 0; i < SEQUENTIAL_RUNS; i++) await v.run();
-  await v.flush();
-  const elapsed = performance.now() - started;
-  v.runsStarted += SEQUENTIAL_RUNS;
-  settle(v);
-  return (elapsed * 1000) / (SEQUENTIAL_RUNS * STEPS_PER_RUN);
+/** One timed block, per step: wall time, and the CPU time of the whole process (GC threads included) in µs. */
+interface Timing {
+  wall: number;
+  cpu: number;
 }
 
-async function concurrent(v: Variant): Promise<number> {
+/**
+ * Times `block` (which makes `runs` runs, then exports their spans). CPU time is what the process
+ * itself spent: on a machine other processes load, wall time also counts waiting for a core,
+ * CPU time does not.
+ */
+async function timed(v: Variant, runs: number, block: () => Promise<void>): Promise<Timing> {
   useContextManager(v.contextManager);
+  const cpu = process.cpuUsage();
   const started = performance.now();
-  for (let r = 0; r < CONCURRENT_REPEATS; r++) {
-    await Promise.all(Array.from({ length: CONCURRENCY }, () => v.run()));
-  }
+  await block();
   await v.flush();
   const elapsed = performance.now() - started;
-  v.runsStarted += CONCURRENCY * CONCURRENT_REPEATS;
+  const used = process.cpuUsage(cpu);
+  v.runsStarted += runs;
   settle(v);
-  return (elapsed * 1000) / (CONCURRENCY * CONCURRENT_REPEATS * STEPS_PER_RUN);
+  const steps = runs * STEPS_PER_RUN;
+  return { wall: (elapsed * 1000) / steps, cpu: (used.user + used.system) / steps };
+}
+
+function sequential(v: Variant): Promise<Timing> {
+  return timed(v, SEQUENTIAL_RUNS, async () => {
+    for (let i = 0; i < SEQUENTIAL_RUNS; i++) await v.run();
+  });
+}
+
+function concurrent(v: Variant): Promise<Timing> {
+  return timed(v, CONCURRENCY * CONCURRENT_REPEATS, async () => {
+    for (let r = 0; r < CONCURRENT_REPEATS; r++) {
+      await Promise.all(Array.from({ length: CONCURRENCY }, () => v.run()));
+    }
+  });
 }
 
 function heapUsed(): number {
@@ -299,8 +314,8 @@ async function heapPerRun(v: Variant): Promise<number | undefined> {
 
 
 async function main(): Promise<void> {
-  const seq = new Map<string, number[]>(variants.map((v) => [v.key, []]));
-  const conc = new Map<string, number[]>(variants.map((v) => [v.key, []]));
+  const seq = new Map<string, Timing[]>(variants.map((v) => [v.key, []]));
+  const conc = new Map<string, Timing[]>(variants.map((v) => [v.key, []]));
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     // A different variant goes first each round, so drift (JIT, GC, CPU clock) hits all alike.
     for (const v of rotate(variants, round)) {
@@ -315,6 +330,8 @@ async function main(): Promise<void> {
   const heap = new Map<string, number | undefined>();
   for (const v of variants) heap.set(v.key, await heapPerRun(v));
 
+  const walls = (timings: Timing[]) => timings.map((t) => t.wall);
+  const cpus = (timings: Timing[]) => timings.map((t) => t.cpu);
   const figures = variants.map((v) => {
     const expected = v.traced ? v.runsStarted * SPANS_PER_RUN : 0;
     const exported = v.exported.run + v.exported.step + v.exported.chat + v.exported.tool + v.exported.other;
@@ -324,10 +341,12 @@ async function main(): Promise<void> {
     return {
       variant: v.key,
       label: v.label,
-      sequentialUsPerStep: median(seq.get(v.key)!),
-      sequentialUsPerStepMin: Math.min(...seq.get(v.key)!),
-      concurrentUsPerStep: median(conc.get(v.key)!),
-      concurrentUsPerStepMin: Math.min(...conc.get(v.key)!),
+      sequentialUsPerStep: median(walls(seq.get(v.key)!)),
+      sequentialUsPerStepMin: Math.min(...walls(seq.get(v.key)!)),
+      sequentialCpuUsPerStep: median(cpus(seq.get(v.key)!)),
+      concurrentUsPerStep: median(walls(conc.get(v.key)!)),
+      concurrentUsPerStepMin: Math.min(...walls(conc.get(v.key)!)),
+      concurrentCpuUsPerStep: median(cpus(conc.get(v.key)!)),
       heapBytesPerInFlightRun: heap.get(v.key),
       runs: v.runsStarted,
       spansExpected: expected,
@@ -338,9 +357,17 @@ async function main(): Promise<void> {
     };
   });
   const get = (key: string) => figures.find((f) => f.variant === key)!;
+  /**
+   * Paired: each round's time of `key` over the bare loop's in the same round (run back to back),
+   * then the median over rounds, so load that comes and goes hits both sides of each ratio alike.
+   */
+  const paired = (timings: Map<string, Timing[]>, key: string, of: (t: Timing) => number) =>
+    median(timings.get(key)!.map((t, round) => of(t) / of(timings.get('bare')![round]!)));
   const ratio = (key: string) => ({
-    sequential: get(key).sequentialUsPerStep / get('bare').sequentialUsPerStep,
-    concurrent: get(key).concurrentUsPerStep / get('bare').concurrentUsPerStep,
+    sequential: paired(seq, key, (t) => t.wall),
+    concurrent: paired(conc, key, (t) => t.wall),
+    sequentialCpu: paired(seq, key, (t) => t.cpu),
+    concurrentCpu: paired(conc, key, (t) => t.cpu),
   });
   const ratios = { traced: ratio('traced'), tracedContent: ratio('tracedContent') };
   const untraced = get('untraced');
@@ -379,20 +406,25 @@ async function main(): Promise<void> {
       `${ROUNDS} rounds (+${WARMUP_ROUNDS} warm-up), order rotated each round; medians (min)`,
   );
   console.log(`sequential: ${SEQUENTIAL_RUNS} runs one after another; concurrent: ${CONCURRENT_REPEATS} x Promise.all of ${CONCURRENCY} runs; span export (forceFlush) included in the time`);
+  console.log('cpu: CPU time of the process (all its threads, GC included) per step; ratios: the median over rounds of each round\'s time over the bare loop\'s');
   console.log('bare loop records run, step, chat and execute_tool spans with a few attributes; no pricing, hooks, events, retries or abort handling');
   console.log('every tracebound variant has budget checks on (runCostUsd, maxSteps, maxToolCalls)');
   console.log(`an AsyncLocalStorage context manager is registered for bare, traced and "ALS ctx" runs; none for exporter 'none' (a process without the OTel SDK)\n`);
-  console.log('variant                         seq µs/step (min)      conc µs/step (min)   heap KiB/run   spans lost');
+  console.log('variant                         seq µs/step (min)   cpu     conc µs/step (min)   cpu    heap KiB/run   spans lost');
   for (const f of figures) {
     console.log(
-      `${f.label.padEnd(30)} ${us(f.sequentialUsPerStep)} (${us(f.sequentialUsPerStepMin)})  ${us(f.concurrentUsPerStep)} (${us(f.concurrentUsPerStepMin)})  ${kb(f.heapBytesPerInFlightRun)}   ${String(f.spansLost).padStart(6)} of ${f.spansExpected}${f.spanShapeOk ? '' : ' (wrong span shape)'}`,
+      `${f.label.padEnd(30)} ${us(f.sequentialUsPerStep)} (${us(f.sequentialUsPerStepMin)}) ${us(f.sequentialCpuUsPerStep)}  ${us(f.concurrentUsPerStep)} (${us(f.concurrentUsPerStepMin)}) ${us(f.concurrentCpuUsPerStep)}  ${kb(f.heapBytesPerInFlightRun)}   ${String(f.spansLost).padStart(6)} of ${f.spansExpected}${f.spanShapeOk ? '' : ' (wrong span shape)'}`,
     );
   }
   console.log('');
-  console.log(`traced / bare, per step:           seq ${ratios.traced.sequential.toFixed(2)}x, conc ${ratios.traced.concurrent.toFixed(2)}x   target <= ${TARGET.tracedOverBare}x   ${mark(verdict.tracedOverBare)}`);
-  console.log(`traced+content / bare, per step:   seq ${ratios.tracedContent.sequential.toFixed(2)}x, conc ${ratios.tracedContent.concurrent.toFixed(2)}x   (no target)`);
-  console.log(`exporter 'none', per step:         seq ${untraced.sequentialUsPerStep.toFixed(2)} µs, conc ${untraced.concurrentUsPerStep.toFixed(2)} µs   target <= ${TARGET.untracedUsPerStep} µs   ${mark(verdict.untracedUsPerStep)}`);
-  console.log(`untraced with ALS ctx, per step:   seq ${untracedCm.sequentialUsPerStep.toFixed(2)} µs, conc ${untracedCm.concurrentUsPerStep.toFixed(2)} µs   (no target)`);
+  const times = (r: (typeof ratios)['traced']) =>
+    `seq ${r.sequential.toFixed(2)}x, conc ${r.concurrent.toFixed(2)}x (CPU time: seq ${r.sequentialCpu.toFixed(2)}x, conc ${r.concurrentCpu.toFixed(2)}x)`;
+  console.log(`traced / bare, per step:           ${times(ratios.traced)}   target <= ${TARGET.tracedOverBare}x   ${mark(verdict.tracedOverBare)}`);
+  console.log(`traced+content / bare, per step:   ${times(ratios.tracedContent)}   (no target)`);
+  console.log(
+    `exporter 'none', per step:         seq ${untraced.sequentialUsPerStep.toFixed(2)} µs, conc ${untraced.concurrentUsPerStep.toFixed(2)} µs (CPU time: ${untraced.sequentialCpuUsPerStep.toFixed(2)}, ${untraced.concurrentCpuUsPerStep.toFixed(2)} µs)   target <= ${TARGET.untracedUsPerStep} µs   ${mark(verdict.untracedUsPerStep)}`,
+  );
+  console.log(`untraced with ALS ctx, per step:   seq ${untracedCm.sequentialUsPerStep.toFixed(2)} µs, conc ${untracedCm.concurrentUsPerStep.toFixed(2)} µs (CPU time: ${untracedCm.sequentialCpuUsPerStep.toFixed(2)}, ${untracedCm.concurrentCpuUsPerStep.toFixed(2)} µs)   (no target)`);
   console.log(`heap per in-flight run, traced / bare: ${heapRatio.toFixed(2)}x   target <= ${TARGET.heapOverBare}x   ${mark(verdict.heapOverBare)}`);
   console.log(`spans lost (all variants):         ${lost}   target ${TARGET.spansLost}   ${mark(verdict.spansLost)}`);
   if (!env.exposeGc) console.log('heap per run: n/a (run node with --expose-gc, as `npm run bench` does)');
