@@ -15,7 +15,8 @@ import type { Model, ModelRequest } from '../providers/model.js';
 import type { RunEvent } from '../runtime/events.js';
 import type { Middleware, ModelCallContext, RunContext, ToolCallContext } from '../runtime/middleware.js';
 import type { ModelCallOutcome } from '../runtime/outcomes.js';
-import { toolFailure } from '../runtime/tools.js';
+import { toolFailure, type ToolOutcome } from '../runtime/tools.js';
+import type { Tool } from '../tool.js';
 import { retryDelayMs, type RetryPolicy } from '../runtime/retry.js';
 import { fitContext } from './fit-context.js';
 import { BudgetGuard, hasUsdLimit, type GuardDecision, type OuterScope, type Rates, type StoreOutage } from './guard.js';
@@ -98,6 +99,32 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
     return counter;
   };
 
+  /** Reserves a priced tool call's fixed price in every USD scope, runs it when it fits, and settles it. */
+  async function reserveTool(ctx: ToolCallContext, next: () => Promise<ToolOutcome>, costUsd: NonNullable<Tool['costUsd']>, outer: readonly OuterScope[]): Promise<ToolOutcome> {
+    const { run } = ctx;
+    const guard = guardOf(run.agent);
+    const fixed = typeof costUsd === 'number' ? costUsd : 0;
+    const decision = await guard.reserveFixed(run.state, fixed, outer, run.signal);
+    for (const check of decision.checks) {
+      run.emit({ type: 'budget-check', step: ctx.step.index, maxOutputTokens: 0, toolCallId: ctx.call.id, ...check });
+    }
+    if (decision.storeError) reportOutage(ctx, decision.storeError);
+    if (decision.decision === 'refuse') {
+      return toolFailure(
+        'budget_exceeded',
+        `Error: the budget has no room for tool "${ctx.call.name}" (costs $${fixed}); it was not run. Answer without it.`,
+      );
+    }
+    let actualUsd = 0;
+    try {
+      const outcome = await next();
+      actualUsd = outcome.costUsd ?? 0;
+      return outcome;
+    } finally {
+      await settle(ctx, guard, decision, actualUsd, true, retry, ctx.call.id);
+    }
+  }
+
   return {
     name: 'budget',
     async wrapModelCall(ctx, next) {
@@ -172,32 +199,13 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
      * running (the model sees it; the run goes on). Its actual price settles after it. Its
      * checks and settles are run events, each with the call's id.
      */
-    async wrapToolCall(ctx, next) {
+    wrapToolCall(ctx, next) {
       const { tool, run } = ctx;
+      // An unpriced call (most are) goes through with no async frame here.
       if (tool?.costUsd === undefined || ctx.approval === 'denied') return next();
       const outer = outerScopesOf(run);
       if (outer.length === 0 && !hasUsdLimit(run.agent.budget)) return next();
-      const guard = guardOf(run.agent);
-      const fixed = typeof tool.costUsd === 'number' ? tool.costUsd : 0;
-      const decision = await guard.reserveFixed(run.state, fixed, outer, run.signal);
-      for (const check of decision.checks) {
-        run.emit({ type: 'budget-check', step: ctx.step.index, maxOutputTokens: 0, toolCallId: ctx.call.id, ...check });
-      }
-      if (decision.storeError) reportOutage(ctx, decision.storeError);
-      if (decision.decision === 'refuse') {
-        return toolFailure(
-          'budget_exceeded',
-          `Error: the budget has no room for tool "${ctx.call.name}" (costs $${fixed}); it was not run. Answer without it.`,
-        );
-      }
-      let actualUsd = 0;
-      try {
-        const outcome = await next();
-        actualUsd = outcome.costUsd ?? 0;
-        return outcome;
-      } finally {
-        await settle(ctx, guard, decision, actualUsd, true, retry, ctx.call.id);
-      }
+      return reserveTool(ctx, next, tool.costUsd, outer);
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Guardrail, GuardrailInfo, GuardrailStage, GuardrailTrip, Guardrail
 import type { Message } from '../messages.js';
 import type { Model, ModelRequest, ModelResponse } from '../providers/model.js';
 import type { GuardrailContext, Middleware, RunContext, StepContext } from './middleware.js';
+import type { RunResult } from './events.js';
 import { runResult } from './result.js';
 import { toRunError } from './run-signal.js';
 
@@ -26,29 +27,35 @@ const NONE: readonly Guardrail<never>[] = [];
 /** Checks each run's input and final answer with its agent's guardrails. */
 export const guardrailsMiddleware: Middleware = {
   name: 'guardrails',
-  async wrapRun(ctx, next) {
+  wrapRun(ctx, next) {
     const input = ctx.agent.guardrails?.input ?? NONE;
     const output = (ctx.agent.guardrails?.output ?? NONE) as readonly Guardrail<unknown>[];
+    // An agent without guardrails costs its run no async frame here.
     if (input.length === 0 && output.length === 0) return next();
-    try {
-      // A resumed run's input was checked when it started.
-      if (input.length > 0 && !ctx.resumed) {
-        const trip = await firstFailure(ctx, { run: ctx, index: 0 }, 'input', inputText(ctx.state.input), input);
-        if (trip) return { ...runResult(ctx, 'guardrail'), output: ctx.agent.output ? undefined : '', guardrail: trip };
-      }
-      const result = await next();
-      if (output.length === 0 || (result.stopReason !== 'final' && result.stopReason !== 'graceful_limit')) return result;
-      const trip = await firstFailure(ctx, { run: ctx, index: ctx.state.step }, 'output', result.output, output);
-      // Read again from the state: the checks' own model calls count in the totals. A blocked
-      // answer stays in `messages` (and the trace) for review; `output` does not carry it.
-      return trip ? { ...runResult(ctx, 'guardrail'), output: ctx.agent.output ? undefined : '', guardrail: trip } : runResult(ctx, result.stopReason);
-    } catch (error) {
-      if (error instanceof GuardrailCallRefused) return runResult(ctx, error.stopReason);
-      // A check that threw fails the run as any failure does (the steps' own arrive as RunErrors already).
-      throw toRunError(error, ctx.state, ctx.signal);
-    }
+    return guarded(ctx, next, input, output);
   },
 };
+
+/** A run checked by its agent's input and output guardrails. */
+async function guarded(ctx: RunContext, next: () => Promise<RunResult>, input: readonly Guardrail[], output: readonly Guardrail<unknown>[]): Promise<RunResult> {
+  try {
+    // A resumed run's input was checked when it started.
+    if (input.length > 0 && !ctx.resumed) {
+      const trip = await firstFailure(ctx, { run: ctx, index: 0 }, 'input', inputText(ctx.state.input), input);
+      if (trip) return { ...runResult(ctx, 'guardrail'), output: ctx.agent.output ? undefined : '', guardrail: trip };
+    }
+    const result = await next();
+    if (output.length === 0 || (result.stopReason !== 'final' && result.stopReason !== 'graceful_limit')) return result;
+    const trip = await firstFailure(ctx, { run: ctx, index: ctx.state.step }, 'output', result.output, output);
+    // Read again from the state: the checks' own model calls count in the totals. A blocked
+    // answer stays in `messages` (and the trace) for review; `output` does not carry it.
+    return trip ? { ...runResult(ctx, 'guardrail'), output: ctx.agent.output ? undefined : '', guardrail: trip } : runResult(ctx, result.stopReason);
+  } catch (error) {
+    if (error instanceof GuardrailCallRefused) return runResult(ctx, error.stopReason);
+    // A check that threw fails the run as any failure does (the steps' own arrive as RunErrors already).
+    throw toRunError(error, ctx.state, ctx.signal);
+  }
+}
 
 /** Runs `guardrails` on `value` in order; the first failure's trip, or undefined when all pass. */
 async function firstFailure(run: RunContext, step: StepContext, stage: GuardrailStage, value: unknown, guardrails: readonly Guardrail<unknown>[]): Promise<GuardrailTrip | undefined> {

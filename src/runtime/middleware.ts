@@ -9,7 +9,7 @@ import type { Attributes, Context } from '@opentelemetry/api';
 import type { Agent } from '../agent.js';
 import type { GuardrailStage, GuardrailVerdict } from '../guardrail.js';
 import type { Message, ToolCall } from '../messages.js';
-import { fallbackPlan, movesOn } from '../providers/fallback.js';
+import { fallbackPlan, movesOn, type FallbackPlan } from '../providers/fallback.js';
 import type { Model, ModelRequest } from '../providers/model.js';
 import type { Tool } from '../tool.js';
 import type { RunEvent, RunResult } from './events.js';
@@ -240,9 +240,7 @@ function nest<C, R>(wrappers: readonly Wrap<C, R>[]): (ctx: C, core: () => Promi
  * model's failure is thrown.
  */
 function throughFallback(call: (ctx: ModelCallContext) => Promise<ModelCallOutcome>): (ctx: ModelCallContext) => Promise<ModelCallOutcome> {
-  return async (ctx) => {
-    const plan = fallbackPlan(ctx.model);
-    if (!plan) return call(ctx);
+  const each = async (ctx: ModelCallContext, plan: FallbackPlan): Promise<ModelCallOutcome> => {
     const last = plan.models.length - 1;
     for (let i = 0; ; i++) {
       const tried: ModelCallContext = {
@@ -261,6 +259,11 @@ function throughFallback(call: (ctx: ModelCallContext) => Promise<ModelCallOutco
         if (i === last || tried.firstChunkAt !== undefined || ctx.run.signal.aborted || !movesOn(plan, error)) throw error;
       }
     }
+  };
+  // A single model's call goes through as is: no async frame of its own.
+  return (ctx) => {
+    const plan = fallbackPlan(ctx.model);
+    return plan ? each(ctx, plan) : call(ctx);
   };
 }
 

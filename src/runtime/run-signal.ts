@@ -2,6 +2,7 @@
  * A run's own abort signal, and what a run that ended on it (or on any other failure) rejects
  * with.
  */
+import { endRaces } from '../abort.js';
 import { errorType, RunAbortedError, RunError, RunLeaseLostError, RunTimeoutError, type RunProgress } from '../errors.js';
 import { maskSecrets } from '../secrets.js';
 import { traceIdOf, type RunState } from './run-state.js';
@@ -64,6 +65,7 @@ export function runSignal(caller: AbortSignal | undefined, timeoutMs: number | u
     },
     dispose: () => {
       clearTimeout(timer);
+      endRaces(controller.signal);
       caller?.removeEventListener('abort', onAbort);
     },
   };

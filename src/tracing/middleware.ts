@@ -117,7 +117,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       // A resumed run continues its trace: a child of the part it continues, linked to it.
       const resumed = ctx.resumed;
       const earlier = resumed?.trace && isTraceRef(resumed.trace) ? earlierPart(resumed.trace) : undefined;
-      const run = openSpan(tracer, {
+      const opened = openSpan(tracer, {
         name: SPAN_NAME.run(agent.name),
         // A sub-run's span is a child of its tool call's (the active context may not carry it).
         parent: earlier?.parent ?? ctx.parent ?? (ctx.parentCall && toolSpans.get(ctx.parentCall)?.context),
@@ -135,6 +135,9 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
           return ctx.attributes ? Object.assign(attrs, ctx.attributes) : attrs;
         },
       });
+      // The run's context carries the runtime's tracer, so the spans a tool library makes in the
+      // run's tool calls (MCP's) find it: once per run, not once per tool call.
+      const run: OpenSpan = { span: opened.span, context: withRuntimeTracer(opened.context, tracer) };
       const sc = run.span.spanContext();
       state.trace = { traceId: sc.traceId, spanId: sc.spanId };
       runs.set(ctx, { run, owner, steps: [], compressing: [], chats: [] });
@@ -264,7 +267,7 @@ export function tracingMiddleware({ tracer, recording, contextWindows }: Tracing
       });
       toolSpans.set(ctx, open);
       try {
-        const outcome = await within({ ...open, context: withRuntimeTracer(open.context, tracer) }, next);
+        const outcome = await within(open, next);
         setAttributes(open.span, () => toolResultAttributes(outcome.content, outcome.costUsd, recording));
         if (outcome.isError) {
           recordError(open.span, outcome.error ?? Object.assign(new Error(outcome.content), { kind: outcome.errorType }), recording);

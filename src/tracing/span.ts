@@ -29,7 +29,7 @@ export function withRuntimeTracer(ctx: Context, tracer: Tracer): Context {
   return ctx.setValue(RUNTIME_TRACER, tracer);
 }
 
-/** The runtime's tracer in the active context (inside a traced tool call), if any. */
+/** The runtime's tracer in the active context (inside a traced run, its tool calls included), if any. */
 export function activeRuntimeTracer(): Tracer | undefined {
   return otelContext.active().getValue(RUNTIME_TRACER) as Tracer | undefined;
 }
