@@ -31,21 +31,19 @@ interface Stored {
 }
 
 /**
- * One event as the memory store keeps it: the event as emitted, serialised (through
- * `encodeRunEvent`, like every store's) only when a subscriber first reads it. No event is changed
- * after it is emitted (the run-end event's result, which its caller gets too, is kept as a copy of
- * its arrays: see `kept`), so a later serialisation writes what an eager one would have, and a
- * run nobody subscribes to pays for none.
+ * A run's event log: its newest events, oldest first, and when the last was appended (ms). Each
+ * event is kept as emitted, and serialised (through `encodeRunEvent`, like every store's) only
+ * when a subscriber first reads it: its JSON then takes its place. No event is changed after it
+ * is emitted (the run-end event's result, which its caller gets too, is kept as a copy of its
+ * arrays: see `kept`), so a later serialisation writes what an eager one would have, and a run
+ * nobody subscribes to pays for none. Ids and events are two arrays, not an object per event:
+ * every run logs some twenty events, and a process keeps the logs of its last ended runs.
  */
-interface KeptEvent {
-  id: number;
-  event: RunEvent | undefined;
-  json: string | undefined;
-}
-
-/** A run's event log: its newest events, oldest first, and when the last was appended (ms). */
 interface Log {
-  events: KeptEvent[];
+  /** Each event's id, increasing. */
+  ids: number[];
+  /** Each event as emitted, or its JSON once read. */
+  events: (RunEvent | string)[];
   lastAt: number;
 }
 
@@ -99,8 +97,9 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
   /** The run's log unless it outlived its retention (then forgotten). */
   const live = (runId: string, at: number): Log | undefined => {
     const log = logs.get(runId);
-    if (log && log.lastAt + ttlMs <= at) logs.delete(runId);
-    return logs.get(runId);
+    if (!log || log.lastAt + ttlMs > at) return log;
+    logs.delete(runId);
+    return undefined;
   };
   /** Forgets the logs past retention, at most once per retention period (or minute), so appends stay O(1). */
   const sweep = (at: number) => {
@@ -121,36 +120,39 @@ export function memoryRuns(now: () => number, options: MemoryRunsOptions = {}): 
     }
   };
   const feed = new LocalFeed((runId, after) => {
-    const events = live(runId, now())?.events ?? [];
+    const log = live(runId, now());
+    if (!log) return [];
+    const { ids, events } = log;
     // Binary search for the first id above `after`: ids increase along the log.
     let lo = 0;
-    let hi = events.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((events[mid] as KeptEvent).id <= after) lo = mid + 1;
+      if ((ids[mid] as number) <= after) lo = mid + 1;
       else hi = mid;
     }
     const read: LoggedEvent[] = [];
-    for (let i = lo; i < events.length; i++) {
-      const e = events[i] as KeptEvent;
-      if (e.json === undefined) {
-        e.json = encodeRunEvent(e.event as RunEvent);
-        e.event = undefined;
-      }
-      read.push({ id: e.id, json: e.json });
+    for (let i = lo; i < ids.length; i++) {
+      let json = events[i] as RunEvent | string;
+      if (typeof json !== 'string') events[i] = json = encodeRunEvent(json);
+      read.push({ id: ids[i] as number, json });
     }
     return read;
   }, report);
 
-  /** Logs `event` as `runId`'s newest (see `KeptEvent`): `appendEvent`, synchronously. */
+  /** Logs `event` as `runId`'s newest (see `Log`): `appendEvent`, synchronously. */
   const append = (runId: string, event: RunEvent): string => {
     const at = now();
     sweep(at);
     let log = live(runId, at);
-    if (!log) logs.set(runId, (log = { events: [], lastAt: at }));
+    if (!log) logs.set(runId, (log = { ids: [], events: [], lastAt: at }));
     const id = ++lastEventId;
-    log.events.push({ id, event: kept(event), json: undefined });
-    if (log.events.length > maxEvents) log.events.splice(0, log.events.length - maxEvents);
+    log.ids.push(id);
+    log.events.push(kept(event));
+    if (log.ids.length > maxEvents) {
+      log.ids.splice(0, log.ids.length - maxEvents);
+      log.events.splice(0, log.events.length - maxEvents);
+    }
     log.lastAt = at;
     feed.notify(runId);
     return String(id);

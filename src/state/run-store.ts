@@ -161,7 +161,8 @@ export class LocalFeed {
 
   /** Delivers what is new in `runId`'s log to its subscribers. */
   notify(runId: string): void {
-    for (const sub of this.byRun.get(runId) ?? []) this.pump(sub);
+    const subs = this.byRun.get(runId);
+    if (subs) for (const sub of subs) this.pump(sub);
   }
 
   /** Delivers what is new in every subscribed run's log (a poll for other processes' appends). */
