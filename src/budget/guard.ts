@@ -244,13 +244,7 @@ export class BudgetGuard {
     const lowered = Math.min(maxOutputTokens, fits);
     const decision = lowered < maxOutputTokens ? 'lower' : 'allow';
     for (const c of checks) if (c.decision !== 'refuse') c.decision = decision;
-    return {
-      decision,
-      maxOutputTokens: lowered,
-      checks,
-      hold: { runUsd: granted, ...(spends ? { spends } : {}), ...(outer.length > 0 ? { outer } : {}) },
-      ...(storeError ? { storeError } : {}),
-    };
+    return holding(decision, lowered, checks, granted, spends, outer, storeError);
   }
 
   /**
@@ -280,13 +274,7 @@ export class BudgetGuard {
     const window = await this.holdAndReserveWindows(run, outer, checks, usd, usd, signal);
     if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
     const { spends, storeError } = window;
-    return {
-      decision: 'allow',
-      maxOutputTokens: 0,
-      checks,
-      hold: { runUsd: usd, ...(spends ? { spends } : {}), ...(outer.length > 0 ? { outer } : {}) },
-      ...(storeError ? { storeError } : {}),
-    };
+    return holding('allow', 0, checks, usd, spends, outer, storeError);
   }
 
   /**
@@ -330,7 +318,7 @@ export class BudgetGuard {
     minUsd: number,
     signal: AbortSignal | undefined,
   ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
-    if (this.windows.length === 0) return { refused: false };
+    if (this.windows.length === 0) return NO_WINDOW;
     const keys = this.windowKeys(run);
     const spends: SpendHold[] = [];
     try {
@@ -385,6 +373,8 @@ export class BudgetGuard {
     signal: AbortSignal | undefined,
   ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
     holdRunScopes(run, outer, usd);
+    // Without a spend window the store has nothing to say: no call, no promise to wait on.
+    if (this.windows.length === 0) return NO_WINDOW;
     try {
       const window = await this.reserveWindow(run, checks, usd, minUsd, signal);
       if (window.refused) holdRunScopes(run, outer, -usd);
@@ -417,7 +407,7 @@ export class BudgetGuard {
    */
   async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<SettleOutcome> {
     if (!hold) return { settles: [] };
-    holdRunScopes(run, hold.outer ?? [], -hold.runUsd);
+    holdRunScopes(run, hold.outer ?? NO_OUTER, -hold.runUsd);
     const settles: BudgetSettle[] = [];
     let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
@@ -465,6 +455,32 @@ export class BudgetGuard {
   }
 
 }
+
+const NO_OUTER: readonly OuterScope[] = [];
+
+/**
+ * A decision that holds `runUsd` (and what `spends` hold in the windows) until its settle. Built
+ * field by field: it is made for every model call, and the spreads of optional fields it had
+ * allocated an object each.
+ */
+function holding(
+  decision: GuardDecision['decision'],
+  maxOutputTokens: number,
+  checks: BudgetCheck[],
+  runUsd: number,
+  spends: SpendHold[] | undefined,
+  outer: readonly OuterScope[],
+  storeError: StoreOutage | undefined,
+): GuardDecision {
+  const hold: NonNullable<GuardDecision['hold']> = { runUsd };
+  if (spends) hold.spends = spends;
+  if (outer.length > 0) hold.outer = outer;
+  const made: GuardDecision = { decision, maxOutputTokens, checks, hold };
+  if (storeError) made.storeError = storeError;
+  return made;
+}
+/** The spend windows' answer for a policy without any: nothing held there, nothing refused. */
+const NO_WINDOW = Object.freeze({ refused: false });
 
 /** Adds `usd` (negative: releases it) to the hold of the run and of each ancestor scope. */
 function holdRunScopes(run: GuardedRun, outer: readonly OuterScope[], usd: number): void {

@@ -14,7 +14,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Message } from '../messages.js';
 import type { Conversation, ConversationSummary, Conversations } from '../runtime/conversations.js';
-import type { Middleware, RunContext } from '../runtime/middleware.js';
+import type { RunResult } from '../runtime/events.js';
+import type { Middleware, RunContext, StepContext } from '../runtime/middleware.js';
+import type { StepOutcome } from '../runtime/outcomes.js';
 import { toRunError } from '../runtime/run-signal.js';
 import { ConversationBusyError } from './errors.js';
 import type { Lease, Store, Turn } from './store.js';
@@ -80,84 +82,93 @@ export function conversationMiddleware(options: ConversationOptions): Middleware
     }
   }
 
+  /** A run of conversation `id`: its history loaded before it, its turn saved after it, under the conversation's lease. */
+  async function inConversation(ctx: RunContext, next: () => Promise<RunResult>, id: string): Promise<RunResult> {
+    const lease: Lease = { owner: `${ctx.state.runId}/${randomUUID()}`, ttlMs: leaseMs };
+    let held = false;
+    let saved = false;
+    let renewal: NodeJS.Timeout | undefined;
+    /** The stored messages, before any middleware filtered them: retention counts these. */
+    let stored: readonly Message[] = [];
+    let view: Prefix | undefined;
+    try {
+      let own: RunConversation;
+      if (ctx.resumed) {
+        // Its state already holds the history it loaded and its turn so far: only the lease is taken again.
+        await take(ctx, id, lease);
+        held = true;
+        renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
+        own = { turn: (ctx.state.conversationTurn ??= [...ctx.state.input]) };
+      } else {
+        const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
+          const conversation = await take(ctx, id, lease);
+          held = true;
+          stored = conversation?.messages ?? [];
+          // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
+          renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
+          view = prefixOf(conversation);
+          return [...(view.note ? [view.note] : []), ...view.rest];
+        });
+        ctx.state.messages.unshift(...history);
+        // In the state, so a checkpoint keeps it for a resumed run to save.
+        own = { turn: (ctx.state.conversationTurn = [...ctx.state.input]) };
+        // A history a middleware filtered no longer maps onto the stored messages: no summary of
+        // it is kept then.
+        const loaded = view ? [...(view.note ? [view.note] : []), ...view.rest] : [];
+        if (view && loaded.length === history.length && loaded.every((m, i) => m === history[i])) own.prefix = view;
+      }
+      runs.set(ctx, own);
+      const result = await next();
+      clearInterval(renewal);
+      // Tool calls without their results would break the next turn's request: an interrupted
+      // run saves nothing, and its resumed run saves the whole turn.
+      if (result.stopReason === 'interrupted') return result;
+      await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: own.turn }, async (messages) => {
+        const turn: Turn = { owner: lease.owner, agent: ctx.agent.name, messages };
+        const drop = maxMessages === undefined ? 0 : dropped(stored, messages, maxMessages);
+        if (drop > 0) turn.drop = drop;
+        if (ttlMs !== undefined) turn.ttlMs = ttlMs;
+        if (own.summary) turn.summary = own.summary;
+        if (!(await conversations.append(id, turn))) {
+          throw new ConversationBusyError(
+            id,
+            `Conversation "${id}": this run's lease lapsed (it was not renewed for ${leaseMs} ms) and its turn was not saved: raise conversationLeaseMs if the process stalls that long.`,
+          );
+        }
+        saved = true;
+      });
+      return result;
+    } finally {
+      clearInterval(renewal);
+      if (held && !saved) await conversations.release(id, lease.owner).catch(() => undefined);
+    }
+  }
+
+  /** A step of a run with a conversation: what it appends to the messages goes into the turn. */
+  async function recordStep(ctx: StepContext, next: () => Promise<StepOutcome>, turn: Message[]): Promise<StepOutcome> {
+    const { messages } = ctx.run.state;
+    const before = messages[lastAssistant(messages)];
+    const length = messages.length;
+    const outcome = await next();
+    // A step appends one answer and the results of its tool calls; compression may have
+    // rewritten what came before, so the step's own messages are found from its answer. A
+    // resumed interrupted step appends only the results of its answer's tool calls.
+    const at = lastAssistant(messages);
+    if (at >= 0 && messages[at] !== before) turn.push(...messages.slice(at));
+    else turn.push(...messages.slice(length));
+    return outcome;
+  }
+
   return {
     name: 'conversations',
-    async wrapRun(ctx, next) {
+    // A run without a conversation, and its steps, pass through: no async frame here.
+    wrapRun(ctx, next) {
       const id = ctx.state.conversationId;
-      if (id === undefined) return next();
-      const lease: Lease = { owner: `${ctx.state.runId}/${randomUUID()}`, ttlMs: leaseMs };
-      let held = false;
-      let saved = false;
-      let renewal: NodeJS.Timeout | undefined;
-      /** The stored messages, before any middleware filtered them: retention counts these. */
-      let stored: readonly Message[] = [];
-      let view: Prefix | undefined;
-      try {
-        let own: RunConversation;
-        if (ctx.resumed) {
-          // Its state already holds the history it loaded and its turn so far: only the lease is taken again.
-          await take(ctx, id, lease);
-          held = true;
-          renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
-          own = { turn: (ctx.state.conversationTurn ??= [...ctx.state.input]) };
-        } else {
-          const history = await ctx.loadConversation({ run: ctx, conversationId: id, store: store.name, messages: [] }, async () => {
-            const conversation = await take(ctx, id, lease);
-            held = true;
-            stored = conversation?.messages ?? [];
-            // A renewal that fails leaves the lease to lapse; the save then finds it lost and says so.
-            renewal = setInterval(() => void conversations.renew(id, lease).catch(() => false), leaseMs / 3).unref();
-            view = prefixOf(conversation);
-            return [...(view.note ? [view.note] : []), ...view.rest];
-          });
-          ctx.state.messages.unshift(...history);
-          // In the state, so a checkpoint keeps it for a resumed run to save.
-          own = { turn: (ctx.state.conversationTurn = [...ctx.state.input]) };
-          // A history a middleware filtered no longer maps onto the stored messages: no summary of
-          // it is kept then.
-          const loaded = view ? [...(view.note ? [view.note] : []), ...view.rest] : [];
-          if (view && loaded.length === history.length && loaded.every((m, i) => m === history[i])) own.prefix = view;
-        }
-        runs.set(ctx, own);
-        const result = await next();
-        clearInterval(renewal);
-        // Tool calls without their results would break the next turn's request: an interrupted
-        // run saves nothing, and its resumed run saves the whole turn.
-        if (result.stopReason === 'interrupted') return result;
-        await ctx.saveConversation({ run: ctx, conversationId: id, store: store.name, messages: own.turn }, async (messages) => {
-          const turn: Turn = { owner: lease.owner, agent: ctx.agent.name, messages };
-          const drop = maxMessages === undefined ? 0 : dropped(stored, messages, maxMessages);
-          if (drop > 0) turn.drop = drop;
-          if (ttlMs !== undefined) turn.ttlMs = ttlMs;
-          if (own.summary) turn.summary = own.summary;
-          if (!(await conversations.append(id, turn))) {
-            throw new ConversationBusyError(
-              id,
-              `Conversation "${id}": this run's lease lapsed (it was not renewed for ${leaseMs} ms) and its turn was not saved: raise conversationLeaseMs if the process stalls that long.`,
-            );
-          }
-          saved = true;
-        });
-        return result;
-      } finally {
-        clearInterval(renewal);
-        if (held && !saved) await conversations.release(id, lease.owner).catch(() => undefined);
-      }
+      return id === undefined ? next() : inConversation(ctx, next, id);
     },
-    async wrapStep(ctx, next) {
+    wrapStep(ctx, next) {
       const turn = runs.get(ctx.run)?.turn;
-      if (!turn) return next();
-      const { messages } = ctx.run.state;
-      const before = messages[lastAssistant(messages)];
-      const length = messages.length;
-      const outcome = await next();
-      // A step appends one answer and the results of its tool calls; compression may have
-      // rewritten what came before, so the step's own messages are found from its answer. A
-      // resumed interrupted step appends only the results of its answer's tool calls.
-      const at = lastAssistant(messages);
-      if (at >= 0 && messages[at] !== before) turn.push(...messages.slice(at));
-      else turn.push(...messages.slice(length));
-      return outcome;
+      return turn ? recordStep(ctx, next, turn) : next();
     },
     async wrapCompress(ctx, next) {
       const own = runs.get(ctx.run);
