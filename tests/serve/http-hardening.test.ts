@@ -187,15 +187,15 @@ describe('several agents', () => {
       }
       throw new Error('serve() accepted the agents');
     };
-    const twins = refused({ agents: [alpha, named('beta'), named('alpha')] });
+    const twins = refused({ agents: [alpha, named('beta'), named('alpha')], inputs: [] });
     expect(twins).toBeInstanceOf(DefinitionError);
     expect(twins).toMatchObject({
       field: 'agents[2].name',
       message: 'serve(): agents[2].name repeats "alpha", the name of agents[0]: requests pick an agent by name, so give each agent its own name in agent({ name })',
     });
-    expect(refused({ agent: alpha, agents: [named('alpha')] })).toMatchObject({ field: 'agents[0].name', message: expect.stringContaining('the name of agent:') });
-    expect(refused({})).toMatchObject({ name: 'DefinitionError', field: 'agent', message: 'serve(): agent is missing: give `agent` or `agents` (at least one agent)' });
-    expect(() => serve({ agent: alpha, agents: [alpha], runtime: createRuntime() })).not.toThrow();
+    expect(refused({ agent: alpha, agents: [named('alpha')], inputs: [] })).toMatchObject({ field: 'agents[0].name', message: expect.stringContaining('the name of agent:') });
+    expect(refused({ inputs: [] })).toMatchObject({ name: 'DefinitionError', field: 'agent', message: 'serve(): agent is missing: give `agent` or `agents` (at least one agent)' });
+    expect(() => serve({ agent: alpha, agents: [alpha], runtime: createRuntime(), inputs: [] })).not.toThrow();
   });
 
   it('serves the given runId: on the answer and the run span', async () => {
