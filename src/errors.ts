@@ -3,8 +3,9 @@ import type { Usage } from './messages.js';
 import { maskError, maskSecrets } from './secrets.js';
 
 /**
- * A definition was wrong: an agent, a tool or a budget policy. Thrown at definition time, so a
- * mistake shows when the module loads, not in the middle of a run.
+ * A definition was wrong: an agent, a tool, a budget policy, or the agents given to `serve()`
+ * (none, or two of one name). Thrown at definition time, so a mistake shows when the module
+ * loads, not in the middle of a run.
  */
 export class DefinitionError extends Error {
   override readonly name = 'DefinitionError';
