@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agent, type Agent } from '../../src/agent.js';
 import { anthropic } from '../../src/providers/anthropic.js';
+import { ModelCallError } from '../../src/providers/errors.js';
 import { fallback, type FallbackOptions } from '../../src/providers/fallback.js';
 import type { Model } from '../../src/providers/model.js';
 import { openai } from '../../src/providers/openai.js';
@@ -23,6 +24,7 @@ import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { recordRun } from '../../src/testing/record.js';
 import { loadFixture, startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
+import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
 import { collectedShape, expectSameRun, offline, recordedShape } from './support.js';
@@ -164,5 +166,44 @@ describe('replay of a fallback() run', () => {
     expect(error.differences.map((d) => ({ kind: d.kind, step: d.step, values: d.values }))).toEqual([
       { kind: 'request.model', step: 1, values: [{ path: 'model', recorded: 'anthropic:claude-sonnet-4-0', actual: 'openai:gpt-4.1' }] },
     ]);
+  });
+});
+
+// ---- a sub-agent that fell back (scripted models) ----
+
+const overloaded = () => ({ error: new ModelCallError('anthropic overloaded (HTTP 529): Overloaded', { kind: 'overloaded', provider: 'anthropic', status: 529 }) });
+const claudeDown = () => scriptedModel({ provider: 'anthropic', modelId: 'claude-sonnet-4-5', respond: overloaded });
+const gptFacts = () => scriptedModel({ provider: 'openai', modelId: 'gpt-4.1-mini', respond: () => ({ text: 'Owls turn their heads 270 degrees.', usage: { inputTokens: 40, outputTokens: 9 } }) });
+
+/** The desk asks its researcher (a sub-agent on `researcherModel`), then answers with what it found. */
+function desk(researcherModel: Model): Agent {
+  const researcher = agent({ name: 'researcher', instructions: 'Answer with one fact.', model: researcherModel });
+  const deskModel = scriptedModel({
+    provider: 'openai',
+    modelId: 'gpt-4o-mini',
+    respond: (request) => {
+      const found = request.messages.find((m) => m.role === 'tool');
+      if (!found) return { toolCalls: [{ id: 'call_research', name: 'researcher', arguments: { input: 'a fact about owls' } }], usage: { inputTokens: 60, outputTokens: 12 } };
+      return { text: `Did you know? ${found.content}`, usage: { inputTokens: 110, outputTokens: 18 } };
+    },
+  });
+  return agent({ name: 'desk', instructions: 'Ask the researcher.', model: deskModel, tools: [researcher.asTool({ description: 'Researches a question.' })] });
+}
+
+describe('replay of a sub-agent that fell back', () => {
+  it('matches when the sub-agent still falls back; one that no longer does diverges inside its sub-run', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'tracebound-replay-fallback-')), 'recording.jsonl');
+    const { result } = await recordRun(desk(fallback([claudeDown(), gptFacts()])), 'Tell me about owls.', { traceFile: file, retry: { initialDelayMs: 1, maxDelayMs: 20 } });
+    expect(result.output).toBe('Did you know? Owls turn their heads 270 degrees.');
+
+    const { replay } = await replayTraced(file, desk(fallback([claudeDown(), gptFacts()])));
+    expect(replay.differences).toEqual([]);
+    expectSameRun(replay.result, result);
+
+    const error = await divergence(file, desk(claudeDown()));
+    expect(error.differences.map((d) => ({ kind: d.kind, step: d.step, within: d.within }))).toEqual([
+      { kind: 'fallback', step: 1, within: [{ step: 1, toolCallId: 'call_research', agent: 'researcher' }] },
+    ]);
+    expect(error.report).toContain('step 1 > researcher (call_research) step 1: the call to anthropic:claude-sonnet-4-5 failed (overloaded)');
   });
 });
