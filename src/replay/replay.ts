@@ -222,6 +222,16 @@ class ReplayState {
     if (found.length && this.strict) throw this.stop();
   }
 
+  /**
+   * Records differences after which today's run cannot go on (nothing recorded to answer with, or
+   * it failed where the recording did not), and stops the replay in any mode.
+   * @returns the error to throw
+   */
+  stopWith(found: readonly Difference[]): ReplayDivergenceError {
+    this.differences.push(...found);
+    return this.stop();
+  }
+
   /** Stops the replayed run with the differences so far; returns the error to throw. */
   stop(): ReplayDivergenceError {
     this.error ??= new ReplayDivergenceError(this.differences, this.top, formatReport(this.top, this.differences));
@@ -374,9 +384,7 @@ class ReplayModel implements Model {
     if (!entry) {
       const step = (this.calls.at(-1)?.step ?? 0) + 1;
       const summary = `today's agent makes model call ${this.next}, the recording has ${this.calls.length}`;
-      this.replay.differences.push(...placed(this.within, [{ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] }]));
-      // Nothing recorded to answer with: this stops the replay in any mode.
-      throw this.replay.stop();
+      throw this.replay.stopWith(placed(this.within, [{ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] }]));
     }
     // Recorded conversations only change before their end through compression, and today's
     // through new message objects: past either, compare from the start again.
@@ -492,11 +500,9 @@ function subAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, wi
         try {
           result = await runAgent(defineAgent({ ...today, model: model.modelFor(today.model), tools: replayedTools(today, sub, place, replay) }), input);
         } catch (error) {
+          // The sub-run failed where the recorded one fell back.
           const missed = model.missedFallback();
-          if (missed.length === 0) throw error;
-          // The sub-run failed where the recorded one fell back: that stops the replay in any mode.
-          replay.differences.push(...missed);
-          throw replay.stop();
+          throw missed.length ? replay.stopWith(missed) : error;
         }
         if (model.unused() > 0) {
           const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
@@ -550,10 +556,7 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
   } catch (error) {
     // Failing where the recording fell back to another model leaves no run to compare further.
     const missed = replay.error ? [] : model.missedFallback();
-    if (missed.length) {
-      replay.differences.push(...missed);
-      throw replay.stop();
-    }
+    if (missed.length) throw replay.stopWith(missed);
     throw replay.error ?? error;
   }
   // A divergence in a sub-run is a result for its calling model; the run may still have ended.
