@@ -1,5 +1,7 @@
 import { ModelCallError } from '../providers/errors.js';
-import type { Middleware } from './middleware.js';
+import type { ModelRequest } from '../providers/model.js';
+import type { Middleware, ModelCallContext } from './middleware.js';
+import type { ModelCallOutcome } from './outcomes.js';
 
 /** How transient provider errors are retried. Delays in ms. */
 export interface RetryPolicy {
@@ -55,19 +57,34 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
 export function retryMiddleware(policy: RetryPolicy): Middleware {
   return {
     name: 'retry',
-    async wrapModelCall(ctx, next) {
+    wrapModelCall(ctx, next) {
       const request = ctx.request;
-      for (let attempt = 1; ; attempt++) {
-        ctx.attempts = attempt;
-        try {
-          return await next(request);
-        } catch (error) {
-          if (ctx.firstChunkAt !== undefined || ctx.run.signal?.aborted || !shouldRetry(error, attempt, policy)) throw error;
-          const delayMs = retryDelayMs(attempt, policy, error);
-          ctx.run.emit({ type: 'retry', step: ctx.step.index, attempt, delayMs, error });
-          await sleep(delayMs, ctx.run.signal);
-        }
-      }
+      ctx.attempts = 1;
+      // Most calls succeed at once: the first attempt costs no async frame of its own.
+      return next(request).catch((error: unknown) => retryAfter(ctx, next, request, error, policy));
     },
   };
+}
+
+/** The attempts after a failed first one, while the failure is retryable and retries are left. */
+async function retryAfter(
+  ctx: ModelCallContext,
+  next: (request: ModelRequest) => Promise<ModelCallOutcome>,
+  request: ModelRequest,
+  failure: unknown,
+  policy: RetryPolicy,
+): Promise<ModelCallOutcome> {
+  let error = failure;
+  for (let attempt = 1; ; attempt++) {
+    if (ctx.firstChunkAt !== undefined || ctx.run.signal?.aborted || !shouldRetry(error, attempt, policy)) throw error;
+    const delayMs = retryDelayMs(attempt, policy, error);
+    ctx.run.emit({ type: 'retry', step: ctx.step.index, attempt, delayMs, error });
+    await sleep(delayMs, ctx.run.signal);
+    ctx.attempts = attempt + 1;
+    try {
+      return await next(request);
+    } catch (again) {
+      error = again;
+    }
+  }
 }

@@ -38,12 +38,14 @@ export const streamEvents: Middleware = {
       ctx.run.emit({ type: 'step-end', step, finish });
     }
   },
-  async wrapModelCall(ctx, next) {
-    const outcome = await next(ctx.request);
-    if (outcome.kind === 'response') {
-      ctx.run.emit({ type: 'usage', step: ctx.step.index, usage: outcome.response.usage, costUsd: outcome.cost?.usd });
-    }
-    return outcome;
+  wrapModelCall(ctx, next) {
+    // A continuation, not an async frame: this layer runs on every model call.
+    return next(ctx.request).then((outcome) => {
+      if (outcome.kind === 'response') {
+        ctx.run.emit({ type: 'usage', step: ctx.step.index, usage: outcome.response.usage, costUsd: outcome.cost?.usd });
+      }
+      return outcome;
+    });
   },
   async wrapToolCall(ctx, next) {
     const step = ctx.step.index;

@@ -221,15 +221,17 @@ export function durableRuns(options: DurableOptions): Durable {
       if (saving) await saving;
       return outcome;
     },
-    async wrapModelCall(ctx, next) {
-      const outcome = await next(ctx.request);
-      if (ctx.purpose === 'step' && outcome.kind === 'response' && outcome.response.toolCalls.length > 0 && !ctx.run.parentCall) {
+    wrapModelCall(ctx, next) {
+      const called = next(ctx.request);
+      // Only a top run's own step calls are checkpointed; the others pass through, with no frame here.
+      if (ctx.purpose !== 'step' || ctx.run.parentCall) return called;
+      return called.then((outcome) => {
+        if (outcome.kind !== 'response' || outcome.response.toolCalls.length === 0) return outcome;
         // The spend is kept before the tools run: a resume redoes this step, and pays again.
         const run = byContext.get(ctx.run) as LiveRun;
         const saving = save(run, record(run, 'running', withSpend(run.checkpoint, ctx.run.state)));
-        if (saving) await saving;
-      }
-      return outcome;
+        return saving ? saving.then(() => outcome) : outcome;
+      });
     },
     onEvent(ctx, event) {
       // A sub-run's events are logged in its parent's log, as the parent's `sub-agent` events.
