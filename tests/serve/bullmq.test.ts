@@ -429,7 +429,10 @@ describe('serve: BullMQ queue input in process', () => {
         return { ok: true, message, result };
       },
     };
-    const short = { url: redis.url, queue: 'stall', lockDurationMs: 500, stalledIntervalMs: 200 };
+    // The first worker's lock must outlast a loaded machine's stall while it holds the job (else
+    // it stalls back to that worker), and lapse soon after its stop; the second's lock must
+    // outlast the run it takes.
+    const short = { url: redis.url, queue: 'stall', lockDurationMs: 1_500, stalledIntervalMs: 200 };
     const first = bullmqInput(short);
     await first.start(never);
     const queue = queueOf('stall');
@@ -438,7 +441,7 @@ describe('serve: BullMQ queue input in process', () => {
     await first.stop(AbortSignal.abort());
     expect(await ((await queue.getJob('stall-1')) as Job).getState()).toBe('active');
 
-    const second = bullmqInput(short);
+    const second = bullmqInput({ ...short, lockDurationMs: 30_000 });
     await second.start(ok);
     await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
     await second.stop();
