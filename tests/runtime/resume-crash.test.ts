@@ -23,7 +23,12 @@ import { LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../suppor
 import type { CrashWorkerConfig } from './crash-worker.js';
 
 const WORKER = fileURLToPath(new URL('./crash-worker.ts', import.meta.url));
-const LEASE_MS = 1_000;
+/**
+ * The workers' run lease, renewed every third of it: a loaded machine stalling a worker for two
+ * thirds of it loses the lease (the run then stops lease-lost before the kill or the cancel), so
+ * it leaves 2 s for a stall.
+ */
+const LEASE_MS = 3_000;
 
 let redis: RedisServer;
 let root: string;
@@ -62,7 +67,7 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
 
 /**
  * Each store, and the lease of the cancelled run: over SQLite the run's heartbeat (every third of
- * its 1 s lease) reads the cancel request; over Redis the lease is 5 minutes, so no heartbeat
+ * its 3 s lease) reads the cancel request; over Redis the lease is 5 minutes, so no heartbeat
  * comes within the test's 30 s: only the pub/sub notice can cancel it.
  */
 const stores: Array<[string, (dir: string) => { spec: string; open: () => Store; cancelLeaseMs: number }]> = [
