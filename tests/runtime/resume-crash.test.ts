@@ -20,6 +20,7 @@ import type { Store } from '../../src/state/store.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { ATTR, SPAN_NAME } from '../../src/tracing/attributes.js';
 import { LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
 
 const WORKER = fileURLToPath(new URL('./crash-worker.ts', import.meta.url));
@@ -68,14 +69,14 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
 /**
  * Each store, and the lease of the cancelled run: over SQLite the run's heartbeat (every third of
  * its 3 s lease) reads the cancel request; over Redis the lease is 5 minutes, so no heartbeat
- * comes within the test's 30 s: only the pub/sub notice can cancel it.
+ * comes within the test's time limit: only the pub/sub notice can cancel it.
  */
 const stores: Array<[string, (dir: string) => { spec: string; open: () => Store; cancelLeaseMs: number }]> = [
   ['SQLite', (dir) => ({ spec: join(dir, 'state.db'), open: () => sqliteStore({ path: join(dir, 'state.db') }), cancelLeaseMs: LEASE_MS })],
   ['Redis', () => ({ spec: redis.url, open: () => redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS }), cancelLeaseMs: 300_000 })],
 ];
 
-describe.each(stores)('a worker killed in the middle of step 2 (%s store)', (name, storeOf) => {
+describe.each(stores)('a worker killed in the middle of step 2 (%s store)', { timeout: CHILD_PROCESS_TEST_MS }, (name, storeOf) => {
   it('is resumed by another process from its last checkpoint: step 1 is not redone, spend adds up, one trace', async () => {
     const dir = mkdtempSync(join(root, `${name}-crash-`));
     const { spec, open } = storeOf(dir);

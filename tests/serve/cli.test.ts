@@ -8,6 +8,7 @@ import { readTraceFile } from '../../src/traces/trace-file.js';
 import { startServeChild, type ServeChild } from './cli-support.js';
 import { postRun } from './http-support.js';
 import { SLOW_TOOL_STARTED } from './slow-agent.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 
 const slowAgent = join(import.meta.dirname, 'slow-agent.ts');
 
@@ -20,7 +21,7 @@ async function traceFile(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'tracebound-serve-cli-')), 'traces.jsonl');
 }
 
-describe('tracebound serve (CLI)', () => {
+describe('tracebound serve (CLI)', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   it('on SIGTERM with 20 runs in flight: finishes all 20, flushes their spans, exits 0', async () => {
     const file = await traceFile();
     const serve = await startServeChild([slowAgent, '--port', '0', '--trace-file', file, '--concurrency', '32'], { SLOW_TOOL_MS: '1500' });
