@@ -93,7 +93,7 @@ function collect(store: Store, runId: string, after?: string) {
   };
 }
 
-describe.each(kinds)('%s store: durable runs', (_name, place) => {
+describe.each(kinds)('%s store: durable runs', (name, place) => {
   let clock: StoreClock;
   let open: Place;
   let store: Store;
@@ -101,7 +101,7 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
   let agentName: string;
 
   beforeEach(() => {
-    clock = storeClock(_name);
+    clock = storeClock(name);
     const at = place(clock);
     open = (options) => {
       const s = at(options);
@@ -320,7 +320,7 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
     const kept = got.entries.map((e) => e.id);
     // Memory is exact; SQLite trims in batches of a tenth; Redis approximately (`MAXLEN ~`,
     // whole stream nodes of 100 entries).
-    const most = { memory: max, sqlite: max + sqliteTrimBatch(max) - 1, redis: max + 100 }[_name as 'memory'];
+    const most = { memory: max, sqlite: max + sqliteTrimBatch(max) - 1, redis: max + 100 }[name as 'memory'];
     expect(kept.length).toBeGreaterThanOrEqual(max);
     expect(kept.length).toBeLessThanOrEqual(most);
     expect(kept).toEqual(ids.slice(ids.length - kept.length));
