@@ -3,8 +3,9 @@ import type { Usage } from './messages.js';
 import { maskError, maskSecrets } from './secrets.js';
 
 /**
- * A definition was wrong: an agent, a tool or a budget policy. Thrown at definition time, so a
- * mistake shows when the module loads, not in the middle of a run.
+ * A definition was wrong: an agent, a tool, a budget policy, or the agents given to `serve()`
+ * (none, or two of one name). Thrown at definition time, so a mistake shows when the module
+ * loads, not in the middle of a run.
  */
 export class DefinitionError extends Error {
   override readonly name = 'DefinitionError';
@@ -73,6 +74,8 @@ export class RunError extends Error {
  * with the validation error, and the second answer failed too. `stopReason: 'error'`. `text` is
  * the last answer as the model gave it; `issues` are zod's (empty when the text was not JSON).
  * Make the schema easier to follow (descriptions, fewer constraints) or use a stronger model.
+ * A model that refused to answer (`reason: 'refusal'`, `text` its refusal) fails at once: asking
+ * again with the same prompt would be refused again; the input is what to look at.
  */
 export class OutputValidationError extends RunError {
   override readonly name = 'OutputValidationError';
@@ -84,10 +87,11 @@ export class OutputValidationError extends RunError {
     /** Why the schema rejected it; empty when the text was not JSON at all. */
     readonly issues: readonly z.core.$ZodIssue[],
     /**
-     * `invalid_json`: the text did not parse; `schema`: the JSON did not validate. (Not `kind`,
-     * which would become the span's `error.type`: that is this error's name.)
+     * `invalid_json`: the text did not parse; `schema`: the JSON did not validate; `refusal`:
+     * the model declined to answer (see `ModelResponse.refusal`). (Not `kind`, which would become
+     * the span's `error.type`: that is this error's name.)
      */
-    readonly reason: 'invalid_json' | 'schema',
+    readonly reason: 'invalid_json' | 'schema' | 'refusal',
   ) {
     super('error', message, progress);
   }

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ZodType } from 'zod';
 import type { Agent } from '../agent.js';
-import type { ServeInput } from '../serve/serve.js';
+import { nameClash, type ServeInput } from '../serve/serve.js';
 import { notZod4 } from '../tool.js';
 import type { TracedRuntimeOptions } from '../telemetry/traced-runtime.js';
 
@@ -80,6 +80,19 @@ function moduleRuntime(path: string, value: unknown): ModuleRuntimeOptions | und
   return value as ModuleRuntimeOptions;
 }
 
+/**
+ * Two agents of one name cannot both be reached: `--agent` and `serve` pick an agent by name.
+ * @throws {UsageError} naming the name, where both agents come from, and what to do
+ */
+function checkNames(path: string, agents: readonly Agent[], where: (agent: Agent) => string): void {
+  const clash = nameClash(agents);
+  if (!clash) return;
+  const [first, second] = clash.map((i) => agents[i] as Agent) as [Agent, Agent];
+  throw new UsageError(
+    `${path} exports two agents named "${first.name}" (${where(first)} and ${where(second)}): --agent and serve pick an agent by name, so give each its own name in agent({ name })`,
+  );
+}
+
 function isAgent(value: unknown): value is Agent {
   const v = value as Partial<Agent> | undefined;
   return !!v && typeof v.name === 'string' && typeof v.model?.generate === 'function' && Array.isArray(v.tools);
@@ -108,8 +121,8 @@ async function importTypeScript(file: string): Promise<Record<string, unknown>> 
 /**
  * Imports an agent module; `.ts` modules go through tsx.
  * @throws {UsageError} when the file is missing, fails to load, has neither a default-exported
- *   agent nor an `agents` array of agents, or exports an `offline`, `inputSchema` or `runtime` of
- *   the wrong shape.
+ *   agent nor an `agents` array of agents, exports two agents of one name, or exports an
+ *   `offline`, `inputSchema` or `runtime` of the wrong shape.
  */
 export async function loadAgentModule(path: string): Promise<AgentModule> {
   const file = resolve(path);
@@ -140,10 +153,12 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   const notSchema = inputSchema === undefined ? undefined : notZod4(inputSchema);
   if (notSchema !== undefined) throw new UsageError(`${path} exports \`inputSchema\` that ${notSchema}`);
   const runtime = moduleRuntime(path, exports.runtime);
+  const agents = [...new Set([fallback, ...(listed ?? [])])];
+  checkNames(path, agents, (agent) => (agent === exports.default ? 'the default export' : `agents[${(listed ?? []).indexOf(agent)}]`));
   return {
     path,
     agent: fallback,
-    agents: [...new Set([fallback, ...(listed ?? [])])],
+    agents,
     ...(runtime ? { runtime } : {}),
     ...(inputSchema ? { inputSchema: inputSchema as ZodType<ServeInput> } : {}),
     ...(typeof exports.input === 'string' ? { input: exports.input } : {}),

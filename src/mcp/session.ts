@@ -17,6 +17,7 @@ import { injectTraceContext } from '../serve/trace-context.js';
 import { ATTR, MCP_ATTR, MCP_ERROR_TYPE, MCP_METHOD, MCP_TRANSPORT, SPAN_NAME, TRACER_NAME } from '../tracing/attributes.js';
 import { activeRuntimeTracer } from '../tracing/span.js';
 import { McpServerError } from './errors.js';
+import { modelToolNames } from './tool-names.js';
 import type { McpTools, McpToolsOptions } from './types.js';
 
 const CLIENT_INFO = { name: 'tracebound', version: '0.1.0' };
@@ -58,7 +59,7 @@ class Session implements McpTools {
       listChanged: {
         tools: {
           onChanged: (error, tools) => {
-            if (error === null && tools !== null) this.tools = tools.map((t) => this.wrap(t));
+            if (error === null && tools !== null) this.tools = this.wrapAll(tools);
           },
         },
       },
@@ -94,7 +95,7 @@ class Session implements McpTools {
       listed.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor !== undefined);
-    this.tools = listed.map((t) => this.wrap(t));
+    this.tools = this.wrapAll(listed);
   }
 
   async close(): Promise<void> {
@@ -106,13 +107,19 @@ class Session implements McpTools {
     await this.client.close();
   }
 
-  /** A tracebound tool calling the MCP tool `info.name`. */
-  private wrap(info: McpToolInfo): Tool {
-    const definition = { name: info.name, description: info.description ?? info.title ?? info.name, parameters: { ...info.inputSchema } as Record<string, unknown> };
+  /** The listed tools as tracebound tools, each named for the model by `modelToolNames`. */
+  private wrapAll(listed: readonly McpToolInfo[]): Tool[] {
+    const names = modelToolNames(listed.map((t) => t.name));
+    return listed.map((t, i) => this.wrap(t, names[i]!));
+  }
+
+  /** A tracebound tool named `name` for the model, calling the MCP tool `info.name`. */
+  private wrap(info: McpToolInfo, name: string): Tool {
+    const definition = { name, description: info.description ?? info.title ?? info.name, parameters: { ...info.inputSchema } as Record<string, unknown> };
     delete definition.parameters.$schema;
     const parameters = z.fromJSONSchema(info.inputSchema as Parameters<typeof z.fromJSONSchema>[0]);
     return Object.freeze({
-      name: info.name,
+      name,
       description: definition.description,
       parameters,
       definition,

@@ -33,7 +33,10 @@ export type McpToolsOptions = (McpStdioServer | McpHttpServer) & {
 /** A connected MCP server's tools. */
 export interface McpTools {
   /**
-   * The server's tools as tracebound tools, for `agent({ tools })`. Listed once at connect, and
+   * The server's tools as tracebound tools, for `agent({ tools })`, each `name` the one the model
+   * calls it by: the server's own, or for a name providers reject (MCP allows dots and 128
+   * characters, and servers list other names with only a warning) a valid one made from it
+   * (`admin.tools.list` -> `admin_tools_list`; see `mcpTools()`). Listed once at connect, and
    * listed again when the server sends `notifications/tools/list_changed`: read the property when
    * defining an agent to get the current list.
    */

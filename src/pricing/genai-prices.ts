@@ -19,7 +19,7 @@ export function genaiPrices(): typeof GenaiPrices {
 
 /**
  * genai-prices provider ids of `gen_ai.provider.name` values its own matching misses (it finds
- * `mistral_ai`, `aws.bedrock`, `gcp.gemini` by itself, not `x_ai`).
+ * `mistral_ai`, `aws.bedrock`, `gcp.gemini` and `gcp.vertex_ai` by itself, not `x_ai`).
  */
 const PROVIDER_IDS: Readonly<Record<string, string>> = { x_ai: 'x-ai' };
 

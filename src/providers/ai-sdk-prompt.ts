@@ -10,15 +10,18 @@ import type {
   LanguageModelV3Prompt,
 } from '@ai-sdk/provider';
 import type { AssistantMessage, Message } from '../messages.js';
+import { googleOptionsName, reasoningOptions, toolCallOptions } from './ai-sdk-metadata.js';
 import type { ModelRequest, ToolDefinition } from './model.js';
 
 /**
  * The call options of one request. Tools go as `function` tools with their JSON Schema;
  * `toolChoice: 'none'` is sent only with tools (the provider's default is `auto`); a structured
- * answer (`request.output`) as the `json` response format with its schema.
+ * answer (`request.output`) as the `json` response format with its schema. Signatures of earlier
+ * answers go back as their parts' `providerOptions` (see ai-sdk-metadata.ts).
+ * @param aiSdkProvider the model's AI SDK `provider` id, which names the key of Gemini's options.
  */
-export function callOptions(request: ModelRequest): LanguageModelV3CallOptions {
-  const options: LanguageModelV3CallOptions = { prompt: promptOf(request) };
+export function callOptions(request: ModelRequest, aiSdkProvider: string): LanguageModelV3CallOptions {
+  const options: LanguageModelV3CallOptions = { prompt: promptOf(request, googleOptionsName(aiSdkProvider)) };
   if (request.tools.length > 0) {
     options.tools = request.tools.map(functionTool);
     if (request.toolChoice === 'none') options.toolChoice = { type: 'none' };
@@ -35,20 +38,20 @@ export function callOptions(request: ModelRequest): LanguageModelV3CallOptions {
   return options;
 }
 
-function promptOf(request: ModelRequest): LanguageModelV3Prompt {
+function promptOf(request: ModelRequest, googleOptions: string): LanguageModelV3Prompt {
   const prompt: LanguageModelV3Prompt = request.system === undefined ? [] : [{ role: 'system', content: request.system }];
-  for (const message of request.messages) prompt.push(toMessage(message));
+  for (const message of request.messages) prompt.push(toMessage(message, googleOptions));
   return prompt;
 }
 
-function toMessage(message: Message): LanguageModelV3Message {
+function toMessage(message: Message, googleOptions: string): LanguageModelV3Message {
   switch (message.role) {
     case 'system':
       return { role: 'system', content: message.content };
     case 'user':
       return { role: 'user', content: [{ type: 'text', text: message.content }] };
     case 'assistant':
-      return assistant(message);
+      return assistant(message, googleOptions);
     case 'tool':
       return {
         role: 'tool',
@@ -66,12 +69,19 @@ function toMessage(message: Message): LanguageModelV3Message {
   }
 }
 
-function assistant(message: AssistantMessage): LanguageModelV3Message {
+function assistant(message: AssistantMessage, googleOptions: string): LanguageModelV3Message {
   const content: Extract<LanguageModelV3Message, { role: 'assistant' }>['content'] = [];
-  for (const part of message.reasoning ?? []) if (part.text !== '') content.push({ type: 'reasoning', text: part.text });
+  for (const part of message.reasoning ?? []) {
+    const providerOptions = reasoningOptions(part);
+    // A redacted block has no text but must go back: its data is the reasoning.
+    if (part.text !== '' || providerOptions) content.push({ type: 'reasoning', text: part.text, ...(providerOptions ? { providerOptions } : {}) });
+  }
   if (message.content !== '') content.push({ type: 'text', text: message.content });
-  // Arguments that never parsed as JSON stay the raw string, so the model sees what it sent.
-  for (const call of message.toolCalls ?? []) content.push({ type: 'tool-call', toolCallId: call.id, toolName: call.name, input: call.arguments });
+  for (const call of message.toolCalls ?? []) {
+    const providerOptions = toolCallOptions(call, googleOptions);
+    // Arguments that never parsed as JSON stay the raw string, so the model sees what it sent.
+    content.push({ type: 'tool-call', toolCallId: call.id, toolName: call.name, input: call.arguments, ...(providerOptions ? { providerOptions } : {}) });
+  }
   return { role: 'assistant', content };
 }
 

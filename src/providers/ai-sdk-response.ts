@@ -11,18 +11,25 @@ import type {
   SharedV3ProviderMetadata,
 } from '@ai-sdk/provider';
 import type { ReasoningPart, ToolCall, Usage } from '../messages.js';
+import { addReasoningMetadata, toolCallSignature } from './ai-sdk-metadata.js';
 import type { FinishReason, ModelResponse, ModelStreamChunk } from './model.js';
 import { parseArguments } from './openai-common.js';
 
-/** A whole generate result (its text, reasoning and client-side tool calls) as a {@link ModelResponse}. */
+/**
+ * A whole generate result (its text, reasoning and client-side tool calls) as a
+ * {@link ModelResponse}, with the signatures its parts carry (see ai-sdk-metadata.ts).
+ */
 export function fromGenerateResult(result: LanguageModelV3GenerateResult): ModelResponse {
   let text = '';
   const reasoning: ReasoningPart[] = [];
   const toolCalls: ToolCall[] = [];
   for (const part of result.content) {
     if (part.type === 'text') text += part.text;
-    else if (part.type === 'reasoning') reasoning.push({ text: part.text });
-    else if (isClientToolCall(part)) toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: parseArguments(part.input) });
+    else if (part.type === 'reasoning') {
+      const kept: ReasoningPart = { text: part.text };
+      addReasoningMetadata(kept, part.providerMetadata);
+      reasoning.push(kept);
+    } else if (isClientToolCall(part)) toolCalls.push(toolCallOf(part));
   }
   const response: ModelResponse = {
     text,
@@ -36,6 +43,14 @@ export function fromGenerateResult(result: LanguageModelV3GenerateResult): Model
   const cost = reportedCostUsd(result.providerMetadata);
   if (cost !== undefined) response.providerCostUsd = cost;
   return response;
+}
+
+/** A client-side tool-call part as a {@link ToolCall}, with Gemini's thought signature when it has one. */
+function toolCallOf(part: Extract<LanguageModelV3Content, { type: 'tool-call' }>): ToolCall {
+  const call: ToolCall = { id: part.toolCallId, name: part.toolName, arguments: parseArguments(part.input) };
+  const signature = toolCallSignature(part.providerMetadata);
+  if (signature !== undefined) call.signature = signature;
+  return call;
 }
 
 /**
@@ -104,7 +119,8 @@ interface StreamState {
   id?: string;
   model?: string;
   text: string;
-  reasoning: string;
+  /** Reasoning blocks by the stream's block id, in the order they started. */
+  reasoning: Map<string, ReasoningPart>;
   /** Streamed tool inputs by the part's id, in the order they started (their `index`). */
   inputs: Map<string, { index: number }>;
   toolCalls: ToolCall[];
@@ -128,7 +144,7 @@ export class StreamErrorPart extends Error {
  * @returns without a `response` when the stream ended with no `finish` part.
  */
 export async function* assembleStream(parts: ReadableStream<LanguageModelV3StreamPart>): AsyncGenerator<ModelStreamChunk, boolean> {
-  const state: StreamState = { text: '', reasoning: '', inputs: new Map(), toolCalls: [] };
+  const state: StreamState = { text: '', reasoning: new Map(), inputs: new Map(), toolCalls: [] };
   const reader = parts.getReader();
   try {
     for (;;) {
@@ -151,9 +167,17 @@ function apply(state: StreamState, part: LanguageModelV3StreamPart): ModelStream
     case 'text-delta':
       state.text += part.delta;
       return part.delta ? [{ type: 'text-delta', text: part.delta }] : [];
-    case 'reasoning-delta':
-      state.reasoning += part.delta;
+    case 'reasoning-start':
+    case 'reasoning-end':
+      addReasoningMetadata(reasoningBlock(state, part.id), part.providerMetadata);
+      return [];
+    case 'reasoning-delta': {
+      // Anthropic sends a thinking block's signature as a delta without text.
+      const block = reasoningBlock(state, part.id);
+      block.text += part.delta;
+      addReasoningMetadata(block, part.providerMetadata);
       return part.delta ? [{ type: 'reasoning-delta', text: part.delta }] : [];
+    }
     case 'tool-input-start': {
       if (part.providerExecuted === true) return [];
       const index = state.inputs.size;
@@ -166,7 +190,7 @@ function apply(state: StreamState, part: LanguageModelV3StreamPart): ModelStream
     }
     case 'tool-call': {
       if (!isClientToolCall(part)) return [];
-      state.toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: parseArguments(part.input) });
+      state.toolCalls.push(toolCallOf(part));
       if (state.inputs.has(part.toolCallId)) return [];
       const index = state.inputs.size;
       state.inputs.set(part.toolCallId, { index });
@@ -187,6 +211,16 @@ function apply(state: StreamState, part: LanguageModelV3StreamPart): ModelStream
   }
 }
 
+/** The reasoning block `id` of a stream, started when first seen. */
+function reasoningBlock(state: StreamState, id: string): ReasoningPart {
+  let block = state.reasoning.get(id);
+  if (!block) {
+    block = { text: '' };
+    state.reasoning.set(id, block);
+  }
+  return block;
+}
+
 function streamedResponse(state: StreamState, finish: Extract<LanguageModelV3StreamPart, { type: 'finish' }>): ModelResponse {
   const response: ModelResponse = {
     text: state.text,
@@ -196,7 +230,8 @@ function streamedResponse(state: StreamState, finish: Extract<LanguageModelV3Str
   };
   if (state.id !== undefined) response.id = state.id;
   if (state.model !== undefined) response.model = state.model;
-  if (state.reasoning !== '') response.reasoning = [{ text: state.reasoning }];
+  const reasoning = [...state.reasoning.values()].filter((r) => r.text !== '' || r.signature !== undefined || r.redacted !== undefined);
+  if (reasoning.length > 0) response.reasoning = reasoning;
   const cost = reportedCostUsd(finish.providerMetadata);
   if (cost !== undefined) response.providerCostUsd = cost;
   return response;

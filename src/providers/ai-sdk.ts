@@ -55,6 +55,8 @@ export function providerName(aiSdkProvider: string): string {
  *   from genai-prices by provider and the model that answered (`response.modelId`, else the
  *   model's `modelId`), or at the cost the provider reports (the AI Gateway, OpenRouter), with
  *   `gen_ai.usage.cost.source` = `provider`.
+ * - Anthropic's thinking signatures and Gemini's function-call thought signatures are kept on the
+ *   messages and sent back as the provider package expects (see ai-sdk-metadata.ts).
  * - Failures are {@link ModelCallError}s, classified from the specification's `APICallError`
  *   (status, `retry-after`); see `toModelCallError` in ai-sdk-errors.ts.
  *
@@ -78,7 +80,7 @@ export function aiSdk(languageModel: LanguageModelV3, opts: AiSdkOptions = {}): 
     structuredOutput: true,
     async generate(request: ModelRequest): Promise<ModelResponse> {
       try {
-        return fromGenerateResult(await languageModel.doGenerate(callOptions(request)));
+        return fromGenerateResult(await languageModel.doGenerate(callOptions(request, languageModel.provider)));
       } catch (err) {
         throw await toModelCallError(provider, err, request.signal);
       }
@@ -86,7 +88,7 @@ export function aiSdk(languageModel: LanguageModelV3, opts: AiSdkOptions = {}): 
     async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
       let finished: boolean;
       try {
-        const { stream } = await languageModel.doStream(callOptions(request));
+        const { stream } = await languageModel.doStream(callOptions(request, languageModel.provider));
         finished = yield* assembleStream(stream);
       } catch (err) {
         throw await toModelCallError(provider, err, request.signal);

@@ -30,6 +30,28 @@ export const RETRYABLE_KINDS: readonly ModelErrorKind[] = ['rate_limit', 'overlo
 
 const RETRYABLE: ReadonlySet<ModelErrorKind> = new Set(RETRYABLE_KINDS);
 
+/** Every {@link ModelErrorKind}; a Record so the compiler flags a kind added to the type and not here. */
+const KINDS: Record<ModelErrorKind, true> = {
+  rate_limit: true,
+  overloaded: true,
+  server_error: true,
+  connection: true,
+  timeout: true,
+  authentication: true,
+  permission: true,
+  invalid_request: true,
+  context_length_exceeded: true,
+  not_found: true,
+  aborted: true,
+  stream_error: true,
+  response_invalid: true,
+};
+
+/** Whether `value` is a {@link ModelErrorKind}, e.g. the `error.type` of a recorded failed call. */
+export function isModelErrorKind(value: string): value is ModelErrorKind {
+  return Object.hasOwn(KINDS, value);
+}
+
 /**
  * Base class of every model call failure. Known API keys are masked in its message and in its
  * `cause` chain (a provider or proxy may echo the key in an error body): see secrets.ts.

@@ -1,6 +1,5 @@
 import type * as GenaiModule from '@google/genai';
 import { AuthenticationError, ContextLengthExceededError, ModelCallError, kindForStatus, type ModelErrorKind } from './errors.js';
-import { GEMINI_PROVIDER } from './google-response.js';
 
 /** The `@google/genai` module as `import()` gives it; loaded on a model's first call (google.ts). */
 export type GenaiSdk = typeof GenaiModule;
@@ -19,7 +18,8 @@ const PROMPT_TOO_LONG = /input token count.*exceeds the maximum/i;
 /**
  * Maps anything a `@google/genai` call throws to a {@link ModelCallError}; the original error is
  * kept as `cause`. An error that already is a `ModelCallError` is returned as is. `sdk` is the
- * loaded SDK module whose `ApiError` is matched (the SDK is imported lazily, not here).
+ * loaded SDK module whose `ApiError` is matched (the SDK is imported lazily, not here); `provider`
+ * the `gen_ai.provider.name` the error names (`gcp.gemini`, or `gcp.vertex_ai` for a Vertex AI client).
  *
  * - any failure once `signal` is aborted → `aborted`; another abort (a client's own
  *   `httpOptions.timeout`) → `timeout`
@@ -36,15 +36,15 @@ const PROMPT_TOO_LONG = /input token count.*exceeds the maximum/i;
  *
  * Known API keys are masked by `ModelCallError` itself (see secrets.ts).
  */
-export function toModelCallError(sdk: GenaiSdk, err: unknown, signal?: AbortSignal): ModelCallError {
+export function toModelCallError(sdk: GenaiSdk, err: unknown, provider: string, signal?: AbortSignal): ModelCallError {
   if (err instanceof ModelCallError) return err;
   if (signal?.aborted === true) {
-    return new ModelCallError(describe('aborted', undefined, 'request aborted'), { kind: 'aborted', provider: GEMINI_PROVIDER, cause: err });
+    return new ModelCallError(describe(provider, 'aborted', undefined, 'request aborted'), { kind: 'aborted', provider, cause: err });
   }
-  if (err instanceof sdk.ApiError) return fromApiError(err);
+  if (err instanceof sdk.ApiError) return fromApiError(err, provider);
   const detail = err instanceof Error ? err.message : String(err);
   const kind = transportKind(err, detail);
-  return new ModelCallError(describe(kind, undefined, detail), { kind, provider: GEMINI_PROVIDER, cause: err });
+  return new ModelCallError(describe(provider, kind, undefined, detail), { kind, provider, cause: err });
 }
 
 /**
@@ -59,15 +59,15 @@ function transportKind(err: unknown, detail: string): ModelErrorKind {
   return 'connection';
 }
 
-function fromApiError(err: GenaiModule.ApiError): ModelCallError {
+function fromApiError(err: GenaiModule.ApiError, provider: string): ModelCallError {
   const status = err.status;
   const body = parseBody(err.message);
   const kind = kindForStatus(status);
   const detail = body?.error?.message ?? err.message;
-  const opts = { kind, provider: GEMINI_PROVIDER, status, retryAfterMs: retryDelayMs(body), cause: err };
-  const message = describe(kind, status, body?.error?.status ? `${body.error.status}: ${detail}` : detail);
+  const opts = { kind, provider, status, retryAfterMs: retryDelayMs(body), cause: err };
+  const message = describe(provider, kind, status, body?.error?.status ? `${body.error.status}: ${detail}` : detail);
   if (status === 400 && PROMPT_TOO_LONG.test(detail)) {
-    return new ContextLengthExceededError(describe('context_length_exceeded', status, detail), { ...opts, kind: 'context_length_exceeded' });
+    return new ContextLengthExceededError(describe(provider, 'context_length_exceeded', status, detail), { ...opts, kind: 'context_length_exceeded' });
   }
   if (kind === 'authentication') return new AuthenticationError(message, opts);
   return new ModelCallError(message, opts);
@@ -98,6 +98,6 @@ function retryDelayMs(body: GoogleErrorBody | undefined): number | undefined {
   return match ? Math.round(Number(match[1]) * 1000) : undefined;
 }
 
-function describe(kind: ModelErrorKind, status: number | undefined, detail: string): string {
-  return `${GEMINI_PROVIDER} ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
+function describe(provider: string, kind: ModelErrorKind, status: number | undefined, detail: string): string {
+  return `${provider} ${kind}${status !== undefined ? ` (HTTP ${status})` : ''}: ${detail}`;
 }

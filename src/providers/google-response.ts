@@ -5,8 +5,16 @@ import type { FinishReason, ModelResponse } from './model.js';
 import { z } from 'zod';
 import { checkShape, lazySchema, tokens } from './shape.js';
 
-/** `gen_ai.provider.name` of Gemini over the Gemini API: the semconv well-known value `gcp.gemini`. */
+/**
+ * `gen_ai.provider.name` of Gemini over the Gemini API: the semconv well-known value `gcp.gemini`
+ * ("used when accessing the 'generativelanguage.googleapis.com' endpoint", GenAI registry).
+ */
 export const GEMINI_PROVIDER = 'gcp.gemini';
+/**
+ * `gen_ai.provider.name` of Gemini over Vertex AI: the semconv well-known value `gcp.vertex_ai`
+ * ("used when accessing the 'aiplatform.googleapis.com' endpoint", GenAI registry).
+ */
+export const VERTEX_PROVIDER = 'gcp.vertex_ai';
 
 /** What to check when an answer is not Gemini's shape (see shape.ts). */
 export const GEMINI_SHAPE_HINT =
@@ -40,14 +48,13 @@ const responseShape = lazySchema(() => z.object({
 const wholeResponseShape = lazySchema(() =>
   responseShape().refine((r) => r.candidates !== undefined || r.promptFeedback !== undefined, 'has neither candidates nor promptFeedback'),
 );
-const RESPONSE = { provider: GEMINI_PROVIDER, what: 'GenerateContentResponse', hint: GEMINI_SHAPE_HINT };
-
 /**
  * Checks one stream event (`whole` false) or a whole answer against the fields tracebound reads.
+ * @param provider the `gen_ai.provider.name` the error names (`gcp.gemini` or `gcp.vertex_ai`)
  * @throws {ModelCallError} `response_invalid` when it is not the documented shape.
  */
-export function checkGeminiResponse(response: GenerateContentResponse, whole: boolean): void {
-  checkShape(whole ? wholeResponseShape() : responseShape(), response, RESPONSE);
+export function checkGeminiResponse(response: GenerateContentResponse, whole: boolean, provider: string): void {
+  checkShape(whole ? wholeResponseShape() : responseShape(), response, { provider, what: 'GenerateContentResponse', hint: GEMINI_SHAPE_HINT });
 }
 
 /**
@@ -135,10 +142,11 @@ export function reasoningOf(parts: ContentParts): { reasoning?: ReasoningPart[] 
 
 /**
  * Converts a whole (non-streamed) `generateContent` response.
+ * @param provider the `gen_ai.provider.name` an error names
  * @throws {ModelCallError} `response_invalid` when it is not the documented shape.
  */
-export function fromGeminiResponse(response: GenerateContentResponse): ModelResponse {
-  checkGeminiResponse(response, true);
+export function fromGeminiResponse(response: GenerateContentResponse, provider: string): ModelResponse {
+  checkGeminiResponse(response, true, provider);
   const candidate = response.candidates?.[0];
   const parts = fromParts(candidate?.content?.parts ?? []);
   return {

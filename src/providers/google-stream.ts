@@ -21,6 +21,9 @@ export class GeminiStreamAssembler {
   private blockReason: string | undefined;
   private readonly parts: ContentParts = { text: '', toolCalls: [], thoughts: '' };
 
+  /** @param provider the `gen_ai.provider.name` an error names (`gcp.gemini` or `gcp.vertex_ai`) */
+  constructor(private readonly provider: string) {}
+
   /** Whether an event with a `finishReason` (or a blocked prompt) arrived: a stream without one was cut short. */
   get completed(): boolean {
     return this.finishReason !== undefined || this.blockReason !== undefined;
@@ -31,7 +34,7 @@ export class GeminiStreamAssembler {
    * @throws {ModelCallError} `response_invalid` for an event that is not the documented shape.
    */
   apply(event: GenerateContentResponse): ModelStreamChunk[] {
-    checkGeminiResponse(event, false);
+    checkGeminiResponse(event, false, this.provider);
     this.id ??= event.responseId;
     this.model ??= event.modelVersion;
     if (event.usageMetadata) this.usage = event.usageMetadata;

@@ -2,7 +2,7 @@ import type { GoogleGenAI, GoogleGenAIOptions, ThinkingConfig } from '@google/ge
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk } from './model.js';
 import { AuthenticationError, ModelCallError } from './errors.js';
 import { toGeminiParams } from './google-request.js';
-import { fromGeminiResponse, GEMINI_PROVIDER } from './google-response.js';
+import { fromGeminiResponse, GEMINI_PROVIDER, VERTEX_PROVIDER } from './google-response.js';
 import { GeminiStreamAssembler } from './google-stream.js';
 import { toModelCallError, type GenaiSdk } from './google-errors.js';
 import { geminiTokenCounting } from './google-tokens.js';
@@ -22,8 +22,11 @@ export interface GoogleModelOptions {
   /**
    * A client to use as is (its own HTTP options: a timeout, headers). tracebound still retries
    * transient errors itself, so a client with `httpOptions.retryOptions` retries twice. A Vertex
-   * AI client works too, but its calls are still reported as `gcp.gemini`, and `server` still
-   * comes from `baseURL`.
+   * AI client (`new GoogleGenAI({ vertexai: true, ... })`, or one the SDK put in Vertex mode from
+   * `GOOGLE_GENAI_USE_VERTEXAI`: its `vertexai` is true) is reported as `gcp.vertex_ai` and priced
+   * as genai-prices prices Vertex (its `google` provider, which matches ids containing `vertex`).
+   * `server` still comes from `baseURL` (the SDK does not expose the client's URL): pass the
+   * client's host there too, e.g. `https://us-central1-aiplatform.googleapis.com`.
    */
   client?: GoogleGenAI;
   /** `config.thinkingConfig` of every request (e.g. `{ includeThoughts: true }` for thought summaries, `thinkingBudget` in tokens). */
@@ -47,9 +50,11 @@ function loadSdk(): Promise<GenaiSdk> {
  * A {@link Model} over the Gemini API (`models/{model}:generateContent` and
  * `:streamGenerateContent?alt=sse`) through the official `@google/genai` SDK.
  *
- * - `provider` is `gcp.gemini`, the semconv value of `gen_ai.provider.name` for the Gemini API; it
- *   prices from `@pydantic/genai-prices`, whose `google` provider matches provider ids that contain
- *   `gemini`.
+ * - `provider` is `gcp.gemini`, the semconv value of `gen_ai.provider.name` for the Gemini API, or
+ *   `gcp.vertex_ai` for a given Vertex AI `client`; both price from `@pydantic/genai-prices`,
+ *   whose `google` provider matches provider ids that contain `gemini` or `vertex`. A client
+ *   built here always talks to the Gemini API (`vertexai: false`, whatever
+ *   `GOOGLE_GENAI_USE_VERTEXAI` says), as `provider` and `server` report.
  * - The SDK is imported and its client built on the first call, so defining an agent needs no API
  *   key and loads nothing. A client built here does not retry (the SDK's default without
  *   `retryOptions`): tracebound's runtime retries 429 (after the error's `RetryInfo.retryDelay`),
@@ -72,6 +77,7 @@ function loadSdk(): Promise<GenaiSdk> {
 export function google(modelId: string, opts: GoogleModelOptions = {}): Model {
   registerSecret(opts.apiKey);
   let client: GoogleGenAI | undefined = opts.client;
+  const provider = opts.client?.vertexai === true ? VERTEX_PROVIDER : GEMINI_PROVIDER;
 
   const getClient = (loaded: GenaiSdk): GoogleGenAI => (client ??= new loaded.GoogleGenAI(clientOptions(opts)));
 
@@ -79,31 +85,31 @@ export function google(modelId: string, opts: GoogleModelOptions = {}): Model {
     const loaded = await loadSdk();
     try {
       const response = await getClient(loaded).models.generateContent(toGeminiParams(modelId, request, opts.thinkingConfig));
-      return fromGeminiResponse(response);
+      return fromGeminiResponse(response, provider);
     } catch (err) {
-      throw toModelCallError(loaded, err, request.signal);
+      throw toModelCallError(loaded, err, provider, request.signal);
     }
   }
 
   async function* stream(request: ModelRequest): AsyncGenerator<ModelStreamChunk> {
     const loaded = await loadSdk();
-    const assembler = new GeminiStreamAssembler();
+    const assembler = new GeminiStreamAssembler(provider);
     try {
       const events = await getClient(loaded).models.generateContentStream(toGeminiParams(modelId, request, opts.thinkingConfig));
       for await (const event of untilAborted(events, request.signal)) yield* assembler.apply(event);
     } catch (err) {
-      throw toModelCallError(loaded, err, request.signal);
+      throw toModelCallError(loaded, err, provider, request.signal);
     }
-    if (request.signal?.aborted === true) throw toModelCallError(loaded, request.signal.reason, request.signal);
+    if (request.signal?.aborted === true) throw toModelCallError(loaded, request.signal.reason, provider, request.signal);
     // The stream's last event carries the finishReason; a body that ends before it was cut short.
     if (!assembler.completed) {
-      throw new ModelCallError(`${GEMINI_PROVIDER} connection: the stream ended before a finishReason`, { kind: 'connection', provider: GEMINI_PROVIDER });
+      throw new ModelCallError(`${provider} connection: the stream ended before a finishReason`, { kind: 'connection', provider });
     }
     yield { type: 'response', response: assembler.response() };
   }
 
   return {
-    provider: GEMINI_PROVIDER,
+    provider,
     modelId,
     server: serverOf(opts.baseURL ?? process.env['GOOGLE_GEMINI_BASE_URL'] ?? DEFAULT_BASE_URL),
     // `request.output` goes as responseJsonSchema (see google-request.ts).
@@ -129,7 +135,9 @@ function clientOptions(opts: GoogleModelOptions): GoogleGenAIOptions {
     );
   }
   registerSecret(apiKey);
-  return { apiKey, ...(opts.baseURL !== undefined ? { httpOptions: { baseUrl: opts.baseURL } } : {}) };
+  // `vertexai: false` explicitly: left out, the SDK reads GOOGLE_GENAI_USE_VERTEXAI and may send
+  // the Gemini API key to Vertex AI (express mode) while the calls are reported as `gcp.gemini`.
+  return { apiKey, vertexai: false, ...(opts.baseURL !== undefined ? { httpOptions: { baseUrl: opts.baseURL } } : {}) };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

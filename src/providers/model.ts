@@ -64,6 +64,15 @@ export interface ModelResponse {
   toolCalls: ToolCall[];
   reasoning?: ReasoningPart[];
   finishReason: FinishReason;
+  /**
+   * The model's refusal, when it declined to answer: OpenAI's `message.refusal` (chat) or
+   * `refusal` content part (Responses), which Structured Outputs sends instead of the JSON
+   * (platform.openai.com/docs/guides/structured-outputs, "Refusals"). `text` holds the same
+   * words, so an agent without an `output` schema answers with them; a typed agent fails with
+   * `OutputValidationError` (reason `refusal`). (Anthropic's `stop_reason: "refusal"` is the
+   * finish reason `content_filter`, its text possibly a partial answer: not a refusal's words.)
+   */
+  refusal?: string;
   /** Usage of this call, in the GenAI conventions' terms (see {@link Usage}). */
   usage: Usage;
   /** Cost in USD when the provider itself reports one; tracebound prices the call otherwise. */

@@ -36,6 +36,7 @@ const completionShape = lazySchema(() => z.object({
     z.object({
       message: z.object({
         content: z.string().nullish(),
+        refusal: z.string().nullish(),
         tool_calls: z.array(byType({ function: z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) }) })).nullish(),
       }),
       finish_reason: z.string().nullish(),
@@ -51,6 +52,7 @@ const chunkShape = lazySchema(() => z.object({
       index: z.number().int(),
       delta: z.object({
         content: z.string().nullish(),
+        refusal: z.string().nullish(),
         tool_calls: z
           .array(
             z.object({
@@ -127,12 +129,14 @@ export function fromChatCompletion(completion: ChatCompletion): ModelResponse {
   const toolCalls: ToolCall[] = (choice?.message.tool_calls ?? []).flatMap((call) =>
     call.type === 'function' ? [{ id: call.id, name: call.function.name, arguments: parseArguments(call.function.arguments) }] : [],
   );
+  const refusal = choice?.message.refusal ?? undefined;
   return {
     id: completion.id,
     model: completion.model,
-    text: choice?.message.content ?? '',
+    text: choice?.message.content ?? refusal ?? '',
     toolCalls,
     finishReason: chatFinishReason(choice?.finish_reason ?? null),
+    ...(refusal !== undefined ? { refusal } : {}),
     usage: chatUsage(completion.usage),
     ...reportedCost(completion.usage),
   };
@@ -183,6 +187,7 @@ interface ChatStreamState {
   id?: string;
   model?: string;
   text: string;
+  refusal?: string;
   drafts: Map<number, ToolDraft>;
   finishReason?: string;
   usage?: CompletionUsage;
@@ -222,6 +227,12 @@ function applyChunk(state: ChatStreamState, chunk: ChatCompletionChunk): ModelSt
     state.text += choice.delta.content;
     out.push({ type: 'text-delta', text: choice.delta.content });
   }
+  if (choice.delta.refusal) {
+    // A refusal streams instead of content: it is the answer's text as well (see ModelResponse.refusal).
+    state.refusal = (state.refusal ?? '') + choice.delta.refusal;
+    state.text += choice.delta.refusal;
+    out.push({ type: 'text-delta', text: choice.delta.refusal });
+  }
   for (const call of choice.delta.tool_calls ?? []) out.push(...applyToolDelta(state.drafts, call));
   return out;
 }
@@ -254,6 +265,7 @@ function streamedResponse(state: ChatStreamState): ModelResponse {
     text: state.text,
     toolCalls,
     finishReason: chatFinishReason(state.finishReason ?? null),
+    ...(state.refusal !== undefined ? { refusal: state.refusal } : {}),
     usage: chatUsage(state.usage),
     ...reportedCost(state.usage),
   };

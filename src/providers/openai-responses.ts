@@ -27,7 +27,7 @@ const responseShape = lazySchema(() => z.object({
   error: z.object({ message: z.string().nullish() }).nullish(),
   output: z.array(
     byType({
-      message: z.object({ content: z.array(byType({ output_text: z.object({ text: z.string() }) })) }),
+      message: z.object({ content: z.array(byType({ output_text: z.object({ text: z.string() }), refusal: z.object({ refusal: z.string() }) })) }),
       function_call: z.object({ call_id: z.string(), name: z.string(), arguments: z.string() }),
       reasoning: z.object({ summary: z.array(z.object({ text: z.string() })) }),
     }),
@@ -44,6 +44,7 @@ const responseShape = lazySchema(() => z.object({
 }));
 const eventShape = lazySchema(() => byType({
   'response.output_text.delta': z.object({ delta: z.string() }),
+  'response.refusal.delta': z.object({ delta: z.string() }),
   'response.reasoning_summary_text.delta': z.object({ delta: z.string() }),
   'response.output_item.added': z.object({
     output_index: z.number().int(),
@@ -102,7 +103,8 @@ export async function* streamResponses(client: OpenAI, modelId: string, request:
 }
 
 /**
- * Converts a Responses object: text from `message` items' `output_text` parts, tool calls from
+ * Converts a Responses object: text from `message` items' `output_text` and `refusal` parts (a
+ * refusal also goes to `refusal`), tool calls from
  * `function_call` items (id = `call_id`, which `function_call_output` must answer), one
  * reasoning part per `reasoning` item (its summary texts joined by blank lines).
  * @throws {ModelCallError} `stream_error` when the response has `status: failed`;
@@ -112,11 +114,19 @@ export function fromResponse(response: Response): ModelResponse {
   checkShape(responseShape(), response, RESPONSE);
   if (response.status === 'failed') throw reportedError(response.error?.message ?? 'response failed');
   const text: string[] = [];
+  const refusals: string[] = [];
   const toolCalls: ToolCall[] = [];
   const reasoning: ReasoningPart[] = [];
   for (const item of response.output) {
     if (item.type === 'message') {
-      for (const part of item.content) if (part.type === 'output_text') text.push(part.text);
+      for (const part of item.content) {
+        if (part.type === 'output_text') text.push(part.text);
+        // A refusal part comes instead of the text: it is the answer's text as well (see ModelResponse.refusal).
+        else if (part.type === 'refusal') {
+          text.push(part.refusal);
+          refusals.push(part.refusal);
+        }
+      }
     } else if (item.type === 'function_call') {
       toolCalls.push({ id: item.call_id, name: item.name, arguments: parseArguments(item.arguments) });
     } else if (item.type === 'reasoning') {
@@ -130,6 +140,7 @@ export function fromResponse(response: Response): ModelResponse {
     toolCalls,
     ...(reasoning.length > 0 ? { reasoning } : {}),
     finishReason: responsesFinishReason(response, toolCalls.length > 0),
+    ...(refusals.length > 0 ? { refusal: refusals.join('') } : {}),
     usage: responsesUsage(response.usage),
   };
 }
@@ -181,6 +192,7 @@ export async function* assembleResponsesStream(
     checkShape(eventShape(), event, EVENT);
     switch (event.type) {
       case 'response.output_text.delta':
+      case 'response.refusal.delta':
         yield { type: 'text-delta', text: event.delta };
         break;
       case 'response.reasoning_summary_text.delta':

@@ -360,6 +360,8 @@ function recordedModelCall(at: At, purpose: RecordedModelCall['purpose'], tools:
   const costUsd = optNumber(at, ATTR.costAmount);
   return {
     purpose,
+    provider: reqString(at, ATTR.providerName),
+    model: reqString(at, ATTR.requestModel),
     request: {
       ...(system !== undefined ? { system } : {}),
       messages,

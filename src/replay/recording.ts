@@ -19,6 +19,13 @@ export interface RecordedSource {
 export interface RecordedModelCall {
   /** `step`: the step's own call; `summary`: a summarising call made while compressing context. */
   purpose: 'step' | 'summary';
+  /**
+   * The model the call went to (`gen_ai.provider.name`, `gen_ai.request.model` of its `chat`
+   * span): the run's model, or for a `fallback()` the one tried. A step whose call failed and
+   * went on to the next model holds both calls, the failed one first.
+   */
+  provider: string;
+  model: string;
   request: {
     system?: string;
     messages: Message[];
@@ -37,7 +44,7 @@ export interface RecordedModelCall {
     finishReason: FinishReason;
     usage: Usage;
   };
-  /** `error.type` of a failed call. */
+  /** `error.type` of a failed call: a `ModelErrorKind` for a provider's error, else the error's name. */
   error?: string;
   /** USD cost recorded on the span (`gen_ai.usage.cost.amount`), when priced. */
   costUsd?: number;

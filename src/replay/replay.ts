@@ -10,13 +10,14 @@
  */
 import { agent as defineAgent, subAgentOf, type Agent } from '../agent.js';
 import type { Message } from '../messages.js';
-import { ModelCallError } from '../providers/errors.js';
+import { isModelErrorKind, ModelCallError } from '../providers/errors.js';
+import { fallback, fallbackPlan } from '../providers/fallback.js';
 import type { Model, ModelRequest, ModelResponse, ModelStreamChunk, ToolDefinition } from '../providers/model.js';
 import type { RunResult } from '../runtime/events.js';
 import { createRuntime } from '../create-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ToolError } from '../runtime/tools.js';
-import { tool as defineTool, type Tool } from '../tool.js';
+import { tool as defineTool, type SubRunResult, type Tool } from '../tool.js';
 import { ATTR } from '../tracing/attributes.js';
 import { semconvMessages } from '../tracing/instrumentation.js';
 import { diffValues, show, type ValueDifference } from './diff.js';
@@ -28,6 +29,10 @@ export type DifferenceKind =
   | 'request.system'
   | 'request.messages'
   | 'request.tools'
+  /** A call of today's `fallback()` went to another model than the recorded call did. */
+  | 'request.model'
+  /** The recording went on with another model after a failed call; today's agent did not. */
+  | 'fallback'
   | 'tool.missing'
   | 'tool.outcome'
   | 'steps';
@@ -217,6 +222,16 @@ class ReplayState {
     if (found.length && this.strict) throw this.stop();
   }
 
+  /**
+   * Records differences after which today's run cannot go on (nothing recorded to answer with, or
+   * it failed where the recording did not), and stops the replay in any mode.
+   * @returns the error to throw
+   */
+  stopWith(found: readonly Difference[]): ReplayDivergenceError {
+    this.differences.push(...found);
+    return this.stop();
+  }
+
   /** Stops the replayed run with the differences so far; returns the error to throw. */
   stop(): ReplayDivergenceError {
     this.error ??= new ReplayDivergenceError(this.differences, this.top, formatReport(this.top, this.differences));
@@ -225,7 +240,44 @@ class ReplayState {
   }
 }
 
-/** A model that serves a recorded run's responses in order, comparing each request. */
+/** A recorded model call and its step. */
+interface RecordedEntry {
+  step: number;
+  call: RecordedModelCall;
+  /** Whether the step compressed its context (its conversation changed before its end). */
+  compressed: boolean;
+}
+
+/** A served recorded failure: the call, the request it failed on and the model it went to. */
+interface ServedFailure {
+  entry: RecordedEntry;
+  request: ModelRequest;
+  tried: Model | undefined;
+}
+
+/** A model's `provider:modelId`, as reports name it. */
+const modelName = (provider: string, modelId: string) => `${provider}:${modelId}`;
+
+/**
+ * The error a recorded failed call is replayed with, so today's retries and `fallback()` decide on
+ * it as they did live: a {@link ModelCallError} of the recorded kind, else an error of the recorded
+ * name (a replayed span's `error.type` is the recorded one). It asks for no delay: a retry of it
+ * fails at once, as the recording says it did.
+ */
+function recordedFailure(call: RecordedModelCall, provider: string): Error {
+  const type = call.error ?? '_OTHER';
+  const message = `recorded call failed (${type})`;
+  if (isModelErrorKind(type)) return new ModelCallError(message, { kind: type, provider, retryAfterMs: 0 });
+  return Object.assign(new Error(message), { name: type });
+}
+
+/**
+ * Serves a recorded run's model calls in order, comparing each request. Today's agent gets it as
+ * its model, or, when its model is a `fallback()`, a fallback of the same error kinds over one
+ * stand-in per model ({@link modelFor}). A recorded failed call is replayed as that failure, again
+ * for each retry, so today's retries and fallback run as they did live and the next model is
+ * served the call the recording went on with.
+ */
 class ReplayModel implements Model {
   readonly provider: string;
   readonly modelId: string;
@@ -234,9 +286,11 @@ class ReplayModel implements Model {
   /** As today's agent's model: whether a typed agent's schema goes in the system prompt is decided as it was live. */
   readonly structuredOutput?: boolean;
   private next = 0;
-  private readonly calls: { step: number; call: RecordedModelCall; compressed: boolean }[];
+  private readonly calls: RecordedEntry[];
   /** The messages of the previous request: a run resends them, so only new ones need comparing. */
   private previous: readonly Message[] = [];
+  /** The last call served, when it was a recorded failure: a retry of it fails again. */
+  private failed: ServedFailure | undefined;
 
   /**
    * @param run the recorded run (or sub-run) whose model calls it serves
@@ -258,6 +312,32 @@ class ReplayModel implements Model {
     this.calls = run.steps.flatMap((s) => s.modelCalls.map((call) => ({ step: s.index, call, compressed: s.compression !== undefined })));
   }
 
+  /**
+   * The model to give today's agent, whose model is `today`: this one, or for a `fallback()` a
+   * fallback of the same kinds over a stand-in of each of its models (see {@link standIn}).
+   */
+  modelFor(today: Model): Model {
+    const plan = fallbackPlan(today);
+    return plan ? fallback(plan.models.map((m) => this.standIn(m)), { on: [...plan.on] }) : this;
+  }
+
+  /**
+   * A stand-in for one model of today's fallback: named and counting as that model, served from
+   * this recording; each call is also compared with the model the recorded call went to.
+   */
+  private standIn(today: Model): Model {
+    const generate = (request: ModelRequest) => this.serve(request, today);
+    return {
+      provider: today.provider,
+      modelId: today.modelId,
+      ...(today.structuredOutput !== undefined ? { structuredOutput: today.structuredOutput } : {}),
+      ...(today.countTokens ? { countTokens: today.countTokens.bind(today) } : {}),
+      ...(today.tokenUpperBound ? { tokenUpperBound: today.tokenUpperBound.bind(today) } : {}),
+      generate,
+      stream: (request) => streamOf(() => generate(request)),
+    };
+  }
+
   /** Recorded model calls today's run did not make. */
   unused(): number {
     return this.calls.length - this.next;
@@ -268,14 +348,43 @@ class ReplayModel implements Model {
     return Math.min(this.next, this.calls.length);
   }
 
-  async generate(request: ModelRequest): Promise<ModelResponse> {
+  /**
+   * When today's run failed on a recorded failure that the recording went on from with another
+   * model (a `fallback()`), the difference: today's agent did not fall back there.
+   */
+  missedFallback(): Difference[] {
+    const failed = this.failed?.entry;
+    const then = this.calls[this.next];
+    if (!failed || !then || then.step !== failed.step || then.call.purpose !== failed.call.purpose) return [];
+    const from = modelName(failed.call.provider, failed.call.model);
+    const to = modelName(then.call.provider, then.call.model);
+    const summary = `the call to ${from} failed (${failed.call.error ?? 'error'}) and the recording went on with ${to}; today's agent does not fall back`;
+    return placed(this.within, [{ kind: 'fallback', step: failed.step, summary, values: [{ path: 'fallback', recorded: to, actual: undefined }] }]);
+  }
+
+  generate(request: ModelRequest): Promise<ModelResponse> {
+    return this.serve(request, undefined);
+  }
+
+  stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
+    return streamOf(() => this.generate(request));
+  }
+
+  /**
+   * The recorded answer to today's next call, sent to `tried` (a stand-in's model) or to this
+   * model.
+   */
+  private async serve(request: ModelRequest, tried: Model | undefined): Promise<ModelResponse> {
+    const failed = this.failed;
+    // The retry middleware resends the very request to the same model: the recorded call failed
+    // through all its retries, so each fails as it did.
+    if (failed && failed.request === request && failed.tried === tried) throw recordedFailure(failed.entry.call, tried?.provider ?? this.provider);
+    this.failed = undefined;
     const entry = this.calls[this.next++];
     if (!entry) {
       const step = (this.calls.at(-1)?.step ?? 0) + 1;
       const summary = `today's agent makes model call ${this.next}, the recording has ${this.calls.length}`;
-      this.replay.differences.push(...placed(this.within, [{ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] }]));
-      // Nothing recorded to answer with: this stops the replay in any mode.
-      throw this.replay.stop();
+      throw this.replay.stopWith(placed(this.within, [{ kind: 'steps', step, summary, values: [{ path: 'model calls', recorded: this.calls.length, actual: this.next }] }]));
     }
     // Recorded conversations only change before their end through compression, and today's
     // through new message objects: past either, compare from the start again.
@@ -284,19 +393,31 @@ class ReplayModel implements Model {
       while (from < this.previous.length && request.messages[from] === this.previous[from]) from++;
     }
     this.previous = entry.call.purpose === 'step' ? request.messages : this.previous;
-    this.replay.add(placed(this.within, compareRequest(entry.step, entry.call.request, request, from)));
+    const found = compareRequest(entry.step, entry.call.request, request, from);
+    if (tried) found.unshift(...compareModel(entry, tried));
+    this.replay.add(placed(this.within, found));
     const recorded = entry.call.response;
     if (!recorded) {
-      throw new ModelCallError(`recorded call failed (${entry.call.error ?? 'error'})`, { kind: 'invalid_request', provider: this.provider });
+      this.failed = { entry, request, tried };
+      throw recordedFailure(entry.call, tried?.provider ?? this.provider);
     }
     return { ...recorded, toolCalls: recorded.toolCalls.map((c) => ({ ...c })) };
   }
+}
 
-  async *stream(request: ModelRequest): AsyncIterable<ModelStreamChunk> {
-    const response = await this.generate(request);
-    if (response.text) yield { type: 'text-delta', text: response.text };
-    yield { type: 'response', response };
-  }
+/** A served call as a stream, served when read: its text in one delta, then the response. */
+async function* streamOf(serve: () => Promise<ModelResponse>): AsyncIterable<ModelStreamChunk> {
+  const response = await serve();
+  if (response.text) yield { type: 'text-delta', text: response.text };
+  yield { type: 'response', response };
+}
+
+/** The difference when a call of today's fallback goes to another model than the recorded call did. */
+function compareModel({ step, call }: RecordedEntry, tried: Model): Difference[] {
+  const recorded = modelName(call.provider, call.model);
+  const actual = modelName(tried.provider, tried.modelId);
+  if (recorded === actual) return [];
+  return [{ kind: 'request.model', step, summary: `the call goes to ${actual}, the recorded one went to ${recorded}`, values: [{ path: 'model', recorded, actual }] }];
 }
 
 /** Differences found in the run at `within` (nothing to add for the replayed run itself). */
@@ -375,7 +496,14 @@ function subAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, wi
         const today = child as Agent;
         replay.add(placed(place, missingTools(today, sub)));
         const model = new ReplayModel(sub, place, replay, today.model);
-        const result = await runAgent(defineAgent({ ...today, model, tools: replayedTools(today, sub, place, replay) }), input);
+        let result: SubRunResult;
+        try {
+          result = await runAgent(defineAgent({ ...today, model: model.modelFor(today.model), tools: replayedTools(today, sub, place, replay) }), input);
+        } catch (error) {
+          // The sub-run failed where the recorded one fell back.
+          const missed = model.missedFallback();
+          throw missed.length ? replay.stopWith(missed) : error;
+        }
         if (model.unused() > 0) {
           const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
           const values = [{ path: 'model calls', recorded: model.used() + model.unused(), actual: model.used() }];
@@ -414,7 +542,7 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
   const replay = new ReplayState(run, (options.mode ?? 'strict') === 'strict', options.liveTools);
   replay.add(missingTools(agent, run));
   const model = new ReplayModel(run, [], replay, agent.model);
-  const replayed = defineAgent({ ...agent, model, tools: replayedTools(agent, run, [], replay) });
+  const replayed = defineAgent({ ...agent, model: model.modelFor(agent.model), tools: replayedTools(agent, run, [], replay) });
   const runtime = options.runtime ?? createRuntime();
   // A continued conversation's recorded turn saw the loaded history ahead of its input: it is fed
   // from the recording, so replay needs no store and no conversation id.
@@ -426,6 +554,9 @@ export async function replayRun(run: RecordedRun, agent: Agent, options: ReplayO
       attributes: { [ATTR.replaySource]: `${run.source.file}:${run.source.line}#${run.traceId}`, [ATTR.replayMode]: replay.strict ? 'strict' : 'lenient' },
     });
   } catch (error) {
+    // Failing where the recording fell back to another model leaves no run to compare further.
+    const missed = replay.error ? [] : model.missedFallback();
+    if (missed.length) throw replay.stopWith(missed);
     throw replay.error ?? error;
   }
   // A divergence in a sub-run is a result for its calling model; the run may still have ended.

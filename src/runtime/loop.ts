@@ -128,7 +128,7 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
   state.messages.push(assistantMessage(response));
   state.output = response.text;
   if (response.toolCalls.length === 0 || state.lastCall) {
-    const stopped = agent.output ? await checkAnswer(step, chain, agent.output) : undefined;
+    const stopped = agent.output ? await checkAnswer(step, chain, agent.output, response) : undefined;
     return stopped ?? (state.lastCall ? { kind: 'final', why: state.lastCall } : { kind: 'final' });
   }
 
@@ -151,11 +151,13 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
  * `state.answer`. An answer that fails goes back to the model once, in this step, with the error
  * (an `output-retry` event, then a model call of its own through the chain).
  * @returns the stop when the budget refused the second call; undefined once the answer is kept.
- * @throws {OutputValidationError} when the second answer fails too.
+ * @throws {OutputValidationError} when the second answer fails too, or at once when an answer is
+ *   a refusal.
  */
-async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<Agent['output']>): Promise<StepOutcome | undefined> {
+async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<Agent['output']>, response: ModelResponse): Promise<StepOutcome | undefined> {
   const { run } = step;
   const { agent, state } = run;
+  refused(run, response);
   let check = checkOutput(schema, state.output);
   if (!check.ok) {
     run.emit({ type: 'output-retry', step: step.index, kind: check.kind, error: check.message });
@@ -166,6 +168,7 @@ async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<
     // provider would otherwise reject on the next turn for lacking their results.
     state.messages.push(assistantMessage({ ...call.response, toolCalls: [] }));
     state.output = call.response.text;
+    refused(run, call.response);
     check = checkOutput(schema, state.output);
     if (!check.ok) {
       throw new OutputValidationError(`agent "${agent.name}": the answer failed its output schema twice; ${check.message}`, progressOf(state), state.output, check.issues, check.kind);
@@ -173,6 +176,14 @@ async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<
   }
   state.answer = check.json;
   return undefined;
+}
+
+/** @throws {OutputValidationError} (reason `refusal`) when a typed agent's model refused to answer. */
+function refused(run: RunContext, response: ModelResponse): void {
+  if (response.refusal === undefined) return;
+  // The refusal's words stay on the error's `text`: the message reaches spans, which carry no answer text unless content capture is on.
+  const message = `agent "${run.agent.name}": the model refused to answer (its words are the error's text); a refusal is not asked again`;
+  throw new OutputValidationError(message, progressOf(run.state), response.refusal, [], 'refusal');
 }
 
 /**

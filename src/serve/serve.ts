@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Agent } from '../agent.js';
-import { errorType, RunError, RunNotFoundError } from '../errors.js';
+import { DefinitionError, errorType, RunError, RunNotFoundError } from '../errors.js';
 import type { Message } from '../messages.js';
 import { roundUsd } from '../pricing/price.js';
 import type { RunEvent, RunResult } from '../runtime/events.js';
@@ -128,20 +128,39 @@ function failure(message: InboundMessage, error: unknown, runId: string): RunOut
 
 /**
  * The agents by name, and the default one: how `serve` picks a message's `agent` and
- * `tracebound run --agent` its agent.
- * @throws {TypeError} when there is no agent, or two share a name.
+ * `tracebound run --agent` its agent. The same agent object given twice is served once.
+ * @throws {DefinitionError} when there is no agent (field `agent`), or two agents share a name
+ *   (field `agents[i].name`, naming the other one): requests pick an agent by name.
  */
 export function agentsByName(options: Pick<ServeOptions, 'agent' | 'agents'>): { byName: Map<string, Agent>; fallback: Agent } {
   const all = [...(options.agent ? [options.agent] : []), ...(options.agents ?? [])];
   const fallback = all[0];
-  if (!fallback) throw new TypeError('serve: give `agent` or `agents` (at least one agent)');
-  const byName = new Map<string, Agent>();
-  for (const agent of all) {
-    const known = byName.get(agent.name);
-    if (known && known !== agent) throw new TypeError(`serve: two agents are named "${agent.name}": names must be unique`);
-    byName.set(agent.name, agent);
+  if (!fallback) throw new DefinitionError('serve()', 'agent', 'is missing: give `agent` or `agents` (at least one agent)');
+  const field = (i: number) => (options.agent ? (i === 0 ? 'agent' : `agents[${i - 1}]`) : `agents[${i}]`);
+  const clash = nameClash(all);
+  if (clash) {
+    const [first, second] = clash;
+    throw new DefinitionError(
+      'serve()',
+      `${field(second)}.name`,
+      `repeats "${(all[second] as Agent).name}", the name of ${field(first)}: requests pick an agent by name, so give each agent its own name in agent({ name })`,
+    );
   }
-  return { byName, fallback };
+  return { byName: new Map(all.map((agent) => [agent.name, agent])), fallback };
+}
+
+/**
+ * The indexes of the first two different agents of `agents` that share a name (the later one
+ * second), or undefined when every name is unique; the same agent object twice is no clash.
+ */
+export function nameClash(agents: readonly Agent[]): [number, number] | undefined {
+  const seen = new Map<string, number>();
+  for (const [i, agent] of agents.entries()) {
+    const first = seen.get(agent.name);
+    if (first !== undefined && agents[first] !== agent) return [first, i];
+    if (first === undefined) seen.set(agent.name, i);
+  }
+  return undefined;
 }
 
 /** A run id, as the runtime makes them (a UUID v4). */
@@ -217,7 +236,7 @@ function ownedRuntime(): { runtime: ServeRuntime; tracer: Tracer } {
  * {@link RunError} is `ok: false` with its `stopReason`. A message's `agent` picks one of `agents`
  * by name.
  * @throws {RangeError} when `concurrency` is not a positive integer or `backlog` a non-negative one.
- * @throws {TypeError} when no agent is given, or two share a name.
+ * @throws {DefinitionError} when no agent is given, or two share a name (naming both and what to do).
  */
 export function serve(options: ServeOptions): Server {
   const concurrency = options.concurrency ?? 16;

@@ -100,24 +100,34 @@ function formatEventValue(value: AttributeValue): string {
 const SHOWN_EVENTS: ReadonlySet<string> = new Set(Object.values(EVENT));
 
 /**
- * A budget event in words: `budget run: lower, $0.000164 of $0.000244 held, $0.000086 spent of
- * $0.000250, max tokens lowered to 166` (`allow` held the call's worst case; `lower` could hold
- * only part of it, so max output tokens were lowered to what fits; `refuse` could not hold even
- * the minimum output, so the run stops `budget_exceeded`, or answers once more with
- * `onLimit: 'finish'`).
+ * A budget event in words. A model call's check: `budget run: lower, $0.000164 of $0.000244
+ * held, $0.000086 spent of $0.000250, max tokens lowered to 166` (`allow` held the call's worst
+ * case; `lower` could hold only part of it, so max output tokens were lowered to what fits;
+ * `refuse` could not hold even the minimum output, so the run stops `budget_exceeded`, or answers
+ * once more with `onLimit: 'finish'`). A priced tool call's check (it has a `tool_call_id`, and
+ * no tokens: its price is held whole or not at all): `budget run: tool call call_1: allow, $0.010000
+ * reserved, $0.000000 spent of $0.015000`, or `refuse (its $0.010000 does not fit, not run),
+ * $0.010000 spent of $0.015000, $0.005000 left`. Settles name the tool call too.
  */
 function describeBudgetEvent(name: string, a: Record<string, AttributeValue>): string | undefined {
   const usd = (key: string) => (typeof a[key] === 'number' ? formatUsd(a[key] as number) : '?');
+  const toolCall = a[EVENT_ATTR.toolCallId];
+  const scope = `budget ${String(a[EVENT_ATTR.scope])}${toolCall === undefined ? '' : `: tool call ${String(toolCall)}`}`;
   if (name === EVENT.budgetCheck) {
     const decision = a[EVENT_ATTR.decision];
-    const held = `${usd(EVENT_ATTR.grantedUsd)} of ${usd(EVENT_ATTR.requestedUsd)} held, ${usd(EVENT_ATTR.spent)} spent of ${usd(EVENT_ATTR.limit)}`;
-    const scope = `budget ${String(a[EVENT_ATTR.scope])}`;
+    const spent = `${usd(EVENT_ATTR.spent)} spent of ${usd(EVENT_ATTR.limit)}`;
+    if (toolCall !== undefined) {
+      return decision === 'refuse'
+        ? `${scope}: refuse (its ${usd(EVENT_ATTR.requestedUsd)} does not fit, not run), ${spent}, ${usd(EVENT_ATTR.remaining)} left`
+        : `${scope}: ${String(decision)}, ${usd(EVENT_ATTR.grantedUsd)} reserved, ${spent}`;
+    }
+    const held = `${usd(EVENT_ATTR.grantedUsd)} of ${usd(EVENT_ATTR.requestedUsd)} held, ${spent}`;
     if (decision === 'refuse') return `${scope}: refuse (not even the minimum output fits), ${held}`;
     const tokens = `max tokens ${decision === 'lower' ? 'lowered to ' : ''}${String(a[EVENT_ATTR.maxOutputTokens])}`;
     return `${scope}: ${String(decision)}, ${held}, ${tokens}`;
   }
   if (name === EVENT.budgetSettle) {
-    return `budget ${String(a[EVENT_ATTR.scope])}: settled ${usd(EVENT_ATTR.actual)} (held ${usd(EVENT_ATTR.reserved)})`;
+    return `${scope}: settled ${usd(EVENT_ATTR.actual)} (held ${usd(EVENT_ATTR.reserved)})`;
   }
   return undefined;
 }

@@ -192,6 +192,19 @@ describe('tracebound run --agent', () => {
     expect(result.stdout).not.toContain('invoke_agent weather');
   });
 
+  it('exits 2 on a module exporting two agents of one name, naming both and what to do; run and serve alike', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'twins.ts');
+    await writeFile(path, `import { weather, greeter } from ${JSON.stringify(AGENTS)};\nexport default weather();\nexport const agents = [greeter(), weather('Be brief.')];\n`);
+    const message = `${path} exports two agents named "weather" (the default export and agents[1]): --agent and serve pick an agent by name, so give each its own name in agent({ name })`;
+    const run = await runCli(['run', path, '--exporter', 'none', 'Paris']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`tracebound run: ${message}\n`);
+    const served = await runCli(['serve', path, '--port', '0', '--exporter', 'none']);
+    expect(served.code).toBe(2);
+    expect(served.stderr).toBe(`tracebound serve: ${message}\n`);
+  });
+
   it('exits 2 on a name the module does not export, listing its agents', async () => {
     const path = await twoAgents();
     const result = await runCli(['run', path, '--exporter', 'none', '--agent', 'nobody', 'Ada']);

@@ -1,4 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { agent } from '../../src/agent.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
+import { collectSpans } from '../../src/testing/collect-spans.js';
+import { scriptedModel } from '../../src/testing/scripted-model.js';
+import { tool } from '../../src/tool.js';
+import { spanRecordOf } from '../../src/traces/span-record.js';
 import { renderRun, renderRunFooter, renderRunHeader, renderStep, renderTraces, runHeaderOf } from '../../src/tracing/tree.js';
 import { ATTR, EVENT, OPERATION, SPAN_NAME } from '../../src/tracing/attributes.js';
 import type { SpanRecord } from '../../src/traces/span-record.js';
@@ -206,6 +213,27 @@ describe('why a run stopped', () => {
       )[2];
     expect(check('lower', 166)).toBe('  · budget run: lower, $0.000164 of $0.000244 held, $0.000086 spent of $0.000250, max tokens lowered to 166');
     expect(check('refuse', 0)).toBe('  · budget run: refuse (not even the minimum output fits), $0.000000 of $0.000244 held, $0.000086 spent of $0.000250');
+  });
+
+  it("puts a priced tool call's checks as what they are: its USD reserved or refused whole, no tokens", async () => {
+    // A run with room for one $0.01 search (model calls are free: the scripted model reports no usage).
+    const search = tool({ name: 'search', description: 'Paid search.', parameters: z.object({ q: z.string() }), costUsd: 0.01, execute: ({ q }) => `result ${q}` });
+    const model = scriptedModel({
+      provider: 'openai',
+      modelId: 'gpt-4o-mini',
+      respond: (request, call) => (call > 2 ? { text: 'done' } : { toolCalls: [{ id: `call_${call}`, name: 'search', arguments: { q: String(call) } }] }),
+    });
+    const spans = collectSpans();
+    const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider });
+    await runtime.run(agent({ name: 'searcher', instructions: 'Search.', model, tools: [search], budget: { runCostUsd: 0.015 } }), 'go');
+    const lines = renderTraces(spans.spans().map((s) => spanRecordOf(s)), plain);
+    const budget = lines.filter((line) => line.includes('· budget')).map((line) => line.slice(line.indexOf('· ')));
+    expect(budget).toEqual([
+      '· budget run: tool call call_1: allow, $0.010000 reserved, $0.000000 spent of $0.015000',
+      '· budget run: tool call call_1: settled $0.010000 (held $0.010000)',
+      '· budget run: tool call call_2: refuse (its $0.010000 does not fit, not run), $0.010000 spent of $0.015000, $0.005000 left',
+    ]);
+    expect(lines.join('\n')).not.toContain('max tokens');
   });
 });
 

@@ -188,6 +188,79 @@ describe('aiSdk() with the AI SDK mock model, through the runtime', () => {
     expectAllEnded(h);
   });
 
+  it("keeps Anthropic's reasoning signatures and redacted data and a Vertex tool call's thought signature, and sends them back as providerOptions", async () => {
+    const mock = new MockLanguageModelV3({
+      provider: 'google.vertex.chat',
+      modelId: 'gemini-2.5-pro',
+      doGenerate: [
+        {
+          content: [
+            { type: 'reasoning', text: 'Adding 1 and 2.', providerMetadata: { anthropic: { signature: 'signature-of-thinking' } } },
+            { type: 'reasoning', text: '', providerMetadata: { anthropic: { redactedData: 'redacted-thinking-data' } } },
+            { type: 'tool-call', toolCallId: 'call_1', toolName: 'add', input: '{"a":1,"b":2}', providerMetadata: { vertex: { thoughtSignature: 'thought-signature' } } },
+          ],
+          finishReason: { unified: 'tool-calls', raw: 'STOP' },
+          usage: USAGE,
+          warnings: [],
+        },
+        answer('3'),
+      ],
+    });
+    const result = await h.runtime.run(agent({ name: 'mock', instructions: '', model: aiSdk(mock), tools: [add] }), 'add');
+
+    const [assistant] = result.messages.filter((m) => m.role === 'assistant');
+    expect(assistant).toMatchObject({
+      reasoning: [{ text: 'Adding 1 and 2.', signature: 'signature-of-thinking' }, { text: '', redacted: 'redacted-thinking-data' }],
+      toolCalls: [{ id: 'call_1', name: 'add', arguments: { a: 1, b: 2 }, signature: 'thought-signature' }],
+    });
+    // Each under its provider's key; @ai-sdk/google reads a Vertex model's options under `vertex`.
+    expect(mock.doGenerateCalls[1]!.prompt[2]).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'reasoning', text: 'Adding 1 and 2.', providerOptions: { anthropic: { signature: 'signature-of-thinking' } } },
+        { type: 'reasoning', text: '', providerOptions: { anthropic: { redactedData: 'redacted-thinking-data' } } },
+        { type: 'tool-call', toolCallId: 'call_1', toolName: 'add', input: { a: 1, b: 2 }, providerOptions: { vertex: { thoughtSignature: 'thought-signature' } } },
+      ],
+    });
+    expectAllEnded(h);
+  });
+
+  it('streams each reasoning block as its own part with the signature its delta carries, and a tool call with its thought signature', async () => {
+    const toolStream: LanguageModelV3StreamPart[] = [
+      { type: 'reasoning-start', id: '0' },
+      { type: 'reasoning-delta', id: '0', delta: 'First, ' },
+      { type: 'reasoning-delta', id: '0', delta: 'add.' },
+      { type: 'reasoning-delta', id: '0', delta: '', providerMetadata: { anthropic: { signature: 'signature-0' } } },
+      { type: 'reasoning-end', id: '0' },
+      { type: 'reasoning-start', id: '1', providerMetadata: { anthropic: { redactedData: 'redacted-1' } } },
+      { type: 'reasoning-end', id: '1' },
+      { type: 'tool-call', toolCallId: 'call_1', toolName: 'add', input: '{"a":1,"b":2}', providerMetadata: { google: { thoughtSignature: 'thought-signature' } } },
+      { type: 'finish', usage: USAGE, finishReason: { unified: 'tool-calls', raw: 'tool_use' } },
+    ];
+    const textStream: LanguageModelV3StreamPart[] = [
+      { type: 'text-delta', id: 't', delta: '3.' },
+      { type: 'finish', usage: USAGE, finishReason: { unified: 'stop', raw: 'stop' } },
+    ];
+    const mock = new MockLanguageModelV3({
+      provider: 'google.generative-ai',
+      modelId: 'gemini-2.5-pro',
+      doStream: [{ stream: convertArrayToReadableStream(toolStream) }, { stream: convertArrayToReadableStream(textStream) }],
+    });
+    const { events, error } = await drain(h.runtime.stream(agent({ name: 'mock', instructions: '', model: aiSdk(mock), tools: [add] }), 'add'));
+
+    expect(error).toBeUndefined();
+    expect(events.filter((e) => e.type === 'reasoning-delta').map((e) => e.type === 'reasoning-delta' && e.text)).toEqual(['First, ', 'add.']);
+    expect(mock.doStreamCalls[1]!.prompt[2]).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'reasoning', text: 'First, add.', providerOptions: { anthropic: { signature: 'signature-0' } } },
+        { type: 'reasoning', text: '', providerOptions: { anthropic: { redactedData: 'redacted-1' } } },
+        { type: 'tool-call', toolCallId: 'call_1', toolName: 'add', input: { a: 1, b: 2 }, providerOptions: { google: { thoughtSignature: 'thought-signature' } } },
+      ],
+    });
+    expectAllEnded(h);
+  });
+
   it("uses a gateway's reported cost: gen_ai.usage.cost.source = provider", async () => {
     const mock = new MockLanguageModelV3({
       provider: 'gateway',

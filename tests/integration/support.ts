@@ -22,7 +22,7 @@ import { tracedRuntime, type TracedRuntime } from '../../src/telemetry/traced-ru
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
-export type Provider = 'openai' | 'anthropic' | 'gcp.gemini';
+export type Provider = 'openai' | 'anthropic' | 'gcp.gemini' | 'gcp.vertex_ai';
 
 const DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 

@@ -3,12 +3,14 @@
  * stdio and over Streamable HTTP, and fixture-server.ts (the SDK's McpServer) for the trace context
  * a server receives, isError results, a server dying mid-call and a changing tool list.
  */
+import { createHash } from 'node:crypto';
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { agent } from '../../src/agent.js';
 import { mcpTools, McpServerError, type McpTools } from '../../src/mcp/index.js';
+import { modelToolNames } from '../../src/mcp/tool-names.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
@@ -187,6 +189,35 @@ describe('fixture server over stdio', () => {
     expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
   });
 
+  it("gives tools named outside the providers' rule a unique model-facing name; tools/call and its span keep the server's name", async () => {
+    const spans = collectSpans();
+    const mcp = await mcpTools({ command: process.execPath, args: ['--import', 'tsx', FIXTURE], tracerProvider: spans.tracerProvider });
+    try {
+      const names = mcp.tools.map((t) => t.name);
+      for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+      expect(new Set(names).size).toBe(names.length);
+      expect(mcp.tools.map((t) => t.definition.name)).toEqual(names);
+      const hashed = (name: string) => `weather_get_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+      // weather.get and weather/get both become weather_get, which a tool already has: both take a suffix.
+      expect(names).toEqual(expect.arrayContaining(['admin_tools_list', 'weather_get', hashed('weather.get'), hashed('weather/get')]));
+
+      const { toolMessage, spans: ended } = await runCalling(mcp, spans, 'admin_tools_list', {});
+      expect((toolMessage as { content: unknown }).content).toBe('called admin.tools.list');
+      const execute = ended.find((s) => s.name === SPAN_NAME.tool('admin_tools_list'))!;
+      const call = ended.find((s) => s.name === 'tools/call admin.tools.list')!;
+      expect(execute.attributes[ATTR.toolName]).toBe('admin_tools_list');
+      expect(call.attributes[ATTR.toolName]).toBe('admin.tools.list');
+      expect(call.parentSpanContext?.spanId).toBe(execute.spanContext().spanId);
+
+      spans.reset();
+      const slashed = await runCalling(mcp, spans, hashed('weather/get'), {});
+      expect((slashed.toolMessage as { content: unknown }).content).toBe('called weather/get');
+      expect(slashed.spans.find((s) => s.name === 'tools/call weather/get')?.attributes[ATTR.toolName]).toBe('weather/get');
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it('refreshes its tools on notifications/tools/list_changed', async () => {
     const mcp = await mcpTools({ command: process.execPath, args: ['--import', 'tsx', FIXTURE] });
     try {
@@ -211,5 +242,27 @@ describe('fixture server over stdio', () => {
     expect(error).toBeInstanceOf(McpServerError);
     expect((error as McpServerError).server).toBe('http://127.0.0.1:1/mcp');
     expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack })).not.toContain('mcp-secret-token-4711');
+  });
+});
+
+describe('modelToolNames', () => {
+  const sha = (name: string) => createHash('sha256').update(name).digest('hex');
+
+  it('keeps valid names, replaces other characters with _, and does not depend on the order', () => {
+    const names = ['get-sum', 'admin.tools.list', 'files/read', 'café au lait'];
+    expect(modelToolNames(names)).toEqual(['get-sum', 'admin_tools_list', 'files_read', 'caf__au_lait']);
+    expect(modelToolNames([...names].reverse())).toEqual(['caf__au_lait', 'files_read', 'admin_tools_list', 'get-sum']);
+  });
+
+  it('cuts a name longer than 64 characters to 64, ending in a hash of the server name', () => {
+    const long = `${'segment.'.repeat(10)}end`;
+    const [name] = modelToolNames([long]);
+    expect(name).toBe(`${'segment_'.repeat(10).slice(0, 55)}_${sha(long).slice(0, 8)}`);
+    expect(name).toHaveLength(64);
+  });
+
+  it('takes more hash digits when a suffixed name is itself taken', () => {
+    const taken = `a_b_${sha('a.b').slice(0, 8)}`;
+    expect(modelToolNames(['a.b', 'a_b', taken])).toEqual([`a_b_${sha('a.b').slice(0, 9)}`, 'a_b', taken]);
   });
 });

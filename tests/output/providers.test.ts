@@ -7,10 +7,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
+import { OutputValidationError } from '../../src/errors.js';
 import { anthropic } from '../../src/providers/anthropic.js';
 import { openai } from '../../src/providers/openai.js';
 import type { Model } from '../../src/providers/model.js';
 import { createRuntime } from '../../src/create-runtime.js';
+import { collectSpans } from '../../src/testing/collect-spans.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
+import { ATTR } from '../../src/tracing/attributes.js';
 import { startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { tool } from '../../src/tool.js';
 import { exchange as openaiExchange, recordedBody } from '../providers/openai-fixtures.js';
@@ -81,6 +85,46 @@ describe('typed output: OpenAI Responses API', () => {
       expect(sent(i)['text']).toEqual({ format: { type: 'json_schema', name: 'final_result', schema: citySchema, strict: true } });
     }
     expect(result.usage.inputTokens).toBe(66 + 89);
+  });
+});
+
+describe('typed output: a refusal (OpenAI\'s documented refusal answers)', () => {
+  const rejection = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  it.each([
+    ['chat completions', '/v1/chat/completions', 'chat-output-refusal.json', 'chat'],
+    ['Responses API', '/v1/responses', 'responses-output-refusal.json', 'responses'],
+  ] as const)('%s: fails at once with OutputValidationError (reason refusal, its words as text), not asked again', async (_api, path, fixture, api) => {
+    server.enqueue(path, await openaiExchange(fixture));
+    const spans = collectSpans();
+    const runtime = tracedRuntime({ tracerProvider: spans.tracerProvider });
+    const model = openai('gpt-4o', { baseURL: `${server.url}/v1`, apiKey: 'sk-test', api });
+    const error = await rejection(runtime.run(cityAgent(model), 'What is the largest city in the user country?'));
+
+    expect(error).toBeInstanceOf(OutputValidationError);
+    const failure = error as OutputValidationError;
+    expect(failure.reason).toBe('refusal');
+    expect(failure.text).toBe("I'm sorry, I cannot assist with that request.");
+    expect(failure.issues).toEqual([]);
+    expect(failure.progress.usage).toMatchObject({ inputTokens: 81, outputTokens: 11 });
+    expect(server.requests).toHaveLength(1);
+    const run = spans.spans().find((s) => s.name === 'invoke_agent geo')!;
+    expect(run.attributes[ATTR.errorType]).toBe('OutputValidationError');
+    // The refusal's words are content: they reach no span unless content capture is on.
+    expect(JSON.stringify(spans.spans().map((s) => [s.attributes, s.events, s.status]))).not.toContain('cannot assist');
+    await runtime.shutdown();
+  });
+
+  it('an agent without an output schema answers with the refusal\'s words', async () => {
+    server.enqueue('/v1/chat/completions', await openaiExchange('chat-output-refusal.json'));
+    const model = openai('gpt-4o', { baseURL: `${server.url}/v1`, apiKey: 'sk-test' });
+    const result = await createRuntime().run(agent({ name: 'plain', instructions: 'Answer.', model }), 'Anything.');
+    expect(result.stopReason).toBe('final');
+    expect(result.output).toBe("I'm sorry, I cannot assist with that request.");
   });
 });
 

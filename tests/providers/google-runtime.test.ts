@@ -3,6 +3,7 @@
  * against recorded Gemini API traffic (tests/fixtures/google, see SOURCES.md). Expected numbers
  * come from the recorded bodies and from the pricing module, never from the test.
  */
+import { GoogleGenAI } from '@google/genai';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -214,6 +215,39 @@ describe('gemini through the runtime', () => {
     // Each result answers its call by the id tracebound made for it.
     const second = sent(1).contents;
     expect(second[2].parts[0].functionResponse.id).toBe(second[1].parts[0].functionCall.id);
+  });
+});
+
+describe('gemini over Vertex AI through the runtime', () => {
+  it('reports a Vertex AI client as gcp.vertex_ai on the chat and run spans, priced as genai-prices prices Vertex (pydantic-ai test_google_model_vertex_provider)', async () => {
+    // Express mode (an API key, no Google Cloud credentials) lets the SDK's Vertex AI client reach the local server.
+    const client = new GoogleGenAI({ vertexai: true, apiKey: 'vertex-test-key', httpOptions: { baseUrl: h.server.url } });
+    const path = '/v1beta1/publishers/google/models/gemini-2.0-flash:generateContent';
+    h.server.enqueue(path, await exchange('vertex-text.json'));
+    const call = recordedCall('vertex-text.json');
+    const a = agent({ name: 'capital', instructions: 'You are a helpful chatbot.', model: google('gemini-2.0-flash', { client, baseURL: h.server.url }) });
+
+    const result = await h.runtime.run(a, 'What is the capital of France?');
+    expect(h.server.requests[0]?.path).toBe(path);
+    expect(result.output).toBe(partsOf(body('vertex-text.json'))[0].text);
+    expect(result.usage).toEqual(call.usage);
+    const vertexCost = priceCall('gcp.vertex_ai', 'gemini-2.0-flash', call.usage);
+    expect(vertexCost).toBeDefined();
+    expect(result.costUsd).toBeCloseTo(vertexCost!.usd, 12);
+    const tree = spanTree(h.collector.spans(), 'capital', 'gemini-2.0-flash');
+    expectChatSpan(tree.chats[0]!, 'gcp.vertex_ai', 'gemini-2.0-flash', h.server, call);
+    expect(tree.run.attributes[ATTR.providerName]).toBe('gcp.vertex_ai');
+    expectAllEnded(h);
+  });
+
+  it('names gcp.vertex_ai in the errors of a Vertex AI client', async () => {
+    const client = new GoogleGenAI({ vertexai: true, apiKey: 'vertex-test-key', httpOptions: { baseUrl: h.server.url } });
+    h.server.enqueue('/v1beta1/publishers/google/models/gemini-2.0-flash:generateContent', await exchange('error-400-context-length.json'));
+    const model = google('gemini-2.0-flash', { client, baseURL: h.server.url });
+    const error = await model.generate({ messages: [{ role: 'user', content: 'Hi' }], tools: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelCallError);
+    expect(error).toMatchObject({ provider: 'gcp.vertex_ai', kind: 'context_length_exceeded', status: 400 });
+    expect((error as Error).message).toMatch(/^gcp\.vertex_ai context_length_exceeded \(HTTP 400\): /);
   });
 });
 

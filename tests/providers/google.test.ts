@@ -1,3 +1,4 @@
+import { GoogleGenAI } from '@google/genai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { google } from '../../src/providers/google.js';
@@ -30,6 +31,28 @@ describe('google() factory', () => {
 
   it('reports host and port of a custom base URL', () => {
     expect(model('gemini-2.5-flash').server).toEqual({ address: '127.0.0.1', port: Number(new URL(server.url).port) });
+  });
+
+  it('reports a given client by its backend: gcp.gemini for the Gemini API, gcp.vertex_ai in Vertex AI mode', () => {
+    expect(google('gemini-2.5-flash', { client: new GoogleGenAI({ apiKey: KEY }) }).provider).toBe('gcp.gemini');
+    expect(google('gemini-2.5-flash', { client: new GoogleGenAI({ vertexai: true, apiKey: KEY }) }).provider).toBe('gcp.vertex_ai');
+  });
+
+  it('keeps a client it builds on the Gemini API, as it reports, even when GOOGLE_GENAI_USE_VERTEXAI is set', async () => {
+    const before = process.env['GOOGLE_GENAI_USE_VERTEXAI'];
+    process.env['GOOGLE_GENAI_USE_VERTEXAI'] = 'true';
+    try {
+      // The SDK reads the variable when the client is built, on the first call.
+      expect(new GoogleGenAI({ apiKey: KEY }).vertexai).toBe(true);
+      server.enqueue(generatePath('gemini-2.5-flash'), await exchange('text.json'));
+      const m = model('gemini-2.5-flash');
+      await m.generate({ messages: [{ role: 'user', content: 'Hello!' }], tools: [] });
+      expect(m.provider).toBe('gcp.gemini');
+      expect(server.requests[0]?.path).toBe(generatePath('gemini-2.5-flash'));
+    } finally {
+      if (before === undefined) delete process.env['GOOGLE_GENAI_USE_VERTEXAI'];
+      else process.env['GOOGLE_GENAI_USE_VERTEXAI'] = before;
+    }
   });
 
   it('sends the key in x-goog-api-key to models/{model}:generateContent', async () => {

@@ -154,7 +154,11 @@ describe('serve: BullMQ queue input (real redis-server, worker processes)', { ti
       stalledIntervalMs: 30_000,
       schedules: [{ id: 'every-second', pattern: '* * * * * *', payload: { input: JSON.stringify({ n: -1 }) } }],
     });
-    const workers = [worker(cfg), worker(cfg)];
+    // The second worker starts once the first has stored the scheduler (a rolling start): it must
+    // leave the live scheduler alone rather than rewrite it while the first runs a tick.
+    const first = worker(cfg);
+    await first.ready;
+    const workers = [first, worker(cfg)];
     await Promise.all(workers.map((w) => w.ready));
     // A few ticks, whatever their timing.
     await until('4 ticks run', async () => ((await client.llen(cfg.doneKey)) >= 4 ? true : undefined));
@@ -165,13 +169,37 @@ describe('serve: BullMQ queue input (real redis-server, worker processes)', { ti
 
     const outcomes = await done(cfg.doneKey);
     const perTick = countBy(outcomes, ([runId]) => runId);
+    expect([...perTick].filter(([, count]) => count !== 1)).toEqual([]);
     expect(perTick.size).toBeGreaterThanOrEqual(4);
-    expect([...perTick.values()].every((count) => count === 1)).toBe(true);
     // Run ids name the scheduler and the tick: one scheduler, distinct ticks.
     for (const runId of perTick.keys()) expect(runId).toMatch(/^repeat:every-second:\d+$/);
     const ticks = [...perTick.keys()].map((id) => Number(id.split(':')[2]));
     expect(ticks.every((tick) => tick % 1_000 === 0)).toBe(true);
     expect(outcomes.every(([, , status]) => status === 'ok')).toBe(true);
+  });
+
+  it('start() leaves a stored scheduler with the same settings alone and rewrites a changed one', async () => {
+    const idle: Dispatcher = { dispatch: () => Promise.reject(new Error('no tick runs in this test')) };
+    const queue = queueOf('upsert');
+    // 03:00 daily: no tick falls inside the test, so the next tick's job stays delayed throughout.
+    const daily = (payload: Record<string, unknown>) => bullmqInput({ url: redis.url, queue: 'upsert', schedules: [{ id: 'daily', pattern: '0 0 3 * * *', payload }] });
+    const started = async (payload: Record<string, unknown>) => {
+      const input = daily(payload);
+      await input.start(idle);
+      await input.stop();
+      const [next, ...more] = await queue.getDelayed();
+      expect(more).toEqual([]);
+      return next!;
+    };
+    const first = await started({ input: 'a' });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // An upsert removes the tick's job and adds it again: a later creation time would show it.
+    const same = await started({ input: 'a' });
+    expect([same.id, same.timestamp]).toEqual([first.id, first.timestamp]);
+    const changed = await started({ input: 'b' });
+    expect(changed.data).toEqual({ input: 'b' });
+    expect((await queue.getJobScheduler('daily'))?.template?.data).toEqual({ input: 'b' });
+    await queue.removeJobScheduler('daily');
   });
 });
 

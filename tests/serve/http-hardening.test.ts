@@ -5,7 +5,10 @@
  */
 import { Agent as HttpAgent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/create-runtime.js';
+import { DefinitionError } from '../../src/errors.js';
 import { agent } from '../../src/index.js';
+import { serve } from '../../src/serve/serve.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { echoAgent, Gate, gatedAgent, postRun, readSse, startServed, type Served } from './http-support.js';
@@ -172,6 +175,27 @@ describe('several agents', () => {
     expect(await unknown.json()).toMatchObject({ error: { type: 'agent_not_found' } });
     const spans = served.spans.spans().filter((s) => s.name.startsWith('invoke_agent'));
     expect(spans.map((s) => s.name).sort()).toEqual(['invoke_agent alpha', 'invoke_agent alpha', 'invoke_agent beta']);
+  });
+
+  it('refuses two agents of one name at serve() with a DefinitionError naming both and what to do; one agent given twice is fine', () => {
+    const alpha = named('alpha');
+    const refused = (options: Parameters<typeof serve>[0]) => {
+      try {
+        serve(options);
+      } catch (error) {
+        return error;
+      }
+      throw new Error('serve() accepted the agents');
+    };
+    const twins = refused({ agents: [alpha, named('beta'), named('alpha')], inputs: [] });
+    expect(twins).toBeInstanceOf(DefinitionError);
+    expect(twins).toMatchObject({
+      field: 'agents[2].name',
+      message: 'serve(): agents[2].name repeats "alpha", the name of agents[0]: requests pick an agent by name, so give each agent its own name in agent({ name })',
+    });
+    expect(refused({ agent: alpha, agents: [named('alpha')], inputs: [] })).toMatchObject({ field: 'agents[0].name', message: expect.stringContaining('the name of agent:') });
+    expect(refused({ inputs: [] })).toMatchObject({ name: 'DefinitionError', field: 'agent', message: 'serve(): agent is missing: give `agent` or `agents` (at least one agent)' });
+    expect(() => serve({ agent: alpha, agents: [alpha], runtime: createRuntime(), inputs: [] })).not.toThrow();
   });
 
   it('serves the given runId: on the answer and the run span', async () => {

@@ -7,8 +7,9 @@
  * bullmq is loaded by `start()`, not with tracebound.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { context as otelContext, type Context } from '@opentelemetry/api';
-import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
+import type { ConnectionOptions, Job, JobSchedulerJson, Queue, Worker } from 'bullmq';
 import { resultJson, Tracker } from '../serve.js';
 import { extractTraceContext, injectTraceContext } from '../trace-context.js';
 import { ServerBusyError, type Dispatcher, type InboundMessage, type Input, type RunOutcome } from '../types.js';
@@ -143,7 +144,8 @@ export async function enqueueRun(
  *   input and an unknown agent fail it without retries (BullMQ's `UnrecoverableError`).
  * - A job the server is too busy for is delayed by the server's `retryAfterSeconds`.
  *
- * `start()` upserts the `schedules` (idempotent: the fleet shares each by id; they outlive the
+ * `start()` upserts the `schedules` that are new or changed (the fleet shares each by id; a
+ * scheduler already stored with the same pattern, time zone and payload is left alone; they outlive the
  * worker: remove one with `queue.removeJobScheduler(id)`), then waits for Redis (each failed
  * connection goes to `onError`). `stop(deadline)` stops taking jobs and waits for those in flight:
  * the server ends its runs by the drain deadline, and a run aborted by it puts its job back in the
@@ -179,6 +181,10 @@ export function bullmqInput(options: BullmqInputOptions): Input {
         const queue = new bullmq.Queue(options.queue, shared);
         try {
           for (const s of options.schedules) {
+            // A fleet's workers all name the same schedulers. Upserting a live one races the worker
+            // running its tick (BullMQ 6.7 can re-add a tick that just completed, so it runs twice:
+            // taskforcesh/bullmq#2876), so a worker only writes a scheduler that is new or changed.
+            if (sameSchedule(await queue.getJobScheduler(s.id), s)) continue;
             await queue.upsertJobScheduler(s.id, { pattern: s.pattern, ...(s.timezone ? { tz: s.timezone } : {}) }, { name: 'run', data: s.payload });
           }
         } finally {
@@ -258,6 +264,16 @@ export function bullmqInput(options: BullmqInputOptions): Input {
 const HANDBACK_GRACE_MS = 1_000;
 
 /** Resolves when `signal` aborts; never without one. */
+/** Whether a stored scheduler already has `schedule`'s pattern, time zone and payload (as JSON stores it). */
+function sameSchedule(stored: JobSchedulerJson | undefined, schedule: FleetSchedule): boolean {
+  return (
+    stored !== undefined &&
+    stored.pattern === schedule.pattern &&
+    stored.tz === schedule.timezone &&
+    isDeepStrictEqual(stored.template?.data, JSON.parse(JSON.stringify(schedule.payload)))
+  );
+}
+
 function passed(signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return new Promise(() => {});
   if (signal.aborted) return Promise.resolve();
