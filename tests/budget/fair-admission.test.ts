@@ -24,7 +24,9 @@ async function fifty(budget: Partial<BudgetPolicy>) {
 
 describe('fair admission to a spend window', () => {
   it('lets a call wait for room that in-flight reservations hold: many runs complete, the window never goes over', async () => {
-    const { results, window } = await fifty({});
+    // A wait far past the default 3 s, which a loaded machine's stalls could use up before the
+    // fourth answer: a run is then refused only because the window is spent, never by the clock.
+    const { results, window } = await fifty({ waitForRoomMs: 60_000 });
     const completed = results.filter((r) => r.stopReason === 'final');
     // A call is admitted only while settled spend + its worst case (~$0.000063) fits: after four
     // or five answers (~$0.000009 each) the rest are refused, however long they wait.

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { recordRun } from '../../src/testing/record.js';
 import { RULE_GRAMMAR } from '../../src/viewer/diff.js';
 import { greeter, weather, type WeatherVariant } from '../viewer/agents.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 import { recordWeatherRun, runCli, tempDir, writeTemp } from './fixture.js';
 
 /** Records runs of the weather agent (or the greeter) into a fresh trace file; returns it and the run ids. */
@@ -155,7 +156,7 @@ describe('tracebound diff', () => {
   });
 });
 
-describe('tracebound diff (launcher)', () => {
+describe('tracebound diff (launcher)', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'tracebound.js');
@@ -26,7 +27,7 @@ async function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ 
   }
 }
 
-describe('tracebound CLI (e2e)', () => {
+describe('tracebound CLI (e2e)', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   it('runs the example offline, prints the span tree and writes the trace that show prints', async () => {
     const traceFile = join(await mkdtemp(join(tmpdir(), 'tracebound-e2e-')), 'traces.jsonl');
     const run = await cli(['run', example, '--offline', '--trace-file', traceFile]);

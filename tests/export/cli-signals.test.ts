@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'tracebound.js');
@@ -52,7 +53,7 @@ afterEach(async () => {
   await receiver.close();
 });
 
-describe('tracebound run: signals and the export queue', () => {
+describe('tracebound run: signals and the export queue', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   it('SIGTERM with spans queued for a slow receiver: every span arrives before the process exits', async () => {
     receiver.fallback = { status: 200, delayMs: 1_500 };
     const traceFile = join(await mkdtemp(join(tmpdir(), 'tracebound-signal-')), 'traces.jsonl');

@@ -4,7 +4,7 @@
  */
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { agent } from '../../src/agent.js';
 import { RunAbortedError, RunTimeoutError } from '../../src/errors.js';
@@ -32,8 +32,33 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 const timers: NodeJS.Timeout[] = [];
 afterEach(() => {
+  vi.useRealTimers();
   for (const t of timers.splice(0)) clearTimeout(t);
 });
+
+/** The run's deadline in these tests, in ms. */
+const TIMEOUT_MS = 300;
+
+/**
+ * Starts a run with its deadline's timer faked, and moves that timer past the deadline once
+ * `reached` resolved (the tool or model call the test is about is under way); resolves with what
+ * the run rejected with. On a real timer a loaded machine could let the deadline pass before
+ * the run got that far, and the spans checked would not exist.
+ */
+async function timedOut(reached: Promise<unknown>, start: () => Promise<unknown>): Promise<unknown> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  try {
+    const outcome = start().then(
+      () => new Error('the run did not time out'),
+      (e: unknown) => e,
+    );
+    await reached;
+    await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+    return await outcome;
+  } finally {
+    vi.useRealTimers();
+  }
+}
 
 function runtimeWith(hooks: Hooks = {}) {
   const spans = collectSpans();
@@ -70,8 +95,13 @@ function expectEndedWithError(spans: SpanCollector, names: string[], type: strin
 describe('a tool that ignores its signal', () => {
   it('does not hold the run past its timeoutMs: the run rejects and every span ends with timeout', async () => {
     const { spans, runtime } = runtimeWith();
-    const a = agent({ name: 'calc', instructions: '', model: callsDeaf(), tools: [deaf(never)] });
-    const error = await runtime.run(a, 'go', { timeoutMs: 300 }).catch((e: unknown) => e);
+    const started = deferred<void>();
+    const t = deaf(() => {
+      started.resolve();
+      return never();
+    });
+    const a = agent({ name: 'calc', instructions: '', model: callsDeaf(), tools: [t] });
+    const error = await timedOut(started.promise, () => runtime.run(a, 'go', { timeoutMs: TIMEOUT_MS }));
     expect(error).toBeInstanceOf(RunTimeoutError);
     expect((error as RunTimeoutError).progress.usage.inputTokens).toBe(100);
     expectEndedWithError(spans, ['invoke_agent calc', 'step 1', 'execute_tool deaf'], 'timeout');
@@ -80,9 +110,11 @@ describe('a tool that ignores its signal', () => {
 
   it('rejects on the run timeout before a slow tool finishes', async () => {
     let finished = false;
+    const started = deferred<void>();
     const slow = deaf(
       () =>
         new Promise((resolve) => {
+          started.resolve();
           timers.push(
             setTimeout(() => {
               finished = true;
@@ -93,7 +125,7 @@ describe('a tool that ignores its signal', () => {
     );
     const { spans, runtime } = runtimeWith();
     const a = agent({ name: 'calc', instructions: '', model: callsDeaf(), tools: [slow] });
-    await expect(runtime.run(a, 'go', { timeoutMs: 300 })).rejects.toBeInstanceOf(RunTimeoutError);
+    expect(await timedOut(started.promise, () => runtime.run(a, 'go', { timeoutMs: TIMEOUT_MS }))).toBeInstanceOf(RunTimeoutError);
     expect(finished).toBe(false);
     expectEndedWithError(spans, ['invoke_agent calc', 'step 1', 'execute_tool deaf'], 'timeout');
   });
@@ -120,8 +152,13 @@ describe('a tool that ignores its signal', () => {
     const outcomes: ToolOutcome[] = [];
     const { spans, runtime } = runtimeWith({ afterToolCall: ({ outcome }) => void outcomes.push(outcome) });
     const model = callsDeaf();
-    const a = agent({ name: 'calc', instructions: '', model, tools: [deaf(() => late.promise)] });
-    await expect(runtime.run(a, 'go', { timeoutMs: 300 })).rejects.toBeInstanceOf(RunTimeoutError);
+    const started = deferred<void>();
+    const t = deaf(() => {
+      started.resolve();
+      return late.promise;
+    });
+    const a = agent({ name: 'calc', instructions: '', model, tools: [t] });
+    expect(await timedOut(started.promise, () => runtime.run(a, 'go', { timeoutMs: TIMEOUT_MS }))).toBeInstanceOf(RunTimeoutError);
     const ended = spans.spans().length;
     const toolSpan = failed(spans, 'execute_tool deaf');
     const attributes = { ...toolSpan.attributes };
@@ -149,13 +186,17 @@ describe('a tool that ignores its signal', () => {
 });
 
 describe('a model that ignores its signal', () => {
-  /** A custom Model whose calls wait on `answer` (never settling unless it is resolved). */
-  function deafModel(answer: Promise<ModelResponse>): Model {
+  /** A custom Model whose calls wait on `answer` (never settling unless it is resolved); `called` when one starts. */
+  function deafModel(answer: Promise<ModelResponse>, called = () => {}): Model {
     return {
       provider: 'openai',
       modelId: 'gpt-4o-mini',
-      generate: () => answer,
+      generate: () => {
+        called();
+        return answer;
+      },
       async *stream(): AsyncIterable<ModelStreamChunk> {
+        called();
         yield { type: 'response', response: await answer };
       },
     };
@@ -166,14 +207,15 @@ describe('a model that ignores its signal', () => {
     const late = deferred<ModelResponse>();
     const answers: ModelResponse[] = [];
     const { spans, runtime } = runtimeWith({ afterModelCall: ({ response: r }) => void answers.push(r) });
-    const a = agent({ name: 'calc', instructions: '', model: deafModel(late.promise) });
-    const outcome =
+    const called = deferred<void>();
+    const a = agent({ name: 'calc', instructions: '', model: deafModel(late.promise, called.resolve) });
+    const error = await timedOut(called.promise, () =>
       how === 'run'
-        ? runtime.run(a, 'go', { timeoutMs: 300 })
+        ? runtime.run(a, 'go', { timeoutMs: TIMEOUT_MS })
         : (async () => {
-            for await (const event of runtime.stream(a, 'go', { timeoutMs: 300 })) void event;
-          })();
-    const error = await outcome.catch((e: unknown) => e);
+            for await (const event of runtime.stream(a, 'go', { timeoutMs: TIMEOUT_MS })) void event;
+          })(),
+    );
     expect(error).toBeInstanceOf(RunTimeoutError);
     expect((error as RunTimeoutError).progress.usage.inputTokens).toBe(0);
     expectEndedWithError(spans, ['invoke_agent calc', 'step 1', 'chat gpt-4o-mini'], 'timeout');

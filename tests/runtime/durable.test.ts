@@ -212,7 +212,10 @@ describe('resume', () => {
 
 describe('cancel', () => {
   it('asks the store when another runtime runs the run: its heartbeat aborts it', async () => {
-    const store = memoryStore();
+    // The store's clock stands still: the short lease (for a heartbeat every 50 ms) cannot lapse
+    // however late a loaded machine runs that heartbeat, which would stop the run lease-lost.
+    const at = Date.now();
+    const store = memoryStore({ now: () => at });
     const block = gate();
     const { agent: a } = threeSteps(block);
     const running = createRuntime({ store, leaseMs: 150 }).run(a, 'go', { runId: 'r-remote' });

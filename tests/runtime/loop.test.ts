@@ -168,17 +168,26 @@ describe('the loop', () => {
   });
 
   it('aborts and times out with typed errors, partial usage, and every span ended', async () => {
+    let toolStarted!: () => void;
+    const started = new Promise<void>((resolve) => (toolStarted = resolve));
     const slow = tool({
       name: 'slow',
       description: 'Waits for the signal.',
       parameters: z.object({}),
-      execute: (_args, { signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      execute: (_args, { signal }) => {
+        toolStarted();
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
     });
     const s = setup([{ toolCalls: [{ id: 'c1', name: 'slow', arguments: {} }], usage }, { text: 'never' }], {});
     const a = agent({ name: 'calc', instructions: '', model: s.model, tools: [slow] });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 20);
-    const aborted = await s.runtime.run(a, 'go', { signal: controller.signal }).catch((e: unknown) => e);
+    const run = s.runtime.run(a, 'go', { signal: controller.signal }).catch((e: unknown) => e);
+    // Aborted inside the tool call, after the first model call's usage (not 20 ms in, which a
+    // loaded machine may spend before that call).
+    await started;
+    controller.abort();
+    const aborted = await run;
     expect(aborted).toBeInstanceOf(RunAbortedError);
     expect((aborted as RunAbortedError).progress.usage.inputTokens).toBe(100);
     expect(s.spans.spans().every((x) => x.ended)).toBe(true);

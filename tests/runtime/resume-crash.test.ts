@@ -20,10 +20,16 @@ import type { Store } from '../../src/state/store.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
 import { ATTR, SPAN_NAME } from '../../src/tracing/attributes.js';
 import { LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
 
 const WORKER = fileURLToPath(new URL('./crash-worker.ts', import.meta.url));
-const LEASE_MS = 1_000;
+/**
+ * The workers' run lease, renewed every third of it: a loaded machine stalling a worker for two
+ * thirds of it loses the lease (the run then stops lease-lost before the kill or the cancel), so
+ * it leaves 2 s for a stall.
+ */
+const LEASE_MS = 3_000;
 
 let redis: RedisServer;
 let root: string;
@@ -62,15 +68,15 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
 
 /**
  * Each store, and the lease of the cancelled run: over SQLite the run's heartbeat (every third of
- * its 1 s lease) reads the cancel request; over Redis the lease is 5 minutes, so no heartbeat
- * comes within the test's 30 s: only the pub/sub notice can cancel it.
+ * its 3 s lease) reads the cancel request; over Redis the lease is 5 minutes, so no heartbeat
+ * comes within the test's time limit: only the pub/sub notice can cancel it.
  */
 const stores: Array<[string, (dir: string) => { spec: string; open: () => Store; cancelLeaseMs: number }]> = [
   ['SQLite', (dir) => ({ spec: join(dir, 'state.db'), open: () => sqliteStore({ path: join(dir, 'state.db') }), cancelLeaseMs: LEASE_MS })],
   ['Redis', () => ({ spec: redis.url, open: () => redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS }), cancelLeaseMs: 300_000 })],
 ];
 
-describe.each(stores)('a worker killed in the middle of step 2 (%s store)', (name, storeOf) => {
+describe.each(stores)('a worker killed in the middle of step 2 (%s store)', { timeout: CHILD_PROCESS_TEST_MS }, (name, storeOf) => {
   it('is resumed by another process from its last checkpoint: step 1 is not redone, spend adds up, one trace', async () => {
     const dir = mkdtempSync(join(root, `${name}-crash-`));
     const { spec, open } = storeOf(dir);

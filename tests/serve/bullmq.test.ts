@@ -28,6 +28,7 @@ import { redisStore } from '../../src/state/redis.js';
 import { sqliteStore } from '../../src/state/sqlite.js';
 import type { Store } from '../../src/state/store.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 import { startServeChild } from './cli-support.js';
 import type { QueueWorkerConfig } from './queue-worker.js';
 
@@ -80,7 +81,8 @@ function worker(config: QueueWorkerConfig) {
   return { child, ready: line((l) => l === 'ready'), line, stop, exited };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+/** Polls `probe` until it gives a value; the default bound leaves worker processes on a loaded machine their time. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -110,7 +112,7 @@ function countBy<T>(items: T[], key: (item: T) => string): Map<string, number> {
   return counts;
 }
 
-describe('serve: BullMQ queue input (real redis-server, worker processes)', () => {
+describe('serve: BullMQ queue input (real redis-server, worker processes)', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   it('two workers run 200 jobs, each exactly once; the job ids are the run ids and the return values the results', async () => {
     const cfg = config('fleet');
     const workers = [worker(cfg), worker(cfg)];
@@ -206,7 +208,7 @@ const killStores: Array<[string, (dir: string) => { spec: string; open: () => St
   ['Redis', () => ({ spec: redis.url, open: () => redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS }) })],
 ];
 
-describe.each(killStores)('serve: a BullMQ worker SIGKILLed mid-run (%s run store)', (name, storeOf) => {
+describe.each(killStores)('serve: a BullMQ worker SIGKILLed mid-run (%s run store)', { timeout: CHILD_PROCESS_TEST_MS }, (name, storeOf) => {
   it('the other worker takes its job and resumes the run: the step-1 tool ran once, one run, one trace from the producer on', async () => {
     const runDir = mkdtempSync(join(dir, `kill-${name}-`));
     const { spec, open } = storeOf(runDir);
@@ -457,7 +459,10 @@ describe('serve: BullMQ queue input in process', () => {
         return { ok: true, message, result };
       },
     };
-    const short = { url: redis.url, queue: 'stall', lockDurationMs: 500, stalledIntervalMs: 200 };
+    // The first worker's lock must outlast a loaded machine's stall while it holds the job (else
+    // it stalls back to that worker), and lapse soon after its stop; the second's lock must
+    // outlast the run it takes.
+    const short = { url: redis.url, queue: 'stall', lockDurationMs: 1_500, stalledIntervalMs: 200 };
     const first = bullmqInput(short);
     await first.start(never);
     const queue = queueOf('stall');
@@ -466,7 +471,7 @@ describe('serve: BullMQ queue input in process', () => {
     await first.stop(AbortSignal.abort());
     expect(await ((await queue.getJob('stall-1')) as Job).getState()).toBe('active');
 
-    const second = bullmqInput(short);
+    const second = bullmqInput({ ...short, lockDurationMs: 30_000 });
     await second.start(ok);
     await until('the job completed', async () => ((await queue.getJobCountByTypes('completed')) === 1 ? true : undefined));
     await second.stop();
@@ -510,7 +515,7 @@ process.exit(0);`;
   });
 });
 
-describe('tracebound serve --queue / --schedule', () => {
+describe('tracebound serve --queue / --schedule', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   const slowAgent = fileURLToPath(new URL('./slow-agent.ts', import.meta.url));
 
   it('runs the jobs of --queue and the ticks of a fleet --schedule, and drains on SIGTERM', async () => {

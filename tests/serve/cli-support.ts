@@ -1,6 +1,7 @@
 /** Starts `tracebound serve` as a child process (the TypeScript sources through tsx) and reads its URL. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { CHILD_START_MS } from '../support/timeouts.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -25,7 +26,7 @@ export async function startServeChild(args: string[], env: NodeJS.ProcessEnv = {
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start within ${CHILD_START_MS} ms: ${out}${err}`)), CHILD_START_MS);
     const check = () => {
       const match = /serving \S+ on (http:\/\/\S+)/.exec(out);
       if (match) {

@@ -2,26 +2,32 @@ import { mkdtemp } from 'node:fs/promises';
 import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
-import { startServeChild } from './cli-support.js';
+import { startServeChild, type ServeChild } from './cli-support.js';
 import { postRun } from './http-support.js';
+import { SLOW_TOOL_STARTED } from './slow-agent.js';
+import { CHILD_PROCESS_TEST_MS } from '../support/timeouts.js';
 
 const slowAgent = join(import.meta.dirname, 'slow-agent.ts');
+
+/** Waits (up to 20 s: tsx children start slowly on a loaded machine) until `n` slow tool calls have started. */
+async function toolsStarted(serve: ServeChild, n: number): Promise<void> {
+  await vi.waitFor(() => expect(serve.stderr().split(SLOW_TOOL_STARTED).length - 1).toBe(n), { timeout: 20_000, interval: 20 });
+}
 
 async function traceFile(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'tracebound-serve-cli-')), 'traces.jsonl');
 }
 
-describe('tracebound serve (CLI)', () => {
+describe('tracebound serve (CLI)', { timeout: CHILD_PROCESS_TEST_MS }, () => {
   it('on SIGTERM with 20 runs in flight: finishes all 20, flushes their spans, exits 0', async () => {
     const file = await traceFile();
     const serve = await startServeChild([slowAgent, '--port', '0', '--trace-file', file, '--concurrency', '32'], { SLOW_TOOL_MS: '1500' });
     const started = Date.now();
     const requests = Array.from({ length: 20 }, (_, i) => postRun(serve.url, { input: `run ${i}` }, { 'x-request-id': `r${i}` }));
-    // Every run is inside its 1.5 s tool call by now.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await toolsStarted(serve, 20);
     serve.child.kill('SIGTERM');
     const responses = await Promise.all(requests);
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
@@ -42,10 +48,10 @@ describe('tracebound serve (CLI)', () => {
   it('exits at once on a second signal, without waiting for the drain', async () => {
     const serve = await startServeChild([slowAgent, '--port', '0', '--trace-file', await traceFile()], { SLOW_TOOL_MS: '20000' });
     const request = postRun(serve.url, { input: 'never mind' }).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await toolsStarted(serve, 1);
     const started = Date.now();
     serve.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await vi.waitFor(() => expect(serve.stderr()).toContain('SIGTERM: draining'), { timeout: 20_000, interval: 20 });
     serve.child.kill('SIGINT');
     expect(await serve.exited).toBe(1);
     // Far below the 20 s tool it would otherwise drain (the margin is for a loaded machine).

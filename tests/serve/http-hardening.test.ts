@@ -244,12 +244,17 @@ describe('drain', () => {
   });
 
   it('closes a stalled request body at the drain deadline, so stop() resolves whatever the client does', async () => {
-    served = await startServed({ agent: echoAgent(), drainTimeoutMs: 200 });
-    const req = request(new URL('/v1/runs', served.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '100' } });
+    // Long enough that a loaded machine's stall does not reach it before the check below.
+    served = await startServed({ agent: echoAgent(), drainTimeoutMs: 2_000 });
+    // Node's server answers `100 Continue` once it has the request's headers: then it is reading it.
+    const req = request(new URL('/v1/runs', served.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '100', expect: '100-continue' },
+    });
     const closed = new Promise<void>((resolve) => req.on('close', () => resolve()));
     req.on('error', () => {});
+    await new Promise((resolve) => req.once('continue', resolve));
     req.write('{"input": "');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the server is now reading it
     const stopped = served.server.stop();
     expect(await settledSoon(stopped)).toBe('pending'); // the drain waits for it...
     await stopped; // ...until the deadline closes it.

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from '../../src/messages.js';
 import { BudgetStoreError, StoreError } from '../../src/state/errors.js';
 import { memoryStore } from '../../src/state/memory.js';
@@ -16,6 +16,7 @@ import { redisStore } from '../../src/state/redis.js';
 import { sqliteStore } from '../../src/state/sqlite.js';
 import type { Store } from '../../src/state/store.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
+import { HELD_MS, storeClock, type StoreClock } from '../support/store-clock.js';
 
 let redis: RedisServer;
 let dir: string;
@@ -30,8 +31,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const stores: [string, () => Store][] = [
-  ['memory', () => memoryStore()],
+/** Each store, on the clock its leases and times to live run on (see store-clock.ts). */
+const stores: [string, (clock: StoreClock) => Store][] = [
+  ['memory', (clock) => memoryStore({ now: clock.now })],
   ['sqlite', () => sqliteStore({ path: join(dir, `${randomUUID()}.db`) })],
   ['redis', () => redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS })],
 ];
@@ -53,17 +55,22 @@ const TURN: Message[] = [
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 describe.each(stores)('%s store: conversations', (name, make) => {
+  let clock: StoreClock;
   let store: Store;
   let id: string;
   let agentName: string;
 
   beforeEach(() => {
-    store = make();
+    clock = storeClock(name);
+    store = make(clock);
     id = `conv-${randomUUID()}`;
     agentName = `agent-${randomUUID()}`;
   });
 
-  afterEach(() => store.close());
+  afterEach(async () => {
+    await store.close();
+    vi.restoreAllMocks();
+  });
 
   const lease = (owner: string, ttlMs = 10_000) => ({ owner, ttlMs });
 
@@ -106,14 +113,15 @@ describe.each(stores)('%s store: conversations', (name, make) => {
   });
 
   it('lets a lease that is not renewed lapse (a crashed process), and renews one that is', async () => {
-    expect((await store.conversations.acquire(id, lease('crashed', 150))).held).toBe(true);
-    await sleep(250);
-    expect((await store.conversations.acquire(id, lease('b', 300))).held).toBe(true);
+    expect((await store.conversations.acquire(id, lease('crashed', HELD_MS))).held).toBe(true);
+    await clock.pass(HELD_MS + 100);
+    expect((await store.conversations.acquire(id, lease('b', HELD_MS))).held).toBe(true);
     // The lapsed holder can no longer save or renew.
     expect(await store.conversations.renew(id, lease('crashed', 10_000))).toBe(false);
     expect(await store.conversations.append(id, { owner: 'crashed', agent: agentName, messages: TURN })).toBe(false);
     expect(await store.conversations.renew(id, lease('b', 10_000))).toBe(true);
-    await sleep(400);
+    // Past b's first lease: only the renewal keeps it.
+    await clock.pass(HELD_MS + 100);
     expect(await store.conversations.acquire(id, lease('c'))).toEqual({ held: false });
     expect(await store.conversations.append(id, { owner: 'b', agent: agentName, messages: TURN })).toBe(true);
   });
@@ -180,16 +188,16 @@ describe.each(stores)('%s store: conversations', (name, make) => {
   it('forgets a conversation past its time to live, unless a turn came first (retention by time)', async () => {
     await store.conversations.acquire(id, lease('a'));
     await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN, ttlMs: 2000 });
-    await sleep(1000);
+    await clock.pass(1000);
     expect((await store.conversations.get(id))?.messages).toEqual(TURN);
     await store.conversations.acquire(id, lease('a'));
     await store.conversations.append(id, { owner: 'a', agent: agentName, messages: TURN.slice(0, 1), ttlMs: 2000 });
-    await sleep(1200);
+    await clock.pass(1200);
     // 2.2 s after the first turn, 1.2 s after the second: still there. The margins are wide
-    // because the stores keep time on real clocks (Redis's own), and a loaded CI machine
-    // oversleeps by hundreds of ms.
+    // because Redis keeps time on its own clock, and a loaded CI machine oversleeps by hundreds
+    // of ms.
     expect((await store.conversations.get(id))?.messages).toHaveLength(TURN.length + 1);
-    await sleep(1000);
+    await clock.pass(1000);
     expect(await store.conversations.get(id)).toBeUndefined();
     expect(await store.conversations.list({ agent: agentName })).toEqual([]);
     expect(await store.conversations.acquire(id, lease('b'))).toEqual({ held: true, conversation: undefined });

@@ -33,6 +33,7 @@ import { tool } from '../../src/tool.js';
 import { ATTR, SPAN_NAME } from '../../src/tracing/attributes.js';
 import { body, exchange } from '../integration/support.js';
 import { LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
+import { storeClock } from '../support/store-clock.js';
 import type { ConversationWorkerConfig } from './conversation-worker.js';
 
 let redis: RedisServer;
@@ -169,7 +170,9 @@ describe('a conversation across runs', () => {
           ? { toolCalls: [{ id: `call_${request.messages.length}`, name: 'add', arguments: { a: 1, b: 2 } }] }
           : { text: `re: ${request.messages.at(-1)?.content}` },
     });
-    const runtime = createRuntime({ conversationMaxMessages: 5, conversationTtlMs: 400 });
+    // A minute to live on a clock the test moves: the four runs fit in it however slow the machine.
+    const clock = storeClock('memory');
+    const runtime = createRuntime({ store: memoryStore({ now: clock.now }), conversationMaxMessages: 5, conversationTtlMs: 60_000 });
     const chat = agent({ name: 'chat', instructions: '', model, tools: [add] });
     for (const input of ['one', 'add', 'three']) await runtime.run(chat, input, { conversationId: 'c-kept' });
     // 2 + 4 + 2 messages; keeping 5 would open with an assistant's tool call, so the history starts at 'three'.
@@ -177,7 +180,7 @@ describe('a conversation across runs', () => {
     await runtime.run(chat, 'four', { conversationId: 'c-kept' });
     expect(text(model.requests.at(-1)?.messages ?? [])).toEqual(['user: three', 'assistant: re: three', 'user: four']);
     expect((await runtime.conversations.get('c-kept'))?.messages).toHaveLength(4);
-    await sleep(500);
+    await clock.pass(61_000);
     expect(await runtime.conversations.get('c-kept')).toBeUndefined();
   });
 

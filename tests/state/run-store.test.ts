@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ModelCallError } from '../../src/providers/errors.js';
 import type { RunEvent } from '../../src/runtime/events.js';
 import type { RunEventEntry } from '../../src/runtime/runs.js';
@@ -27,6 +27,7 @@ import type { Store } from '../../src/state/store.js';
 import { redisStore } from '../../src/state/redis.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
 import { runRecord } from '../support/run-record.js';
+import { HELD_MS, storeClock, type StoreClock } from '../support/store-clock.js';
 
 let redis: RedisServer;
 let dir: string;
@@ -44,11 +45,14 @@ afterAll(async () => {
 /** Makes stores on one fresh place (a file, a key prefix): two of them share their runs as two processes would. */
 type Place = (options?: RunStoreOptions) => Store;
 
+/** A test's place and the clock its stores' leases and times to live run on. */
+type Kind = (clock: StoreClock) => Place;
+
 /** A SQLite file no test has used yet. */
 const freshFile = () => join(dir, `${randomUUID()}.db`);
 
-const kinds: [string, () => Place][] = [
-  ['memory', () => (options) => memoryStore(options)],
+const kinds: [string, Kind][] = [
+  ['memory', (clock) => (options) => memoryStore({ now: clock.now, ...options })],
   [
     'sqlite',
     () => {
@@ -70,6 +74,7 @@ const kinds: [string, () => Place][] = [
 const opened: Store[] = [];
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => s.close()));
+  vi.restoreAllMocks();
 });
 
 const delta = (i: number): RunEvent => ({ type: 'text-delta', step: 1, text: `t${i}` });
@@ -88,14 +93,16 @@ function collect(store: Store, runId: string, after?: string) {
   };
 }
 
-describe.each(kinds)('%s store: durable runs', (_name, place) => {
+describe.each(kinds)('%s store: durable runs', (name, place) => {
+  let clock: StoreClock;
   let open: Place;
   let store: Store;
   let runId: string;
   let agentName: string;
 
   beforeEach(() => {
-    const at = place();
+    clock = storeClock(name);
+    const at = place(clock);
     open = (options) => {
       const s = at(options);
       opened.push(s);
@@ -147,19 +154,20 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
   });
 
   it('lets a lease that is not renewed lapse (a dead process), and keeps one that is', async () => {
-    await store.runs.claim(runId, lease('dead', 150));
+    await store.runs.claim(runId, lease('dead', HELD_MS));
     const record = runRecord(runId, agentName);
-    await store.runs.save(record, lease('dead', 150));
-    await sleep(250);
+    expect(await store.runs.save(record, lease('dead', HELD_MS))).toBe(true);
+    await clock.pass(HELD_MS + 100);
     expect(await store.runs.get(runId)).toEqual({ ...record, leaseExpired: true });
     expect((await store.runs.list({ agent: agentName }))[0]?.leaseExpired).toBe(true);
-    expect(await store.runs.claim(runId, lease('b', 300))).toEqual({ held: true, record });
+    expect(await store.runs.claim(runId, lease('b', HELD_MS))).toEqual({ held: true, record });
     // The lapsed holder can no longer write or renew.
     expect(await store.runs.save({ ...record, step: 99 }, lease('dead'))).toBe(false);
     expect((await store.runs.renew(runId, lease('dead'))).held).toBe(false);
     expect((await store.runs.get(runId))?.leaseExpired).toBe(false);
     expect(await store.runs.renew(runId, lease('b', 10_000))).toEqual({ held: true, cancelRequested: false });
-    await sleep(400);
+    // Past b's first lease: only the renewal keeps it.
+    await clock.pass(HELD_MS + 100);
     expect(await store.runs.claim(runId, lease('c'))).toEqual({ held: false, record });
     expect(await store.runs.save({ ...record, step: 12 }, lease('b'))).toBe(true);
     expect((await store.runs.get(runId))?.step).toBe(12);
@@ -312,7 +320,7 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
     const kept = got.entries.map((e) => e.id);
     // Memory is exact; SQLite trims in batches of a tenth; Redis approximately (`MAXLEN ~`,
     // whole stream nodes of 100 entries).
-    const most = { memory: max, sqlite: max + sqliteTrimBatch(max) - 1, redis: max + 100 }[_name as 'memory'];
+    const most = { memory: max, sqlite: max + sqliteTrimBatch(max) - 1, redis: max + 100 }[name as 'memory'];
     expect(kept.length).toBeGreaterThanOrEqual(max);
     expect(kept.length).toBeLessThanOrEqual(most);
     expect(kept).toEqual(ids.slice(ids.length - kept.length));
@@ -320,16 +328,17 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
   });
 
   it('forgets a run\'s event log once runEventTtlMs passed without an append', async () => {
-    const brief = open({ runEventTtlMs: 200 });
+    const ttlMs = 2_000;
+    const brief = open({ runEventTtlMs: ttlMs });
     await brief.runs.appendEvent(runId, delta(0));
-    await sleep(100);
+    await clock.pass(ttlMs / 2 + 100);
     await brief.runs.appendEvent(runId, delta(1));
-    await sleep(150);
-    // 250 ms after the first append, 150 after the last: all kept.
+    await clock.pass(ttlMs / 2);
+    // Past the time to live since the first append, within it since the last: all kept.
     const kept = collect(brief, runId);
     await kept.until(2);
     kept.off();
-    await sleep(150);
+    await clock.pass(ttlMs / 2 + 100);
     const gone = collect(brief, runId);
     await sleep(50);
     expect(gone.entries).toEqual([]);
@@ -357,12 +366,14 @@ describe.each(kinds)('%s store: durable runs', (_name, place) => {
 const shared = kinds.filter(([name]) => name !== 'memory');
 
 describe.each(shared)('%s store: durable runs across two processes', (name, place) => {
+  let clock: StoreClock;
   let first: Store;
   let second: Store;
   let runId: string;
 
   beforeEach(() => {
-    const at = place();
+    clock = storeClock(name);
+    const at = place(clock);
     [first, second] = [at(), at()];
     opened.push(first, second);
     runId = `run-${randomUUID()}`;
@@ -371,12 +382,12 @@ describe.each(shared)('%s store: durable runs across two processes', (name, plac
   const lease = (owner: string, ttlMs = 10_000) => ({ owner, ttlMs });
 
   it('lets one process hold a run, the other take it over once its lease lapsed', async () => {
-    expect((await first.runs.claim(runId, lease('p1', 150))).held).toBe(true);
+    expect((await first.runs.claim(runId, lease('p1', HELD_MS))).held).toBe(true);
     const record = runRecord(runId, 'support');
-    expect(await first.runs.save(record, lease('p1', 150))).toBe(true);
+    expect(await first.runs.save(record, lease('p1', HELD_MS))).toBe(true);
     expect(await second.runs.claim(runId, lease('p2'))).toEqual({ held: false, record });
     expect(await second.runs.get(runId)).toEqual({ ...record, leaseExpired: false });
-    await sleep(250);
+    await clock.pass(HELD_MS + 100);
     expect((await second.runs.list({ agent: 'support', status: 'running' })).find((r) => r.runId === runId)?.leaseExpired).toBe(true);
     expect(await second.runs.claim(runId, lease('p2'))).toEqual({ held: true, record });
     expect(await first.runs.save({ ...record, step: 99 }, lease('p1'))).toBe(false);
@@ -510,7 +521,7 @@ describe('run stores: close() leaves nothing open', () => {
 describe('redis store: durable runs', () => {
   it('forgets an ended run after endedRunTtlMs, and keeps a running one', async () => {
     const prefix = `t-${randomUUID()}:`;
-    const store = redisStore({ url: redis.url, prefix, timeoutMs: LOADED_REPLY_TIMEOUT_MS, endedRunTtlMs: 200 });
+    const store = redisStore({ url: redis.url, prefix, timeoutMs: LOADED_REPLY_TIMEOUT_MS, endedRunTtlMs: HELD_MS });
     opened.push(store);
     const lease = { owner: 'a', ttlMs: 10_000 };
     for (const [runId, status] of [['done', 'completed'], ['live', 'running']] as const) {
@@ -518,7 +529,7 @@ describe('redis store: durable runs', () => {
       await store.runs.save(runRecord(runId, 'support', { status }), lease);
     }
     expect((await store.runs.list()).map((r) => r.runId).sort()).toEqual(['done', 'live']);
-    await sleep(300);
+    await sleep(HELD_MS + 100);
     expect(await store.runs.get('done')).toBeUndefined();
     expect((await store.runs.list()).map((r) => r.runId)).toEqual(['live']);
     expect((await store.runs.get('live'))?.status).toBe('running');

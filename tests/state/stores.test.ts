@@ -15,13 +15,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BudgetStoreError, StoreError } from '../../src/state/errors.js';
 import { spendKey, type ReserveRequest, type SpendStore } from '../../src/state/store.js';
 import { memoryStore } from '../../src/state/memory.js';
 import { redisStore } from '../../src/state/redis.js';
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION, sqliteStore } from '../../src/state/sqlite.js';
 import { freePort, LOADED_REPLY_TIMEOUT_MS, startRedis, type RedisServer } from '../support/redis.js';
+import { HELD_MS, storeClock, type StoreClock } from '../support/store-clock.js';
 import type { FleetReport, WorkerConfig } from './fleet-worker.js';
 
 let redis: RedisServer;
@@ -54,22 +55,28 @@ function request(key: string, overrides: Partial<ReserveRequest> = {}): ReserveR
   return { key, id: randomUUID(), maxUsd: 0.4, minUsd: 0.1, limitUsd: 1, windowMs: 60_000, ttlMs: 60_000, ...overrides };
 }
 
-const stores: [string, () => SpendStore][] = [
-  ['memory', () => memoryStore()],
+/** Each store, on the clock its reservations and windows run on (see store-clock.ts). */
+const stores: [string, (clock: StoreClock) => SpendStore][] = [
+  ['memory', (clock) => memoryStore({ now: clock.now })],
   ['sqlite', () => sqliteStore({ path: freshFile() })],
   ['redis', () => redisStore({ url: redis.url, timeoutMs: LOADED_REPLY_TIMEOUT_MS })],
 ];
 
-describe.each(stores)('%s store', (_name, make) => {
+describe.each(stores)('%s store', (name, make) => {
+  let clock: StoreClock;
   let store: SpendStore;
   let key: string;
 
   beforeEach(() => {
-    store = make();
+    clock = storeClock(name);
+    store = make(clock);
     key = freshKey();
   });
 
-  afterEach(() => store.close());
+  afterEach(async () => {
+    await store.close();
+    vi.restoreAllMocks();
+  });
 
   it('grants the whole worst case when it fits and reports the window after it', async () => {
     expect(await store.reserve(request(key))).toEqual({ grantedUsd: 0.4, spentUsd: 0, reservedUsd: 0.4, remainingUsd: 0.6 });
@@ -117,22 +124,22 @@ describe.each(stores)('%s store', (_name, make) => {
   });
 
   it('rolls the window: spend older than windowMs stops counting', async () => {
-    const windowMs = 250;
+    const windowMs = HELD_MS;
     const first = request(key, { maxUsd: 1, minUsd: 1, windowMs });
     expect((await store.reserve(first)).grantedUsd).toBe(1);
     await store.settle({ key, id: first.id, actualUsd: 1, windowMs });
     expect((await store.reserve(request(key, { windowMs }))).grantedUsd).toBe(0);
-    await sleep(windowMs + 50);
+    await clock.pass(windowMs + 100);
     expect(await store.window(key, windowMs)).toEqual({ spentUsd: 0, reservedUsd: 0 });
     expect((await store.reserve(request(key, { windowMs }))).grantedUsd).toBe(0.4);
   });
 
   it('frees an unsettled reservation after its TTL (a crashed process), yet still counts a late settle', async () => {
-    const ttlMs = 200;
+    const ttlMs = HELD_MS;
     const crashed = request(key, { maxUsd: 1, minUsd: 1, ttlMs });
     expect((await store.reserve(crashed)).grantedUsd).toBe(1);
     expect((await store.reserve(request(key, { ttlMs }))).grantedUsd).toBe(0);
-    await sleep(ttlMs + 50);
+    await clock.pass(ttlMs + 100);
     expect(await store.window(key, 60_000)).toEqual({ spentUsd: 0, reservedUsd: 0 });
     const next = await store.reserve(request(key, { ttlMs }));
     expect(next.grantedUsd).toBe(0.4);
@@ -254,7 +261,8 @@ describe('redis store', () => {
 
   it("holds a SIGKILLed process's reservation until its TTL, then frees it", async () => {
     const key = freshKey();
-    const ttlMs = 800;
+    // Outlasts reading the holder's line, killing it and connecting another client, on a loaded machine.
+    const ttlMs = 3_000;
     const base = { url: redis.url, key, limitUsd: 1, maxUsd: 0.8, minUsd: 0.5, windowMs: 60_000, ttlMs };
     const holder = startWorker({ mode: 'hold', ...base });
     expect(JSON.parse(await holder.nextLine())).toMatchObject({ grantedUsd: 0.8 });
@@ -282,14 +290,15 @@ describe('redis store', () => {
     const key = freshKey();
     const store = redisStore({ url: redis.url, prefix: 'env1:', timeoutMs: LOADED_REPLY_TIMEOUT_MS });
     try {
-      const r = request(key, { windowMs: 200, ttlMs: 5_000 });
+      const windowMs = HELD_MS;
+      const r = request(key, { windowMs, ttlMs: 60_000 });
       await store.reserve(r);
       expect((await inspect.keys(`env1:${key}*`)).sort()).toEqual([`env1:${key}`, `env1:${key}:held`]);
-      expect(await inspect.pttl(`env1:${key}`)).toBeGreaterThan(4_000);
-      await store.settle({ key, id: r.id, actualUsd: 0.1, windowMs: 200 });
+      expect(await inspect.pttl(`env1:${key}`)).toBeGreaterThan(50_000);
+      await store.settle({ key, id: r.id, actualUsd: 0.1, windowMs });
       expect((await inspect.keys(`env1:${key}*`)).sort()).toEqual([`env1:${key}`, `env1:${key}:spent`]);
-      expect(await inspect.pttl(`env1:${key}`)).toBeLessThanOrEqual(200);
-      await sleep(250);
+      expect(await inspect.pttl(`env1:${key}`)).toBeLessThanOrEqual(windowMs);
+      await sleep(windowMs + 100);
       expect(await inspect.keys(`env1:${key}*`)).toEqual([]);
     } finally {
       await store.close();
