@@ -20,14 +20,12 @@ import type { Model } from '../../src/providers/model.js';
 import { openai } from '../../src/providers/openai.js';
 import { readRecording } from '../../src/replay/read.js';
 import { ReplayDivergenceError, replayTrace, type ReplayOptions } from '../../src/replay/replay.js';
-import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
-import { collectSpans } from '../../src/testing/collect-spans.js';
 import { recordRun } from '../../src/testing/record.js';
 import { loadFixture, startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { scriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
-import { collectedShape, expectSameRun, offline, recordedShape } from './support.js';
+import { collectedShape, expectSameRun, offline, recordedShape, replayTraced } from './support.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const MESSAGES = '/v1/messages';
@@ -70,13 +68,6 @@ async function recordFallbackRun() {
   expect(server.requests.map((r) => r.path)).toEqual([MESSAGES, MESSAGES, MESSAGES, CHAT, MESSAGES, MESSAGES, MESSAGES, CHAT]);
   await server.close();
   return { file, result };
-}
-
-async function replayTraced(file: string, a: Agent, options: Omit<ReplayOptions, 'runtime'> = {}) {
-  const collector = collectSpans();
-  const runtime = tracedRuntime({ tracerProvider: collector.tracerProvider, captureContent: true });
-  const replay = await offline(() => replayTrace(file, a, { ...options, runtime }));
-  return { replay, collector };
 }
 
 async function divergence(file: string, a: Agent, options: ReplayOptions = {}): Promise<ReplayDivergenceError> {

@@ -17,28 +17,18 @@ import { openai } from '../../src/providers/openai.js';
 import { createRuntime } from '../../src/create-runtime.js';
 import { readRecording } from '../../src/replay/read.js';
 import { ReplayDivergenceError, replayTrace, type Difference, type ReplayOptions } from '../../src/replay/replay.js';
-import { collectSpans } from '../../src/testing/collect-spans.js';
 import { recordRun } from '../../src/testing/record.js';
 import { loadFixture, startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { scriptedModel, type ScriptedModel } from '../../src/testing/scripted-model.js';
 import { memoryStore } from '../../src/state/memory.js';
 import { tool } from '../../src/tool.js';
 import { ATTR } from '../../src/tracing/attributes.js';
-import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
-import { collectedShape, expectSameRun, offline, recordedShape } from './support.js';
+import { collectedShape, expectSameRun, offline, recordedShape, replayTraced } from './support.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 async function traceFile(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'tracebound-replay-')), 'recording.jsonl');
-}
-
-/** Replays with a traced runtime over a span collector, connections forbidden. */
-async function replayTraced(file: string, a: Agent, options: Omit<ReplayOptions, 'runtime'> = {}) {
-  const collector = collectSpans();
-  const runtime = tracedRuntime({ tracerProvider: collector.tracerProvider, captureContent: true });
-  const replay = await offline(() => replayTrace(file, a, { ...options, runtime }));
-  return { replay, collector };
 }
 
 /** Asserts a recording replays identically: result, span tree, replay attributes, no open span. */

@@ -10,14 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { agent, type Agent } from '../../src/agent.js';
 import { readRecording } from '../../src/replay/read.js';
-import { ReplayDivergenceError, replayTrace, type ReplayOptions } from '../../src/replay/replay.js';
+import { ReplayDivergenceError, replayTrace } from '../../src/replay/replay.js';
 import { collectSpans } from '../../src/testing/collect-spans.js';
 import { recordRun } from '../../src/testing/record.js';
 import { scriptedModel, type ScriptedModel } from '../../src/testing/scripted-model.js';
 import { tool } from '../../src/tool.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
-import { collectedShape, expectSameRun, offline, recordedShape } from './support.js';
+import { collectedShape, expectSameRun, offline, recordedShape, replayTraced } from './support.js';
 
 const MODEL = { provider: 'openai', modelId: 'gpt-4o-mini' } as const;
 
@@ -80,13 +80,6 @@ async function record() {
   const file = join(await mkdtemp(join(tmpdir(), 'tracebound-subrun-')), 'recording.jsonl');
   const { result } = await recordRun(writer(), 'Write about owls', { traceFile: file });
   return { file, result };
-}
-
-async function replayTraced(file: string, a: Agent, options: Omit<ReplayOptions, 'runtime'> = {}) {
-  const collector = collectSpans();
-  const runtime = tracedRuntime({ tracerProvider: collector.tracerProvider, captureContent: true });
-  const replay = await offline(() => replayTrace(file, a, { ...options, runtime }));
-  return { replay, collector };
 }
 
 describe('reading a recording with a sub-run', () => {

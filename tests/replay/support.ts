@@ -5,10 +5,13 @@
  */
 import net from 'node:net';
 import { expect } from 'vitest';
+import type { Agent } from '../../src/agent.js';
 import type { Message } from '../../src/messages.js';
 import type { RecordedRun } from '../../src/replay/recording.js';
+import { replayTrace, type ReplayOptions } from '../../src/replay/replay.js';
 import type { RunResult } from '../../src/runtime/events.js';
-import type { SpanCollector } from '../../src/testing/collect-spans.js';
+import { tracedRuntime } from '../../src/telemetry/traced-runtime.js';
+import { collectSpans, type SpanCollector } from '../../src/testing/collect-spans.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { spanRecordOf, type AttributeValue, type SpanRecord } from '../../src/traces/span-record.js';
 import { readTraceFile } from '../../src/traces/trace-file.js';
@@ -44,6 +47,14 @@ export async function offline<T>(fn: () => Promise<T>): Promise<T> {
     guard.restore();
     expect(guard.attempts, 'network connections attempted during replay').toEqual([]);
   }
+}
+
+/** Replays with a traced runtime over a span collector (content captured), connections forbidden. */
+export async function replayTraced(file: string, a: Agent, options: Omit<ReplayOptions, 'runtime'> = {}) {
+  const collector = collectSpans();
+  const runtime = tracedRuntime({ tracerProvider: collector.tracerProvider, captureContent: true });
+  const replay = await offline(() => replayTrace(file, a, { ...options, runtime }));
+  return { replay, collector };
 }
 
 /** The attributes a replay must reproduce on each span (not times, ids or the server address). */
