@@ -163,6 +163,22 @@ describe('guardrails: output', () => {
     await runtime.shutdown();
   });
 
+  it("reserves a guardrail's model call at that model's prices, not the agent model's", async () => {
+    const { runtime } = setup([]);
+    // $0.002 holds gpt-4o-mini's worst case for 1,000 output tokens ($0.0006 at $0.60/M) but not
+    // gpt-4o's ($0.01 at $10/M): at the judge's own prices the call can have at most ~200 tokens.
+    const judge = scriptedModel({ provider: 'openai', modelId: 'gpt-4o', respond: [{ text: 'on_topic', usage }] });
+    const asks: Guardrail = { name: 'asks', check: async (text, info) => ((await info.generate(judge, text)).text === 'on_topic' ? { ok: true } : { ok: false, reason: 'off' }) };
+    const main = scriptedModel({ provider: 'openai', modelId: 'gpt-4o-mini', respond: [{ text: 'fine', usage }] });
+    const a = agent({ name: 'thrifty', instructions: '', model: main, maxOutputTokens: 1_000, budget: { runCostUsd: 0.002, minOutputTokens: 1 }, guardrails: { input: [asks] } });
+    const result = await runtime.run(a, 'hello');
+    expect(result.stopReason).toBe('final');
+    expect(judge.requests).toHaveLength(1);
+    expect(judge.requests[0]!.maxOutputTokens).toBeLessThan(200);
+    expect(main.requests[0]!.maxOutputTokens).toBe(1_000);
+    await runtime.shutdown();
+  });
+
   it('does not check an answer the run did not reach (max_steps), and fails the run when a check throws', async () => {
     const { runtime, spans } = setup([{ toolCalls: [{ id: 'c1', name: 'missing', arguments: {} }], usage }, { text: 'fine', usage }]);
     let checked = 0;
