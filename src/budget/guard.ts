@@ -193,17 +193,19 @@ export class BudgetGuard {
    *   count.
    * @param maxOutputTokens the call's max output tokens before any lowering
    * @param outer the ancestor runs' limits a sub-run's call must fit too (each gets a `run` check)
+   * @returns the decision: at once (not a promise) when the policy has no spend window, as no
+   *   store is asked; a promise of it otherwise.
    * @throws {BudgetStoreError} when the store is down (or an earlier settle is still unrecorded)
    *   and the policy fails closed.
    * @throws {BudgetConfigError} when `outer` limits apply and the agent's model has no known price.
    */
-  async reserve(
+  reserve(
     run: GuardedRun,
     prompt: number | PromptBound,
     maxOutputTokens: number,
-    outer: readonly OuterScope[] = [],
+    outer: readonly OuterScope[] = NO_OUTER,
     signal?: AbortSignal,
-  ): Promise<GuardDecision> {
+  ): GuardDecision | Promise<GuardDecision> {
     const rates = this.rates;
     if (outer.length > 0 && !rates) {
       throw new BudgetConfigError(`agent "${this.agentName}" runs as a sub-agent under a run with a USD budget but its model has no known price, so the limit cannot be enforced`);
@@ -233,18 +235,33 @@ export class BudgetGuard {
       if (granted === 0) return { decision: 'refuse', maxOutputTokens: 0, checks };
     }
 
+    // Without a spend window the decision is made here and now: no store call, no promise.
+    if (this.windows.length === 0) {
+      holdRunScopes(run, outer, granted);
+      return granting(rates, promptUsd, maxOutputTokens, checks, granted, outer, NO_WINDOW);
+    }
+    return this.reserveInWindows(run, outer, checks, granted, minUsd, signal, (usd, window) => granting(rates, promptUsd, maxOutputTokens, checks, usd, outer, window));
+  }
+
+  /**
+   * The rest of {@link reserve} for a policy with spend windows: holds `granted`, reserves it in
+   * the windows and decides at what the windows granted (`decide`).
+   */
+  private async reserveInWindows(
+    run: GuardedRun,
+    outer: readonly OuterScope[],
+    checks: BudgetCheck[],
+    granted: number,
+    minUsd: number,
+    signal: AbortSignal | undefined,
+    decide: (granted: number, window: WindowHolds) => GuardDecision,
+  ): Promise<GuardDecision> {
     const window = await this.holdAndReserveWindows(run, outer, checks, granted, Math.min(minUsd, granted), signal);
     if (window.refused) return { decision: 'refuse', maxOutputTokens: 0, checks };
-    const { spends, storeError } = window;
     const held = granted;
-    for (const h of spends ?? []) granted = Math.min(granted, h.usd);
+    for (const h of window.spends ?? []) granted = Math.min(granted, h.usd);
     holdRunScopes(run, outer, granted - held);
-    // Free output tokens: whatever the prompt left, every output token fits.
-    const fits = rates.outputUsdPerToken === 0 ? maxOutputTokens : Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
-    const lowered = Math.min(maxOutputTokens, fits);
-    const decision = lowered < maxOutputTokens ? 'lower' : 'allow';
-    for (const c of checks) if (c.decision !== 'refuse') c.decision = decision;
-    return holding(decision, lowered, checks, granted, spends, outer, storeError);
+    return decide(granted, window);
   }
 
   /**
@@ -317,7 +334,7 @@ export class BudgetGuard {
     maxUsd: number,
     minUsd: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
+  ): Promise<WindowHolds> {
     if (this.windows.length === 0) return NO_WINDOW;
     const keys = this.windowKeys(run);
     const spends: SpendHold[] = [];
@@ -371,7 +388,7 @@ export class BudgetGuard {
     usd: number,
     minUsd: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ refused: boolean; spends?: SpendHold[]; storeError?: StoreOutage }> {
+  ): Promise<WindowHolds> {
     holdRunScopes(run, outer, usd);
     // Without a spend window the store has nothing to say: no call, no promise to wait on.
     if (this.windows.length === 0) return NO_WINDOW;
@@ -403,15 +420,23 @@ export class BudgetGuard {
    * the store is down the call's answer stands whatever the policy (its money is spent): the
    * settle is kept for {@link settleUnsettled} and returned as `storeError`. The cost itself is
    * already in the run's totals: this frees the run's hold and tells the store.
+   * @returns the settles: at once (not a promise) when the hold has no spend window.
    * @throws only what is not a {@link BudgetStoreError} (a store bug).
    */
-  async settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): Promise<SettleOutcome> {
+  settle(run: GuardedRun, hold: GuardDecision['hold'], actualUsd: number): SettleOutcome | Promise<SettleOutcome> {
     if (!hold) return { settles: [] };
     holdRunScopes(run, hold.outer ?? NO_OUTER, -hold.runUsd);
     const settles: BudgetSettle[] = [];
-    let storeError: StoreOutage | undefined;
     if (this.policy.runCostUsd !== undefined) settles.push({ scope: 'run', reserved: hold.runUsd, actual: actualUsd });
-    for (const h of hold.spends ?? []) {
+    // Only a spend window's settle goes to the store: without one there is nothing to wait for.
+    if (!hold.spends?.length) return { settles };
+    return this.settleWindows(run, hold.spends, actualUsd, settles);
+  }
+
+  /** The spend windows' part of {@link settle}: each window's hold settled in the store. */
+  private async settleWindows(run: GuardedRun, spends: readonly SpendHold[], actualUsd: number, settles: BudgetSettle[]): Promise<SettleOutcome> {
+    let storeError: StoreOutage | undefined;
+    for (const h of spends) {
       const request: SettleRequest = { key: h.key, id: h.id, actualUsd, windowMs: h.windowMs };
       try {
         await this.store.settle(request);
@@ -479,8 +504,36 @@ function holding(
   if (storeError) made.storeError = storeError;
   return made;
 }
+/** What the spend windows held for a call, or that one refused it. */
+interface WindowHolds {
+  refused: boolean;
+  spends?: SpendHold[];
+  storeError?: StoreOutage;
+}
+
 /** The spend windows' answer for a policy without any: nothing held there, nothing refused. */
-const NO_WINDOW = Object.freeze({ refused: false });
+const NO_WINDOW: WindowHolds = Object.freeze({ refused: false });
+
+/**
+ * The decision for a call granted `granted` USD (held in the run scopes and windows): its max
+ * output tokens lowered to what the grant leaves after the prompt, and its checks marked so.
+ */
+function granting(
+  rates: Rates,
+  promptUsd: number,
+  maxOutputTokens: number,
+  checks: BudgetCheck[],
+  granted: number,
+  outer: readonly OuterScope[],
+  window: WindowHolds,
+): GuardDecision {
+  // Free output tokens: whatever the prompt left, every output token fits.
+  const fits = rates.outputUsdPerToken === 0 ? maxOutputTokens : Math.floor((granted - promptUsd) / rates.outputUsdPerToken + 1e-9);
+  const lowered = Math.min(maxOutputTokens, fits);
+  const decision = lowered < maxOutputTokens ? 'lower' : 'allow';
+  for (const c of checks) if (c.decision !== 'refuse') c.decision = decision;
+  return holding(decision, lowered, checks, granted, window.spends, outer, window.storeError);
+}
 
 /** Adds `usd` (negative: releases it) to the hold of the run and of each ancestor scope. */
 function holdRunScopes(run: GuardedRun, outer: readonly OuterScope[], usd: number): void {

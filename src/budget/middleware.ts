@@ -19,7 +19,7 @@ import { toolFailure, type ToolOutcome } from '../runtime/tools.js';
 import type { Tool } from '../tool.js';
 import { retryDelayMs, type RetryPolicy } from '../runtime/retry.js';
 import { fitContext } from './fit-context.js';
-import { BudgetGuard, hasUsdLimit, type GuardDecision, type OuterScope, type Rates, type StoreOutage } from './guard.js';
+import { BudgetGuard, hasUsdLimit, type GuardDecision, type OuterScope, type Rates, type SettleOutcome, type StoreOutage } from './guard.js';
 import type { SpendStore } from '../state/store.js';
 import { tokenCounterFor, type TokenCounter } from './tokens.js';
 
@@ -155,7 +155,9 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
       let decision: GuardDecision | undefined;
       if (maxOutputTokens !== undefined) {
         const bound = counted ? undefined : counter.upperBound(request);
-        decision = await guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer, ctx.run.signal);
+        const reserved = guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer, ctx.run.signal);
+        // Awaited only when a store was asked: an await of a plain decision still costs a promise.
+        decision = reserved instanceof Promise ? await reserved : reserved;
       } else if (counted) {
         count();
       }
@@ -189,7 +191,10 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
         state.lastCall = lastCall;
         throw error;
       } finally {
-        if (decision?.hold) await settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry);
+        if (decision?.hold) {
+          const settling = settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry);
+          if (settling) await settling;
+        }
       }
     },
 
@@ -212,9 +217,10 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
 
 /**
  * Settles a call's hold to its actual cost; emits the settles when asked (a model call reports
- * them after a decision other than a plain allow, a tool call always).
+ * them after a decision other than a plain allow, a tool call always). Returns a promise only
+ * when the hold had a spend window to settle in the store.
  */
-async function settle(
+function settle(
   ctx: ModelCallContext | ToolCallContext,
   guard: BudgetGuard,
   decision: GuardDecision,
@@ -222,10 +228,24 @@ async function settle(
   emit: boolean,
   retry: RetryPolicy,
   toolCallId?: string,
-): Promise<void> {
-  if (!decision.hold) return;
+): Promise<void> | undefined {
+  if (!decision.hold) return undefined;
+  const outcome = guard.settle(ctx.run.state, decision.hold, actualUsd);
+  if (outcome instanceof Promise) return outcome.then((settled) => reportSettles(ctx, guard, settled, emit, retry, toolCallId));
+  reportSettles(ctx, guard, outcome, emit, retry, toolCallId);
+  return undefined;
+}
+
+/** Emits a call's settles when asked, and reports (and retries later) a settle the store did not take. */
+function reportSettles(
+  ctx: ModelCallContext | ToolCallContext,
+  guard: BudgetGuard,
+  { settles, storeError }: SettleOutcome,
+  emit: boolean,
+  retry: RetryPolicy,
+  toolCallId: string | undefined,
+): void {
   const { state } = ctx.run;
-  const { settles, storeError } = await guard.settle(state, decision.hold, actualUsd);
   if (emit) {
     for (const s of settles) ctx.run.emit({ type: 'budget-settle', step: ctx.step.index, ...s, ...(toolCallId ? { toolCallId } : {}) });
   }
