@@ -4,7 +4,7 @@
  * decisions are emitted where they happen). Every run carries it: a run's events must reach a
  * watcher in another process whether it was started with `run()` or `stream()`.
  */
-import type { RunEvent, RunResult } from './events.js';
+import type { RunResult } from './events.js';
 import type { Middleware } from './middleware.js';
 import { stepFinish } from './outcomes.js';
 import { traceIdOf } from './run-state.js';
@@ -26,17 +26,21 @@ export const streamEvents: Middleware = {
     ctx.emit({ type: 'run-end', result });
     return result;
   },
-  async wrapStep(ctx, next) {
+  wrapStep(ctx, next) {
     const step = ctx.index;
     ctx.run.emit({ type: 'step-start', step });
-    let finish: Extract<RunEvent, { type: 'step-end' }>['finish'] = 'stopped';
-    try {
-      const outcome = await next();
-      finish = stepFinish(outcome);
-      return outcome;
-    } finally {
-      ctx.run.emit({ type: 'step-end', step, finish });
-    }
+    // Continuations, not an async frame: this layer runs on every step (the layers inside it are
+    // the runtime's own, whose calls return promises and never throw synchronously).
+    return next().then(
+      (outcome) => {
+        ctx.run.emit({ type: 'step-end', step, finish: stepFinish(outcome) });
+        return outcome;
+      },
+      (error: unknown) => {
+        ctx.run.emit({ type: 'step-end', step, finish: 'stopped' });
+        throw error;
+      },
+    );
   },
   wrapModelCall(ctx, next) {
     // A continuation, not an async frame: this layer runs on every model call.
@@ -47,19 +51,21 @@ export const streamEvents: Middleware = {
       return outcome;
     });
   },
-  async wrapToolCall(ctx, next) {
+  wrapToolCall(ctx, next) {
     const step = ctx.step.index;
     ctx.run.emit({ type: 'tool-call-start', step, toolCall: ctx.call });
     const started = performance.now();
-    const outcome = await next();
-    ctx.run.emit({
-      type: 'tool-call-end',
-      step,
-      toolCall: ctx.call,
-      result: outcome.content,
-      isError: outcome.isError,
-      durationMs: performance.now() - started,
+    // A continuation, as wrapStep: this layer runs on every tool call.
+    return next().then((outcome) => {
+      ctx.run.emit({
+        type: 'tool-call-end',
+        step,
+        toolCall: ctx.call,
+        result: outcome.content,
+        isError: outcome.isError,
+        durationMs: performance.now() - started,
+      });
+      return outcome;
     });
-    return outcome;
   },
 };
