@@ -210,16 +210,18 @@ export function durableRuns(options: DurableOptions): Durable {
         live.delete(runId);
       }
     },
-    async wrapStep(ctx, next) {
-      const outcome = await next();
-      if (ctx.run.parentCall) return outcome;
-      // A step that ends the run is recorded by the run's end record.
-      if (outcome.kind !== 'continue') return outcome;
-      const run = byContext.get(ctx.run) as LiveRun;
-      run.checkpoint = copyOf(ctx.run.state);
-      const saving = save(run, record(run, 'running', run.checkpoint));
-      if (saving) await saving;
-      return outcome;
+    wrapStep(ctx, next) {
+      // A sub-run's steps are not checkpointed: they pass through, with no frame here.
+      if (ctx.run.parentCall) return next();
+      // A continuation, not an async frame, as wrapModelCall: this layer runs on every step.
+      return next().then((outcome) => {
+        // A step that ends the run is recorded by the run's end record.
+        if (outcome.kind !== 'continue') return outcome;
+        const run = byContext.get(ctx.run) as LiveRun;
+        run.checkpoint = copyOf(ctx.run.state);
+        const saving = save(run, record(run, 'running', run.checkpoint));
+        return saving ? saving.then(() => outcome) : outcome;
+      });
     },
     wrapModelCall(ctx, next) {
       const called = next(ctx.request);
