@@ -43,6 +43,15 @@ function ratesOf(model: Model, prices: PriceOverrides): Rates | undefined {
 
 const NO_OUTER: readonly OuterScope[] = [];
 
+/** The rest of the chain a model call goes on to. */
+type ModelCallNext = (request: ModelRequest) => Promise<ModelCallOutcome>;
+
+/** A guarded call's prompt: the request as counted, and its tokens once counted. */
+interface Prompt {
+  request: ModelRequest;
+  tokens: number | undefined;
+}
+
 /** The `runCostUsd` limits of a sub-run's ancestors (`agent.asTool()`), nearest first; none for a top run. */
 function outerScopesOf(run: RunContext): readonly OuterScope[] {
   if (!run.parentCall) return NO_OUTER;
@@ -125,76 +134,108 @@ export function budgetMiddleware({ store, prices, retry }: BudgetOptions): Middl
     }
   }
 
-  return {
-    name: 'budget',
-    async wrapModelCall(ctx, next) {
-      const { agent, state } = ctx.run;
-      const policy = agent.budget;
-      const outer = outerScopesOf(ctx.run);
-      const usd = hasUsdLimit(policy) || outer.length > 0;
-      if (!usd && policy.contextTokens === undefined) return next(ctx.request);
-      const guard = guardOf(agent, ctx.model);
-      const counter = counterOf(ctx);
-      let request = ctx.request;
-      // The prompt is counted only where the count can change a decision: its upper bound is
-      // over the context limit, or does not fit the USD limits whole (see BudgetGuard.reserve).
-      let counted = false;
-      if (ctx.purpose === 'step' && policy.contextTokens !== undefined) {
-        const fit = await fitContext(ctx, request, policy.contextTokens, counter);
-        if (!fit.fits) return { kind: 'refused', stopReason: fit.stopReason };
-        counted = fit.counted;
-        if (fit.messages !== request.messages) {
-          state.messages.splice(0, state.messages.length, ...fit.messages);
-          request = { ...request, messages: [...fit.messages] };
-        }
-      }
-      let promptTokens: number | undefined;
-      const prompt = request;
-      const count = (): number => (promptTokens = counter.count(prompt));
-      const maxOutputTokens = guard.maxOutputTokens(request.maxOutputTokens, outer.length > 0);
-      let decision: GuardDecision | undefined;
-      if (maxOutputTokens !== undefined) {
-        const bound = counted ? undefined : counter.upperBound(request);
-        const reserved = guard.reserve(state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer, ctx.run.signal);
-        // Awaited only when a store was asked: an await of a plain decision still costs a promise.
-        decision = reserved instanceof Promise ? await reserved : reserved;
-      } else if (counted) {
-        count();
-      }
-      if (promptTokens !== undefined) {
-        ctx.promptTokens = promptTokens;
-        if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
-      }
-      const lastCall = state.lastCall;
-      if (decision) {
-        report(ctx, decision);
-        if (decision.storeError) reportOutage(ctx, decision.storeError);
-        if (decision.decision === 'refuse') return { kind: 'refused', stopReason: 'budget_exceeded' };
-        request = lowered(ctx, request, decision, policy.onLimit === 'finish');
-      }
-      let actualUsd = 0;
-      try {
-        const outcome: ModelCallOutcome = await next(request);
+  /** Fits a step's prompt into `contextTokens` (compressing it), then guards the call. */
+  async function fitThenGuard(ctx: ModelCallContext, next: ModelCallNext, limit: number, outer: readonly OuterScope[]): Promise<ModelCallOutcome> {
+    const { state } = ctx.run;
+    let request = ctx.request;
+    const fit = await fitContext(ctx, request, limit, counterOf(ctx));
+    if (!fit.fits) return { kind: 'refused', stopReason: fit.stopReason };
+    if (fit.messages !== request.messages) {
+      state.messages.splice(0, state.messages.length, ...fit.messages);
+      request = { ...request, messages: [...fit.messages] };
+    }
+    return guarded(ctx, next, request, fit.counted, outer);
+  }
+
+  /**
+   * Reserves the call in every USD scope, sends it as the decision lets it go, and settles it.
+   * The prompt is counted only where the count can change a decision: its upper bound is over
+   * the context limit (`counted`: fitting counted it), or does not fit the USD limits whole (see
+   * BudgetGuard.reserve). Continuations, not async frames, where nothing is waited for: this
+   * runs on every model call.
+   */
+  function guarded(ctx: ModelCallContext, next: ModelCallNext, request: ModelRequest, counted: boolean, outer: readonly OuterScope[]): Promise<ModelCallOutcome> {
+    const guard = guardOf(ctx.run.agent, ctx.model);
+    const counter = counterOf(ctx);
+    const prompt: Prompt = { request, tokens: undefined };
+    const count = (): number => (prompt.tokens = counter.count(request));
+    const maxOutputTokens = guard.maxOutputTokens(request.maxOutputTokens, outer.length > 0);
+    if (maxOutputTokens !== undefined) {
+      const bound = counted ? undefined : counter.upperBound(request);
+      const reserved = guard.reserve(ctx.run.state, bound === undefined ? count() : { upperBound: bound, count }, maxOutputTokens, outer, ctx.run.signal);
+      if (reserved instanceof Promise) return reserved.then((decision) => send(ctx, next, guard, counter, prompt, decision));
+      return send(ctx, next, guard, counter, prompt, reserved);
+    }
+    if (counted) count();
+    return send(ctx, next, guard, counter, prompt, undefined);
+  }
+
+  /** Sends a guarded call as `decision` lets it go (refuses it), and settles its hold after it. */
+  function send(ctx: ModelCallContext, next: ModelCallNext, guard: BudgetGuard, counter: TokenCounter, prompt: Prompt, decision: GuardDecision | undefined): Promise<ModelCallOutcome> {
+    const { state } = ctx.run;
+    const promptTokens = prompt.tokens;
+    if (promptTokens !== undefined) {
+      ctx.promptTokens = promptTokens;
+      if (promptTokens > state.budget.peakPromptTokens) state.budget.peakPromptTokens = promptTokens;
+    }
+    const lastCall = state.lastCall;
+    let request = prompt.request;
+    if (decision) {
+      report(ctx, decision);
+      if (decision.storeError) reportOutage(ctx, decision.storeError);
+      if (decision.decision === 'refuse') return Promise.resolve({ kind: 'refused', stopReason: 'budget_exceeded' });
+      request = lowered(ctx, request, decision, ctx.run.agent.budget.onLimit === 'finish');
+    }
+    const settled = (actualUsd: number): Promise<void> | undefined =>
+      decision?.hold ? settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry) : undefined;
+    let called: Promise<ModelCallOutcome>;
+    try {
+      called = next(request);
+    } catch (error) {
+      called = Promise.reject(error);
+    }
+    return called.then(
+      (outcome) => {
+        let actualUsd = 0;
         if (outcome.kind === 'response') {
           actualUsd = outcome.cost?.usd ?? 0;
           const reported = outcome.response.usage.inputTokens;
           if (promptTokens !== undefined) {
             counter.observe(promptTokens, reported);
           } else {
-            counter.observeUncounted(prompt, reported);
+            counter.observeUncounted(prompt.request, reported);
             if (reported > state.budget.peakPromptTokens) state.budget.peakPromptTokens = reported;
           }
         }
-        return outcome;
-      } catch (error) {
+        const settling = settled(actualUsd);
+        return settling ? settling.then(() => outcome) : outcome;
+      },
+      (error: unknown) => {
         // A call that failed was no last call: the next model a fallback() tries gets its own decision.
         state.lastCall = lastCall;
-        throw error;
-      } finally {
-        if (decision?.hold) {
-          const settling = settle(ctx, guard, decision, actualUsd, decision.decision !== 'allow', retry);
-          if (settling) await settling;
-        }
+        const settling = settled(0);
+        if (!settling) throw error;
+        return settling.then(() => {
+          throw error;
+        });
+      },
+    );
+  }
+
+  return {
+    name: 'budget',
+    wrapModelCall(ctx, next) {
+      const policy = ctx.run.agent.budget;
+      const outer = outerScopesOf(ctx.run);
+      const usd = hasUsdLimit(policy) || outer.length > 0;
+      if (!usd && policy.contextTokens === undefined) return next(ctx.request);
+      if (ctx.purpose === 'step' && policy.contextTokens !== undefined) return fitThenGuard(ctx, next, policy.contextTokens, outer);
+      try {
+        return guarded(ctx, next, ctx.request, false, outer);
+      } catch (error) {
+        // A guard that cannot be made (an unpriced model under a USD limit) fails the call as an
+        // async frame would: a rejection, never a throw.
+        return Promise.reject(error);
       }
     },
 
