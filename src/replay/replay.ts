@@ -4,9 +4,10 @@
  * deterministic, with the recorded tokens and cost. Each request today's agent sends is compared
  * with the recorded one; strict mode stops at the first difference, lenient mode lists them all.
  *
- * A sub-agent (`agent.asTool()`) is part of the agent under test, not an outside tool: each of its
- * recorded calls runs today's sub-agent again, its model fed from the recorded sub-run and
- * compared the same way, its own tools answered from that sub-run.
+ * A sub-agent (`agent.asTool()`, or one a tool starts with `context.runAgent`) is part of the
+ * agent under test, not an outside tool: each of its recorded sub-runs runs today's sub-agent
+ * again, its model fed from the recorded sub-run and compared the same way, its own tools answered
+ * from that sub-run.
  */
 import { agent as defineAgent, subAgentOf, type Agent } from '../agent.js';
 import type { Message } from '../messages.js';
@@ -56,7 +57,7 @@ export interface Difference {
   /** The 1-based step where it was found: of the replayed run, or of the sub-run `within` ends at. */
   step: number;
   /**
-   * For a difference inside a sub-run (`agent.asTool()`): the tool calls leading to it from the
+   * For a difference inside a sub-run (`agent.asTool()`, `context.runAgent`): the tool calls leading to it from the
    * replayed run, outermost first. Absent for a difference of the replayed run itself.
    */
   within?: SubRunPlace[];
@@ -75,7 +76,10 @@ export interface ReplayOptions {
   /**
    * Tools to run live instead of returning their recorded results; `true` for all. Names count
    * in sub-runs too. A sub-agent's tool (`agent.asTool()`) is never served nor run on its live
-   * model: it always runs today's sub-agent on its recorded sub-run, whether named or not.
+   * model: it always runs today's sub-agent on its recorded sub-run, whether named or not. A tool
+   * whose recorded call started sub-runs (`context.runAgent`) runs its code either way, each
+   * `runAgent` replaying a recorded sub-run; named here, the calling model gets what it returns
+   * today instead of its recorded result.
    */
   liveTools?: boolean | readonly string[];
   /** The runtime to run with (e.g. a `tracedRuntime()` to trace the replay). Default: untraced. */
@@ -438,7 +442,7 @@ interface RecordedCallAt {
 /** The recorded call `toolCallId` names. */
 function recordedCall(recorded: ReadonlyMap<string, RecordedCallAt>, toolCallId: string): RecordedCallAt {
   const at = recorded.get(toolCallId);
-  if (!at) throw new ToolError(`replay: no recorded result for tool call ${toolCallId}`);
+  if (!at) throw new ToolError(`replay: no recorded result for tool call ${toolCallId} (no execute_tool span of that call in the recording)`);
   return at;
 }
 
@@ -610,8 +614,9 @@ function missingTools(agent: Agent, run: RecordedRun): Difference[] {
 }
 
 /**
- * Replays one recorded run with today's agent. Its sub-agents (`agent.asTool()`) run again on
- * their recorded sub-runs, compared like the run itself (differences there carry `within`).
+ * Replays one recorded run with today's agent. Its sub-agents (`agent.asTool()`, and those its
+ * tools start with `context.runAgent`) run again on their recorded sub-runs, compared like the run
+ * itself (differences there carry `within`).
  * @throws {ReplayDivergenceError} in strict mode at the first difference, in the run or a sub-run
  *   (and in any mode when today's agent, or a sub-agent, makes more model calls than were
  *   recorded).

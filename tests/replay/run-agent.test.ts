@@ -7,82 +7,15 @@
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { agent, type Agent } from '../../src/agent.js';
 import { readRecording } from '../../src/replay/read.js';
 import { ReplayDivergenceError, replayTrace } from '../../src/replay/replay.js';
 import { recordRun } from '../../src/testing/record.js';
-import { scriptedModel, type ScriptedModel } from '../../src/testing/scripted-model.js';
-import { tool } from '../../src/tool.js';
+import { runCli } from '../cli/fixture.js';
+import { editor, editorModel, researcherModel } from './run-agent-agents.js';
 import { collectedShape, expectSameRun, offline, recordedShape, replayTraced } from './support.js';
-
-const MODEL = { provider: 'openai', modelId: 'gpt-4o-mini' } as const;
-
-/** The researcher looks its input up with `lookup`, then answers with what it found. */
-function researcherModel(): ScriptedModel {
-  return scriptedModel({
-    ...MODEL,
-    respond: (request) => {
-      const found = request.messages.find((m) => m.role === 'tool');
-      const asked = request.messages.find((m) => m.role === 'user')?.content ?? '';
-      if (!found) return { toolCalls: [{ id: `call_lookup_${asked}`, name: 'lookup', arguments: { topic: asked } }], usage: { inputTokens: 90, outputTokens: 15 } };
-      return { text: `Fact: ${found.content}`, usage: { inputTokens: 140, outputTokens: 20 } };
-    },
-  });
-}
-
-/** The editor calls its `brief` tool on two topics, then answers with the brief. */
-function editorModel(): ScriptedModel {
-  return scriptedModel({
-    ...MODEL,
-    respond: (request) => {
-      const brief = request.messages.find((m) => m.role === 'tool');
-      if (!brief) return { toolCalls: [{ id: 'call_brief', name: 'brief', arguments: { topics: ['owls', 'bats'] } }], usage: { inputTokens: 60, outputTokens: 12 } };
-      return { text: `Brief: ${brief.content}`, usage: { inputTokens: 110, outputTokens: 18 } };
-    },
-  });
-}
-
-interface Options {
-  researcherInstructions?: string;
-  researcher?: ScriptedModel;
-  editor?: ScriptedModel;
-  /** Topics today's brief tool researches (default: all it is given). */
-  topics?: (given: string[]) => string[];
-  /** How today's brief tool joins its researcher's answers (default: with " / "). */
-  separator?: string;
-  lookups?: string[];
-}
-
-/** An editor whose own `brief` tool runs the researcher once per topic through `context.runAgent`. */
-function editor(o: Options = {}): { editor: Agent; researcher: Agent } {
-  const lookup = tool({
-    name: 'lookup',
-    description: 'Looks a topic up.',
-    parameters: z.object({ topic: z.string() }),
-    execute: ({ topic }) => (o.lookups?.push(topic), `${topic} are nocturnal`),
-  });
-  const researcher = agent({
-    name: 'researcher',
-    instructions: o.researcherInstructions ?? 'Find one fact with lookup.',
-    model: o.researcher ?? researcherModel(),
-    tools: [lookup],
-  });
-  const brief = tool({
-    name: 'brief',
-    description: 'Researches each topic and writes a brief.',
-    parameters: z.object({ topics: z.array(z.string()) }),
-    async execute({ topics }, context) {
-      if (!context.runAgent) throw new Error('brief runs inside a runtime');
-      const answers: string[] = [];
-      for (const topic of (o.topics ?? ((t) => t))(topics)) answers.push((await context.runAgent(researcher, topic)).output);
-      return answers.join(o.separator ?? ' / ');
-    },
-  });
-  return { researcher, editor: agent({ name: 'editor', instructions: 'Write a brief with the brief tool.', model: o.editor ?? editorModel(), tools: [brief] }) };
-}
 
 async function record() {
   const file = join(await mkdtemp(join(tmpdir(), 'tracebound-runagent-')), 'recording.jsonl');
@@ -186,6 +119,23 @@ describe('replaying a run whose tool called context.runAgent', () => {
     const error = await offline(() => replayTrace(file, editor({ topics: (t) => [...t, 'moths'] }).editor, { mode: 'lenient' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReplayDivergenceError);
     expect((error as ReplayDivergenceError).report).toContain('step 1: today\'s tool "brief" starts sub-run 3 (agent researcher), the recorded call started 2');
+  });
+});
+
+describe('tracebound replay --live-tools, for a tool of a sub-agent started by context.runAgent', () => {
+  it('takes the name from the recorded sub-runs and runs that tool live in each', async () => {
+    const { file } = await record();
+    const module = join(dirname(file), 'editor.ts');
+    const agents = fileURLToPath(new URL('./run-agent-agents.ts', import.meta.url));
+    await writeFile(module, `import { editor } from ${JSON.stringify(agents)};\nexport default editor({ fact: 'hunt at night' }).editor;\n`);
+    // Served, the changed lookup is not called: the run matches.
+    const served = await runCli(['replay', file, '--agent', module]);
+    expect([served.code, served.stderr]).toEqual([0, '']);
+    const live = await runCli(['replay', file, '--agent', module, '--lenient', '--live-tools', 'lookup']);
+    expect([live.code, live.stderr]).toEqual([1, '']);
+    expect(live.stdout).toContain('step 1 > researcher#1 (call_brief) step 2: the messages sent to the model differ');
+    expect(live.stdout).toContain('      actual:   "owls hunt at night"');
+    expect(live.stdout).toContain('step 1 > researcher#2 (call_brief) step 2: the messages sent to the model differ');
   });
 });
 
