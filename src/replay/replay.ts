@@ -79,7 +79,8 @@ export interface ReplayOptions {
    * model: it always runs today's sub-agent on its recorded sub-run, whether named or not. A tool
    * whose recorded call started sub-runs (`context.runAgent`) runs its code either way, each
    * `runAgent` replaying a recorded sub-run; named here, the calling model gets what it returns
-   * today instead of its recorded result.
+   * today instead of its recorded result. A live tool's `runAgent` never reaches a sub-agent's
+   * live model: a sub-run the recorded call did not start stops the replay.
    */
   liveTools?: boolean | readonly string[];
   /** The runtime to run with (e.g. a `tracedRuntime()` to trace the replay). Default: untraced. */
@@ -463,8 +464,7 @@ function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPl
   const startsSubRuns = new Set(run.steps.flatMap((s) => s.toolCalls.filter((c) => c.subRuns?.length).map((c) => c.name)));
   return agent.tools.map((t) => {
     if (subAgentOf(t)) return subAgentTool(t, recorded, within, replay);
-    if (startsSubRuns.has(t.name)) return runAgentTool(t, recorded, within, replay);
-    if (replay.isLive(t.name)) return t;
+    if (startsSubRuns.has(t.name) || replay.isLive(t.name)) return runAgentTool(t, recorded, within, replay);
     return withExecute(t, (_args, { toolCallId }) => servedResult(recordedCall(recorded, toolCallId)));
   });
 }
@@ -571,18 +571,21 @@ function subAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, wi
 }
 
 /**
- * A tool of the user's whose recorded calls started sub-runs (`context.runAgent`). A sub-agent is
- * part of the agent under test, and only the tool's code knows which agent it runs on what input:
- * so a call recorded with sub-runs runs today's code, each `runAgent` replaying the next recorded
- * sub-run (see {@link SubRunReplayer}). Its result is still the recorded one, as for any served
- * tool, unless the tool is live (`liveTools`): then it is what today's code returns. A call
- * recorded without sub-runs is served (or run, when live) like any other tool's.
+ * A live tool, or a tool of the user's whose recorded calls started sub-runs (`context.runAgent`).
+ * A sub-agent is part of the agent under test, and only the tool's code knows which agent it runs
+ * on what input: so a call recorded with sub-runs runs today's code, each `runAgent` replaying the
+ * next recorded sub-run (see {@link SubRunReplayer}). Its result is still the recorded one, as for
+ * any served tool, unless the tool is live (`liveTools`): then it is what today's code returns,
+ * and its `runAgent` replays the call's recorded sub-runs too (never reaching a sub-agent's live
+ * model). A call recorded without sub-runs of a tool that is not live is served.
  */
 function runAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, within: readonly SubRunPlace[], replay: ReplayState): Tool {
   const live = replay.isLive(t.name);
-  return withExecute(t, async (args, context) => {
-    const at = recordedCall(recorded, context.toolCallId);
-    if (!at.call.subRuns?.length || !context.runAgent) return live ? t.execute(args, context) : servedResult(at);
+  const execute: Tool['execute'] = async (args, context) => {
+    const at = recorded.get(context.toolCallId);
+    if (!live && !at?.call.subRuns?.length) return servedResult(recordedCall(recorded, context.toolCallId));
+    // A live call the recording does not hold has nothing to compare its sub-runs with.
+    if (!at || !context.runAgent) return t.execute(args, context);
     const subRuns = new SubRunReplayer(at, within, replay, context.runAgent);
     let result: unknown;
     try {
@@ -595,7 +598,9 @@ function runAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, wi
     }
     replay.add(subRuns.unused());
     return live ? result : servedResult(at);
-  });
+  };
+  // A live tool keeps the rest of its definition as it was (its approval rule too).
+  return live ? Object.freeze({ ...t, execute }) : withExecute(t, execute);
 }
 
 /** Tools the recording called that today's agent no longer has. */

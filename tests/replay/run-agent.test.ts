@@ -122,6 +122,28 @@ describe('replaying a run whose tool called context.runAgent', () => {
   });
 });
 
+describe('a live tool whose recorded call started no sub-run', () => {
+  it('served, it matches; live, a runAgent call stops the replay instead of reaching the sub-agent\'s model', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'tracebound-runagent-')), 'recording.jsonl');
+    await recordRun(editor({ topics: () => [] }).editor, 'Brief me on owls and bats', { traceFile: file });
+    const { replay } = await replayTraced(file, editor().editor);
+    expect(replay.differences).toEqual([]);
+
+    const researcher = researcherModel();
+    const error = await offline(() => replayTrace(file, editor({ researcher }).editor, { mode: 'lenient', liveTools: ['brief'] })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReplayDivergenceError);
+    expect((error as ReplayDivergenceError).differences).toEqual([
+      {
+        kind: 'sub-runs',
+        step: 1,
+        summary: 'today\'s tool "brief" starts sub-run 1 (agent researcher), the recorded call started 0',
+        values: [{ path: 'brief(call_brief).subRuns', recorded: 0, actual: 1 }],
+      },
+    ]);
+    expect(researcher.requests).toEqual([]);
+  });
+});
+
 describe('tracebound replay --live-tools, for a tool of a sub-agent started by context.runAgent', () => {
   it('takes the name from the recorded sub-runs and runs that tool live in each', async () => {
     const { file } = await record();
