@@ -57,8 +57,9 @@ export interface Difference {
   /** The 1-based step where it was found: of the replayed run, or of the sub-run `within` ends at. */
   step: number;
   /**
-   * For a difference inside a sub-run (`agent.asTool()`, `context.runAgent`): the tool calls leading to it from the
-   * replayed run, outermost first. Absent for a difference of the replayed run itself.
+   * For a difference inside a sub-run (`agent.asTool()`, `context.runAgent`): the tool calls
+   * leading to it from the replayed run, outermost first. Absent for a difference of the replayed
+   * run itself.
    */
   within?: SubRunPlace[];
   /** What differs, each with its path and the recorded and actual values. */
@@ -455,9 +456,9 @@ function servedResult({ call }: RecordedCallAt): string {
 
 /**
  * The tools of `agent` replaying `run`: a sub-agent's tool runs today's sub-agent on the recorded
- * sub-run, a tool whose recorded calls started sub-runs (`context.runAgent`) runs its code with
- * those sub-runs replayed, a live tool runs as is, any other answers with its recorded result by
- * call id, at today's price (`costUsd`).
+ * sub-run, a live tool or one whose recorded calls started sub-runs (`context.runAgent`) runs its
+ * code with those sub-runs replayed, any other answers with its recorded result by call id, at
+ * today's price (`costUsd`).
  */
 function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPlace[], replay: ReplayState): Tool[] {
   const recorded = new Map<string, RecordedCallAt>(run.steps.flatMap((s) => s.toolCalls.map((call) => [call.id, { call, step: s.index }] as const)));

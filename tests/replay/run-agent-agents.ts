@@ -46,6 +46,8 @@ export interface Options {
   lookups?: string[];
   /** What today's lookup says of a topic (default: "are nocturnal"). */
   fact?: string;
+  /** The name of today's researcher (default: "researcher"). */
+  researcherName?: string;
 }
 
 /** An editor whose own `brief` tool runs the researcher once per topic through `context.runAgent`. */
@@ -57,7 +59,7 @@ export function editor(o: Options = {}): { editor: Agent; researcher: Agent } {
     execute: ({ topic }) => (o.lookups?.push(topic), `${topic} ${o.fact ?? 'are nocturnal'}`),
   });
   const researcher = agent({
-    name: 'researcher',
+    name: o.researcherName ?? 'researcher',
     instructions: o.researcherInstructions ?? 'Find one fact with lookup.',
     model: o.researcher ?? researcherModel(),
     tools: [lookup],

@@ -104,7 +104,7 @@ describe('replaying a run whose tool called context.runAgent', () => {
     ]);
   });
 
-  it('a tool that now starts fewer sub-runs, or more: a sub-runs difference on its call', async () => {
+  it('a tool that now starts fewer sub-runs, more, or of another agent: a sub-runs difference on its call', async () => {
     const { file } = await record();
     const { replay } = await replayTraced(file, editor({ topics: (t) => t.slice(0, 1) }).editor, { mode: 'lenient' });
     expect(replay.differences).toEqual([
@@ -115,6 +115,15 @@ describe('replaying a run whose tool called context.runAgent', () => {
         values: [{ path: 'brief(call_brief).subRuns', recorded: 2, actual: 1 }],
       },
     ]);
+
+    const { replay: renamed } = await replayTraced(file, editor({ researcherName: 'analyst' }).editor, { mode: 'lenient' });
+    expect(renamed.differences.map((d) => [d.kind, d.summary, d.values])).toEqual(
+      [0, 1].map((n) => [
+        'sub-runs',
+        'today\'s tool "brief" runs agent "analyst" where the recording ran "researcher"',
+        [{ path: `brief(call_brief).subRuns[${n}].agent`, recorded: 'researcher', actual: 'analyst' }],
+      ]),
+    );
 
     const error = await offline(() => replayTrace(file, editor({ topics: (t) => [...t, 'moths'] }).editor, { mode: 'lenient' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReplayDivergenceError);
