@@ -32,15 +32,25 @@ function toolNames(agent: Agent, seen = new Set<Agent>()): string[] {
 }
 
 /**
+ * The tools called in the recorded sub-runs of `runs`, at every depth: those of the sub-agents a
+ * tool of the agent starts with `context.runAgent`, which the agent's definition does not show.
+ */
+function subRunToolNames(runs: readonly RecordedRun[]): string[] {
+  const subs = runs.flatMap((run) => run.steps.flatMap((s) => s.toolCalls.flatMap((c) => c.subRuns ?? [])));
+  return [...subs.flatMap((sub) => sub.steps.flatMap((s) => s.toolCalls.map((c) => c.name))), ...(subs.length ? subRunToolNames(subs) : [])];
+}
+
+/**
  * The `liveTools` replay option from the flag, checked against the agent's tools and its
- * sub-agents' (replay runs those on their recorded chats, and live tools count there too): a name
+ * sub-agents' (replay runs those on their recorded chats, and live tools count there too; those
+ * of a sub-agent a tool starts with `context.runAgent` are known from the recorded `runs`): a name
  * none has is most often the trace file taken as a tool name (`--live-tools` takes every word up
  * to the next option), so the message says where to put the file.
  * @throws {UsageError} naming the unknown tool and the agent's tools
  */
-function liveToolsOption(flag: ReplayFlags['liveTools'], agent: Agent): true | string[] | undefined {
+function liveToolsOption(flag: ReplayFlags['liveTools'], agent: Agent, runs: readonly RecordedRun[]): true | string[] | undefined {
   if (flag === undefined || flag === true) return flag;
-  const known = [...new Set(toolNames(agent))];
+  const known = [...new Set([...toolNames(agent), ...subRunToolNames(runs)])];
   const unknown = flag.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     throw new UsageError(
@@ -124,8 +134,8 @@ async function replayWith(agent: Agent, file: string, flags: ReplayFlags, io: Cl
   let runs: RecordedRun[];
   let liveTools: ReplayOptions['liveTools'];
   try {
-    liveTools = liveToolsOption(flags.liveTools, agent);
     runs = runsToReplay(await readRecording(file), agent.name, file, flags.run);
+    liveTools = liveToolsOption(flags.liveTools, agent, runs);
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof ReplayFileError || error instanceof TraceFileError)) throw error;
     io.stderr(`tracebound replay: ${error.message}\n`);

@@ -313,12 +313,15 @@ function isOperation(span: SpanRecord, operation: string): boolean {
 }
 
 /**
- * A tool call, with the sub-run it started (`agent.asTool()`, `context.runAgent`): the
- * `invoke_agent` span directly under its `execute_tool` span, read like any run.
+ * A tool call, with the sub-runs it started (`agent.asTool()` starts one, a tool calling
+ * `context.runAgent` any number): the `invoke_agent` spans directly under its `execute_tool` span,
+ * in start order, each read like any run.
  */
 function recordedToolCall(at: At, index: ChildIndex): RecordedToolCall {
   const errorType = optString(at, ATTR.errorType);
-  const sub = childrenOf(index, at.span).find((span) => isOperation(span, OPERATION.invokeAgent));
+  const subRuns = childrenOf(index, at.span)
+    .filter((span) => isOperation(span, OPERATION.invokeAgent))
+    .map((span) => recordedRun(span, index, at.file));
   return {
     id: reqString(at, ATTR.toolCallId),
     name: reqString(at, ATTR.toolName),
@@ -326,7 +329,7 @@ function recordedToolCall(at: At, index: ChildIndex): RecordedToolCall {
     result: content(at, ATTR.toolCallResult),
     isError: at.span.status.code === 'ERROR',
     ...(errorType !== undefined ? { errorType } : {}),
-    ...(sub ? { subRun: recordedRun(sub, index, at.file) } : {}),
+    ...(subRuns.length ? { subRun: subRuns[0], subRuns } : {}),
     source: sourceOf(at),
   };
 }
@@ -574,9 +577,11 @@ function recordedRun(run: SpanRecord, index: ChildIndex, file: string): Recorded
   const costUsd = optNumber(at, ATTR.runCostUsd);
   const recordedSteps = steps.map((s) => recordedStep(s, tools)).sort((a, b) => a.index - b.index);
   const history = loadedHistory(at, index, recordedSteps);
+  const parentRunId = optString(at, ATTR.parentRunId);
   return {
     traceId: run.traceId,
     spanId: run.spanId,
+    ...(parentRunId !== undefined ? { parentRunId } : {}),
     agentName: reqString(at, ATTR.agentName),
     provider: reqString(at, ATTR.providerName),
     model: reqString(at, ATTR.requestModel),
@@ -602,9 +607,11 @@ function isSubRun(run: SpanRecord, byId: ReadonlyMap<string, SpanRecord>): boole
  * {@link RecordedRun} with its steps, model calls, tool calls, compression and budget events,
  * found through parent links. A sub-run (an `invoke_agent` span under a tool call's
  * `execute_tool` span, e.g. of `agent.asTool()`) is not a run of the file: it is read into the
- * tool call that started it ({@link RecordedToolCall.subRun}). A sub-run whose tool call span is
- * not in the file (a partial export) reads as a top-level run. Spans of other operations (a
- * user's own spans, other services') are ignored.
+ * tool call that started it ({@link RecordedToolCall.subRuns}). A sub-run whose tool call span
+ * is not in the file (a partial export) cannot be tied to its call: it is read as a run of the
+ * file, its {@link RecordedRun.parentRunId} naming the run that started it (which, when in the
+ * file, lacks that call). Spans of other operations (a user's own spans, other services') are
+ * ignored.
  * @param spans spans as {@link readTraceFile} returns them (with `withSource` for line numbers)
  * @param file the trace file's name, for errors and for spans without a source
  * @returns the top-level runs in start order

@@ -62,11 +62,16 @@ export interface RecordedToolCall {
   /** `error.type` when the call failed. */
   errorType?: string;
   /**
-   * The sub-run the call started (an agent used as a tool: its `invoke_agent` span under the
-   * call's `execute_tool` span), read like a top-level run; its usage and cost are also in the
-   * calling run's totals.
+   * The first sub-run the call started (the one of an agent used as a tool: its `invoke_agent`
+   * span under the call's `execute_tool` span), read like a top-level run; its usage and cost are
+   * also in the calling run's totals. Absent when the call started none.
    */
   subRun?: RecordedRun;
+  /**
+   * Every sub-run the call started, in start order: `agent.asTool()` starts one, a tool of your
+   * own may call `context.runAgent` several times. `subRuns[0]` is {@link subRun}.
+   */
+  subRuns?: RecordedRun[];
   source: RecordedSource;
 }
 
@@ -102,6 +107,13 @@ export interface RecordedRun {
   traceId: string;
   /** The run span's id. */
   spanId: string;
+  /**
+   * For a sub-run, the `tracebound.parent.run.id` of the run that started it. On a run of the
+   * file (not read into a tool call's {@link RecordedToolCall.subRuns}) it marks a sub-run whose
+   * `execute_tool` span is not in the file (a partial export): it can be replayed on its own
+   * against its sub-agent, and its calling run lacks that tool call.
+   */
+  parentRunId?: string;
   agentName: string;
   /** `gen_ai.provider.name` and `gen_ai.request.model` of the run. */
   provider: string;

@@ -4,9 +4,10 @@
  * deterministic, with the recorded tokens and cost. Each request today's agent sends is compared
  * with the recorded one; strict mode stops at the first difference, lenient mode lists them all.
  *
- * A sub-agent (`agent.asTool()`) is part of the agent under test, not an outside tool: each of its
- * recorded calls runs today's sub-agent again, its model fed from the recorded sub-run and
- * compared the same way, its own tools answered from that sub-run.
+ * A sub-agent (`agent.asTool()`, or one a tool starts with `context.runAgent`) is part of the
+ * agent under test, not an outside tool: each of its recorded sub-runs runs today's sub-agent
+ * again, its model fed from the recorded sub-run and compared the same way, its own tools answered
+ * from that sub-run.
  */
 import { agent as defineAgent, subAgentOf, type Agent } from '../agent.js';
 import type { Message } from '../messages.js';
@@ -17,7 +18,7 @@ import type { RunResult } from '../runtime/events.js';
 import { createRuntime } from '../create-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ToolError } from '../runtime/tools.js';
-import { tool as defineTool, type SubRunResult, type Tool } from '../tool.js';
+import { tool as defineTool, type SubAgent, type SubRunResult, type Tool, type ToolContext } from '../tool.js';
 import { ATTR } from '../tracing/attributes.js';
 import { semconvMessages } from '../tracing/instrumentation.js';
 import { diffValues, show, type ValueDifference } from './diff.js';
@@ -35,6 +36,8 @@ export type DifferenceKind =
   | 'fallback'
   | 'tool.missing'
   | 'tool.outcome'
+  /** A tool call started other sub-runs (`context.runAgent`) than the recorded call: more, fewer, or of another agent. */
+  | 'sub-runs'
   | 'steps';
 
 /** A sub-run on the way to a difference: the calling run's step and tool call, and the sub-agent. */
@@ -44,6 +47,8 @@ export interface SubRunPlace {
   toolCallId: string;
   /** The sub-run's agent name, as recorded. */
   agent: string;
+  /** The 1-based place of the sub-run among the call's, when the call started more than one. */
+  index?: number;
 }
 
 /** One place where today's run differs from the recording. */
@@ -52,8 +57,9 @@ export interface Difference {
   /** The 1-based step where it was found: of the replayed run, or of the sub-run `within` ends at. */
   step: number;
   /**
-   * For a difference inside a sub-run (`agent.asTool()`): the tool calls leading to it from the
-   * replayed run, outermost first. Absent for a difference of the replayed run itself.
+   * For a difference inside a sub-run (`agent.asTool()`, `context.runAgent`): the tool calls
+   * leading to it from the replayed run, outermost first. Absent for a difference of the replayed
+   * run itself.
    */
   within?: SubRunPlace[];
   /** What differs, each with its path and the recorded and actual values. */
@@ -71,7 +77,11 @@ export interface ReplayOptions {
   /**
    * Tools to run live instead of returning their recorded results; `true` for all. Names count
    * in sub-runs too. A sub-agent's tool (`agent.asTool()`) is never served nor run on its live
-   * model: it always runs today's sub-agent on its recorded sub-run, whether named or not.
+   * model: it always runs today's sub-agent on its recorded sub-run, whether named or not. A tool
+   * whose recorded call started sub-runs (`context.runAgent`) runs its code either way, each
+   * `runAgent` replaying a recorded sub-run; named here, the calling model gets what it returns
+   * today instead of its recorded result. A live tool's `runAgent` never reaches a sub-agent's
+   * live model: a sub-run the recorded call did not start stops the replay.
    */
   liveTools?: boolean | readonly string[];
   /** The runtime to run with (e.g. a `tracedRuntime()` to trace the replay). Default: untraced. */
@@ -110,7 +120,7 @@ function label(run: RecordedRun): string {
 
 /** Where a difference is: `step 2`, or inside a sub-run `step 1 > researcher (call_1) step 2`. */
 function placeOf(d: Difference): string {
-  const path = (d.within ?? []).map((w) => `step ${w.step} > ${w.agent} (${w.toolCallId}) `).join('');
+  const path = (d.within ?? []).map((w) => `step ${w.step} > ${w.agent}${w.index === undefined ? '' : `#${w.index}`} (${w.toolCallId}) `).join('');
   return `${path}step ${d.step}`;
 }
 
@@ -434,7 +444,7 @@ interface RecordedCallAt {
 /** The recorded call `toolCallId` names. */
 function recordedCall(recorded: ReadonlyMap<string, RecordedCallAt>, toolCallId: string): RecordedCallAt {
   const at = recorded.get(toolCallId);
-  if (!at) throw new ToolError(`replay: no recorded result for tool call ${toolCallId}`);
+  if (!at) throw new ToolError(`replay: no recorded result for tool call ${toolCallId} (no execute_tool span of that call in the recording)`);
   return at;
 }
 
@@ -446,14 +456,16 @@ function servedResult({ call }: RecordedCallAt): string {
 
 /**
  * The tools of `agent` replaying `run`: a sub-agent's tool runs today's sub-agent on the recorded
- * sub-run, a live tool runs as is, any other answers with its recorded result by call id, at
+ * sub-run, a live tool or one whose recorded calls started sub-runs (`context.runAgent`) runs its
+ * code with those sub-runs replayed, any other answers with its recorded result by call id, at
  * today's price (`costUsd`).
  */
 function replayedTools(agent: Agent, run: RecordedRun, within: readonly SubRunPlace[], replay: ReplayState): Tool[] {
   const recorded = new Map<string, RecordedCallAt>(run.steps.flatMap((s) => s.toolCalls.map((call) => [call.id, { call, step: s.index }] as const)));
+  const startsSubRuns = new Set(run.steps.flatMap((s) => s.toolCalls.filter((c) => c.subRuns?.length).map((c) => c.name)));
   return agent.tools.map((t) => {
     if (subAgentOf(t)) return subAgentTool(t, recorded, within, replay);
-    if (replay.isLive(t.name)) return t;
+    if (startsSubRuns.has(t.name) || replay.isLive(t.name)) return runAgentTool(t, recorded, within, replay);
     return withExecute(t, (_args, { toolCallId }) => servedResult(recordedCall(recorded, toolCallId)));
   });
 }
@@ -476,43 +488,120 @@ function withExecute(t: Tool, execute: Tool['execute']): Tool {
   return Object.freeze({ ...made, definition: t.definition });
 }
 
+/** The difference when a tool call starts other sub-runs than the recorded call did. */
+function subRunsDifference(at: RecordedCallAt, summary: string, path: string, recorded: unknown, actual: unknown): Difference {
+  return { kind: 'sub-runs', step: at.step, summary, values: [{ path: `${at.call.name}(${at.call.id}).${path}`, recorded, actual }] };
+}
+
 /**
- * A sub-agent's tool whose calls run today's sub-agent with a replay model fed from the call's
- * recorded sub-run and its tools replaying that sub-run's tool calls, so its requests are
- * compared like the replayed run's. A call recorded without its sub-run's spans answers with its
- * recorded result.
+ * Runs one recorded tool call's sub-runs again: the n-th `runAgent` call of today's tool runs the
+ * agent it is given (today's sub-agent) on the call's n-th recorded sub-run, its model fed from
+ * that sub-run's recorded chats and compared like the replayed run's, its tools replaying that
+ * sub-run's tool calls.
+ */
+class SubRunReplayer {
+  private next = 0;
+  private readonly subs: readonly RecordedRun[];
+
+  constructor(
+    private readonly at: RecordedCallAt,
+    private readonly within: readonly SubRunPlace[],
+    private readonly replay: ReplayState,
+    private readonly runAgent: NonNullable<ToolContext['runAgent']>,
+  ) {
+    this.subs = at.call.subRuns ?? [];
+  }
+
+  /** The `runAgent` to give today's tool. */
+  readonly run = async (child: SubAgent, input: string): Promise<SubRunResult> => {
+    const n = this.next++;
+    const sub = this.subs[n];
+    const { at, replay } = this;
+    if (!sub) {
+      const summary = `today's tool "${at.call.name}" starts sub-run ${n + 1} (agent ${child.name}), the recorded call started ${this.subs.length}`;
+      throw replay.stopWith(placed(this.within, [subRunsDifference(at, summary, 'subRuns', this.subs.length, n + 1)]));
+    }
+    const place: SubRunPlace[] = [...this.within, { step: at.step, toolCallId: at.call.id, agent: sub.agentName, ...(this.subs.length > 1 ? { index: n + 1 } : {}) }];
+    if (child.name !== sub.agentName) {
+      const summary = `today's tool "${at.call.name}" runs agent "${child.name}" where the recording ran "${sub.agentName}"`;
+      replay.add(placed(this.within, [subRunsDifference(at, summary, `subRuns[${n}].agent`, sub.agentName, child.name)]));
+    }
+    // ToolContext types the agent structurally (tools sit below agents); it is one made by agent().
+    const today = child as Agent;
+    replay.add(placed(place, missingTools(today, sub)));
+    const model = new ReplayModel(sub, place, replay, today.model);
+    let result: SubRunResult;
+    try {
+      result = await this.runAgent(defineAgent({ ...today, model: model.modelFor(today.model), tools: replayedTools(today, sub, place, replay) }), input);
+    } catch (error) {
+      // The sub-run failed where the recorded one fell back.
+      const missed = model.missedFallback();
+      throw missed.length ? replay.stopWith(missed) : error;
+    }
+    if (model.unused() > 0) {
+      const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
+      const values = [{ path: 'model calls', recorded: model.used() + model.unused(), actual: model.used() }];
+      replay.add(placed(place, [{ kind: 'steps', step: sub.steps.at(-1)?.index ?? 0, summary, values }]));
+    }
+    return result;
+  };
+
+  /**
+   * The difference when today's tool started fewer sub-runs than the recorded call (`failure`:
+   * what it threw, if it did), else none.
+   */
+  unused(failure?: unknown): Difference[] {
+    if (this.next >= this.subs.length) return [];
+    const failed = failure === undefined ? '' : ` (then failed: ${failure instanceof Error ? failure.message : String(failure)})`;
+    const summary = `today's tool "${this.at.call.name}" started ${this.next} sub-runs${failed}, the recorded call started ${this.subs.length}`;
+    return placed(this.within, [subRunsDifference(this.at, summary, 'subRuns', this.subs.length, this.next)]);
+  }
+}
+
+/**
+ * A sub-agent's tool whose calls run today's sub-agent on the call's recorded sub-run (see
+ * {@link SubRunReplayer}), so its requests are compared like the replayed run's; its result is
+ * today's sub-run's. A call recorded without its sub-run's spans answers with its recorded result.
  */
 function subAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, within: readonly SubRunPlace[], replay: ReplayState): Tool {
   return withExecute(t, (args, context) => {
     const at = recordedCall(recorded, context.toolCallId);
-    const sub = at.call.subRun;
-    const runAgent = context.runAgent;
-    if (!sub || !runAgent) return servedResult(at);
-    const place = [...within, { step: at.step, toolCallId: context.toolCallId, agent: sub.agentName }];
-    return t.execute(args, {
-      ...context,
-      runAgent: async (child, input) => {
-        // asTool() hands over the agent it was made from: one made by agent().
-        const today = child as Agent;
-        replay.add(placed(place, missingTools(today, sub)));
-        const model = new ReplayModel(sub, place, replay, today.model);
-        let result: SubRunResult;
-        try {
-          result = await runAgent(defineAgent({ ...today, model: model.modelFor(today.model), tools: replayedTools(today, sub, place, replay) }), input);
-        } catch (error) {
-          // The sub-run failed where the recorded one fell back.
-          const missed = model.missedFallback();
-          throw missed.length ? replay.stopWith(missed) : error;
-        }
-        if (model.unused() > 0) {
-          const summary = `today's sub-run stopped (${result.stopReason}) after ${model.used()} model calls; the recording has ${model.used() + model.unused()}`;
-          const values = [{ path: 'model calls', recorded: model.used() + model.unused(), actual: model.used() }];
-          replay.add(placed(place, [{ kind: 'steps', step: sub.steps.at(-1)?.index ?? 0, summary, values }]));
-        }
-        return result;
-      },
-    });
+    if (!at.call.subRuns?.length || !context.runAgent) return servedResult(at);
+    return t.execute(args, { ...context, runAgent: new SubRunReplayer(at, within, replay, context.runAgent).run });
   });
+}
+
+/**
+ * A live tool, or a tool of the user's whose recorded calls started sub-runs (`context.runAgent`).
+ * A sub-agent is part of the agent under test, and only the tool's code knows which agent it runs
+ * on what input: so a call recorded with sub-runs runs today's code, each `runAgent` replaying the
+ * next recorded sub-run (see {@link SubRunReplayer}). Its result is still the recorded one, as for
+ * any served tool, unless the tool is live (`liveTools`): then it is what today's code returns,
+ * and its `runAgent` replays the call's recorded sub-runs too (never reaching a sub-agent's live
+ * model). A call recorded without sub-runs of a tool that is not live is served.
+ */
+function runAgentTool(t: Tool, recorded: ReadonlyMap<string, RecordedCallAt>, within: readonly SubRunPlace[], replay: ReplayState): Tool {
+  const live = replay.isLive(t.name);
+  const execute: Tool['execute'] = async (args, context) => {
+    const at = recorded.get(context.toolCallId);
+    if (!live && !at?.call.subRuns?.length) return servedResult(recordedCall(recorded, context.toolCallId));
+    // A live call the recording does not hold has nothing to compare its sub-runs with.
+    if (!at || !context.runAgent) return t.execute(args, context);
+    const subRuns = new SubRunReplayer(at, within, replay, context.runAgent);
+    let result: unknown;
+    try {
+      result = await t.execute(args, { ...context, runAgent: subRuns.run });
+    } catch (error) {
+      if (replay.error) throw replay.error;
+      replay.add(subRuns.unused(error));
+      if (live) throw error;
+      return servedResult(at);
+    }
+    replay.add(subRuns.unused());
+    return live ? result : servedResult(at);
+  };
+  // A live tool keeps the rest of its definition as it was (its approval rule too).
+  return live ? Object.freeze({ ...t, execute }) : withExecute(t, execute);
 }
 
 /** Tools the recording called that today's agent no longer has. */
@@ -531,8 +620,9 @@ function missingTools(agent: Agent, run: RecordedRun): Difference[] {
 }
 
 /**
- * Replays one recorded run with today's agent. Its sub-agents (`agent.asTool()`) run again on
- * their recorded sub-runs, compared like the run itself (differences there carry `within`).
+ * Replays one recorded run with today's agent. Its sub-agents (`agent.asTool()`, and those its
+ * tools start with `context.runAgent`) run again on their recorded sub-runs, compared like the run
+ * itself (differences there carry `within`).
  * @throws {ReplayDivergenceError} in strict mode at the first difference, in the run or a sub-run
  *   (and in any mode when today's agent, or a sub-agent, makes more model calls than were
  *   recorded).
