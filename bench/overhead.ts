@@ -5,6 +5,8 @@
  * Run with `npm run bench` (node --expose-gc, needed for the heap figures). Prints a table, then a
  * `BENCH_JSON` line followed by the figures as one JSON line.
  */
+import { createHook } from 'node:async_hooks';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
@@ -33,6 +35,8 @@ const SEQUENTIAL_RUNS = 300;
 const CONCURRENCY = 100;
 const CONCURRENT_REPEATS = 5;
 const HEAP_IN_FLIGHT = 1000;
+/** Sequential runs over which promises are counted and allocation is sampled. */
+const COUNTED_RUNS = 500;
 const TARGET = { tracedOverBare: 1.5, untracedUsPerStep: 10, heapOverBare: 1.5, spansLost: 0 } as const;
 /**
  * Every tracebound variant runs with budget checks on, as the goal states: a run cost limit makes
@@ -312,6 +316,41 @@ async function heapPerRun(v: Variant): Promise<number | undefined> {
 }
 
 
+/**
+ * Promises created and bytes allocated per sequential run. Both are counts, not times, so load on
+ * the machine does not move them: they show what a change did when the timings are too noisy to.
+ * Allocation is V8's sampling heap profiler (every 256 bytes on average), freed objects included.
+ */
+async function countsPerRun(v: Variant): Promise<{ promises: number; allocatedBytes: number }> {
+  useContextManager(v.contextManager);
+  let promises = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'PROMISE') promises++;
+    },
+  }).enable();
+  for (let i = 0; i < COUNTED_RUNS; i++) await v.run();
+  hook.disable();
+  await v.flush();
+  settle(v);
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  for (let i = 0; i < COUNTED_RUNS; i++) await v.run();
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  await v.flush();
+  v.runsStarted += 2 * COUNTED_RUNS;
+  settle(v);
+  let bytes = 0;
+  const visit = (node: (typeof profile)['head']): void => {
+    bytes += node.selfSize;
+    node.children.forEach(visit);
+  };
+  visit(profile.head);
+  return { promises: promises / COUNTED_RUNS, allocatedBytes: bytes / COUNTED_RUNS };
+}
+
 
 async function main(): Promise<void> {
   const seq = new Map<string, Timing[]>(variants.map((v) => [v.key, []]));
@@ -329,6 +368,8 @@ async function main(): Promise<void> {
   }
   const heap = new Map<string, number | undefined>();
   for (const v of variants) heap.set(v.key, await heapPerRun(v));
+  const counts = new Map<string, { promises: number; allocatedBytes: number }>();
+  for (const v of variants) counts.set(v.key, await countsPerRun(v));
 
   const walls = (timings: Timing[]) => timings.map((t) => t.wall);
   const cpus = (timings: Timing[]) => timings.map((t) => t.cpu);
@@ -348,6 +389,8 @@ async function main(): Promise<void> {
       concurrentUsPerStepMin: Math.min(...walls(conc.get(v.key)!)),
       concurrentCpuUsPerStep: median(cpus(conc.get(v.key)!)),
       heapBytesPerInFlightRun: heap.get(v.key),
+      promisesPerRun: counts.get(v.key)!.promises,
+      allocatedBytesPerRun: counts.get(v.key)!.allocatedBytes,
       runs: v.runsStarted,
       spansExpected: expected,
       spansExported: exported,
@@ -427,6 +470,12 @@ async function main(): Promise<void> {
   console.log(`untraced with ALS ctx, per step:   seq ${untracedCm.sequentialUsPerStep.toFixed(2)} µs, conc ${untracedCm.concurrentUsPerStep.toFixed(2)} µs (CPU time: ${untracedCm.sequentialCpuUsPerStep.toFixed(2)}, ${untracedCm.concurrentCpuUsPerStep.toFixed(2)} µs)   (no target)`);
   console.log(`heap per in-flight run, traced / bare: ${heapRatio.toFixed(2)}x   target <= ${TARGET.heapOverBare}x   ${mark(verdict.heapOverBare)}`);
   console.log(`spans lost (all variants):         ${lost}   target ${TARGET.spansLost}   ${mark(verdict.spansLost)}`);
+  console.log(`\nper run over ${COUNTED_RUNS} sequential runs (counts, not times: load does not move them; allocation sampled by V8's heap profiler, freed objects included)`);
+  for (const f of figures) {
+    console.log(`${f.label.padEnd(30)} ${f.promisesPerRun.toFixed(1).padStart(7)} promises  ${kb(f.allocatedBytesPerRun)} KiB allocated`);
+  }
+  const bare = get('bare');
+  console.log(`traced / bare: promises ${(get('traced').promisesPerRun / bare.promisesPerRun).toFixed(2)}x, allocation ${(get('traced').allocatedBytesPerRun / bare.allocatedBytesPerRun).toFixed(2)}x   (no target)`);
   if (!env.exposeGc) console.log('heap per run: n/a (run node with --expose-gc, as `npm run bench` does)');
   else console.log(`heap per run: heapUsed with ${HEAP_IN_FLIGHT} runs parked in step 1 minus idle, after gc, / ${HEAP_IN_FLIGHT}`);
   console.log('BENCH_JSON');

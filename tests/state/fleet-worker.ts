@@ -39,6 +39,8 @@ export interface FleetReport {
   refusals: number;
   settledNanos: number;
   maxGrantedUsd: number;
+  /** What the process's opening reservation, made before `ready` while nothing else spends, was granted. */
+  openingUsd: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
@@ -58,8 +60,11 @@ if (config.mode === 'hold') {
   // Keep the process (and its unsettled reservation) alive until the test kills it.
   setInterval(() => undefined, 60_000);
 } else {
-  // Touch the store first so connecting is not part of the race.
-  await store.window(config.key, config.windowMs);
+  // Touch the store first so connecting is not part of the race, with one reservation (settled at
+  // nothing) that shows this process reserves from the shared window whatever the race does later:
+  // on a loaded machine one process may stall while the others spend the whole window.
+  const opening = await store.reserve({ ...request, id: `opening-${process.pid}` });
+  await store.settle({ key: config.key, id: `opening-${process.pid}`, actualUsd: 0, windowMs: config.windowMs });
   console.log('ready');
   // `go <epoch ms>`: every process starts spending at that instant, however late the line reached
   // it (on a loaded machine a pipe write can be delivered to one process well after the other).
@@ -77,7 +82,7 @@ if (config.mode === 'hold') {
   });
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
 
-  const report: FleetReport = { pid: process.pid, grants: 0, refusals: 0, settledNanos: 0, maxGrantedUsd: 0 };
+  const report: FleetReport = { pid: process.pid, grants: 0, refusals: 0, settledNanos: 0, maxGrantedUsd: 0, openingUsd: opening.grantedUsd };
   const run = async (runIndex: number): Promise<void> => {
     for (let cycle = 0; cycle < (config.cycles ?? 3); cycle++) {
       const id = `${process.pid}-${runIndex}-${cycle}`;
