@@ -16,7 +16,8 @@ import { aiSdk, providerName } from '../../src/providers/ai-sdk.js';
 import { AuthenticationError, ContextLengthExceededError, ModelCallError } from '../../src/providers/errors.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT } from '../../src/tracing/attributes.js';
-import { drain, expectAllEnded, harness, rejection, spanTree, streamedText, type Harness } from './support.js';
+import { drain, expectAllEnded, harness, spanTree, streamedText, type Harness } from './support.js';
+import { rejection } from '../support/rejection.js';
 
 let h: Harness;
 beforeEach(async () => {

@@ -28,7 +28,6 @@ import {
   priced,
   recordedUsage,
   recordingSignals,
-  rejection,
   spanTree,
   sseData,
   sseText,
@@ -36,6 +35,7 @@ import {
   type Harness,
   type Json,
 } from './support.js';
+import { rejection } from '../support/rejection.js';
 
 const MESSAGES = '/v1/messages';
 

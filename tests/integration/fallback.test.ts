@@ -15,7 +15,8 @@ import { ModelCallError } from '../../src/providers/errors.js';
 import { fallback } from '../../src/providers/fallback.js';
 import { openai } from '../../src/providers/openai.js';
 import { ATTR, EVENT, EVENT_ATTR } from '../../src/tracing/attributes.js';
-import { body, drain, exchange, expectAllEnded, harness, priced, recordedUsage, rejection, streamedText, type Harness } from './support.js';
+import { body, drain, exchange, expectAllEnded, harness, priced, recordedUsage, streamedText, type Harness } from './support.js';
+import { rejection } from '../support/rejection.js';
 
 const MESSAGES = '/v1/messages';
 const CHAT = '/v1/chat/completions';

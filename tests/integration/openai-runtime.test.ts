@@ -27,7 +27,6 @@ import {
   priced,
   recordedUsage,
   recordingSignals,
-  rejection,
   responsesCompleted,
   spanTree,
   sseData,
@@ -36,6 +35,7 @@ import {
   type Harness,
   type Json,
 } from './support.js';
+import { rejection } from '../support/rejection.js';
 
 const CHAT = '/v1/chat/completions';
 const RESPONSES = '/v1/responses';

@@ -336,15 +336,6 @@ export async function drain(events: AsyncIterable<RunEvent>, onEvent?: (event: R
   return { events: seen, error: undefined };
 }
 
-/** The error a promise rejects with; fails the test when it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Concatenated text of the `text-delta` events. */
 export function streamedText(events: RunEvent[]): string {

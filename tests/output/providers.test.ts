@@ -18,6 +18,7 @@ import { ATTR } from '../../src/tracing/attributes.js';
 import { startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { tool } from '../../src/tool.js';
 import { exchange as openaiExchange, recordedBody } from '../providers/openai-fixtures.js';
+import { rejection } from '../support/rejection.js';
 import { body as anthropicBody, exchange as anthropicExchange, MESSAGES } from '../providers/anthropic-helpers.js';
 
 let server: RecordedServer;
@@ -89,12 +90,6 @@ describe('typed output: OpenAI Responses API', () => {
 });
 
 describe('typed output: a refusal (OpenAI\'s documented refusal answers)', () => {
-  const rejection = (promise: Promise<unknown>) =>
-    promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-
   it.each([
     ['chat completions', '/v1/chat/completions', 'chat-output-refusal.json', 'chat'],
     ['Responses API', '/v1/responses', 'responses-output-refusal.json', 'responses'],

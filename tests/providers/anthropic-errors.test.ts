@@ -5,8 +5,9 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { anthropic } from '../../src/providers/anthropic.js';
-import { AuthenticationError, ContextLengthExceededError, ModelCallError } from '../../src/providers/errors.js';
+import { AuthenticationError, ContextLengthExceededError } from '../../src/providers/errors.js';
 import type { ModelRequest } from '../../src/providers/model.js';
+import { modelCallFailure } from '../support/rejection.js';
 import { MESSAGES, body, collect, exchange } from './anthropic-helpers.js';
 
 let server: RecordedServer;
@@ -19,17 +20,7 @@ const KEY = 'sk-ant-test';
 const model = () => anthropic('claude-sonnet-4-0', { baseURL: server.url, apiKey: KEY });
 const request: ModelRequest = { messages: [{ role: 'user', content: 'hi' }], tools: [] };
 
-async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelCallError);
-  const mapped = err as ModelCallError;
-  expect(mapped.provider).toBe('anthropic');
-  expect(mapped.message).not.toContain(KEY);
-  return mapped;
-}
+const failure = (promise: Promise<unknown>) => modelCallFailure(promise, 'anthropic', KEY);
 
 describe('HTTP errors from recorded bodies', () => {
   it('429 rate_limit_error (anthropic-sdk-python snapshot) → rate_limit, retryable, request id', async () => {

@@ -3,8 +3,9 @@ import { ApiError } from '@google/genai';
 import { fileURLToPath } from 'node:url';
 import { loadFixture, startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
 import { google } from '../../src/providers/google.js';
-import { AuthenticationError, ContextLengthExceededError, ModelCallError } from '../../src/providers/errors.js';
+import { AuthenticationError, ContextLengthExceededError } from '../../src/providers/errors.js';
 import type { ModelRequest } from '../../src/providers/model.js';
+import { modelCallFailure } from '../support/rejection.js';
 import { body, collect, exchange, generatePath, streamPath } from './google-helpers.js';
 
 let server: RecordedServer;
@@ -18,17 +19,7 @@ const MODEL = 'gemini-2.5-flash';
 const model = () => google(MODEL, { baseURL: server.url, apiKey: KEY });
 const request: ModelRequest = { messages: [{ role: 'user', content: 'hi' }], tools: [] };
 
-async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelCallError);
-  const mapped = err as ModelCallError;
-  expect(mapped.provider).toBe('gcp.gemini');
-  expect(mapped.message).not.toContain(KEY);
-  return mapped;
-}
+const failure = (promise: Promise<unknown>) => modelCallFailure(promise, 'gcp.gemini', KEY);
 
 describe('HTTP errors from recorded bodies', () => {
   it('429 RESOURCE_EXHAUSTED (Roo-Code #3883) → rate_limit, retryable, retryAfterMs from RetryInfo.retryDelay', async () => {

@@ -25,7 +25,8 @@ import { replayRun } from '../../src/replay/replay.js';
 import { spanRecordOf } from '../../src/traces/span-record.js';
 import { tool } from '../../src/tool.js';
 import { ATTR, EVENT, EVENT_ATTR } from '../../src/tracing/attributes.js';
-import { drain, expectAllEnded, expectChatSpan, harness, rejection, spanTree, type Harness } from '../integration/support.js';
+import { drain, expectAllEnded, expectChatSpan, harness, spanTree, type Harness } from '../integration/support.js';
+import { rejection } from '../support/rejection.js';
 import { body, exchange, generatePath, partsOf, semconvUsage, sseEvents, streamPath } from './google-helpers.js';
 
 let h: Harness;

@@ -42,12 +42,3 @@ export function finalResponse(chunks: ModelStreamChunk[]) {
   return last.response;
 }
 
-/** Resolves to the error a promise rejects with; fails when it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}

@@ -5,7 +5,8 @@ import { ContextLengthExceededError, ModelCallError } from '../../src/providers/
 import type { Model, ModelRequest, ToolDefinition } from '../../src/providers/model.js';
 import type { Message } from '../../src/messages.js';
 import { startRecordedServer, type RecordedServer } from '../../src/testing/recorded-server.js';
-import { collect, exchange, finalResponse, recordedBody, recordedEvents, rejection } from './openai-fixtures.js';
+import { collect, exchange, finalResponse, recordedBody, recordedEvents } from './openai-fixtures.js';
+import { rejection } from '../support/rejection.js';
 
 const PATH = '/v1/responses';
 const API_KEY = 'sk-test-tracebound-0000';
