@@ -157,7 +157,7 @@ async function takeStep(step: StepContext, chain: Chain): Promise<StepOutcome> {
 async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<Agent['output']>, response: ModelResponse): Promise<StepOutcome | undefined> {
   const { run } = step;
   const { agent, state } = run;
-  refused(run, response);
+  throwIfRefused(run, response);
   let check = checkOutput(schema, state.output);
   if (!check.ok) {
     run.emit({ type: 'output-retry', step: step.index, kind: check.kind, error: check.message });
@@ -168,7 +168,7 @@ async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<
     // provider would otherwise reject on the next turn for lacking their results.
     state.messages.push(assistantMessage({ ...call.response, toolCalls: [] }));
     state.output = call.response.text;
-    refused(run, call.response);
+    throwIfRefused(run, call.response);
     check = checkOutput(schema, state.output);
     if (!check.ok) {
       throw new OutputValidationError(`agent "${agent.name}": the answer failed its output schema twice; ${check.message}`, progressOf(state), state.output, check.issues, check.kind);
@@ -179,7 +179,7 @@ async function checkAnswer(step: StepContext, chain: Chain, schema: NonNullable<
 }
 
 /** @throws {OutputValidationError} (reason `refusal`) when a typed agent's model refused to answer. */
-function refused(run: RunContext, response: ModelResponse): void {
+function throwIfRefused(run: RunContext, response: ModelResponse): void {
   if (response.refusal === undefined) return;
   // The refusal's words stay on the error's `text`: the message reaches spans, which carry no answer text unless content capture is on.
   const message = `agent "${run.agent.name}": the model refused to answer (its words are the error's text); a refusal is not asked again`;
